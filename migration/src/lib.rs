@@ -1,0 +1,19 @@
+//! Database migrations for Tingshang. Seed data is loaded by the `seed` command, never here.
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_create_schema;
+mod m20261123_000002_accounts;
+mod m20261123_000003_calendar;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261123_000001_create_schema::Migration),
+            Box::new(m20261123_000002_accounts::Migration),
+            Box::new(m20261123_000003_calendar::Migration),
+        ]
+    }
+}

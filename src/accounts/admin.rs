@@ -1,0 +1,180 @@
+//! `/admin/users` (the secretariat manages accounts) and `/admin/audit` (admins read the audit log).
+use axum::extract::{Path, State};
+use axum::response::{Html, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use entity::{agencies, audit_log, people};
+use minijinja::context;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Deserialize;
+
+use super::extract::{check_csrf, ClientIp};
+use super::policy::{require_admin, require_secretariat};
+use super::{password, service, Role, SignedIn};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::people::PersonKind;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/admin/users", get(users).post(create_user))
+        .route("/admin/users/{username}/{action}", post(toggle))
+        .route("/admin/audit", get(audit))
+}
+
+async fn users_page(
+    state: &AppState,
+    session: &super::sessions::Session,
+    notice: Option<String>,
+    error: Option<String>,
+) -> AppResult<Response> {
+    let db = &state.db;
+    let users = service::list(db).await?;
+    let members = people::Entity::find()
+        .filter(people::Column::Kind.eq(PersonKind::CommitteeMember.as_str()))
+        .order_by_asc(people::Column::Name)
+        .all(db)
+        .await?;
+    let agencies = agencies::Entity::find()
+        .order_by_asc(agencies::Column::Id)
+        .all(db)
+        .await?;
+    let roles: Vec<_> = Role::ALL.iter().map(|r| (r.as_str(), r.label())).collect();
+    let error = error.as_deref();
+    state.render_form(
+        "admin/users.html",
+        context! { users, members, agencies, roles, notice, error, csrf => &session.csrf_token },
+        error,
+    )
+}
+
+async fn users(State(state): State<AppState>, SignedIn(session): SignedIn) -> AppResult<Response> {
+    require_secretariat(&session.actor)?;
+    users_page(&state, &session, None, None).await
+}
+
+#[derive(Deserialize)]
+struct NewUserForm {
+    csrf: String,
+    username: String,
+    display_name: String,
+    role: String,
+    person_id: Option<String>,
+    agency_id: Option<String>,
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<NewUserForm>,
+) -> AppResult<Response> {
+    require_secretariat(&session.actor)?;
+    check_csrf(&session.csrf_token, &form.csrf)?;
+    let role = Role::parse(&form.role).ok_or_else(|| AppError::bad_request("请选择角色。"))?;
+    // Only an admin may create another admin.
+    if !super::policy::may_create_account(&session.actor, role) {
+        return Err(AppError::Forbidden);
+    }
+    let id = |v: &Option<String>| v.as_deref().and_then(|s| s.parse::<i32>().ok());
+    let generated = password::generate();
+    let new = service::NewUser {
+        username: form.username.trim().to_owned(),
+        display_name: if form.display_name.trim().is_empty() {
+            form.username.trim().to_owned()
+        } else {
+            form.display_name.trim().to_owned()
+        },
+        role,
+        person_id: id(&form.person_id),
+        agency_id: id(&form.agency_id),
+        password: generated.clone(),
+    };
+    match service::create_user(&state.db, new).await {
+        Ok(user) => {
+            crate::audit::record(
+                &state.db,
+                Some(&session.actor),
+                "user_add",
+                Some(user.username.clone()),
+                Some(role.as_str().into()),
+                Some(&ip),
+            )
+            .await?;
+            let notice = format!(
+                "已创建账号 {}。初始密码(只显示这一次,请当面交给本人):{generated}",
+                user.username
+            );
+            users_page(&state, &session, Some(notice), None).await
+        }
+        Err(AppError::BadRequest(message) | AppError::Conflict(message)) => {
+            users_page(&state, &session, None, Some(message)).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn set_disabled(
+    state: &AppState,
+    session: &super::sessions::Session,
+    ip: &str,
+    username: &str,
+    csrf: &str,
+    disabled: bool,
+) -> AppResult<Redirect> {
+    require_secretariat(&session.actor)?;
+    check_csrf(&session.csrf_token, csrf)?;
+    if username == session.actor.username {
+        return Err(AppError::bad_request("不能停用自己的账号。"));
+    }
+    service::set_disabled(&state.db, username, disabled).await?;
+    let action = if disabled {
+        "user_disable"
+    } else {
+        "user_enable"
+    };
+    crate::audit::record(
+        &state.db,
+        Some(&session.actor),
+        action,
+        Some(username.to_owned()),
+        None,
+        Some(ip),
+    )
+    .await?;
+    Ok(Redirect::to("/admin/users"))
+}
+
+/// `POST /admin/users/{username}/disable` or `/enable`.
+async fn toggle(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    ClientIp(ip): ClientIp,
+    Path((username, action)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> AppResult<Redirect> {
+    let disabled = match action.as_str() {
+        "disable" => true,
+        "enable" => false,
+        _ => return Err(AppError::NotFound),
+    };
+    set_disabled(&state, &session, &ip, &username, &form.csrf, disabled).await
+}
+
+async fn audit(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+) -> AppResult<Html<String>> {
+    require_admin(&session.actor)?;
+    let entries = audit_log::Entity::find()
+        .order_by_desc(audit_log::Column::Id)
+        .limit(500)
+        .all(&state.db)
+        .await?;
+    state.render("admin/audit.html", context! { entries })
+}

@@ -1,0 +1,115 @@
+//! Request extractors: who is signed in, and the CSRF check every state-changing form passes.
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+
+use super::cookies;
+use super::sessions::{self, Session};
+use crate::app::AppState;
+use crate::error::AppError;
+
+/// The signed-in user's session, if any. Never rejects.
+pub struct CurrentUser(pub Option<Session>);
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Some(token) = cookies::get(&parts.headers, cookies::SESSION) else {
+            return Ok(Self(None));
+        };
+        Ok(Self(sessions::lookup(&state.db, token).await?))
+    }
+}
+
+/// A signed-in user; anonymous requests get the "需要登录" page (401).
+pub struct SignedIn(pub Session);
+
+impl FromRequestParts<AppState> for SignedIn {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match CurrentUser::from_request_parts(parts, state).await?.0 {
+            Some(session) => Ok(Self(session)),
+            None => Err(AppError::Unauthorized),
+        }
+    }
+}
+
+/// Compares the form's token with the session's in constant time.
+pub fn check_csrf(expected: &str, given: &str) -> Result<(), AppError> {
+    let equal = expected.len() == given.len()
+        && expected
+            .bytes()
+            .zip(given.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
+    if equal && !expected.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Csrf)
+    }
+}
+
+/// The peer's IP address ("unknown" when the server runs without connection info).
+pub struct ClientIp(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or_else(
+                    || "unknown".to_owned(),
+                    |ConnectInfo(addr)| addr.ip().to_string(),
+                ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csrf_tokens_must_match_exactly() {
+        assert!(super::check_csrf("abc", "abc").is_ok());
+        assert!(super::check_csrf("abc", "abd").is_err());
+        assert!(super::check_csrf("abc", "ab").is_err());
+        assert!(super::check_csrf("", "").is_err());
+    }
+}
+
+/// A form posted by a signed-in user, with its CSRF token already checked: the one way handlers
+/// receive state-changing forms.
+pub struct SignedForm {
+    pub session: Session,
+    pub fields: crate::web::form::Fields,
+}
+
+impl axum::extract::FromRequest<AppState> for SignedForm {
+    type Rejection = AppError;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = request.into_parts();
+        let SignedIn(session) = SignedIn::from_request_parts(&mut parts, state).await?;
+        let request = axum::extract::Request::from_parts(parts, body);
+        let axum::Form(pairs) = axum::Form::<Vec<(String, String)>>::from_request(request, state)
+            .await
+            .map_err(|_| AppError::bad_request("表单内容无法读取(编码不正确或格式有误)。"))?;
+        let fields = crate::web::form::Fields::new(pairs);
+        check_csrf(&session.csrf_token, fields.get("csrf"))?;
+        Ok(Self { session, fields })
+    }
+}

@@ -1,0 +1,211 @@
+//! How a user relates to a proposal — the input to every permission decision. What each relation
+//! may do is decided in one place, `proposals::workflow::permitted`; what it may see, here.
+use super::{Actor, Role};
+use crate::proposals::workflow::Relation;
+use crate::proposals::{AssignmentRole, ProposalStatus};
+
+/// An active assignment of the proposal: (agency id, role).
+pub type ActiveAssignment = (i32, AssignmentRole);
+
+pub fn relation(
+    actor: Option<&Actor>,
+    author_id: Option<i32>,
+    assignments: &[ActiveAssignment],
+) -> Relation {
+    let Some(actor) = actor else {
+        return Relation::Public;
+    };
+    match actor.role {
+        Role::Admin | Role::Secretariat => Relation::Secretariat,
+        Role::Member if actor.person_id.is_some() && actor.person_id == author_id => {
+            Relation::Author
+        }
+        Role::Member => Relation::OtherMember,
+        Role::AgencyStaff => match assignments
+            .iter()
+            .find(|(agency, _)| Some(*agency) == actor.agency_id)
+        {
+            Some((_, AssignmentRole::Lead)) => Relation::LeadAgency,
+            Some((_, AssignmentRole::Co)) => Relation::CoAgency,
+            None => Relation::OtherAgency,
+        },
+    }
+}
+
+/// Whether the proposal's working page (with its internal events) may be seen.
+pub fn can_see(relation: Relation, status: ProposalStatus, published: bool) -> bool {
+    match relation {
+        Relation::Author | Relation::Secretariat | Relation::LeadAgency | Relation::CoAgency => {
+            true
+        }
+        Relation::Public | Relation::OtherMember | Relation::OtherAgency => {
+            published && status.is_public()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn actor(role: Role, person: Option<i32>, agency: Option<i32>) -> Actor {
+        Actor {
+            user_id: 1,
+            username: "u".into(),
+            display_name: "u".into(),
+            role,
+            person_id: person,
+            agency_id: agency,
+        }
+    }
+
+    #[test]
+    fn relations_follow_role_and_ownership() {
+        let assignments = [(10, AssignmentRole::Lead), (11, AssignmentRole::Co)];
+        assert_eq!(relation(None, Some(1), &assignments), Relation::Public);
+        assert_eq!(
+            relation(
+                Some(&actor(Role::Member, Some(1), None)),
+                Some(1),
+                &assignments
+            ),
+            Relation::Author
+        );
+        assert_eq!(
+            relation(
+                Some(&actor(Role::Member, Some(2), None)),
+                Some(1),
+                &assignments
+            ),
+            Relation::OtherMember
+        );
+        assert_eq!(
+            relation(Some(&actor(Role::Member, None, None)), None, &assignments),
+            Relation::OtherMember
+        );
+        assert_eq!(
+            relation(
+                Some(&actor(Role::AgencyStaff, None, Some(10))),
+                Some(1),
+                &assignments
+            ),
+            Relation::LeadAgency
+        );
+        assert_eq!(
+            relation(
+                Some(&actor(Role::AgencyStaff, None, Some(11))),
+                Some(1),
+                &assignments
+            ),
+            Relation::CoAgency
+        );
+        assert_eq!(
+            relation(
+                Some(&actor(Role::AgencyStaff, None, Some(12))),
+                Some(1),
+                &assignments
+            ),
+            Relation::OtherAgency
+        );
+        assert_eq!(
+            relation(Some(&actor(Role::Admin, None, None)), Some(1), &assignments),
+            Relation::Secretariat
+        );
+    }
+
+    #[test]
+    fn drafts_are_seen_only_by_their_author_and_the_secretariat() {
+        assert!(can_see(Relation::Author, ProposalStatus::Draft, false));
+        assert!(can_see(
+            Relation::Secretariat,
+            ProposalStatus::Submitted,
+            false
+        ));
+        assert!(!can_see(
+            Relation::OtherMember,
+            ProposalStatus::Submitted,
+            false
+        ));
+        assert!(!can_see(
+            Relation::Public,
+            ProposalStatus::NotAccepted,
+            true
+        ));
+        assert!(can_see(Relation::Public, ProposalStatus::Closed, true));
+    }
+}
+
+/// Who may report an actual against a commitment: the owning agency's staff and the secretariat.
+pub fn may_report_actual(actor: &Actor, owning_agency: i32) -> bool {
+    actor.is_secretariat()
+        || (actor.role == Role::AgencyStaff && actor.agency_id == Some(owning_agency))
+}
+
+#[cfg(test)]
+mod reporting_tests {
+    use super::*;
+
+    #[test]
+    fn only_the_owning_agency_or_the_secretariat_reports_actuals() {
+        let staff = |agency| Actor {
+            user_id: 1,
+            username: "s".into(),
+            display_name: "s".into(),
+            role: Role::AgencyStaff,
+            person_id: None,
+            agency_id: Some(agency),
+        };
+        assert!(may_report_actual(&staff(3), 3));
+        assert!(!may_report_actual(&staff(4), 3));
+        let member = Actor {
+            role: Role::Member,
+            agency_id: None,
+            person_id: Some(1),
+            ..staff(3)
+        };
+        assert!(!may_report_actual(&member, 3));
+        let secretariat = Actor {
+            role: Role::Secretariat,
+            agency_id: None,
+            ..staff(3)
+        };
+        assert!(may_report_actual(&secretariat, 3));
+    }
+}
+
+/// Secretariat screens (sessions, agencies, users) are for the secretariat and admins.
+pub fn require_secretariat(actor: &Actor) -> Result<(), crate::error::AppError> {
+    if actor.is_secretariat() {
+        Ok(())
+    } else {
+        Err(crate::error::AppError::Forbidden)
+    }
+}
+
+/// The audit log is for admins only.
+pub fn require_admin(actor: &Actor) -> Result<(), crate::error::AppError> {
+    if actor.role == Role::Admin {
+        Ok(())
+    } else {
+        Err(crate::error::AppError::Forbidden)
+    }
+}
+
+/// Writing proposals is for committee members linked to a person.
+pub fn require_member(actor: &Actor) -> Result<(), crate::error::AppError> {
+    if actor.role == Role::Member && actor.person_id.is_some() {
+        Ok(())
+    } else {
+        Err(crate::error::AppError::Forbidden)
+    }
+}
+
+/// Only the author edits, and only while it is a draft.
+pub fn may_edit_draft(relation: Relation, status: ProposalStatus) -> bool {
+    relation == Relation::Author && status == ProposalStatus::Draft
+}
+
+/// The secretariat creates accounts; only an admin creates another admin.
+pub fn may_create_account(actor: &Actor, role: Role) -> bool {
+    actor.is_secretariat() && (role != Role::Admin || actor.role == Role::Admin)
+}

@@ -1,0 +1,218 @@
+//! `/login`, `/logout`, `/me` (the signed-in user's dashboard and inbox).
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use minijinja::context;
+use serde::Deserialize;
+
+use super::extract::{check_csrf, ClientIp};
+use super::{cookies, notifications, random_token, service, sessions, throttle, Role, SignedIn};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::proposals::queues;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/me", get(dashboard))
+        .route("/me/notifications/read", post(mark_read))
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+/// Only local paths may be redirected to after login (no `//evil.example`).
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.contains('\\')
+                && path.len() < 500 =>
+        {
+            path.to_owned()
+        }
+        _ => "/me".to_owned(),
+    }
+}
+
+async fn login_form(
+    State(state): State<AppState>,
+    Query(query): Query<NextQuery>,
+) -> AppResult<Response> {
+    render_login(&state, &safe_next(query.next.as_deref()), "", None)
+}
+
+fn render_login(
+    state: &AppState,
+    next: &str,
+    username: &str,
+    error: Option<&str>,
+) -> AppResult<Response> {
+    let csrf = random_token(16);
+    let page = state.render(
+        "accounts/login.html",
+        context! { next, username, error, csrf },
+    )?;
+    let status = if error.is_some() {
+        axum::http::StatusCode::UNAUTHORIZED
+    } else {
+        axum::http::StatusCode::OK
+    };
+    Ok((
+        status,
+        [(
+            header::SET_COOKIE,
+            cookies::set(
+                cookies::LOGIN_CSRF,
+                &csrf,
+                Some(3600),
+                state.config.secure_cookies,
+            ),
+        )],
+        page,
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    username: String,
+    password: String,
+    csrf: String,
+    next: Option<String>,
+}
+
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> AppResult<Response> {
+    check_csrf(
+        cookies::get(&headers, cookies::LOGIN_CSRF).unwrap_or_default(),
+        &form.csrf,
+    )?;
+    let next = safe_next(form.next.as_deref());
+    let username = form.username.trim().to_lowercase();
+    if throttle::locked(&state.db, &username, &ip).await? {
+        return Err(AppError::TooManyAttempts(format!(
+            "登录失败次数过多,已暂时锁定。请{}分钟后再试。",
+            throttle::WINDOW.num_minutes()
+        )));
+    }
+    let user = service::authenticate(&state.db, &username, &form.password).await?;
+    throttle::record(&state.db, &username, &ip, user.is_some()).await?;
+    let Some(user) = user else {
+        return render_login(&state, &next, &username, Some("用户名或密码不正确。"));
+    };
+    let agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let token = sessions::create(&state.db, user.id, Some(ip.clone()), agent).await?;
+    let actor = sessions::actor_from(&user);
+    crate::audit::record(&state.db, actor.as_ref(), "login", None, None, Some(&ip)).await?;
+    let secure = state.config.secure_cookies;
+    let mut response = Redirect::to(&next).into_response();
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        cookies::set(cookies::SESSION, &token, None, secure),
+    );
+    headers.append(
+        header::SET_COOKIE,
+        cookies::clear(cookies::LOGIN_CSRF, secure),
+    );
+    Ok(response)
+}
+
+#[derive(Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Form(form): Form<CsrfForm>,
+) -> AppResult<Response> {
+    check_csrf(&session.csrf_token, &form.csrf)?;
+    sessions::revoke(&state.db, session.id).await?;
+    let mut response = Redirect::to("/").into_response();
+    response.headers_mut().append(
+        header::SET_COOKIE,
+        cookies::clear(cookies::SESSION, state.config.secure_cookies),
+    );
+    Ok(response)
+}
+
+async fn dashboard(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+) -> AppResult<Html<String>> {
+    let db = &state.db;
+    let actor = &session.actor;
+    let today = crate::time::today();
+    let mine = match (actor.role, actor.person_id) {
+        (Role::Member, Some(person)) => queues::of_member(db, person, today).await?,
+        _ => Vec::new(),
+    };
+    let inbox = match (actor.role, actor.agency_id) {
+        (Role::AgencyStaff, Some(agency)) => queues::of_agency(db, agency, today).await?,
+        _ => Vec::new(),
+    };
+    let queues = if actor.is_secretariat() {
+        queues::of_secretariat(db, today).await?
+    } else {
+        Vec::new()
+    };
+    let unread = notifications::unread_count(db, actor.user_id).await?;
+    let notices = notifications::recent(db, actor.user_id, 30).await?;
+    let in_handling = queues
+        .iter()
+        .find(|(label, _)| *label == queues::IN_HANDLING)
+        .map_or(&inbox[..], |(_, items)| &items[..]);
+    let (due_soon, overdue, very_overdue) = queues::reminders(in_handling, today);
+    state.render(
+        "accounts/dashboard.html",
+        context! {
+            actor, role_label => actor.role.label(), csrf => &session.csrf_token,
+            is_member => actor.role == Role::Member, is_agency => actor.role == Role::AgencyStaff,
+            is_secretariat => actor.is_secretariat(),
+            mine, inbox, queues, unread, notices, due_soon, overdue, very_overdue,
+            very_overdue_days => queues::VERY_OVERDUE_DAYS,
+
+        },
+    )
+}
+
+async fn mark_read(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Form(form): Form<CsrfForm>,
+) -> AppResult<Redirect> {
+    check_csrf(&session.csrf_token, &form.csrf)?;
+    notifications::mark_all_read(&state.db, session.actor.user_id).await?;
+    Ok(Redirect::to("/me"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_local_paths_are_followed_after_login() {
+        assert_eq!(
+            super::safe_next(Some("/work/proposals/3")),
+            "/work/proposals/3"
+        );
+        for bad in ["//evil.example", "https://evil.example", "/\\evil", "evil"] {
+            assert_eq!(super::safe_next(Some(bad)), "/me", "{bad}");
+        }
+        assert_eq!(super::safe_next(None), "/me");
+    }
+}

@@ -1,0 +1,116 @@
+//! Agency lookups and the agency page.
+use std::collections::HashMap;
+
+use entity::{agencies, assignments, commitments, people, proposals};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
+
+use crate::error::{AppError, AppResult};
+use crate::followup::commitments::{load_views, CommitmentView};
+use crate::proposals::service::{public_condition, string_list, summarize, ProposalSummary};
+use crate::responses::service::ResponseView;
+
+/// Short names (市科技局) by id.
+pub async fn short_names<C: ConnectionTrait>(
+    db: &C,
+    ids: Vec<i32>,
+) -> AppResult<HashMap<i32, String>> {
+    Ok(agencies::Entity::find()
+        .filter(agencies::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.short_name))
+        .collect())
+}
+
+#[derive(Serialize)]
+pub struct AgencyListItem {
+    pub agency: agencies::Model,
+    pub response_count: usize,
+    pub commitment_count: usize,
+}
+
+pub async fn list<C: ConnectionTrait>(db: &C) -> AppResult<Vec<AgencyListItem>> {
+    let all = agencies::Entity::find()
+        .order_by_asc(agencies::Column::Id)
+        .all(db)
+        .await?;
+    let responses = crate::db::count_by(
+        db,
+        entity::responses::Entity::find().filter(entity::responses::Column::Published.eq(true)),
+        entity::responses::Column::AgencyId,
+    )
+    .await?;
+    let commitment_counts = crate::db::count_by(
+        db,
+        commitments::Entity::find(),
+        commitments::Column::AgencyId,
+    )
+    .await?;
+    Ok(all
+        .into_iter()
+        .map(|agency| AgencyListItem {
+            response_count: responses.get(&agency.id).copied().unwrap_or(0),
+            commitment_count: commitment_counts.get(&agency.id).copied().unwrap_or(0),
+            agency,
+        })
+        .collect())
+}
+
+#[derive(Serialize)]
+pub struct AgencyPage {
+    pub agency: agencies::Model,
+    pub aliases: Vec<String>,
+    pub successor: Option<agencies::Model>,
+    pub officials: Vec<people::Model>,
+    pub responses: Vec<ResponseView>,
+    pub assigned: Vec<ProposalSummary>,
+    pub commitments: Vec<CommitmentView>,
+}
+
+pub async fn page<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<AgencyPage> {
+    let agency = agencies::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let successor = match agency.successor_id {
+        Some(s) => agencies::Entity::find_by_id(s).one(db).await?,
+        None => None,
+    };
+    let officials = people::Entity::find()
+        .filter(people::Column::AgencyId.eq(id))
+        .order_by_asc(people::Column::Id)
+        .all(db)
+        .await?;
+    let responses = crate::responses::service::by_agency(db, id).await?;
+    let assigned_ids: Vec<i32> = assignments::Entity::find()
+        .filter(assignments::Column::AgencyId.eq(id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| a.proposal_id)
+        .collect();
+    let assigned_rows = proposals::Entity::find()
+        .filter(public_condition())
+        .filter(proposals::Column::Id.is_in(assigned_ids))
+        .order_by_asc(proposals::Column::Code)
+        .all(db)
+        .await?;
+    let assigned = summarize(db, assigned_rows).await?;
+    let commitment_rows = commitments::Entity::find()
+        .filter(commitments::Column::AgencyId.eq(id))
+        .order_by_asc(commitments::Column::Id)
+        .all(db)
+        .await?;
+    let commitments = load_views(db, commitment_rows, crate::time::today()).await?;
+    Ok(AgencyPage {
+        aliases: string_list(&agency.aliases),
+        agency,
+        successor,
+        officials,
+        responses,
+        assigned,
+        commitments,
+    })
+}

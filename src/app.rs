@@ -1,0 +1,195 @@
+//! Builds the application state and the router, and serves it.
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::http::{header, HeaderValue};
+use axum::response::{Html, IntoResponse, Response};
+use axum::{middleware, Router};
+use sea_orm::DatabaseConnection;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+use crate::search::outbox::Indexer;
+use crate::search::Backend;
+use crate::web::Templates;
+
+/// Shared by every handler; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub templates: Arc<Templates>,
+    pub config: Arc<Config>,
+    pub search: Backend,
+    pub indexer: Arc<Indexer>,
+}
+
+impl AppState {
+    pub fn new(db: DatabaseConnection, config: Config, search: Backend) -> Self {
+        let indexer = Indexer::new(db.clone(), search.clone(), config.search_retry_max_secs);
+        Self {
+            db,
+            templates: Arc::new(Templates::new()),
+            config: Arc::new(config),
+            search,
+            indexer,
+        }
+    }
+
+    /// Renders a page template into an HTML response.
+    pub fn render<S: Serialize>(&self, template: &str, context: S) -> AppResult<Html<String>> {
+        Ok(Html(self.templates.render(template, context)?))
+    }
+
+    /// Renders a form page: 200, or 400 when it is shown again with an error message.
+    pub fn render_form<S: Serialize>(
+        &self,
+        template: &str,
+        context: S,
+        error: Option<&str>,
+    ) -> AppResult<Response> {
+        let status = if error.is_some() {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::OK
+        };
+        Ok((status, self.render(template, context)?).into_response())
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let request_id = axum::http::HeaderName::from_static("x-request-id");
+    Router::new()
+        .merge(crate::home::routes())
+        .merge(crate::accounts::routes())
+        .merge(crate::accounts::admin_routes())
+        .merge(crate::sessions::manage_routes())
+        .merge(crate::agencies::manage_routes())
+        .merge(crate::followup::calendar_routes())
+        .merge(crate::proposals::work_routes())
+        .merge(crate::sessions::routes())
+        .merge(crate::proposals::routes())
+        .merge(crate::agencies::routes())
+        .merge(crate::people::routes())
+        .merge(crate::documents::routes())
+        .merge(crate::search::routes())
+        .route(
+            "/static/{name}",
+            axum::routing::get(crate::web::assets::serve),
+        )
+        .fallback(|| async { AppError::NotFound })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::web::errors::render_errors,
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(TraceLayer::new_for_http())
+        .layer(PropagateRequestIdLayer::new(request_id.clone()))
+        .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
+        .with_state(state)
+}
+
+/// Connects, migrates, seeds an empty database (when configured) and returns the state with the
+/// configured search backend.
+pub async fn prepare(config: Config) -> anyhow::Result<AppState> {
+    let backend = crate::search::backend_from(&config).await?;
+    prepare_with_backend(config, backend).await
+}
+
+/// As [`prepare`], with a given search backend (tests wrap one to simulate outages).
+pub async fn prepare_with_backend(config: Config, backend: Backend) -> anyhow::Result<AppState> {
+    let db = crate::db::connect(&config).await?;
+    crate::db::migrate(&db).await?;
+    if config.seed_on_empty && crate::seed::is_empty(&db).await? {
+        let report = crate::seed::run(&db).await?;
+        tracing::info!(%report, "seeded an empty database");
+    }
+    Ok(AppState::new(db, config, backend))
+}
+
+/// Starts the outbox worker; an empty index is first rebuilt from the database.
+/// Returns the sender that stops it (send `true`) and the task to await for its final flush.
+pub fn start_indexer(
+    state: &AppState,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let indexer = state.indexer.clone();
+    let task = tokio::spawn(async move {
+        if indexer.backend().health().await.documents == 0 {
+            match indexer.reindex(&|_, _| {}).await {
+                Ok(n) if n > 0 => {
+                    tracing::info!(documents = n, "search index rebuilt from the database")
+                }
+                Ok(_) => {}
+                Err(err) => {
+                    tracing::warn!(error = %format!("{err:#}"), "initial reindex failed; the outbox will retry")
+                }
+            }
+        }
+        indexer.run(stopped).await;
+    });
+    (stop, task)
+}
+
+/// Serves until Ctrl-C or SIGTERM: stops accepting, lets in-flight requests finish, then flushes
+/// the search outbox.
+pub async fn serve(state: AppState) -> anyhow::Result<()> {
+    let addr = state.config.listen_addr;
+    let listener = TcpListener::bind(addr).await?;
+    tracing::info!(
+        "listening on http://{} (search: {})",
+        listener.local_addr()?,
+        state.search.name()
+    );
+    let (stop_indexer, indexer) = start_indexer(&state);
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
+    let _ = stop_indexer.send(true);
+    let _ = indexer.await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

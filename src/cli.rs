@@ -1,0 +1,190 @@
+//! Command-line account management (`tingshang user …`), kept out of `main.rs` so it is testable.
+use std::io::BufRead;
+
+use entity::{agencies, people};
+use sea_orm::{ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter};
+
+use crate::accounts::{password, service, Role};
+
+#[derive(clap::Subcommand)]
+pub enum UserCommand {
+    /// Create an account; prints a generated password unless --password-stdin is given.
+    Add {
+        username: String,
+        /// admin, secretariat, member or agency_staff
+        #[arg(long)]
+        role: String,
+        /// Name shown in the interface (defaults to the person's or agency's name, or the username)
+        #[arg(long)]
+        display_name: Option<String>,
+        /// For members: the committee member's name (e.g. 邢占军) or person id
+        #[arg(long)]
+        person: Option<String>,
+        /// For agency staff: the agency's short or full name (e.g. 市科技局) or id
+        #[arg(long)]
+        agency: Option<String>,
+        /// Read the password from standard input instead of generating one
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a new password (generated, or read with --password-stdin); ends the user's sessions.
+    Passwd {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List accounts.
+    List,
+    /// Disable an account and end its sessions.
+    Disable { username: String },
+    /// Enable a disabled account.
+    Enable { username: String },
+}
+
+/// A progress line on standard error for long work: `重建索引 1200/10000 (12%)`.
+pub fn progress(label: &'static str) -> impl Fn(usize, usize) + Sync {
+    move |done, total| {
+        let percent = if total == 0 { 100 } else { done * 100 / total };
+        eprint!("\r{label} {done}/{total} ({percent}%)   ");
+    }
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<(String, bool)> {
+    if !from_stdin {
+        return Ok((password::generate(), true));
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok((line.trim_end_matches(['\r', '\n']).to_owned(), false))
+}
+
+async fn find_person(db: &DatabaseConnection, text: &str) -> anyhow::Result<people::Model> {
+    let condition = match text.parse::<i32>() {
+        Ok(id) => Condition::all().add(people::Column::Id.eq(id)),
+        Err(_) => Condition::all().add(people::Column::Name.eq(text)),
+    };
+    let found = people::Entity::find().filter(condition).all(db).await?;
+    match found.len() {
+        1 => Ok(found.into_iter().next().expect("one")),
+        0 => anyhow::bail!("找不到名为“{text}”的人员"),
+        n => anyhow::bail!("有{n}位名为“{text}”的人员,请改用编号"),
+    }
+}
+
+async fn find_agency(db: &DatabaseConnection, text: &str) -> anyhow::Result<agencies::Model> {
+    let condition = match text.parse::<i32>() {
+        Ok(id) => Condition::all().add(agencies::Column::Id.eq(id)),
+        Err(_) => Condition::any()
+            .add(agencies::Column::ShortName.eq(text))
+            .add(agencies::Column::FullName.eq(text)),
+    };
+    agencies::Entity::find()
+        .filter(condition)
+        .one(db)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("找不到单位“{text}”"))
+}
+
+pub async fn user(db: &DatabaseConnection, command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add {
+            username,
+            role,
+            display_name,
+            person,
+            agency,
+            password_stdin,
+        } => {
+            let role = Role::parse(&role).ok_or_else(|| {
+                anyhow::anyhow!("角色须为 admin、secretariat、member 或 agency_staff")
+            })?;
+            let person = match person {
+                Some(p) => Some(find_person(db, &p).await?),
+                None => None,
+            };
+            let agency = match agency {
+                Some(a) => Some(find_agency(db, &a).await?),
+                None => None,
+            };
+            let display_name = display_name
+                .or_else(|| person.as_ref().map(|p| p.name.clone()))
+                .or_else(|| agency.as_ref().map(|a| a.short_name.clone()))
+                .unwrap_or_else(|| username.clone());
+            let (password, generated) = read_password(password_stdin)?;
+            let new = service::NewUser {
+                username: username.clone(),
+                display_name,
+                role,
+                person_id: person.map(|p| p.id),
+                agency_id: agency.map(|a| a.id),
+                password: password.clone(),
+            };
+            service::create_user(db, new)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.report().detail))?;
+            crate::audit::record(
+                db,
+                None,
+                "user_add",
+                Some(username.clone()),
+                Some(role.as_str().into()),
+                None,
+            )
+            .await?;
+            println!("已创建账号 {username}({})", role.label());
+            if generated {
+                println!("初始密码:{password}");
+            }
+        }
+        UserCommand::Passwd {
+            username,
+            password_stdin,
+        } => {
+            let (password, generated) = read_password(password_stdin)?;
+            service::set_password(db, &username, &password)
+                .await
+                .map_err(|e| anyhow::anyhow!(e.report().detail))?;
+            crate::audit::record(db, None, "user_passwd", Some(username.clone()), None, None)
+                .await?;
+            println!("已为 {username} 设置新密码,其登录会话已全部失效。");
+            if generated {
+                println!("新密码:{password}");
+            }
+        }
+        UserCommand::List => {
+            println!("{:<20} {:<14} {:<8} name", "username", "role", "status");
+            for u in service::list(db).await? {
+                let role =
+                    Role::parse(&u.role).map_or_else(|| u.role.clone(), |r| r.label().to_owned());
+                println!(
+                    "{:<20} {:<14} {:<8} {}",
+                    u.username,
+                    role,
+                    if u.disabled { "停用" } else { "正常" },
+                    u.display_name
+                );
+            }
+        }
+        UserCommand::Disable { username } => set_disabled(db, &username, true).await?,
+        UserCommand::Enable { username } => set_disabled(db, &username, false).await?,
+    }
+    Ok(())
+}
+
+async fn set_disabled(
+    db: &DatabaseConnection,
+    username: &str,
+    disabled: bool,
+) -> anyhow::Result<()> {
+    service::set_disabled(db, username, disabled)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.report().detail))?;
+    let action = if disabled {
+        "user_disable"
+    } else {
+        "user_enable"
+    };
+    crate::audit::record(db, None, action, Some(username.to_owned()), None, None).await?;
+    println!("{username} 已{}", if disabled { "停用" } else { "启用" });
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! Typed configuration: defaults that run everything on a fresh machine, overridden by environment
+//! variables (optionally loaded from a `.env` file by `main`).
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context;
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/tingshang.db?mode=rwc";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// `sqlite://…` (embedded default) or `postgres://…` (production).
+    pub database_url: String,
+    pub listen_addr: SocketAddr,
+    /// A `tracing` filter such as `info` or `tingshang=debug,info`.
+    pub log_filter: String,
+    /// Seed an empty database when `serve` starts (on by default; off in production if wanted).
+    pub seed_on_empty: bool,
+    /// The default reply period after assignment, in calendar months (CPPCC practice: 3).
+    pub reply_period_months: u32,
+    /// How many days an agency has to return a wrong assignment.
+    pub return_window_days: i64,
+    /// Mark cookies `Secure` (set when served over HTTPS).
+    pub secure_cookies: bool,
+    /// Meilisearch server; when unset, the embedded index is used.
+    pub meili_url: Option<String>,
+    pub meili_api_key: Option<String>,
+    pub meili_index: String,
+    /// Where the embedded index lives; `None` keeps it in memory (tests).
+    pub search_dir: Option<PathBuf>,
+    /// Longest wait between retries of a failed search update, in seconds.
+    pub search_retry_max_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            database_url: DEFAULT_DATABASE_URL.to_owned(),
+            listen_addr: DEFAULT_LISTEN.parse().expect("valid default address"),
+            log_filter: "info".to_owned(),
+            seed_on_empty: true,
+            reply_period_months: 3,
+            return_window_days: 7,
+            secure_cookies: false,
+            meili_url: None,
+            meili_api_key: None,
+            meili_index: "tingshang".to_owned(),
+            search_dir: Some(PathBuf::from("data/search-index")),
+            search_retry_max_secs: 30,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `TINGSHANG_DATABASE_URL` (or `DATABASE_URL`), `TINGSHANG_LISTEN`,
+    /// `TINGSHANG_LOG` (or `RUST_LOG`) and `TINGSHANG_SEED_ON_EMPTY`.
+    pub fn from_env() -> anyhow::Result<Self> {
+        Self::from_lookup(|key| std::env::var(key).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> anyhow::Result<Self> {
+        let mut config = Self::default();
+        if let Some(url) = get("TINGSHANG_DATABASE_URL").or_else(|| get("DATABASE_URL")) {
+            config.database_url = url;
+        }
+        if let Some(listen) = get("TINGSHANG_LISTEN") {
+            config.listen_addr = listen
+                .parse()
+                .with_context(|| format!("TINGSHANG_LISTEN is not an address: {listen}"))?;
+        }
+        if let Some(filter) = get("TINGSHANG_LOG").or_else(|| get("RUST_LOG")) {
+            config.log_filter = filter;
+        }
+        if let Some(flag) = get("TINGSHANG_SEED_ON_EMPTY") {
+            config.seed_on_empty = parse_bool(&flag).with_context(|| {
+                format!("TINGSHANG_SEED_ON_EMPTY must be true or false: {flag}")
+            })?;
+        }
+        if let Some(months) = get("TINGSHANG_REPLY_PERIOD_MONTHS") {
+            config.reply_period_months = months
+                .parse()
+                .ok()
+                .filter(|m| (1..=24).contains(m))
+                .with_context(|| format!("TINGSHANG_REPLY_PERIOD_MONTHS must be 1–24: {months}"))?;
+        }
+        if let Some(days) = get("TINGSHANG_RETURN_WINDOW_DAYS") {
+            config.return_window_days = days
+                .parse()
+                .ok()
+                .filter(|d| (0..=90).contains(d))
+                .with_context(|| format!("TINGSHANG_RETURN_WINDOW_DAYS must be 0–90: {days}"))?;
+        }
+        config.meili_url = get("MEILI_URL").filter(|u| !u.trim().is_empty());
+        config.meili_api_key = get("MEILI_API_KEY").filter(|k| !k.is_empty());
+        if let Some(index) = get("TINGSHANG_MEILI_INDEX") {
+            config.meili_index = index;
+        }
+        if let Some(dir) = get("TINGSHANG_SEARCH_DIR") {
+            config.search_dir = (dir != "memory").then(|| PathBuf::from(dir));
+        }
+        if let Some(flag) = get("TINGSHANG_SECURE_COOKIES") {
+            config.secure_cookies = parse_bool(&flag).with_context(|| {
+                format!("TINGSHANG_SECURE_COOKIES must be true or false: {flag}")
+            })?;
+        }
+        Ok(config)
+    }
+
+    /// The directory an SQLite URL's file lives in, so it can be created before connecting.
+    pub fn sqlite_parent_dir(&self) -> Option<PathBuf> {
+        let rest = self.database_url.strip_prefix("sqlite:")?;
+        let path = rest.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" {
+            return None;
+        }
+        PathBuf::from(path).parent().map(PathBuf::from)
+    }
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Some(true),
+        "0" | "false" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_use_embedded_sqlite() {
+        let config = Config::from_lookup(|_| None).unwrap();
+        assert_eq!(config.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(config.listen_addr.to_string(), DEFAULT_LISTEN);
+        assert_eq!(config.sqlite_parent_dir(), Some(PathBuf::from("data")));
+    }
+
+    #[test]
+    fn environment_overrides_and_rejects_garbage() {
+        let config = Config::from_lookup(|k| match k {
+            "DATABASE_URL" => Some("postgres://localhost/x".into()),
+            "TINGSHANG_LISTEN" => Some("0.0.0.0:8080".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(config.database_url, "postgres://localhost/x");
+        assert_eq!(config.sqlite_parent_dir(), None);
+        assert!(Config::from_lookup(|k| (k == "TINGSHANG_LISTEN").then(|| "nope".into())).is_err());
+        assert!(
+            Config::from_lookup(|k| (k == "TINGSHANG_SEED_ON_EMPTY").then(|| "maybe".into()))
+                .is_err()
+        );
+    }
+}

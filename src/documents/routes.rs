@@ -1,0 +1,27 @@
+//! `/documents` and `/documents/{id}`.
+use axum::extract::{Path, State};
+use axum::response::Html;
+use axum::routing::get;
+use axum::Router;
+use minijinja::context;
+
+use super::service;
+use crate::app::AppState;
+use crate::error::AppResult;
+use crate::web::parse_id;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/documents", get(index))
+        .route("/documents/{id}", get(show))
+}
+
+async fn index(State(state): State<AppState>) -> AppResult<Html<String>> {
+    let documents = service::list(&state.db).await?;
+    state.render("documents/index.html", context! { documents })
+}
+
+async fn show(State(state): State<AppState>, Path(id): Path<String>) -> AppResult<Html<String>> {
+    let page = service::page(&state.db, parse_id(&id)?).await?;
+    state.render("documents/show.html", context! { page })
+}

@@ -1,0 +1,161 @@
+//! One error type for every request path. Handlers return `AppResult<T>`; the error becomes a
+//! status plus an [`ErrorReport`] extension, and `web::errors::render_errors` middleware turns that
+//! into a Chinese HTML page (or a problem+json document under `/api`). Internals are logged once
+//! there, with the request id the user sees, and never shown.
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+pub type AppResult<T> = Result<T, AppError>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("bad request: {0}")]
+    BadRequest(String),
+    #[error("unauthorized")]
+    Unauthorized,
+    #[error("forbidden")]
+    Forbidden,
+    #[error("csrf token missing or wrong")]
+    Csrf,
+    #[error("too many attempts")]
+    TooManyAttempts(String),
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error(transparent)]
+    Database(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    Template(#[from] minijinja::Error),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// What the error-page middleware needs to know; attached to the response as an extension.
+#[derive(Clone, Debug)]
+pub struct ErrorReport {
+    pub status: StatusCode,
+    /// Short Chinese title, safe to show.
+    pub title: &'static str,
+    /// Chinese detail safe to show (never internals).
+    pub detail: String,
+    /// Machine-readable problem type for JSON clients.
+    pub kind: &'static str,
+    /// Internal description for the log (5xx only).
+    pub internal: Option<String>,
+}
+
+impl AppError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::BadRequest(message.into())
+    }
+
+    pub fn report(&self) -> ErrorReport {
+        let (status, title, kind, detail) = match self {
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                "页面不存在",
+                "not-found",
+                "您要找的内容不存在,或尚未公开。".to_owned(),
+            ),
+            Self::BadRequest(message) => (
+                StatusCode::BAD_REQUEST,
+                "请求有误",
+                "bad-request",
+                message.clone(),
+            ),
+            Self::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "需要登录",
+                "unauthorized",
+                "请先登录后再进行此操作。".to_owned(),
+            ),
+            Self::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "无权操作",
+                "forbidden",
+                "您的账号无权进行此操作。".to_owned(),
+            ),
+            Self::Csrf => (
+                StatusCode::FORBIDDEN,
+                "表单已失效",
+                "csrf",
+                "安全校验未通过:表单可能已过期。请返回并刷新页面后重新提交。".to_owned(),
+            ),
+            Self::TooManyAttempts(message) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "尝试次数过多",
+                "too-many-attempts",
+                message.clone(),
+            ),
+            Self::Unavailable(message) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "服务暂时不可用",
+                "unavailable",
+                message.clone(),
+            ),
+            Self::Conflict(message) => (
+                StatusCode::CONFLICT,
+                "操作冲突",
+                "conflict",
+                message.clone(),
+            ),
+            Self::PayloadTooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "内容过大",
+                "payload-too-large",
+                "提交的内容超过了允许的大小。".to_owned(),
+            ),
+            Self::Database(_) | Self::Template(_) | Self::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "服务器内部错误",
+                "internal",
+                "服务器处理请求时出错,请稍后再试。如问题持续,请联系管理员并提供请求编号。"
+                    .to_owned(),
+            ),
+        };
+        let internal = status.is_server_error().then(|| format!("{self:#}"));
+        ErrorReport {
+            status,
+            title,
+            detail,
+            kind,
+            internal,
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let report = self.report();
+        let mut response = (report.status, report.detail.clone()).into_response();
+        response.extensions_mut().insert(report);
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_details_from_users() {
+        let report = AppError::Internal(anyhow::anyhow!("password=secret at db.rs:12")).report();
+        assert_eq!(report.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(!report.detail.contains("secret"));
+        assert!(report.internal.unwrap().contains("secret"));
+    }
+
+    #[test]
+    fn client_errors_are_not_logged_as_internal() {
+        assert!(AppError::NotFound.report().internal.is_none());
+        assert_eq!(
+            AppError::bad_request("标题不能为空").report().detail,
+            "标题不能为空"
+        );
+    }
+}

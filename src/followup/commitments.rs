@@ -1,0 +1,444 @@
+//! Commitments: measurable promises (target vs. reported actual). Their status is derived from the
+//! reports and today's date by [`assess`], never typed in; `load_views` gathers everything a page
+//! shows about a set of commitments in a fixed number of queries.
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use entity::{agencies, commitment_reports, commitments, documents, proposals};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::Serialize;
+
+crate::vocabulary! {
+    pub enum CommitmentStatus {
+        OnTrack = "on_track" => "进行中",
+        Met = "met" => "已达成",
+        Exceeded = "exceeded" => "超额完成",
+        Missed = "missed" => "未达成",
+        NoReport = "no_report" => "暂无报告",
+        OverdueReport = "overdue_report" => "逾期未报告",
+    }
+}
+
+crate::vocabulary! {
+    /// How the target is phrased: 达到/以上 (at least), 超过/突破 (more than), 左右 (about).
+    pub enum Comparison {
+        AtLeast = "at_least" => "达到",
+        MoreThan = "more_than" => "超过",
+        About = "about" => "左右",
+    }
+}
+
+/// Tolerance for "about" (左右) targets.
+const ABOUT_TOLERANCE: f64 = 0.10;
+
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Assessment {
+    pub status: CommitmentStatus,
+    /// Latest actual as a percentage of the target, capped at 100 (for the progress bar).
+    pub progress_percent: Option<f64>,
+}
+
+/// Derives a commitment's status from its target, its latest reported actual and today's date.
+pub fn assess(
+    target: f64,
+    comparison: Comparison,
+    target_date: Option<NaiveDate>,
+    latest_actual: Option<f64>,
+    today: NaiveDate,
+) -> Assessment {
+    let past_due = target_date.is_some_and(|due| due < today);
+    let Some(actual) = latest_actual else {
+        let status = if past_due {
+            CommitmentStatus::OverdueReport
+        } else {
+            CommitmentStatus::NoReport
+        };
+        return Assessment {
+            status,
+            progress_percent: None,
+        };
+    };
+    let reached = match comparison {
+        Comparison::AtLeast => {
+            if actual > target {
+                Some(CommitmentStatus::Exceeded)
+            } else if actual == target {
+                Some(CommitmentStatus::Met)
+            } else {
+                None
+            }
+        }
+        Comparison::MoreThan => (actual > target).then_some(CommitmentStatus::Met),
+        Comparison::About => {
+            if actual > target * (1.0 + ABOUT_TOLERANCE) {
+                Some(CommitmentStatus::Exceeded)
+            } else if actual >= target * (1.0 - ABOUT_TOLERANCE) {
+                Some(CommitmentStatus::Met)
+            } else {
+                None
+            }
+        }
+    };
+    let status = reached.unwrap_or(if past_due {
+        CommitmentStatus::Missed
+    } else {
+        CommitmentStatus::OnTrack
+    });
+    let progress_percent = (target > 0.0).then(|| (actual / target * 100.0).clamp(0.0, 100.0));
+    Assessment {
+        status,
+        progress_percent,
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ReportView {
+    pub value: f64,
+    pub reported_on: Option<NaiveDate>,
+    pub period_label: Option<String>,
+    pub note: Option<String>,
+    pub document_id: Option<i32>,
+    pub document_title: Option<String>,
+    pub source_file: Option<String>,
+    pub source_quote: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct CommitmentView {
+    pub id: i32,
+    pub description: String,
+    pub metric: String,
+    pub unit: String,
+    pub baseline: Option<f64>,
+    pub target_value: f64,
+    pub comparison: Comparison,
+    pub comparison_label: &'static str,
+    pub target_date: Option<NaiveDate>,
+    pub agency_id: i32,
+    pub agency_name: String,
+    pub proposal_code: Option<String>,
+    pub proposal_title: Option<String>,
+    pub document_id: Option<i32>,
+    pub document_title: Option<String>,
+    pub source_file: Option<String>,
+    pub source_quote: Option<String>,
+    pub status: CommitmentStatus,
+    pub progress_percent: Option<f64>,
+    pub latest_actual: Option<f64>,
+    pub reports: Vec<ReportView>,
+}
+
+/// Builds page views for `rows` with three further queries (reports, agencies, documents) and one
+/// for proposals, whatever the number of commitments.
+pub async fn load_views<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<commitments::Model>,
+    today: NaiveDate,
+) -> Result<Vec<CommitmentView>, sea_orm::DbErr> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<i32> = rows.iter().map(|c| c.id).collect();
+    let reports = commitment_reports::Entity::find()
+        .filter(commitment_reports::Column::CommitmentId.is_in(ids))
+        .order_by_asc(commitment_reports::Column::ReportedOn)
+        .order_by_asc(commitment_reports::Column::Id)
+        .all(db)
+        .await?;
+    let agency_ids: Vec<i32> = rows.iter().map(|c| c.agency_id).collect();
+    let agency_names: HashMap<i32, String> = agencies::Entity::find()
+        .filter(agencies::Column::Id.is_in(agency_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|a| (a.id, a.short_name))
+        .collect();
+    let document_ids: Vec<i32> = rows
+        .iter()
+        .filter_map(|c| c.document_id)
+        .chain(reports.iter().filter_map(|r| r.document_id))
+        .collect();
+    let document_titles: HashMap<i32, String> = documents::Entity::find()
+        .filter(documents::Column::Id.is_in(document_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|d| (d.id, d.title))
+        .collect();
+    let proposal_ids: Vec<i32> = rows.iter().filter_map(|c| c.proposal_id).collect();
+    let proposal_refs: HashMap<i32, (String, String)> = proposals::Entity::find()
+        .filter(proposals::Column::Id.is_in(proposal_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|p| (p.id, (p.code, p.title)))
+        .collect();
+
+    let mut reports_by_commitment: HashMap<i32, Vec<ReportView>> = HashMap::new();
+    for r in reports {
+        reports_by_commitment
+            .entry(r.commitment_id)
+            .or_default()
+            .push(ReportView {
+                value: r.value,
+                reported_on: r.reported_on,
+                period_label: r.period_label,
+                note: r.note,
+                document_id: r.document_id,
+                document_title: r
+                    .document_id
+                    .and_then(|id| document_titles.get(&id).cloned()),
+                source_file: r.source_file,
+                source_quote: r.source_quote,
+            });
+    }
+
+    Ok(rows
+        .into_iter()
+        .map(|c| {
+            let reports = reports_by_commitment.remove(&c.id).unwrap_or_default();
+            let latest_actual = reports.last().map(|r| r.value);
+            let comparison = Comparison::parse(&c.comparison).unwrap_or(Comparison::AtLeast);
+            let assessment = assess(
+                c.target_value,
+                comparison,
+                c.target_date,
+                latest_actual,
+                today,
+            );
+            let proposal = c.proposal_id.and_then(|id| proposal_refs.get(&id).cloned());
+            CommitmentView {
+                id: c.id,
+                description: c.description,
+                metric: c.metric,
+                unit: c.unit,
+                baseline: c.baseline,
+                target_value: c.target_value,
+                comparison,
+                comparison_label: comparison.label(),
+                target_date: c.target_date,
+                agency_id: c.agency_id,
+                agency_name: agency_names.get(&c.agency_id).cloned().unwrap_or_default(),
+                proposal_code: proposal.as_ref().map(|p| p.0.clone()),
+                proposal_title: proposal.map(|p| p.1),
+                document_id: c.document_id,
+                document_title: c
+                    .document_id
+                    .and_then(|id| document_titles.get(&id).cloned()),
+                source_file: c.source_file,
+                source_quote: c.source_quote,
+                status: assessment.status,
+                progress_percent: assessment.progress_percent,
+                latest_actual,
+                reports,
+            }
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    #[test]
+    fn smes_target_9500_reported_9777_is_exceeded() {
+        let a = assess(
+            9500.0,
+            Comparison::AtLeast,
+            Some(date(2024, 12, 31)),
+            Some(9777.0),
+            date(2026, 11, 23),
+        );
+        assert_eq!(a.status, CommitmentStatus::Exceeded);
+        assert_eq!(a.progress_percent, Some(100.0));
+    }
+
+    #[test]
+    fn no_report_before_the_deadline_and_overdue_after_it() {
+        let due = Some(date(2024, 12, 31));
+        assert_eq!(
+            assess(50.0, Comparison::AtLeast, due, None, date(2024, 6, 1)).status,
+            CommitmentStatus::NoReport
+        );
+        assert_eq!(
+            assess(50.0, Comparison::AtLeast, due, None, date(2025, 1, 1)).status,
+            CommitmentStatus::OverdueReport
+        );
+        assert_eq!(
+            assess(1000.0, Comparison::About, None, None, date(2030, 1, 1)).status,
+            CommitmentStatus::NoReport
+        );
+    }
+
+    #[test]
+    fn below_target_is_on_track_until_due_then_missed() {
+        let due = Some(date(2024, 12, 31));
+        let before = assess(
+            100.0,
+            Comparison::AtLeast,
+            due,
+            Some(93.0),
+            date(2024, 12, 31),
+        );
+        assert_eq!(before.status, CommitmentStatus::OnTrack);
+        assert_eq!(before.progress_percent, Some(93.0));
+        assert_eq!(
+            assess(
+                100.0,
+                Comparison::AtLeast,
+                due,
+                Some(93.0),
+                date(2025, 1, 1)
+            )
+            .status,
+            CommitmentStatus::Missed
+        );
+        assert_eq!(
+            assess(
+                100.0,
+                Comparison::AtLeast,
+                None,
+                Some(93.0),
+                date(2030, 1, 1)
+            )
+            .status,
+            CommitmentStatus::OnTrack
+        );
+    }
+
+    #[test]
+    fn comparisons_follow_their_wording() {
+        let today = date(2025, 6, 1);
+        let due = Some(date(2024, 12, 31));
+        assert_eq!(
+            assess(2000.0, Comparison::MoreThan, due, Some(2000.0), today).status,
+            CommitmentStatus::Missed
+        );
+        assert_eq!(
+            assess(2000.0, Comparison::MoreThan, due, Some(2001.0), today).status,
+            CommitmentStatus::Met
+        );
+        assert_eq!(
+            assess(8500.0, Comparison::AtLeast, due, Some(8500.0), today).status,
+            CommitmentStatus::Met
+        );
+        assert_eq!(
+            assess(100.0, Comparison::About, due, Some(100.0), today).status,
+            CommitmentStatus::Met
+        );
+        assert_eq!(
+            assess(100.0, Comparison::About, due, Some(91.0), today).status,
+            CommitmentStatus::Met
+        );
+        assert_eq!(
+            assess(100.0, Comparison::About, due, Some(89.0), today).status,
+            CommitmentStatus::Missed
+        );
+        assert_eq!(
+            assess(100.0, Comparison::About, due, Some(111.0), today).status,
+            CommitmentStatus::Exceeded
+        );
+    }
+
+    #[test]
+    fn zero_targets_have_no_progress_bar() {
+        assert_eq!(
+            assess(0.0, Comparison::AtLeast, None, Some(3.0), date(2025, 1, 1)).progress_percent,
+            None
+        );
+    }
+}
+
+/// A dated actual reported against a commitment.
+pub struct NewReport {
+    pub value: f64,
+    pub reported_on: NaiveDate,
+    pub source: String,
+}
+
+/// Records an actual as `actor`, with the proposal's timeline event, outbox row and audit entry,
+/// in one transaction.
+pub async fn report_actual(
+    db: &sea_orm::DatabaseConnection,
+    actor: &crate::accounts::Actor,
+    commitment_id: i32,
+    report: NewReport,
+) -> crate::error::AppResult<Option<String>> {
+    use crate::error::AppError;
+    use sea_orm::ActiveValue::Set;
+    if !report.value.is_finite() || report.value.abs() > 1e15 {
+        return Err(AppError::bad_request("实际值须为合理的数值。"));
+    }
+    crate::proposals::drafts::check_text("数据来源", &report.source, 2000, true)
+        .map_err(AppError::BadRequest)?;
+    if report.reported_on > crate::time::today() {
+        return Err(AppError::bad_request("报告日期不能晚于今天。"));
+    }
+    let txn = crate::db::begin_write(db).await?;
+    let commitment = commitments::Entity::find_by_id(commitment_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !crate::accounts::policy::may_report_actual(actor, commitment.agency_id) {
+        return Err(AppError::Forbidden);
+    }
+    let now = chrono::Utc::now();
+    commitment_reports::Entity::insert(commitment_reports::ActiveModel {
+        commitment_id: Set(commitment.id),
+        value: Set(report.value),
+        reported_on: Set(Some(report.reported_on)),
+        note: Set(Some(report.source.clone())),
+        created_at: Set(now.fixed_offset()),
+        updated_at: Set(now.fixed_offset()),
+        ..Default::default()
+    })
+    .exec(&txn)
+    .await?;
+    let code = match commitment.proposal_id {
+        Some(proposal_id) => {
+            crate::followup::timeline::append(
+                &txn,
+                crate::followup::timeline::NewEvent {
+                    proposal_id,
+                    occurred_at: now,
+                    precision: crate::time::Precision::Exact,
+                    actor_user_id: Some(actor.user_id),
+                    actor_label: &actor.display_name,
+                    action: crate::followup::timeline::TimelineAction::Progress,
+                    from_status: None,
+                    to_status: None,
+                    note: Some(format!(
+                        "报告承诺“{}”实际完成 {} {}({})",
+                        commitment.metric, report.value, commitment.unit, report.source
+                    )),
+                    public: true,
+                    source_file: None,
+                    source_quote: None,
+                },
+            )
+            .await?;
+            crate::search::outbox::enqueue(&txn, crate::search::documents::PROPOSAL, proposal_id)
+                .await?;
+            proposals::Entity::find_by_id(proposal_id)
+                .one(&txn)
+                .await?
+                .map(|p| p.code)
+        }
+        None => None,
+    };
+    crate::audit::record(
+        &txn,
+        Some(actor),
+        "report_actual",
+        Some(format!("commitment {}", commitment.id)),
+        Some(report.value.to_string()),
+        None,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(code)
+}

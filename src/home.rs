@@ -1,0 +1,30 @@
+//! The home page: latest sessions, recent responses and the archive's counts.
+use axum::extract::State;
+use axum::response::Html;
+use axum::routing::get;
+use axum::Router;
+use entity::{commitments, documents, proposals, responses, sessions};
+use minijinja::context;
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+
+use crate::app::AppState;
+use crate::error::AppResult;
+use crate::proposals::service::public_condition;
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/", get(index))
+}
+
+async fn index(State(state): State<AppState>) -> AppResult<Html<String>> {
+    let db = &state.db;
+    let sessions = crate::sessions::service::list(db, Some(5)).await?;
+    let recent_responses = crate::responses::service::recent(db, 6).await?;
+    let counts = context! {
+        sessions => sessions::Entity::find().filter(sessions::Column::Published.eq(true)).count(db).await?,
+        proposals => proposals::Entity::find().filter(public_condition()).count(db).await?,
+        responses => responses::Entity::find().filter(responses::Column::Published.eq(true)).count(db).await?,
+        commitments => commitments::Entity::find().count(db).await?,
+        documents => documents::Entity::find().filter(documents::Column::Published.eq(true)).count(db).await?,
+    };
+    state.render("home.html", context! { sessions, recent_responses, counts })
+}

@@ -1,0 +1,27 @@
+//! Tingshang (听商): the public record of Qingdao's 倾听与商量 consultation platform.
+//!
+//! The crate is split by capability; each capability module owns its routes (thin handlers),
+//! its service logic (queries and writes) and the view models its templates render.
+
+pub mod accounts;
+pub mod agencies;
+pub mod app;
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod documents;
+pub mod error;
+pub mod followup;
+pub mod home;
+pub mod people;
+pub mod proposals;
+pub mod responses;
+pub mod search;
+pub mod seed;
+pub mod sessions;
+pub mod time;
+pub mod vocab;
+pub mod web;
+
+pub use error::{AppError, AppResult};

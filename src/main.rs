@@ -1,0 +1,129 @@
+//! Command line: parse arguments, load configuration, call into the library.
+use clap::{Parser, Subcommand};
+use tingshang::config::Config;
+
+#[derive(Parser)]
+#[command(
+    name = "tingshang",
+    version,
+    about = "听商 — 倾听与商量协商平台的公开记录系统"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the web archive (the default): migrates, and seeds an empty database first.
+    Serve,
+    /// Apply database migrations (or roll them back).
+    Migrate {
+        #[command(subcommand)]
+        direction: Option<MigrateDirection>,
+    },
+    /// Load the seed data under seeds/ (adds what is missing; running it twice changes nothing).
+    Seed {
+        /// Also create one demo account per role for the seeded people and agencies, and print
+        /// their generated passwords. For trying the product locally; never use in production.
+        #[arg(long)]
+        demo_users: bool,
+    },
+    /// Rebuild the search index from the database (Meilisearch: a new index swapped in atomically).
+    Reindex,
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        action: tingshang::cli::UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum MigrateDirection {
+    /// Apply all pending migrations (the default).
+    Up,
+    /// Roll back every migration (drops all tables).
+    Down,
+    /// Show which migrations are applied.
+    Status,
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("错误:{err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let config = Config::from_env()?;
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&config.log_filter)?)
+        .init();
+
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let state = tingshang::app::prepare(config).await?;
+            tingshang::app::serve(state).await
+        }
+        Command::Migrate { direction } => {
+            use migration::{Migrator, MigratorTrait};
+            let db = tingshang::db::connect(&config).await?;
+            match direction.unwrap_or(MigrateDirection::Up) {
+                MigrateDirection::Up => Migrator::up(&db, None).await?,
+                MigrateDirection::Down => Migrator::down(&db, None).await?,
+                MigrateDirection::Status => Migrator::status(&db).await?,
+            }
+            println!("迁移完成 (migrations done)");
+            Ok(())
+        }
+        Command::Seed { demo_users } => {
+            let db = tingshang::db::connect(&config).await?;
+            tingshang::db::migrate(&db).await?;
+            let report = tingshang::seed::run(&db).await?;
+            println!("{report}");
+            if demo_users {
+                println!("演示账号(仅供本地试用):");
+                for (username, role, name, password) in
+                    tingshang::accounts::service::create_demo_users(&db).await?
+                {
+                    let password = password.unwrap_or_else(|| "(已存在,密码未改)".to_owned());
+                    println!("  {username:<16} {:<8} {name:<12} {password}", role.label());
+                }
+            }
+            Ok(())
+        }
+        Command::Reindex => {
+            let db = tingshang::db::connect(&config).await?;
+            tingshang::db::migrate(&db).await?;
+            let backend = tingshang::search::backend_from(&config).await?;
+            let indexer = tingshang::search::outbox::Indexer::new(
+                db,
+                backend.clone(),
+                config.search_retry_max_secs,
+            );
+            let started = std::time::Instant::now();
+            let count = indexer
+                .reindex(&tingshang::cli::progress("重建索引"))
+                .await?;
+            eprintln!();
+            println!(
+                "已索引 {count} 条记录({} 后端),用时 {:.1} 秒",
+                backend.name(),
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::User { action } => {
+            let db = tingshang::db::connect(&config).await?;
+            tingshang::db::migrate(&db).await?;
+            tingshang::cli::user(&db, action).await
+        }
+    }
+}

@@ -1,0 +1,749 @@
+//! Applying workflow commands. [`apply`] is the only code that changes a proposal's status: in one
+//! transaction it loads the proposal, asks `workflow::decide` (permission + state machine), checks
+//! the form was not stale, writes the command's effects (assignments, responses, commitments,
+//! evaluations), the new status, the timeline event, notifications and the search outbox row.
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::{assignments, commitments, evaluations, proposals, response_proposals, responses};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder,
+};
+
+use super::drafts::{check_text, MAX_BODY_BYTES};
+use super::workflow::{decide, may_return, Command, NewCommitment, Relation, WorkflowError};
+use super::{AssignmentRole, ProposalStatus};
+use crate::accounts::notifications::{notify, Audience};
+use crate::accounts::policy::{self, ActiveAssignment};
+use crate::accounts::Actor;
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+use crate::followup::deadlines;
+use crate::followup::timeline::{self, NewEvent};
+use crate::followup::Rating;
+use crate::responses::ResponseKind;
+use crate::time::Precision;
+
+const ASSIGNMENT_ACTIVE: &str = "active";
+const ASSIGNMENT_RETURNED: &str = "returned";
+const ASSIGNMENT_COMPLETED: &str = "completed";
+
+pub fn stale() -> AppError {
+    AppError::Conflict("此建议刚被他人更新,您的操作未保存。请刷新页面查看最新状态后再试。".into())
+}
+
+impl From<WorkflowError> for AppError {
+    fn from(err: WorkflowError) -> Self {
+        match err {
+            WorkflowError::NotPermitted => AppError::Forbidden,
+            illegal => AppError::Conflict(illegal.message()),
+        }
+    }
+}
+
+/// Everything `apply` needs to know about the proposal and its active assignments.
+pub struct Loaded {
+    pub proposal: proposals::Model,
+    pub status: ProposalStatus,
+    pub assignments: Vec<assignments::Model>,
+    pub relation: Relation,
+}
+
+pub async fn load<C: ConnectionTrait>(
+    db: &C,
+    actor: Option<&Actor>,
+    proposal_id: i32,
+) -> AppResult<Loaded> {
+    let proposal = proposals::Entity::find_by_id(proposal_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let status = ProposalStatus::parse(&proposal.status)
+        .ok_or_else(|| anyhow::anyhow!("bad status {}", proposal.status))?;
+    let assignments = assignments::Entity::find()
+        .filter(assignments::Column::ProposalId.eq(proposal_id))
+        .filter(assignments::Column::State.eq(ASSIGNMENT_ACTIVE))
+        .order_by_asc(assignments::Column::Id)
+        .all(db)
+        .await?;
+    let active: Vec<ActiveAssignment> = assignments
+        .iter()
+        .filter_map(|a| AssignmentRole::parse(&a.role).map(|role| (a.agency_id, role)))
+        .collect();
+    let relation = policy::relation(actor, proposal.author_id, &active);
+    if !policy::can_see(relation, status, proposal.published) {
+        return Err(AppError::NotFound);
+    }
+    Ok(Loaded {
+        proposal,
+        status,
+        assignments,
+        relation,
+    })
+}
+
+fn required(label: &str, text: &str) -> AppResult<()> {
+    check_text(label, text, MAX_BODY_BYTES, true).map_err(AppError::BadRequest)
+}
+
+/// Applies `command` to the proposal as `actor`, if the form's `expected_version` is current.
+pub async fn apply(
+    db: &DatabaseConnection,
+    config: &Config,
+    actor: &Actor,
+    proposal_id: i32,
+    expected_version: i32,
+    command: Command,
+) -> AppResult<ProposalStatus> {
+    let txn = crate::db::begin_write(db).await?;
+    let loaded = load(&txn, Some(actor), proposal_id).await?;
+    let to = decide(loaded.status, loaded.relation, &command)?;
+    if loaded.proposal.version != expected_version {
+        return Err(stale());
+    }
+    let now = Utc::now();
+    let today = crate::time::today();
+    let mut effects = Effects::new(&txn, config, actor, &loaded, now, today);
+    let note = effects.run(&command, to).await?;
+
+    let mut update = proposals::Entity::update_many()
+        .col_expr(proposals::Column::Status, Expr::value(to.as_str()))
+        .col_expr(
+            proposals::Column::Version,
+            Expr::value(expected_version + 1),
+        )
+        .col_expr(
+            proposals::Column::UpdatedAt,
+            Expr::value(now.fixed_offset()),
+        );
+    for (column, value) in effects.proposal_changes {
+        update = update.col_expr(column, value);
+    }
+    let result = update
+        .filter(proposals::Column::Id.eq(proposal_id))
+        .filter(proposals::Column::Version.eq(expected_version))
+        .exec(&txn)
+        .await?;
+    if result.rows_affected != 1 {
+        return Err(stale());
+    }
+
+    let internal = matches!(
+        command,
+        Command::Withdraw | Command::Reject { .. } | Command::Return { .. }
+    );
+    timeline::append(
+        &txn,
+        NewEvent {
+            proposal_id,
+            occurred_at: now,
+            precision: Precision::Exact,
+            actor_user_id: Some(actor.user_id),
+            actor_label: &actor_label(&txn, actor).await?,
+            action: command.timeline_action(),
+            from_status: Some(loaded.status),
+            to_status: (to != loaded.status).then_some(to),
+            note,
+            public: !internal,
+            source_file: None,
+            source_quote: None,
+        },
+    )
+    .await?;
+    crate::search::outbox::enqueue(&txn, crate::search::documents::PROPOSAL, proposal_id).await?;
+    if actor.is_secretariat() {
+        let detail = format!("{} → {}", loaded.status.as_str(), to.as_str());
+        crate::audit::record(
+            &txn,
+            Some(actor),
+            command.kind().as_str(),
+            Some(loaded.proposal.code.clone()),
+            Some(detail),
+            None,
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(to)
+}
+
+/// "市科技局 张三" for agency staff, the display name otherwise.
+async fn actor_label(txn: &DatabaseTransaction, actor: &Actor) -> AppResult<String> {
+    if let Some(agency) = actor.agency_id {
+        let names = crate::agencies::service::short_names(txn, vec![agency]).await?;
+        if let Some(name) = names.get(&agency) {
+            return Ok(format!("{name} {}", actor.display_name));
+        }
+    }
+    Ok(format!("{}({})", actor.display_name, actor.role.label()))
+}
+
+/// The effects of one command, collected while they are written.
+struct Effects<'a> {
+    txn: &'a DatabaseTransaction,
+    config: &'a Config,
+    actor: &'a Actor,
+    loaded: &'a Loaded,
+    now: DateTime<Utc>,
+    today: NaiveDate,
+    proposal_changes: Vec<(proposals::Column, sea_orm::sea_query::SimpleExpr)>,
+}
+
+impl<'a> Effects<'a> {
+    fn new(
+        txn: &'a DatabaseTransaction,
+        config: &'a Config,
+        actor: &'a Actor,
+        loaded: &'a Loaded,
+        now: DateTime<Utc>,
+        today: NaiveDate,
+    ) -> Self {
+        Self {
+            txn,
+            config,
+            actor,
+            loaded,
+            now,
+            today,
+            proposal_changes: Vec::new(),
+        }
+    }
+
+    fn set(&mut self, column: proposals::Column, value: impl Into<sea_orm::Value>) {
+        self.proposal_changes
+            .push((column, Expr::value(value.into())));
+    }
+
+    /// Sets a new due date on the proposal and its active assignments.
+    async fn move_due_date(&mut self, due: NaiveDate) -> AppResult<()> {
+        assignments::Entity::update_many()
+            .col_expr(assignments::Column::DueOn, Expr::value(due))
+            .filter(assignments::Column::ProposalId.eq(self.id()))
+            .filter(assignments::Column::State.eq(ASSIGNMENT_ACTIVE))
+            .exec(self.txn)
+            .await?;
+        self.set(proposals::Column::DueOn, due);
+        Ok(())
+    }
+
+    /// A new reply deadline counted from today on the secretariat's working calendar.
+
+    async fn reply_due(&self) -> AppResult<NaiveDate> {
+        let calendar = deadlines::load_calendar(self.txn).await?;
+        Ok(deadlines::reply_due(
+            self.today,
+            self.config.reply_period_months,
+            &calendar,
+        ))
+    }
+
+    fn id(&self) -> i32 {
+        self.loaded.proposal.id
+    }
+
+    fn title(&self) -> &str {
+        &self.loaded.proposal.title
+    }
+
+    async fn tell(&self, audience: Audience<'_>, kind: &str, message: String) -> AppResult<()> {
+        notify(
+            self.txn,
+            audience,
+            Some(self.actor.user_id),
+            self.id(),
+            kind,
+            &message,
+        )
+        .await?;
+        Ok(())
+    }
+
+    async fn tell_author(&self, kind: &str, message: String) -> AppResult<()> {
+        match self.loaded.proposal.author_id {
+            Some(author) => self.tell(Audience::Person(author), kind, message).await,
+            None => Ok(()),
+        }
+    }
+
+    fn assigned_agencies(&self) -> Vec<i32> {
+        self.loaded
+            .assignments
+            .iter()
+            .map(|a| a.agency_id)
+            .collect()
+    }
+
+    fn own_assignment(&self) -> AppResult<&assignments::Model> {
+        self.loaded
+            .assignments
+            .iter()
+            .find(|a| Some(a.agency_id) == self.actor.agency_id)
+            .ok_or(AppError::Forbidden)
+    }
+
+    /// Writes the command's effects and returns the timeline note.
+    async fn run(&mut self, command: &Command, to: ProposalStatus) -> AppResult<Option<String>> {
+        let title = self.title().to_owned();
+        Ok(match command {
+            Command::Submit => {
+                let errors = super::drafts::validate(&super::drafts::DraftInput {
+                    title: self.loaded.proposal.title.clone(),
+                    body_md: self.loaded.proposal.body_md.clone(),
+                    ..Default::default()
+                });
+                if !errors.is_empty() {
+                    return Err(AppError::BadRequest(errors.join(" ")));
+                }
+                self.set(proposals::Column::SubmittedAt, self.now.fixed_offset());
+                self.tell(
+                    Audience::Secretariat,
+                    "submitted",
+                    format!("新建议待审查:{title}"),
+                )
+                .await?;
+                None
+            }
+            Command::Withdraw => {
+                self.tell(
+                    Audience::Secretariat,
+                    "withdrawn",
+                    format!("委员撤回了建议:{title}"),
+                )
+                .await?;
+                None
+            }
+            Command::Accept => {
+                self.set(proposals::Column::AcceptedAt, self.now.fixed_offset());
+                self.set(proposals::Column::Published, true);
+                self.tell_author("decision", format!("您的建议已立案:{title}"))
+                    .await?;
+                None
+            }
+            Command::Reject { reason } => {
+                required("不予立案理由", reason)?;
+                self.set(proposals::Column::DecisionReason, reason.clone());
+                self.tell_author(
+                    "decision",
+                    format!("您的建议不予立案:{title}。理由:{reason}"),
+                )
+                .await?;
+                Some(reason.clone())
+            }
+            Command::Merge { into_code, reason } => {
+                required("并案理由", reason)?;
+                let target = proposals::Entity::find()
+                    .filter(proposals::Column::Code.eq(into_code.trim()))
+                    .one(self.txn)
+                    .await?
+                    .filter(|p| p.id != self.id())
+                    .filter(|p| {
+                        ProposalStatus::parse(&p.status)
+                            .is_some_and(|s| s.is_public() && s != ProposalStatus::Merged)
+                    })
+                    .ok_or_else(|| {
+                        AppError::BadRequest(format!("找不到可以并入的建议“{into_code}”。"))
+                    })?;
+                self.set(proposals::Column::MergedIntoId, target.id);
+                self.set(proposals::Column::DecisionReason, reason.clone());
+                self.tell_author(
+                    "decision",
+                    format!("您的建议已并入 {}:{title}", target.code),
+                )
+                .await?;
+                Some(format!("并入 {} {}。{reason}", target.code, target.title))
+            }
+            Command::Assign { lead, co, due_on } => self.assign(*lead, co, *due_on).await?,
+            Command::Return { reason } => {
+                required("退回理由", reason)?;
+                let own = self.own_assignment()?.clone();
+                if !may_return(
+                    own.assigned_at.date_naive(),
+                    self.today,
+                    self.config.return_window_days,
+                ) {
+                    return Err(AppError::Conflict(format!(
+                        "交办已超过{}天,不能退回;如确有误,请与秘书处联系。",
+                        self.config.return_window_days
+                    )));
+                }
+                let returning: Vec<i32> = if self.loaded.relation == Relation::LeadAgency {
+                    self.loaded.assignments.iter().map(|a| a.id).collect()
+                } else {
+                    vec![own.id]
+                };
+                assignments::Entity::update_many()
+                    .col_expr(assignments::Column::State, Expr::value(ASSIGNMENT_RETURNED))
+                    .col_expr(
+                        assignments::Column::ReturnReason,
+                        Expr::value(reason.clone()),
+                    )
+                    .col_expr(
+                        assignments::Column::ReturnedAt,
+                        Expr::value(self.now.fixed_offset()),
+                    )
+                    .filter(assignments::Column::Id.is_in(returning))
+                    .exec(self.txn)
+                    .await?;
+                if to == ProposalStatus::Accepted {
+                    self.set(proposals::Column::DueOn, Option::<NaiveDate>::None);
+                }
+                self.tell(
+                    Audience::Secretariat,
+                    "returned",
+                    format!("交办被退回:{title}。理由:{reason}"),
+                )
+                .await?;
+                Some(reason.clone())
+            }
+            Command::CoOpinion { body } => {
+                self.respond(ResponseKind::CoOpinion, body, None, None)
+                    .await?;
+                let leads: Vec<i32> = self
+                    .loaded
+                    .assignments
+                    .iter()
+                    .filter(|a| a.role == AssignmentRole::Lead.as_str())
+                    .map(|a| a.agency_id)
+                    .collect();
+                self.tell(
+                    Audience::Agencies(&leads),
+                    "co_opinion",
+                    format!("协办单位提交了协办意见:{title}"),
+                )
+                .await?;
+                None
+            }
+            Command::Progress { kind, body } => {
+                if !matches!(kind, ResponseKind::Progress | ResponseKind::OnTheSpot) {
+                    return Err(AppError::bad_request("进展通报的类型不正确。"));
+                }
+                self.respond(*kind, body, None, None).await?;
+                self.tell_author("progress", format!("承办单位通报了办理进展:{title}"))
+                    .await?;
+                None
+            }
+            Command::Reply {
+                body,
+                doc_number,
+                grade,
+                commitment,
+            } => {
+                self.require_co_opinions().await?;
+                check_text("文号", doc_number, 200, false).map_err(AppError::BadRequest)?;
+                let doc = (!doc_number.trim().is_empty()).then(|| doc_number.trim().to_owned());
+                let response_id = self
+                    .respond(ResponseKind::Written, body, doc, Some(grade.as_str()))
+                    .await?;
+                if let Some(c) = commitment {
+                    self.commit_to(c, response_id).await?;
+                }
+                self.set(proposals::Column::AnsweredAt, self.now.fixed_offset());
+                self.tell_author("answered", format!("承办单位作出了书面答复,请评价:{title}"))
+                    .await?;
+                self.tell(
+                    Audience::Secretariat,
+                    "answered",
+                    format!("书面答复已提交:{title}"),
+                )
+                .await?;
+                Some(format!("答复类别 {}", grade.as_str()))
+            }
+            Command::Rate { rating, comment } => self.rate(*rating, comment, to).await?,
+            Command::Reopen { reason } => {
+                required("重新办理理由", reason)?;
+                let due = self.reply_due().await?;
+                self.reactivate_assignments(due).await?;
+                self.set(
+                    proposals::Column::ClosedAt,
+                    Option::<DateTime<chrono::FixedOffset>>::None,
+                );
+                self.set(proposals::Column::DueOn, due);
+                let agencies = self.reactivated_agencies().await?;
+                self.tell(
+                    Audience::Agencies(&agencies),
+                    "reopened",
+                    format!("建议重新办理(回头看):{title}。理由:{reason}"),
+                )
+                .await?;
+                self.tell_author("reopened", format!("秘书处将建议重新办理:{title}"))
+                    .await?;
+                Some(format!("{reason}(新的答复期限:{due})"))
+            }
+            Command::Supervise { on, reason } => {
+                required("督办说明", reason)?;
+                self.set(proposals::Column::Supervised, *on);
+                let agencies = self.assigned_agencies();
+                let verb = if *on {
+                    "列为督办件"
+                } else {
+                    "解除督办"
+                };
+                self.tell(
+                    Audience::Agencies(&agencies),
+                    "supervised",
+                    format!("秘书处将建议{verb}:{title}"),
+                )
+                .await?;
+                Some(format!("{verb}。{reason}"))
+            }
+            Command::Extend { due_on, reason } => {
+                required("延期理由", reason)?;
+                let current = self.loaded.proposal.due_on;
+                if current.is_some_and(|c| *due_on <= c) || *due_on <= self.today {
+                    return Err(AppError::bad_request("新的答复期限须晚于原期限和今天。"));
+                }
+                self.move_due_date(*due_on).await?;
+                let agencies = self.assigned_agencies();
+                self.tell(
+                    Audience::Agencies(&agencies),
+                    "extended",
+                    format!("答复期限延至{due_on}:{title}"),
+                )
+                .await?;
+                Some(format!("延至 {due_on}。{reason}"))
+            }
+        })
+    }
+
+    async fn assign(
+        &mut self,
+        lead: i32,
+        co: &[i32],
+        due_on: NaiveDate,
+    ) -> AppResult<Option<String>> {
+        if co.contains(&lead) {
+            return Err(AppError::bad_request("主办单位不能同时是协办单位。"));
+        }
+        let mut co: Vec<i32> = co.to_vec();
+        co.dedup();
+        if due_on <= self.today {
+            return Err(AppError::bad_request("答复期限须晚于今天。"));
+        }
+        let mut all = vec![lead];
+        all.extend(&co);
+        let names = crate::agencies::service::short_names(self.txn, all.clone()).await?;
+        if names.len() != all.len() {
+            return Err(AppError::bad_request("所选单位不存在。"));
+        }
+        for (agency, role) in std::iter::once((lead, AssignmentRole::Lead))
+            .chain(co.iter().map(|c| (*c, AssignmentRole::Co)))
+        {
+            assignments::Entity::insert(assignments::ActiveModel {
+                proposal_id: Set(self.id()),
+                agency_id: Set(agency),
+                role: Set(role.as_str().into()),
+                state: Set(ASSIGNMENT_ACTIVE.into()),
+                assigned_at: Set(self.now.fixed_offset()),
+                due_on: Set(due_on),
+                created_at: Set(self.now.fixed_offset()),
+                updated_at: Set(self.now.fixed_offset()),
+                ..Default::default()
+            })
+            .exec(self.txn)
+            .await?;
+        }
+        self.set(proposals::Column::AssignedAt, self.now.fixed_offset());
+        self.set(proposals::Column::DueOn, due_on);
+        let title = self.title().to_owned();
+        self.tell(
+            Audience::Agencies(&all),
+            "assigned",
+            format!("收到交办,答复期限{due_on}:{title}"),
+        )
+        .await?;
+        let co_names: Vec<&str> = co
+            .iter()
+            .filter_map(|c| names.get(c).map(String::as_str))
+            .collect();
+        Ok(Some(format!(
+            "主办:{};协办:{};答复期限 {due_on}",
+            names[&lead],
+            if co_names.is_empty() {
+                "无".to_owned()
+            } else {
+                co_names.join("、")
+            }
+        )))
+    }
+
+    /// Writes a published response by the actor's agency, linked to this proposal.
+    async fn respond(
+        &self,
+        kind: ResponseKind,
+        body: &str,
+        doc_number: Option<String>,
+        grade: Option<&str>,
+    ) -> AppResult<i32> {
+        required(kind.label(), body)?;
+        let agency = self.actor.agency_id.ok_or(AppError::Forbidden)?;
+        let response = responses::Entity::insert(responses::ActiveModel {
+            agency_id: Set(agency),
+            kind: Set(kind.as_str().into()),
+            body_md: Set(body.to_owned()),
+            doc_number: Set(doc_number),
+            grade: Set(grade.map(str::to_owned)),
+            published: Set(true),
+            responded_on: Set(Some(self.today)),
+            created_by_user_id: Set(Some(self.actor.user_id)),
+            created_at: Set(self.now.fixed_offset()),
+            updated_at: Set(self.now.fixed_offset()),
+            ..Default::default()
+        })
+        .exec(self.txn)
+        .await?
+        .last_insert_id;
+        response_proposals::Entity::insert(response_proposals::ActiveModel {
+            response_id: Set(response),
+            proposal_id: Set(self.id()),
+            ..Default::default()
+        })
+        .exec(self.txn)
+        .await?;
+        Ok(response)
+    }
+
+    /// Co-handling agencies give their opinion before the lead agency's written reply.
+    async fn require_co_opinions(&self) -> AppResult<()> {
+        let mut missing = Vec::new();
+        for co in self
+            .loaded
+            .assignments
+            .iter()
+            .filter(|a| a.role == AssignmentRole::Co.as_str())
+        {
+            let opinion = responses::Entity::find()
+                .inner_join(response_proposals::Entity)
+                .filter(response_proposals::Column::ProposalId.eq(self.id()))
+                .filter(responses::Column::AgencyId.eq(co.agency_id))
+                .filter(responses::Column::Kind.eq(ResponseKind::CoOpinion.as_str()))
+                .filter(responses::Column::CreatedAt.gte(co.assigned_at))
+                .one(self.txn)
+                .await?;
+            if opinion.is_none() {
+                missing.push(co.agency_id);
+            }
+        }
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let names = crate::agencies::service::short_names(self.txn, missing).await?;
+        let names: Vec<String> = names.into_values().collect();
+        Err(AppError::Conflict(format!(
+            "协办单位({})尚未提交协办意见,主办单位暂不能作出书面答复。",
+            names.join("、")
+        )))
+    }
+
+    async fn commit_to(&self, c: &NewCommitment, response_id: i32) -> AppResult<()> {
+        check_text("承诺内容", &c.description, 2000, true)
+            .and(check_text("指标", &c.metric, 200, true))
+            .and(check_text("单位", &c.unit, 50, true))
+            .map_err(AppError::BadRequest)?;
+        if !c.target_value.is_finite() || c.target_value < 0.0 || c.target_value > 1e15 {
+            return Err(AppError::bad_request("目标值须为合理的非负数。"));
+        }
+        commitments::Entity::insert(commitments::ActiveModel {
+            description: Set(c.description.clone()),
+            metric: Set(c.metric.clone()),
+            unit: Set(c.unit.clone()),
+            target_value: Set(c.target_value),
+            comparison: Set(crate::followup::Comparison::AtLeast.as_str().into()),
+            target_date: Set(c.target_date),
+            agency_id: Set(self.actor.agency_id.ok_or(AppError::Forbidden)?),
+            proposal_id: Set(Some(self.id())),
+            response_id: Set(Some(response_id)),
+            created_at: Set(self.now.fixed_offset()),
+            updated_at: Set(self.now.fixed_offset()),
+            ..Default::default()
+        })
+        .exec(self.txn)
+        .await?;
+        Ok(())
+    }
+
+    async fn rate(
+        &mut self,
+        rating: Rating,
+        comment: &str,
+        to: ProposalStatus,
+    ) -> AppResult<Option<String>> {
+        check_text("评价意见", comment, 10_000, rating == Rating::Unsatisfied)
+            .map_err(AppError::BadRequest)?;
+        let person = self.loaded.proposal.author_id.ok_or(AppError::Forbidden)?;
+        let reply = responses::Entity::find()
+            .inner_join(response_proposals::Entity)
+            .filter(response_proposals::Column::ProposalId.eq(self.id()))
+            .filter(responses::Column::Kind.eq(ResponseKind::Written.as_str()))
+            .order_by_desc(responses::Column::Id)
+            .one(self.txn)
+            .await?;
+        evaluations::Entity::insert(evaluations::ActiveModel {
+            proposal_id: Set(self.id()),
+            response_id: Set(reply.map(|r| r.id)),
+            person_id: Set(person),
+            rating: Set(rating.as_str().into()),
+            comment: Set(comment.to_owned()),
+            created_at: Set(self.now.fixed_offset()),
+            ..Default::default()
+        })
+        .exec(self.txn)
+        .await?;
+        let agencies = self.assigned_agencies();
+        let title = self.title().to_owned();
+        if to == ProposalStatus::Closed {
+            assignments::Entity::update_many()
+                .col_expr(
+                    assignments::Column::State,
+                    Expr::value(ASSIGNMENT_COMPLETED),
+                )
+                .filter(assignments::Column::ProposalId.eq(self.id()))
+                .filter(assignments::Column::State.eq(ASSIGNMENT_ACTIVE))
+                .exec(self.txn)
+                .await?;
+            self.set(proposals::Column::ClosedAt, self.now.fixed_offset());
+        } else {
+            let due = self.reply_due().await?;
+            self.move_due_date(due).await?;
+        }
+        self.tell(
+            Audience::Agencies(&agencies),
+            "rated",
+            format!("委员评价为“{}”:{title}", rating.label()),
+        )
+        .await?;
+        self.tell(
+            Audience::Secretariat,
+            "rated",
+            format!("委员评价为“{}”:{title}", rating.label()),
+        )
+        .await?;
+        let mut note = format!("评价:{}", rating.label());
+        if !comment.trim().is_empty() {
+            note.push_str(&format!("。{}", comment.trim()));
+        }
+        Ok(Some(note))
+    }
+
+    /// Brings back the assignments completed at closure, with a new due date.
+    async fn reactivate_assignments(&self, due: NaiveDate) -> AppResult<()> {
+        assignments::Entity::update_many()
+            .col_expr(assignments::Column::State, Expr::value(ASSIGNMENT_ACTIVE))
+            .col_expr(assignments::Column::DueOn, Expr::value(due))
+            .filter(assignments::Column::ProposalId.eq(self.id()))
+            .filter(assignments::Column::State.eq(ASSIGNMENT_COMPLETED))
+            .exec(self.txn)
+            .await?;
+        Ok(())
+    }
+
+    async fn reactivated_agencies(&self) -> AppResult<Vec<i32>> {
+        Ok(assignments::Entity::find()
+            .filter(assignments::Column::ProposalId.eq(self.id()))
+            .filter(assignments::Column::State.eq(ASSIGNMENT_ACTIVE))
+            .all(self.txn)
+            .await?
+            .into_iter()
+            .map(|a| a.agency_id)
+            .collect())
+    }
+}

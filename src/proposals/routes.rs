@@ -1,0 +1,106 @@
+//! `/proposals` (filterable list) and `/proposals/{code}`.
+use axum::extract::{Path, Query, State};
+use axum::response::Html;
+use axum::routing::get;
+use axum::Router;
+use minijinja::context;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde::Deserialize;
+
+use super::service::{self, ListFilter};
+use super::{Channel, ProposalStatus};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+
+const PER_PAGE: u64 = 20;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/proposals", get(index))
+        .route("/proposals/{code}", get(show))
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct ListQuery {
+    status: Option<String>,
+    channel: Option<String>,
+    session: Option<String>,
+    group: Option<String>,
+    page: Option<String>,
+}
+
+async fn index(
+    State(state): State<AppState>,
+    Query(query): Query<ListQuery>,
+) -> AppResult<Html<String>> {
+    // Unknown filter values are ignored (and shown as "all") rather than failing the page.
+    let status = query
+        .status
+        .as_deref()
+        .and_then(ProposalStatus::parse)
+        .filter(|s| s.is_public());
+    let channel = query.channel.as_deref().and_then(Channel::parse);
+    let page = query
+        .page
+        .as_deref()
+        .and_then(|p| p.parse::<u64>().ok())
+        .unwrap_or(1)
+        .clamp(1, 100_000);
+    let session = match query.session.as_deref().and_then(|s| s.parse::<i32>().ok()) {
+        Some(number) => {
+            entity::sessions::Entity::find()
+                .filter(entity::sessions::Column::Number.eq(number))
+                .filter(entity::sessions::Column::Published.eq(true))
+                .one(&state.db)
+                .await?
+        }
+        None => None,
+    };
+    let group = query
+        .group
+        .as_deref()
+        .and_then(service::SummaryGroup::parse);
+    let filter = ListFilter {
+        status,
+        channel,
+        session_id: session.as_ref().map(|s| s.id),
+        group,
+        page,
+        per_page: PER_PAGE,
+        ..Default::default()
+    };
+    let result = service::public_summaries(&state.db, &filter).await?;
+    let pages = result.total.div_ceil(PER_PAGE).max(1);
+    let statuses: Vec<_> = ProposalStatus::ALL
+        .iter()
+        .filter(|s| s.is_public())
+        .map(|s| (s.as_str(), s.label()))
+        .collect();
+    let channels: Vec<_> = Channel::ALL
+        .iter()
+        .map(|c| (c.as_str(), c.label()))
+        .collect();
+    state.render(
+        "proposals/index.html",
+        context! {
+            proposals => result.items,
+            total => result.total,
+            page, pages,
+            status => status.map(|s| s.as_str()),
+            channel => channel.map(|c| c.as_str()),
+            session => session.map(|s| s.number),
+            group => group.map(|g| g.as_str()),
+            group_label => group.map(|g| g.label()),
+            statuses, channels,
+
+        },
+    )
+}
+
+async fn show(State(state): State<AppState>, Path(code): Path<String>) -> AppResult<Html<String>> {
+    if !service::is_plausible_code(&code) {
+        return Err(AppError::NotFound);
+    }
+    let page = service::public_page(&state.db, &code).await?;
+    state.render("proposals/show.html", context! { page })
+}

@@ -1,0 +1,410 @@
+//! Reading proposals for the public archive: lists with filters, and the full proposal page.
+use std::collections::HashMap;
+
+use entity::{
+    assignments, document_links, documents, people, proposal_cosigners, proposals, sessions,
+};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use serde::Serialize;
+
+use super::workflow::StatusBadge;
+use super::{AssignmentRole, Channel, ProposalStatus};
+use crate::error::{AppError, AppResult};
+use crate::followup::commitments::{self, CommitmentView};
+use crate::followup::timeline::{self, EventView};
+use crate::responses::service::{responses_for_proposals, ResponseView};
+
+/// Decodes a JSON array of strings stored in a text column; bad data shows as no items.
+pub fn string_list(json: &str) -> Vec<String> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+/// Public codes look like `TS-2023-027-01`: ASCII letters, digits and hyphens. Anything else (NUL
+/// bytes, which PostgreSQL rejects, or megabytes of text) cannot name a proposal.
+pub fn is_plausible_code(code: &str) -> bool {
+    (1..=64).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
+/// The condition every public read of proposals applies.
+pub fn public_condition() -> Condition {
+    Condition::all()
+        .add(proposals::Column::Published.eq(true))
+        .add(proposals::Column::Status.is_in(ProposalStatus::public_statuses()))
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct ListFilter {
+    pub session_id: Option<i32>,
+    pub author_id: Option<i32>,
+    pub status: Option<ProposalStatus>,
+    pub channel: Option<Channel>,
+    /// Only those in one of the follow-up summary's groups.
+    pub group: Option<SummaryGroup>,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+/// The item lists behind the figures of a follow-up summary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SummaryGroup {
+    Answered,
+    Open,
+    Overdue,
+    Satisfied,
+}
+
+impl SummaryGroup {
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "answered" => Self::Answered,
+            "open" => Self::Open,
+            "overdue" => Self::Overdue,
+            "satisfied" => Self::Satisfied,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Answered => "answered",
+            Self::Open => "open",
+            Self::Overdue => "overdue",
+            Self::Satisfied => "satisfied",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Answered => "已书面答复",
+            Self::Open => "办理中",
+            Self::Overdue => "逾期未答复",
+            Self::Satisfied => "委员满意或基本满意",
+        }
+    }
+
+    fn condition(self, today: chrono::NaiveDate) -> Condition {
+        use sea_orm::sea_query::Query;
+        let open = [
+            ProposalStatus::Accepted,
+            ProposalStatus::Assigned,
+            ProposalStatus::Answered,
+            ProposalStatus::Rehandling,
+        ];
+        let waiting = [ProposalStatus::Assigned, ProposalStatus::Rehandling];
+        match self {
+            Self::Answered => Condition::all().add(proposals::Column::AnsweredAt.is_not_null()),
+            Self::Open => {
+                Condition::all().add(proposals::Column::Status.is_in(open.map(|s| s.as_str())))
+            }
+            Self::Overdue => Condition::all()
+                .add(proposals::Column::Status.is_in(waiting.map(|s| s.as_str())))
+                .add(proposals::Column::DueOn.lt(today)),
+            // Proposals whose latest rating is 满意 or 基本满意 (a later 不满意 supersedes an earlier one).
+            Self::Satisfied => Condition::all().add(
+                proposals::Column::Id.in_subquery(
+                    Query::select()
+                        .column(entity::evaluations::Column::ProposalId)
+                        .from(entity::evaluations::Entity)
+                        .and_where(
+                            entity::evaluations::Column::Id.in_subquery(
+                                Query::select()
+                                    .expr(entity::evaluations::Column::Id.max())
+                                    .from(entity::evaluations::Entity)
+                                    .group_by_col(entity::evaluations::Column::ProposalId)
+                                    .to_owned(),
+                            ),
+                        )
+                        .and_where(entity::evaluations::Column::Rating.is_in([
+                            crate::followup::Rating::Satisfied.as_str(),
+                            crate::followup::Rating::BasicallySatisfied.as_str(),
+                        ]))
+                        .to_owned(),
+                ),
+            ),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProposalSummary {
+    pub code: String,
+    pub title: String,
+    pub status: StatusBadge,
+    pub channel: &'static str,
+    pub author_id: Option<i32>,
+    pub author_name: Option<String>,
+    pub session_number: Option<i32>,
+    pub topics: Vec<String>,
+    pub responding_agencies: Vec<String>,
+    pub response_count: usize,
+}
+
+pub struct SummaryPage {
+    pub items: Vec<ProposalSummary>,
+    pub total: u64,
+}
+
+pub async fn public_summaries<C: ConnectionTrait>(
+    db: &C,
+    filter: &ListFilter,
+) -> AppResult<SummaryPage> {
+    let mut condition = public_condition();
+    if let Some(id) = filter.session_id {
+        condition = condition.add(proposals::Column::SessionId.eq(id));
+    }
+    if let Some(id) = filter.author_id {
+        condition = condition.add(proposals::Column::AuthorId.eq(id));
+    }
+    if let Some(status) = filter.status {
+        condition = condition.add(proposals::Column::Status.eq(status.as_str()));
+    }
+    if let Some(channel) = filter.channel {
+        condition = condition.add(proposals::Column::Channel.eq(channel.as_str()));
+    }
+    if let Some(group) = filter.group {
+        condition = condition.add(group.condition(crate::time::today()));
+    }
+
+    let query = proposals::Entity::find().filter(condition);
+    let total = query.clone().count(db).await?;
+    let per_page = filter.per_page.clamp(1, 200);
+    let rows = query
+        .order_by_desc(proposals::Column::SubmittedAt)
+        .order_by_asc(proposals::Column::Code)
+        .offset(filter.page.saturating_sub(1) * per_page)
+        .limit(per_page)
+        .all(db)
+        .await?;
+    Ok(SummaryPage {
+        items: summarize(db, rows).await?,
+        total,
+    })
+}
+
+/// Summaries for already-loaded proposals, with a fixed number of extra queries.
+pub async fn summarize<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<proposals::Model>,
+) -> AppResult<Vec<ProposalSummary>> {
+    let ids: Vec<i32> = rows.iter().map(|p| p.id).collect();
+    let author_ids: Vec<i32> = rows.iter().filter_map(|p| p.author_id).collect();
+    let authors = crate::people::service::names_by_id(db, author_ids).await?;
+    let session_ids: Vec<i32> = rows.iter().filter_map(|p| p.session_id).collect();
+    let session_numbers: HashMap<i32, i32> = sessions::Entity::find()
+        .filter(sessions::Column::Id.is_in(session_ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.number))
+        .collect();
+    let mut responses = responses_for_proposals(db, &ids, true).await?;
+    Ok(rows
+        .into_iter()
+        .map(|p| {
+            let status = ProposalStatus::parse(&p.status).unwrap_or(ProposalStatus::Draft);
+            let answered = responses.remove(&p.id).unwrap_or_default();
+            let mut responding_agencies: Vec<String> = Vec::new();
+            for r in &answered {
+                if !responding_agencies.contains(&r.agency_name) {
+                    responding_agencies.push(r.agency_name.clone());
+                }
+            }
+            ProposalSummary {
+                status: status.into(),
+                channel: Channel::parse(&p.channel).map_or("", Channel::label),
+                author_name: p.author_id.and_then(|id| authors.get(&id).cloned()),
+                author_id: p.author_id,
+                session_number: p
+                    .session_id
+                    .and_then(|id| session_numbers.get(&id).copied()),
+                topics: string_list(&p.topics),
+                response_count: answered.len(),
+                responding_agencies,
+                code: p.code,
+                title: p.title,
+            }
+        })
+        .collect())
+}
+
+#[derive(Debug, Serialize)]
+pub struct AssignmentView {
+    pub agency_id: i32,
+    pub agency_name: String,
+    pub role: &'static str,
+    pub state: String,
+    pub due_on: chrono::NaiveDate,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DocumentLinkView {
+    pub document_id: i32,
+    pub title: String,
+    pub issuer: String,
+    pub kind: String,
+    pub published_on: Option<chrono::NaiveDate>,
+    pub note: String,
+    pub source_quote: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ProposalPage {
+    pub proposal: proposals::Model,
+    pub status: StatusBadge,
+    pub channel: &'static str,
+    pub topics: Vec<String>,
+    pub author: Option<people::Model>,
+    pub cosigners: Vec<people::Model>,
+    pub session: Option<sessions::Model>,
+    pub merged_into: Option<(String, String)>,
+    pub assignments: Vec<AssignmentView>,
+    pub responses: Vec<ResponseView>,
+    pub commitments: Vec<CommitmentView>,
+    pub timeline: Vec<EventView>,
+    pub documents: Vec<DocumentLinkView>,
+}
+
+/// The people who co-signed a proposal, in the order they were added.
+pub async fn cosigners_of<C: ConnectionTrait>(
+    db: &C,
+    proposal_id: i32,
+) -> AppResult<Vec<people::Model>> {
+    let ids: Vec<i32> = proposal_cosigners::Entity::find()
+        .filter(proposal_cosigners::Column::ProposalId.eq(proposal_id))
+        .order_by_asc(proposal_cosigners::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| c.person_id)
+        .collect();
+    Ok(people::Entity::find()
+        .filter(people::Column::Id.is_in(ids))
+        .order_by_asc(people::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The public page of one proposal; unpublished or undecided proposals are "not found".
+pub async fn public_page<C: ConnectionTrait>(db: &C, code: &str) -> AppResult<ProposalPage> {
+    let proposal = proposals::Entity::find()
+        .filter(public_condition())
+        .filter(proposals::Column::Code.eq(code))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let status = ProposalStatus::parse(&proposal.status).unwrap_or(ProposalStatus::Draft);
+
+    let author = match proposal.author_id {
+        Some(id) => people::Entity::find_by_id(id).one(db).await?,
+        None => None,
+    };
+    let cosigners = cosigners_of(db, proposal.id).await?;
+    let session = match proposal.session_id {
+        Some(id) => sessions::Entity::find_by_id(id).one(db).await?,
+        None => None,
+    };
+    let merged_into = match proposal.merged_into_id {
+        Some(id) => proposals::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .map(|p| (p.code, p.title)),
+        None => None,
+    };
+
+    let assignment_rows = assignments::Entity::find()
+        .filter(assignments::Column::ProposalId.eq(proposal.id))
+        .order_by_asc(assignments::Column::Id)
+        .all(db)
+        .await?;
+    let agency_names = crate::agencies::service::short_names(
+        db,
+        assignment_rows.iter().map(|a| a.agency_id).collect(),
+    )
+    .await?;
+    let assignments = assignment_rows
+        .into_iter()
+        .map(|a| AssignmentView {
+            agency_name: agency_names.get(&a.agency_id).cloned().unwrap_or_default(),
+            agency_id: a.agency_id,
+            role: AssignmentRole::parse(&a.role).map_or("", AssignmentRole::label),
+            state: a.state,
+            due_on: a.due_on,
+        })
+        .collect();
+
+    let responses = responses_for_proposals(db, &[proposal.id], true)
+        .await?
+        .remove(&proposal.id)
+        .unwrap_or_default();
+    let commitment_rows = entity::commitments::Entity::find()
+        .filter(entity::commitments::Column::ProposalId.eq(proposal.id))
+        .order_by_asc(entity::commitments::Column::Id)
+        .all(db)
+        .await?;
+    let commitments = commitments::load_views(db, commitment_rows, crate::time::today()).await?;
+    let timeline = timeline::events_for(db, proposal.id, false).await?;
+    let documents = document_links_for(db, proposal.id).await?;
+
+    Ok(ProposalPage {
+        status: status.into(),
+        channel: Channel::parse(&proposal.channel).map_or("", Channel::label),
+        topics: string_list(&proposal.topics),
+        author,
+        cosigners,
+        session,
+        merged_into,
+        assignments,
+        responses,
+        commitments,
+        timeline,
+        documents,
+        proposal,
+    })
+}
+
+async fn document_links_for<C: ConnectionTrait>(
+    db: &C,
+    proposal_id: i32,
+) -> AppResult<Vec<DocumentLinkView>> {
+    let links = document_links::Entity::find()
+        .filter(document_links::Column::ProposalId.eq(proposal_id))
+        .find_also_related(documents::Entity)
+        .filter(documents::Column::Published.eq(true))
+        .order_by_asc(documents::Column::PublishedOn)
+        .order_by_asc(document_links::Column::Id)
+        .all(db)
+        .await?;
+    Ok(links
+        .into_iter()
+        .filter_map(|(link, doc)| {
+            let doc = doc?;
+            Some(DocumentLinkView {
+                document_id: doc.id,
+                title: doc.title,
+                issuer: doc.issuer,
+                kind: doc.kind,
+                published_on: doc.published_on,
+                note: link.note,
+                source_quote: link.source_quote,
+            })
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_ascii_words_and_hyphens() {
+        assert!(is_plausible_code("TS-2023-027-01"));
+        for bad in ["", "TS\0", "TS 1", "代码", "../x", &"9".repeat(65)] {
+            assert!(!is_plausible_code(bad), "{bad:?}");
+        }
+        assert_eq!(string_list("[\"a\",\"b\"]"), vec!["a", "b"]);
+        assert!(string_list("not json").is_empty());
+    }
+}

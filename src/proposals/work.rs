@@ -1,0 +1,466 @@
+//! The signed-in side of proposals: members write and edit drafts (with a Markdown preview); every
+//! participant works on a proposal from its working page, whose forms are exactly the commands the
+//! workflow allows them; one endpoint turns a posted form into a `Command` for `handling::apply`.
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::Router;
+use entity::{agencies, people, proposals, sessions};
+use minijinja::context;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use super::drafts::{self, DraftInput};
+use super::handling::{self, Loaded};
+use super::service::string_list;
+use super::workflow::{self, Command, CommandKind, NewCommitment, Relation};
+use crate::accounts::extract::SignedForm;
+use crate::accounts::SignedIn;
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::followup::Rating;
+use crate::responses::{Grade, ResponseKind};
+use crate::web::form::Fields;
+use crate::web::parse_id;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/me/proposals/new", get(new_form).post(create))
+        .route("/work/proposals/{id}", get(show))
+        .route("/work/proposals/{id}/edit", get(edit_form).post(update))
+        .route("/work/proposals/{id}/act", axum::routing::post(act))
+        .route(
+            "/work/commitments/{id}/report",
+            axum::routing::post(report_actual),
+        )
+}
+
+/// The proposal fields of a draft form.
+fn draft_input(f: &Fields) -> Result<DraftInput, String> {
+    let session = f.get("session_number").trim();
+    Ok(DraftInput {
+        title: f.get("title").to_owned(),
+        body_md: f.get("body_md").to_owned(),
+        topics: f.get("topics").to_owned(),
+        cosigners: f.get("cosigners").to_owned(),
+        session_number: if session.is_empty() {
+            None
+        } else {
+            Some(f.number("session_number", "协商活动期数")?)
+        },
+    })
+}
+
+/// Turns a posted action form into a workflow command.
+fn parse_command(kind: CommandKind, f: &Fields) -> Result<Command, String> {
+    let text = |name: &str| f.get(name).to_owned();
+    Ok(match kind {
+        CommandKind::Submit => Command::Submit,
+        CommandKind::Withdraw => Command::Withdraw,
+        CommandKind::Accept => Command::Accept,
+        CommandKind::Reject => Command::Reject {
+            reason: text("reason"),
+        },
+        CommandKind::Merge => Command::Merge {
+            into_code: text("into_code"),
+            reason: text("reason"),
+        },
+        CommandKind::Assign => Command::Assign {
+            lead: f.number("lead", "主办单位")?,
+            co: f
+                .all("co")
+                .into_iter()
+                .map(|c| c.parse().map_err(|_| "协办单位格式不正确。".to_owned()))
+                .collect::<Result<_, _>>()?,
+            due_on: f.date("due_on", "答复期限")?,
+        },
+        CommandKind::Return => Command::Return {
+            reason: text("reason"),
+        },
+        CommandKind::CoOpinion => Command::CoOpinion {
+            body: text("body_md"),
+        },
+        CommandKind::Progress => Command::Progress {
+            kind: ResponseKind::parse(f.get("response_kind")).unwrap_or(ResponseKind::Progress),
+            body: text("body_md"),
+        },
+        CommandKind::Reply => Command::Reply {
+            body: text("body_md"),
+            doc_number: text("doc_number"),
+            grade: Grade::parse(f.get("grade")).ok_or("请选择答复类别(A/B/C)。")?,
+            commitment: if f.get("c_metric").trim().is_empty() {
+                None
+            } else {
+                Some(NewCommitment {
+                    description: text("c_description"),
+                    metric: text("c_metric"),
+                    unit: text("c_unit"),
+                    target_value: f.number("c_target", "承诺目标值")?,
+                    target_date: f.optional_date("c_date", "承诺期限")?,
+                })
+            },
+        },
+        CommandKind::Rate => Command::Rate {
+            rating: Rating::parse(f.get("rating")).ok_or("请选择评价(满意/基本满意/不满意)。")?,
+            comment: text("comment"),
+        },
+        CommandKind::Reopen => Command::Reopen {
+            reason: text("reason"),
+        },
+        CommandKind::Supervise => Command::Supervise {
+            on: f.get("on") != "false",
+            reason: text("reason"),
+        },
+        CommandKind::Extend => Command::Extend {
+            due_on: f.date("due_on", "新的答复期限")?,
+            reason: text("reason"),
+        },
+    })
+}
+
+struct FormState<'a> {
+    error: Option<String>,
+    values: HashMap<&'a str, &'a str>,
+    action: Option<&'a str>,
+}
+
+async fn render_work(
+    state: &AppState,
+    session: &crate::accounts::sessions::Session,
+    proposal_id: i32,
+    form: FormState<'_>,
+    status: StatusCode,
+) -> AppResult<Response> {
+    let db = &state.db;
+    let Loaded {
+        proposal,
+        status: current,
+        assignments: active,
+        relation,
+    } = handling::load(db, Some(&session.actor), proposal_id).await?;
+    let author = match proposal.author_id {
+        Some(id) => people::Entity::find_by_id(id).one(db).await?,
+        None => None,
+    };
+    let cosigners = super::service::cosigners_of(db, proposal_id).await?;
+    let all_assignments = entity::assignments::Entity::find()
+        .filter(entity::assignments::Column::ProposalId.eq(proposal_id))
+        .order_by_asc(entity::assignments::Column::Id)
+        .all(db)
+        .await?;
+    let agency_list = agencies::Entity::find()
+        .order_by_asc(agencies::Column::Id)
+        .all(db)
+        .await?;
+    let agency_names: HashMap<i32, String> = agency_list
+        .iter()
+        .map(|a| (a.id, a.short_name.clone()))
+        .collect();
+    let assignment_rows: Vec<_> = all_assignments
+        .iter()
+        .map(|a| {
+            context! {
+                agency => agency_names.get(&a.agency_id), role => super::AssignmentRole::parse(&a.role).map(|r| r.label()),
+                state => &a.state, due_on => a.due_on, return_reason => &a.return_reason,
+            }
+        })
+        .collect();
+    let responses = crate::responses::service::responses_for_proposals(db, &[proposal_id], false)
+        .await?
+        .remove(&proposal_id)
+        .unwrap_or_default();
+    let commitment_rows = entity::commitments::Entity::find()
+        .filter(entity::commitments::Column::ProposalId.eq(proposal_id))
+        .all(db)
+        .await?;
+    let commitments =
+        crate::followup::commitments::load_views(db, commitment_rows, crate::time::today()).await?;
+    let internal = matches!(relation, Relation::Author | Relation::Secretariat);
+    let timeline = crate::followup::timeline::events_for(db, proposal_id, internal).await?;
+    let actions: Vec<_> = workflow::available(current, relation)
+        .into_iter()
+        .map(|k| (k.as_str(), k.label()))
+        .collect();
+    let overdue = workflow::is_overdue(current, proposal.due_on, crate::time::today());
+    let calendar = crate::followup::deadlines::load_calendar(db).await?;
+    let default_due = crate::followup::deadlines::reply_due(
+        crate::time::today(),
+        state.config.reply_period_months,
+        &calendar,
+    );
+
+    let html = state.templates.render(
+        "proposals/work.html",
+        context! {
+            proposal => &proposal, status => super::workflow::StatusBadge::from(current),
+            topics => string_list(&proposal.topics), author, cosigners, assignments => assignment_rows,
+            active_count => active.len(), responses, commitments, timeline, actions, overdue,
+            agencies => agency_list, default_due, csrf => &session.csrf_token,
+            can_edit => crate::accounts::policy::may_edit_draft(relation, current),
+            is_public => proposal.published && current.is_public(),
+            error => form.error, values => form.values, failed_action => form.action,
+            actor => &session.actor,
+        },
+    )?;
+    Ok((status, axum::response::Html(html)).into_response())
+}
+
+async fn show(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let form = FormState {
+        error: None,
+        values: HashMap::new(),
+        action: None,
+    };
+    render_work(&state, &session, parse_id(&id)?, form, StatusCode::OK).await
+}
+
+async fn act(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    SignedForm { session, fields }: SignedForm,
+) -> AppResult<Response> {
+    let id = parse_id(&id)?;
+    let kind = CommandKind::parse(fields.get("action"))
+        .ok_or_else(|| AppError::bad_request("未知的操作。"))?;
+    let version: i32 = fields
+        .number("version", "版本")
+        .map_err(AppError::BadRequest)?;
+    let outcome = match parse_command(kind, &fields) {
+        Ok(command) => {
+            handling::apply(
+                &state.db,
+                &state.config,
+                &session.actor,
+                id,
+                version,
+                command,
+            )
+            .await
+        }
+        Err(message) => Err(AppError::BadRequest(message)),
+    };
+    match outcome {
+        Ok(_) => {
+            state.indexer.wake();
+            Ok(
+                Redirect::to(&format!("/work/proposals/{id}?done={}", kind.as_str()))
+                    .into_response(),
+            )
+        }
+
+        // Keep the user's text on the same page with the message.
+        Err(err @ (AppError::BadRequest(_) | AppError::Conflict(_))) => {
+            let status = err.report().status;
+            let form = FormState {
+                error: Some(err.report().detail),
+                values: fields.flat(),
+                action: Some(kind.as_str()),
+            };
+            render_work(&state, &session, id, form, status).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// An agency reports a dated actual against one of its commitments.
+async fn report_actual(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    SignedForm { session, fields }: SignedForm,
+) -> AppResult<Response> {
+    let id = parse_id(&id)?;
+    let report = crate::followup::commitments::NewReport {
+        value: fields
+            .number("value", "实际值")
+            .map_err(AppError::BadRequest)?,
+        reported_on: fields
+            .date("reported_on", "报告日期")
+            .map_err(AppError::BadRequest)?,
+        source: fields.get("source").to_owned(),
+    };
+    let back: i32 = fields.number("proposal_id", "建议").unwrap_or(0);
+    crate::followup::commitments::report_actual(&state.db, &session.actor, id, report).await?;
+    state.indexer.wake();
+    let target = if back > 0 {
+        format!("/work/proposals/{back}?done=report")
+    } else {
+        "/me".to_owned()
+    };
+    Ok(Redirect::to(&target).into_response())
+}
+
+async fn draft_page(
+    state: &AppState,
+    session: &crate::accounts::sessions::Session,
+    target: Option<(i32, i32)>,
+    input: &DraftInput,
+    errors: Vec<String>,
+    preview: bool,
+) -> AppResult<Response> {
+    let sessions_list = sessions::Entity::find()
+        .order_by_desc(sessions::Column::Number)
+        .all(&state.db)
+        .await?;
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let html = state.templates.render(
+        "proposals/form.html",
+        context! {
+            input, errors, preview, csrf => &session.csrf_token, sessions => sessions_list,
+            proposal_id => target.map(|t| t.0), version => target.map(|t| t.1),
+            limit_kb => drafts::MAX_BODY_BYTES / 1024,
+        },
+    )?;
+    Ok((status, axum::response::Html(html)).into_response())
+}
+
+fn require_member(session: &crate::accounts::sessions::Session) -> AppResult<()> {
+    crate::accounts::policy::require_member(&session.actor)
+}
+
+async fn new_form(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+) -> AppResult<Response> {
+    require_member(&session)?;
+    draft_page(
+        &state,
+        &session,
+        None,
+        &DraftInput::default(),
+        Vec::new(),
+        false,
+    )
+    .await
+}
+
+async fn create(
+    State(state): State<AppState>,
+    SignedForm { session, fields }: SignedForm,
+) -> AppResult<Response> {
+    require_member(&session)?;
+    let input = match draft_input(&fields) {
+        Ok(input) => input,
+        Err(e) => {
+            return draft_page(
+                &state,
+                &session,
+                None,
+                &DraftInput::default(),
+                vec![e],
+                false,
+            )
+            .await
+        }
+    };
+    if fields.get("intent") == "preview" {
+        return draft_page(
+            &state,
+            &session,
+            None,
+            &input,
+            drafts::validate(&input),
+            true,
+        )
+        .await;
+    }
+    match drafts::create(&state.db, &session.actor, &input).await {
+        Ok(proposal) => Ok(
+            Redirect::to(&format!("/work/proposals/{}?done=saved", proposal.id)).into_response(),
+        ),
+        Err(AppError::BadRequest(message) | AppError::Conflict(message)) => {
+            draft_page(&state, &session, None, &input, vec![message], false).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+async fn edit_form(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    require_member(&session)?;
+    let id = parse_id(&id)?;
+    let loaded = handling::load(&state.db, Some(&session.actor), id).await?;
+    if !crate::accounts::policy::may_edit_draft(loaded.relation, loaded.status) {
+        return Err(AppError::Forbidden);
+    }
+    let p: proposals::Model = loaded.proposal;
+    let session_number = match p.session_id {
+        Some(s) => sessions::Entity::find_by_id(s)
+            .one(&state.db)
+            .await?
+            .map(|s| s.number),
+        None => None,
+    };
+    let names: Vec<String> = super::service::cosigners_of(&state.db, id)
+        .await?
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    let input = DraftInput {
+        title: p.title.clone(),
+        body_md: p.body_md.clone(),
+        topics: string_list(&p.topics).join("、"),
+        cosigners: names.join("、"),
+        session_number,
+    };
+    draft_page(
+        &state,
+        &session,
+        Some((id, p.version)),
+        &input,
+        Vec::new(),
+        false,
+    )
+    .await
+}
+
+async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    SignedForm { session, fields }: SignedForm,
+) -> AppResult<Response> {
+    require_member(&session)?;
+    let id = parse_id(&id)?;
+    let version: i32 = fields
+        .number("version", "版本")
+        .map_err(AppError::BadRequest)?;
+    let input = draft_input(&fields).map_err(AppError::BadRequest)?;
+    if fields.get("intent") == "preview" {
+        return draft_page(
+            &state,
+            &session,
+            Some((id, version)),
+            &input,
+            drafts::validate(&input),
+            true,
+        )
+        .await;
+    }
+    match drafts::update(&state.db, &session.actor, id, version, &input).await {
+        Ok(()) => Ok(Redirect::to(&format!("/work/proposals/{id}?done=saved")).into_response()),
+        Err(AppError::BadRequest(message) | AppError::Conflict(message)) => {
+            draft_page(
+                &state,
+                &session,
+                Some((id, version)),
+                &input,
+                vec![message],
+                false,
+            )
+            .await
+        }
+        Err(other) => Err(other),
+    }
+}

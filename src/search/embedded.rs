@@ -1,0 +1,405 @@
+//! The embedded search backend: a tantivy index on disk (or in memory), with jieba search-mode
+//! words for ranking and CJK bigrams for sub-word matches. No query parser: the user's text only
+//! ever becomes term and phrase queries, and filters are exact facet terms, so nothing typed can
+//! change the query's structure.
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
+use tantivy::schema::{
+    Facet, FacetOptions, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value,
+    FAST, STORED, STRING,
+};
+use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
+use tantivy::{
+    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, TantivyDocument, Term,
+};
+
+use super::text::{self, Piece};
+use super::{
+    hit_for, FacetCount, Health, SearchBackend, SearchDoc, SearchQuery, SearchResults, Sort,
+    FACETS, MAX_RESULTS,
+};
+
+const JIEBA: &str = "jieba";
+const BIGRAM: &str = "cjk_bigram";
+/// Bump when the schema changes: an index of another version is rebuilt from the database.
+const SCHEMA_VERSION: &str = "1";
+
+#[derive(Clone)]
+struct Fields {
+    id: Field,
+    doc: Field,
+    title: Field,
+    body: Field,
+    names: Field,
+    grams: Field,
+    facets: Field,
+    date: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let text = |tokenizer: &str| {
+        TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(tokenizer)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+    };
+    let fields = Fields {
+        id: builder.add_text_field("id", STRING | STORED),
+        doc: builder.add_text_field("doc", STORED),
+        title: builder.add_text_field("title", text(JIEBA)),
+        body: builder.add_text_field("body", text(JIEBA)),
+        names: builder.add_text_field("names", text(JIEBA)),
+        grams: builder.add_text_field("grams", text(BIGRAM)),
+        facets: builder.add_facet_field("facets", FacetOptions::default()),
+        date: builder.add_i64_field("date", FAST),
+    };
+    (builder.build(), fields)
+}
+
+/// Feeds precomputed pieces to tantivy.
+struct PieceStream {
+    tokens: Vec<Token>,
+    cursor: usize,
+}
+
+impl PieceStream {
+    fn new(pieces: Vec<Piece>) -> Self {
+        let tokens = pieces
+            .into_iter()
+            .enumerate()
+            .map(|(position, p)| Token {
+                offset_from: p.from,
+                offset_to: p.to,
+                position,
+                text: p.text,
+                position_length: 1,
+            })
+            .collect();
+        Self { tokens, cursor: 0 }
+    }
+}
+
+impl TokenStream for PieceStream {
+    fn advance(&mut self) -> bool {
+        self.cursor += 1;
+        self.cursor <= self.tokens.len()
+    }
+    fn token(&self) -> &Token {
+        &self.tokens[self.cursor - 1]
+    }
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.tokens[self.cursor - 1]
+    }
+}
+
+#[derive(Clone)]
+struct JiebaTokenizer;
+
+impl Tokenizer for JiebaTokenizer {
+    type TokenStream<'a> = PieceStream;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> PieceStream {
+        PieceStream::new(text::words(text))
+    }
+}
+
+#[derive(Clone)]
+struct BigramTokenizer;
+
+impl Tokenizer for BigramTokenizer {
+    type TokenStream<'a> = PieceStream;
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> PieceStream {
+        PieceStream::new(text::bigrams(text))
+    }
+}
+
+pub struct EmbeddedBackend {
+    reader: IndexReader,
+    writer: Arc<Mutex<IndexWriter>>,
+    fields: Fields,
+}
+
+fn open_index(dir: Option<&Path>, schema: Schema) -> anyhow::Result<Index> {
+    let Some(dir) = dir else {
+        return Ok(Index::create_in_ram(schema));
+    };
+    let version_file = dir.join("tingshang-schema-version");
+    let current = std::fs::read_to_string(&version_file).unwrap_or_default();
+    if current.trim() != SCHEMA_VERSION && dir.exists() {
+        // The index is derived data: an old layout is dropped and rebuilt from the database.
+        std::fs::remove_dir_all(dir)?;
+    }
+    std::fs::create_dir_all(dir)?;
+    let index = Index::open_or_create(tantivy::directory::MmapDirectory::open(dir)?, schema)?;
+    std::fs::write(version_file, SCHEMA_VERSION)?;
+    Ok(index)
+}
+
+impl EmbeddedBackend {
+    /// Opens (or creates) the index in `dir`, or in memory when `dir` is `None`.
+    pub fn open(dir: Option<&Path>) -> anyhow::Result<Self> {
+        let (schema, fields) = schema();
+        let index = open_index(dir, schema)?;
+        index.tokenizers().register(JIEBA, JiebaTokenizer);
+        index.tokenizers().register(BIGRAM, BigramTokenizer);
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let writer = index.writer(50_000_000)?;
+        Ok(Self {
+            reader,
+            writer: Arc::new(Mutex::new(writer)),
+            fields,
+        })
+    }
+
+    fn to_document(&self, doc: &SearchDoc) -> anyhow::Result<TantivyDocument> {
+        let f = &self.fields;
+        let names = doc.names.join("\n");
+        let mut out = TantivyDocument::default();
+        out.add_text(f.id, &doc.id);
+        out.add_text(f.doc, serde_json::to_string(doc)?);
+        out.add_text(f.title, &doc.title);
+        out.add_text(f.body, &doc.body);
+        out.add_text(f.names, &names);
+        out.add_text(
+            f.grams,
+            format!(
+                "{}\n{}\n{}\n{}",
+                doc.title,
+                doc.code.as_deref().unwrap_or(""),
+                names,
+                doc.body
+            ),
+        );
+        out.add_i64(f.date, doc.date);
+        for (facet, _) in FACETS {
+            for value in doc.facet_values(facet) {
+                out.add_facet(f.facets, Facet::from_path([*facet, value.as_str()]));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Runs `change` on the writer, commits and makes the result visible.
+    async fn write(
+        &self,
+        change: impl FnOnce(&mut IndexWriter, &Fields) -> anyhow::Result<()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let writer = self.writer.clone();
+        let fields = self.fields.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
+            let mut writer = writer
+                .lock()
+                .map_err(|_| anyhow::anyhow!("index writer poisoned"))?;
+            change(&mut writer, &fields)?;
+            writer.commit()?;
+            Ok(())
+        })
+        .await??;
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    fn query(&self, q: &SearchQuery) -> Box<dyn Query> {
+        let f = &self.fields;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for word in text::clean_query(&q.text).split_whitespace() {
+            let mut either: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            let grams: Vec<Term> = text::bigrams(word)
+                .into_iter()
+                .map(|p| Term::from_field_text(f.grams, &p.text))
+                .collect();
+            match grams.len() {
+                0 => {}
+                1 => either.push((
+                    Occur::Should,
+                    Box::new(TermQuery::new(
+                        grams[0].clone(),
+                        IndexRecordOption::WithFreqs,
+                    )),
+                )),
+                _ => either.push((Occur::Should, Box::new(PhraseQuery::new(grams)))),
+            }
+            let pieces: Vec<String> = text::words(word).into_iter().map(|p| p.text).collect();
+            if !pieces.is_empty() {
+                for (field, boost) in [(f.title, 3.0), (f.names, 2.0), (f.body, 1.0)] {
+                    let all: Vec<(Occur, Box<dyn Query>)> = pieces
+                        .iter()
+                        .map(|p| {
+                            let term = Term::from_field_text(field, p);
+                            (
+                                Occur::Must,
+                                Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))
+                                    as Box<dyn Query>,
+                            )
+                        })
+                        .collect();
+                    either.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(Box::new(BooleanQuery::new(all)), boost)),
+                    ));
+                }
+            }
+            if !either.is_empty() {
+                clauses.push((Occur::Must, Box::new(BooleanQuery::new(either))));
+            }
+        }
+        let has_text = !clauses.is_empty();
+        for (name, value) in q.filters.pairs() {
+            let term = Term::from_facet(f.facets, &Facet::from_path([name, value.as_str()]));
+            clauses.push((
+                Occur::Must,
+                Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+            ));
+        }
+        if !has_text {
+            clauses.push((Occur::Must, Box::new(AllQuery)));
+        }
+        Box::new(BooleanQuery::new(clauses))
+    }
+
+    fn search_blocking(&self, q: &SearchQuery) -> anyhow::Result<SearchResults> {
+        let searcher = self.reader.searcher();
+        let query = self.query(q);
+        let per_page = q.per_page.clamp(1, 100);
+        let offset = (q.page.max(1) - 1) * per_page;
+        let limit = per_page.min(MAX_RESULTS.saturating_sub(offset)).max(1);
+        let mut facet_collector = FacetCollector::for_field("facets");
+        for (name, _) in FACETS {
+            facet_collector.add_facet(Facet::from_path([*name]));
+        }
+        let top = TopDocs::with_limit(limit).and_offset(offset);
+        let (addresses, total, facet_counts): (Vec<DocAddress>, usize, _) = match q.sort {
+            Sort::Relevance => {
+                let (top, count, facets) =
+                    searcher.search(&query, &(top.order_by_score(), Count, facet_collector))?;
+                (top.into_iter().map(|(_, a)| a).collect(), count, facets)
+            }
+            Sort::Newest | Sort::Oldest => {
+                let order = if q.sort == Sort::Newest {
+                    Order::Desc
+                } else {
+                    Order::Asc
+                };
+                let (top, count, facets) = searcher.search(
+                    &query,
+                    &(
+                        top.order_by_fast_field::<i64>("date", order),
+                        Count,
+                        facet_collector,
+                    ),
+                )?;
+                (top.into_iter().map(|(_, a)| a).collect(), count, facets)
+            }
+        };
+        let terms = text::highlight_terms(&text::clean_query(&q.text));
+        let mut hits = Vec::with_capacity(addresses.len());
+        for address in if offset >= MAX_RESULTS {
+            Vec::new()
+        } else {
+            addresses
+        } {
+            let stored: TantivyDocument = searcher.doc(address)?;
+            let json = stored
+                .get_first(self.fields.doc)
+                .and_then(|v| v.as_str())
+                .unwrap_or("{}");
+            let doc: SearchDoc = serde_json::from_str(json)?;
+            hits.push(hit_for(&doc, &terms));
+        }
+        let facets = FACETS
+            .iter()
+            .map(|(name, _)| {
+                let values = facet_counts
+                    .top_k(Facet::from_path([*name]), 30)
+                    .into_iter()
+                    .filter_map(|(facet, count)| {
+                        facet.to_path().last().map(|v| FacetCount {
+                            value: (*v).to_owned(),
+                            count,
+                        })
+                    })
+                    .collect();
+                ((*name).to_owned(), values)
+            })
+            .collect();
+        Ok(SearchResults {
+            total: total.min(MAX_RESULTS),
+            hits,
+            facets,
+        })
+    }
+}
+
+#[async_trait::async_trait]
+impl SearchBackend for EmbeddedBackend {
+    fn name(&self) -> &'static str {
+        "embedded"
+    }
+
+    async fn upsert(&self, docs: Vec<SearchDoc>) -> anyhow::Result<()> {
+        let prepared: Vec<(String, TantivyDocument)> = docs
+            .iter()
+            .map(|d| Ok((d.id.clone(), self.to_document(d)?)))
+            .collect::<anyhow::Result<_>>()?;
+        self.write(move |writer, f| {
+            for (id, doc) in prepared {
+                writer.delete_term(Term::from_field_text(f.id, &id));
+                writer.add_document(doc)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete(&self, ids: Vec<String>) -> anyhow::Result<()> {
+        self.write(move |writer, f| {
+            for id in ids {
+                writer.delete_term(Term::from_field_text(f.id, &id));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn replace_all(
+        &self,
+        docs: Vec<SearchDoc>,
+        _synonyms: Vec<Vec<String>>,
+    ) -> anyhow::Result<()> {
+        let prepared: Vec<TantivyDocument> = docs
+            .iter()
+            .map(|d| self.to_document(d))
+            .collect::<anyhow::Result<_>>()?;
+        // Deleting and adding in one commit: searchers see the old index until the new one is whole.
+        self.write(move |writer, _| {
+            writer.delete_all_documents()?;
+            for doc in prepared {
+                writer.add_document(doc)?;
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn search(&self, query: &SearchQuery) -> anyhow::Result<SearchResults> {
+        // Searching a memory-mapped index is CPU work measured in microseconds to milliseconds;
+        // running it inline avoids a thread hop per query.
+        self.search_blocking(query)
+    }
+
+    async fn health(&self) -> Health {
+        Health {
+            backend: "embedded",
+            documents: self.reader.searcher().num_docs(),
+            ok: true,
+            detail: None,
+        }
+    }
+}

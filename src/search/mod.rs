@@ -1,0 +1,223 @@
+//! Full-text search over the published archive. One trait, [`SearchBackend`], two implementations
+//! chosen by configuration: an embedded tantivy index with jieba segmentation (default, single
+//! instance) and Meilisearch (`MEILI_URL`). The index is derived from the database and kept in step
+//! through the transactional outbox (`outbox.rs`); `reindex` rebuilds it from scratch.
+pub mod documents;
+pub mod embedded;
+pub mod flaky;
+pub mod meili;
+pub mod outbox;
+mod routes;
+pub mod text;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use routes::routes;
+
+/// One searchable item (a published proposal with its responses, a session or a document).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SearchDoc {
+    /// `proposal-12`, `session-1`, `document-3` (Meilisearch allows only [A-Za-z0-9_-]).
+    pub id: String,
+    pub kind: String,
+    pub url: String,
+    pub title: String,
+    pub code: Option<String>,
+    /// Plain text: the body and, for proposals, the published responses.
+    pub body: String,
+    /// People and agencies, with agency aliases, so "科技局" finds 青岛市科学技术局's answers.
+    pub names: Vec<String>,
+    pub status: Option<String>,
+    pub agencies: Vec<String>,
+    pub session: Option<i32>,
+    pub year: Option<i32>,
+    pub channel: Option<String>,
+    pub topics: Vec<String>,
+    pub members: Vec<String>,
+    /// Unix seconds, for sorting by date.
+    pub date: i64,
+}
+
+/// The filterable facets, in display order: (name, Chinese label).
+pub const FACETS: &[(&str, &str)] = &[
+    ("kind", "类型"),
+    ("status", "状态"),
+    ("agency", "单位"),
+    ("session", "期数"),
+    ("year", "年份"),
+    ("channel", "渠道"),
+    ("topic", "主题"),
+    ("member", "委员"),
+];
+
+impl SearchDoc {
+    /// The document's values for a facet.
+    pub fn facet_values(&self, facet: &str) -> Vec<String> {
+        match facet {
+            "kind" => vec![self.kind.clone()],
+            "status" => self.status.iter().cloned().collect(),
+            "agency" => self.agencies.clone(),
+            "session" => self.session.iter().map(i32::to_string).collect(),
+            "year" => self.year.iter().map(i32::to_string).collect(),
+            "channel" => self.channel.iter().cloned().collect(),
+            "topic" => self.topics.clone(),
+            "member" => self.members.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Filters {
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub agency: Option<String>,
+    pub session: Option<i32>,
+    pub year: Option<i32>,
+    pub channel: Option<String>,
+    pub topic: Option<String>,
+    pub member: Option<String>,
+}
+
+impl Filters {
+    /// (facet name, value) pairs that are set.
+    pub fn pairs(&self) -> Vec<(&'static str, String)> {
+        let mut out = Vec::new();
+        let mut add = |name: &'static str, value: Option<String>| {
+            if let Some(v) = value.filter(|v| !v.is_empty()) {
+                out.push((name, v));
+            }
+        };
+        add("kind", self.kind.clone());
+        add("status", self.status.clone());
+        add("agency", self.agency.clone());
+        add("session", self.session.map(|s| s.to_string()));
+        add("year", self.year.map(|y| y.to_string()));
+        add("channel", self.channel.clone());
+        add("topic", self.topic.clone());
+        add("member", self.member.clone());
+        out
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sort {
+    #[default]
+    Relevance,
+    Newest,
+    Oldest,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SearchQuery {
+    pub text: String,
+    pub filters: Filters,
+    pub sort: Sort,
+    /// 1-based.
+    pub page: usize,
+    pub per_page: usize,
+}
+
+impl Default for SearchQuery {
+    fn default() -> Self {
+        Self {
+            text: String::new(),
+            filters: Filters::default(),
+            sort: Sort::Relevance,
+            page: 1,
+            per_page: 20,
+        }
+    }
+}
+
+/// Results never go deeper than this (as Meilisearch's `maxTotalHits`).
+pub const MAX_RESULTS: usize = 10_000;
+/// Snippet length in characters.
+pub const SNIPPET_CHARS: usize = 120;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Hit {
+    pub id: String,
+    pub kind: String,
+    pub url: String,
+    pub code: Option<String>,
+    /// Safe HTML: escaped text with `<mark>` around matches.
+    pub title_html: String,
+    pub snippet_html: String,
+    pub status: Option<String>,
+    pub year: Option<i32>,
+    pub agencies: Vec<String>,
+    pub date: i64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct FacetCount {
+    pub value: String,
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SearchResults {
+    pub total: usize,
+    pub hits: Vec<Hit>,
+    /// Facet name → values with counts, most frequent first.
+    pub facets: Vec<(String, Vec<FacetCount>)>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Health {
+    pub backend: &'static str,
+    pub documents: u64,
+    pub ok: bool,
+    pub detail: Option<String>,
+}
+
+#[async_trait::async_trait]
+pub trait SearchBackend: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Adds or replaces documents (by id).
+    async fn upsert(&self, docs: Vec<SearchDoc>) -> anyhow::Result<()>;
+    async fn delete(&self, ids: Vec<String>) -> anyhow::Result<()>;
+    /// Replaces the whole index with `docs`; readers never see it half built.
+    async fn replace_all(
+        &self,
+        docs: Vec<SearchDoc>,
+        synonyms: Vec<Vec<String>>,
+    ) -> anyhow::Result<()>;
+    async fn search(&self, query: &SearchQuery) -> anyhow::Result<SearchResults>;
+    async fn health(&self) -> Health;
+}
+
+pub type Backend = Arc<dyn SearchBackend>;
+
+/// Builds the configured backend: Meilisearch when `meili_url` is set, else the embedded index.
+pub async fn backend_from(config: &crate::config::Config) -> anyhow::Result<Backend> {
+    match &config.meili_url {
+        Some(url) => Ok(Arc::new(
+            meili::MeiliBackend::connect(url, config.meili_api_key.as_deref(), &config.meili_index)
+                .await?,
+        )),
+        None => Ok(Arc::new(embedded::EmbeddedBackend::open(
+            config.search_dir.as_deref(),
+        )?)),
+    }
+}
+
+/// Builds the highlighted hit for a document; used by both backends so results look the same.
+pub fn hit_for(doc: &SearchDoc, terms: &[String]) -> Hit {
+    Hit {
+        id: doc.id.clone(),
+        kind: doc.kind.clone(),
+        url: doc.url.clone(),
+        code: doc.code.clone(),
+        title_html: text::highlight(&doc.title, terms),
+        snippet_html: text::snippet(&doc.body, terms, SNIPPET_CHARS),
+        status: doc.status.clone(),
+        year: doc.year,
+        agencies: doc.agencies.clone(),
+        date: doc.date,
+    }
+}

@@ -1,0 +1,280 @@
+//! The transactional outbox, drained into the search backend. Writers add an outbox row (ids only)
+//! in the same transaction as their change; [`Indexer`] claims ready rows in batches, re-reads the
+//! items from the database, upserts or deletes them, and removes the rows. When the backend fails,
+//! the rows stay with a growing, capped delay, so nothing is lost and writers never wait on search.
+//! On PostgreSQL rows are claimed with `FOR UPDATE SKIP LOCKED`, so several instances can drain one
+//! outbox; the embedded index is for a single instance (see README).
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use entity::search_outbox;
+use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use tokio::sync::{watch, Notify};
+
+use super::documents::{
+    self, build_documents, build_proposals, build_sessions, doc_id, DOCUMENT, PROPOSAL, SESSION,
+};
+use super::Backend;
+
+const BATCH: u64 = 200;
+const POLL: Duration = Duration::from_millis(500);
+
+/// Adds an outbox row for an item whose searchable content changed; call inside the write's transaction.
+pub async fn enqueue<C: ConnectionTrait>(
+    db: &C,
+    kind: &str,
+    id: i32,
+) -> Result<(), sea_orm::DbErr> {
+    let now = Utc::now().fixed_offset();
+    search_outbox::Entity::insert(search_outbox::ActiveModel {
+        entity_kind: Set(kind.to_owned()),
+        entity_id: Set(id),
+        operation: Set("upsert".into()),
+        attempts: Set(0),
+        available_at: Set(now),
+        created_at: Set(now),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?;
+    Ok(())
+}
+
+/// Seconds to wait before retry number `attempts` (1, 2, 4 … capped).
+pub fn backoff_seconds(attempts: i32, cap: u64) -> u64 {
+    let exponent = (attempts.max(1) - 1).min(30) as u32;
+    2u64.saturating_pow(exponent).clamp(1, cap.max(1))
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Drained {
+    pub indexed: usize,
+    pub failed: usize,
+}
+
+pub struct Indexer {
+    db: DatabaseConnection,
+    backend: Backend,
+    wake: Notify,
+    retry_cap_secs: u64,
+    /// Draining and rebuilding take turns: a rebuild replaces the whole index with a snapshot, so
+    /// an update drained meanwhile would be lost in the swap. Rows queued during a rebuild stay in
+    /// the outbox and are applied after it. (In-process: with several instances on one database,
+    /// run `reindex` while the others are stopped, or rely on their outbox retries.)
+    turn: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct Lag {
+    pub pending: u64,
+    pub oldest_seconds: i64,
+}
+
+impl Indexer {
+    pub fn new(db: DatabaseConnection, backend: Backend, retry_cap_secs: u64) -> Arc<Self> {
+        Arc::new(Self {
+            db,
+            backend,
+            wake: Notify::new(),
+            retry_cap_secs,
+            turn: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// Asks the worker to look at the outbox now rather than at its next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Processes one batch of ready rows.
+    pub async fn drain_once(&self) -> anyhow::Result<Drained> {
+        let _turn = self.turn.lock().await;
+        let txn = crate::db::begin_write(&self.db).await?;
+        let mut select = search_outbox::Entity::find()
+            .filter(search_outbox::Column::AvailableAt.lte(Utc::now().fixed_offset()))
+            .order_by_asc(search_outbox::Column::Id)
+            .limit(BATCH);
+        if txn.get_database_backend() == DbBackend::Postgres {
+            select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let rows = select.all(&txn).await?;
+        if rows.is_empty() {
+            txn.commit().await?;
+            return Ok(Drained::default());
+        }
+        let ids_of = |kind: &str| -> Vec<i32> {
+            rows.iter()
+                .filter(|r| r.entity_kind == kind)
+                .map(|r| r.entity_id)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        };
+        let (proposals, sessions, docs) = (ids_of(PROPOSAL), ids_of(SESSION), ids_of(DOCUMENT));
+        let mut built = build_proposals(&txn, &proposals).await?;
+        built.extend(build_sessions(&txn, &sessions).await?);
+        built.extend(build_documents(&txn, &docs).await?);
+        let present: BTreeSet<&str> = built.iter().map(|d| d.id.as_str()).collect();
+        let gone: Vec<String> = proposals
+            .iter()
+            .map(|id| doc_id(PROPOSAL, *id))
+            .chain(sessions.iter().map(|id| doc_id(SESSION, *id)))
+            .chain(docs.iter().map(|id| doc_id(DOCUMENT, *id)))
+            .filter(|id| !present.contains(id.as_str()))
+            .collect();
+        let indexed = built.len() + gone.len();
+        let outcome = async {
+            if !built.is_empty() {
+                self.backend.upsert(built).await?;
+            }
+            if !gone.is_empty() {
+                self.backend.delete(gone).await?;
+            }
+            anyhow::Ok(())
+        }
+        .await;
+        let row_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let result = match outcome {
+            Ok(()) => {
+                search_outbox::Entity::delete_many()
+                    .filter(search_outbox::Column::Id.is_in(row_ids))
+                    .exec(&txn)
+                    .await?;
+                Drained { indexed, failed: 0 }
+            }
+            Err(err) => {
+                let message: String = format!("{err:#}").chars().take(500).collect();
+                for row in &rows {
+                    let attempts = row.attempts + 1;
+                    let delay = chrono::Duration::seconds(backoff_seconds(
+                        attempts,
+                        self.retry_cap_secs,
+                    ) as i64);
+                    search_outbox::Entity::update_many()
+                        .col_expr(search_outbox::Column::Attempts, Expr::value(attempts))
+                        .col_expr(
+                            search_outbox::Column::AvailableAt,
+                            Expr::value((Utc::now() + delay).fixed_offset()),
+                        )
+                        .col_expr(
+                            search_outbox::Column::LastError,
+                            Expr::value(message.clone()),
+                        )
+                        .filter(search_outbox::Column::Id.eq(row.id))
+                        .exec(&txn)
+                        .await?;
+                }
+                tracing::warn!(rows = rows.len(), error = %message, "search backend write failed; will retry");
+                Drained {
+                    indexed: 0,
+                    failed: rows.len(),
+                }
+            }
+        };
+        txn.commit().await?;
+        Ok(result)
+    }
+
+    /// Drains until no row is ready (rows waiting out a backoff are left for later).
+    pub async fn drain(&self) -> anyhow::Result<Drained> {
+        let mut total = Drained::default();
+        loop {
+            let batch = self.drain_once().await?;
+            total.indexed += batch.indexed;
+            total.failed += batch.failed;
+            if batch.indexed == 0 {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Runs until `shutdown` turns true, then drains what is ready one last time.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            if let Err(err) = self.drain().await {
+                tracing::warn!(error = %format!("{err:#}"), "outbox drain failed");
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(POLL) => {}
+                _ = shutdown.changed() => break,
+            }
+        }
+        match self.drain().await {
+            Ok(d) => tracing::info!(indexed = d.indexed, "search outbox flushed before shutdown"),
+            Err(err) => {
+                tracing::warn!(error = %format!("{err:#}"), "final outbox flush failed; rows stay queued")
+            }
+        }
+    }
+
+    /// Rebuilds the whole index from the database, reporting (done, total) as it goes.
+    pub async fn reindex(&self, progress: &(dyn Fn(usize, usize) + Sync)) -> anyhow::Result<usize> {
+        let _turn = self.turn.lock().await;
+
+        // Rows queued before this point are covered by the rebuild.
+        let last_queued = search_outbox::Entity::find()
+            .order_by_desc(search_outbox::Column::Id)
+            .one(&self.db)
+            .await?
+            .map(|r| r.id);
+        let (proposals, sessions, docs) = documents::indexable_ids(&self.db).await?;
+        let total = proposals.len() + sessions.len() + docs.len();
+        let mut built = Vec::with_capacity(total);
+        for chunk in proposals.chunks(500) {
+            built.extend(build_proposals(&self.db, chunk).await?);
+            progress(built.len(), total);
+        }
+        built.extend(build_sessions(&self.db, &sessions).await?);
+        built.extend(build_documents(&self.db, &docs).await?);
+        progress(built.len(), total);
+        let count = built.len();
+        self.backend
+            .replace_all(built, documents::synonyms(&self.db).await?)
+            .await?;
+        if let Some(last) = last_queued {
+            search_outbox::Entity::delete_many()
+                .filter(search_outbox::Column::Id.lte(last))
+                .exec(&self.db)
+                .await?;
+        }
+        Ok(count)
+    }
+
+    pub async fn lag(&self) -> anyhow::Result<Lag> {
+        let pending = search_outbox::Entity::find().count(&self.db).await?;
+        let oldest = search_outbox::Entity::find()
+            .order_by_asc(search_outbox::Column::Id)
+            .one(&self.db)
+            .await?;
+        let oldest_seconds = oldest.map_or(0, |r| {
+            (Utc::now() - r.created_at.with_timezone(&Utc))
+                .num_seconds()
+                .max(0)
+        });
+        Ok(Lag {
+            pending,
+            oldest_seconds,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let secs: Vec<u64> = (1..=8).map(|a| super::backoff_seconds(a, 30)).collect();
+        assert_eq!(secs, vec![1, 2, 4, 8, 16, 30, 30, 30]);
+        assert_eq!(super::backoff_seconds(50, 1), 1);
+    }
+}

@@ -1,0 +1,301 @@
+//! `/search` (the public search page), `/api/v1/search` (the same as JSON) and `/healthz`.
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use minijinja::context;
+use serde::{Deserialize, Serialize};
+
+use super::{text, Filters, SearchQuery, SearchResults, Sort, FACETS};
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+
+pub const PER_PAGE: usize = 20;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/search", get(page))
+        .route("/api/v1/search", get(api))
+        .route("/healthz", get(healthz))
+}
+
+/// Query-string parameters, shared by the page and the API. Unknown values are ignored.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct Params {
+    #[serde(default)]
+    pub q: String,
+    pub kind: Option<String>,
+    pub status: Option<String>,
+    pub agency: Option<String>,
+    pub session: Option<String>,
+    pub year: Option<String>,
+    pub channel: Option<String>,
+    pub topic: Option<String>,
+    pub member: Option<String>,
+    pub sort: Option<String>,
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+}
+
+fn short(value: &Option<String>) -> Option<String> {
+    value
+        .as_deref()
+        .map(text::clean_query)
+        .filter(|v| !v.is_empty() && v.chars().count() <= 100)
+}
+
+impl Params {
+    pub fn to_query(&self, per_page: usize) -> SearchQuery {
+        SearchQuery {
+            text: text::clean_query(&self.q),
+            filters: Filters {
+                kind: short(&self.kind),
+                status: short(&self.status),
+                agency: short(&self.agency),
+                session: self.session.as_deref().and_then(|s| s.trim().parse().ok()),
+                year: self.year.as_deref().and_then(|s| s.trim().parse().ok()),
+                channel: short(&self.channel),
+                topic: short(&self.topic),
+                member: short(&self.member),
+            },
+            sort: match self.sort.as_deref() {
+                Some("newest") => Sort::Newest,
+                Some("oldest") => Sort::Oldest,
+                _ => Sort::Relevance,
+            },
+            page: self
+                .page
+                .as_deref()
+                .and_then(|p| p.parse().ok())
+                .unwrap_or(1)
+                .clamp(1, super::MAX_RESULTS / per_page),
+            per_page,
+        }
+    }
+}
+
+async fn run(state: &AppState, query: &SearchQuery) -> AppResult<SearchResults> {
+    state.search.search(query).await.map_err(|err| {
+        tracing::warn!(error = %format!("{err:#}"), "search failed");
+        AppError::Unavailable("检索服务暂时不可用,请稍后再试。浏览功能不受影响。".into())
+    })
+}
+
+/// The query string for the same search with one parameter changed (for facet and pager links).
+fn link_with(params: &Params, key: &str, value: Option<&str>) -> String {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    let current = serde_json::to_value(params).unwrap_or_default();
+    if let Some(map) = current.as_object() {
+        for (k, v) in map {
+            if k == key || k == "page" {
+                continue;
+            }
+            if let Some(v) = v.as_str().filter(|v| !v.is_empty()) {
+                pairs.push((k.clone(), v.to_owned()));
+            }
+        }
+    }
+    if let Some(value) = value {
+        pairs.push((key.to_owned(), value.to_owned()));
+    }
+    pairs.sort();
+    let encoded: Vec<String> = pairs
+        .iter()
+        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .collect();
+    format!("/search?{}", encoded.join("&"))
+}
+
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+fn facet_label(facet: &str, value: &str) -> String {
+    let vocabulary = match facet {
+        "status" => "status",
+        "channel" => "channel",
+        _ => "",
+    };
+    match (facet, crate::vocab::label(vocabulary, value)) {
+        (_, Some(label)) => label.to_owned(),
+        ("kind", _) => match value {
+            "proposal" => "建议".into(),
+            "session" => "协商活动".into(),
+            "document" => "跟踪材料".into(),
+            other => other.into(),
+        },
+        ("session", _) => format!("第{value}期"),
+        ("year", _) => format!("{value}年"),
+        _ => value.to_owned(),
+    }
+}
+
+async fn page(State(state): State<AppState>, Query(params): Query<Params>) -> AppResult<Response> {
+    let query = params.to_query(PER_PAGE);
+    let outcome = run(&state, &query).await;
+    let (results, unavailable) = match outcome {
+        Ok(results) => (Some(results), None),
+        Err(AppError::Unavailable(message)) => (None, Some(message)),
+        Err(other) => return Err(other),
+    };
+    let facets: Vec<_> = results
+        .as_ref()
+        .map(|r| {
+            FACETS
+                .iter()
+                .filter_map(|(name, label)| {
+                    let values = &r.facets.iter().find(|(n, _)| n == name)?.1;
+                    let selected = query
+                        .filters
+                        .pairs()
+                        .into_iter()
+                        .find(|(n, _)| n == name)
+                        .map(|(_, v)| v);
+                    (!values.is_empty()).then(|| {
+                        context! {
+                            name, label,
+                            clear => selected.as_ref().map(|_| link_with(&params, name, None)),
+                            values => values.iter().map(|v| context! {
+                                label => facet_label(name, &v.value), count => v.count,
+                                selected => selected.as_deref() == Some(v.value.as_str()),
+                                href => link_with(&params, name, Some(&v.value)),
+                            }).collect::<Vec<_>>(),
+                        }
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let total = results.as_ref().map_or(0, |r| r.total);
+    let pages = total.div_ceil(PER_PAGE).max(1);
+    let page_link = |p: usize| format!("{}&page={p}", link_with(&params, "page", None));
+    let hits: Vec<_> = results
+        .as_ref()
+        .map(|r| {
+            r.hits
+                .iter()
+                .map(|h| {
+                    context! {
+                        url => &h.url, code => &h.code, kind => facet_label("kind", &h.kind),
+                        title_html => minijinja::Value::from_safe_string(h.title_html.clone()),
+                        snippet_html => minijinja::Value::from_safe_string(h.snippet_html.clone()),
+                        status => h.status.as_deref().map(|s| facet_label("status", s)),
+                        year => h.year, agencies => &h.agencies,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let html = state.render(
+        "search/index.html",
+        context! {
+            q => &query.text, hits, facets, total, unavailable,
+            page => query.page, pages,
+            prev => (query.page > 1).then(|| page_link(query.page - 1)),
+            next => (query.page < pages).then(|| page_link(query.page + 1)),
+            sort => match query.sort { Sort::Relevance => "relevance", Sort::Newest => "newest", Sort::Oldest => "oldest" },
+            hidden => query.filters.pairs().into_iter().map(|(k, v)| (k, v)).collect::<Vec<_>>(),
+            searched => !query.text.is_empty() || !query.filters.pairs().is_empty(),
+        },
+    )?;
+    let status = if unavailable.is_some() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, html).into_response())
+}
+
+#[derive(Serialize)]
+struct ApiResponse {
+    query: String,
+    page: usize,
+    per_page: usize,
+    total: usize,
+    hits: Vec<super::Hit>,
+    facets: std::collections::BTreeMap<String, Vec<super::FacetCount>>,
+}
+
+async fn api(
+    State(state): State<AppState>,
+    Query(params): Query<Params>,
+) -> AppResult<Json<ApiResponse>> {
+    let per_page = params
+        .per_page
+        .as_deref()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(PER_PAGE)
+        .clamp(1, 50);
+    let query = params.to_query(per_page);
+
+    let results = run(&state, &query).await?;
+    Ok(Json(ApiResponse {
+        query: query.text.clone(),
+        page: query.page,
+        per_page: query.per_page,
+        total: results.total,
+        hits: results.hits,
+        facets: results.facets.into_iter().collect(),
+    }))
+}
+
+async fn healthz(State(state): State<AppState>) -> AppResult<Response> {
+    let search = state.search.health().await;
+    let lag = state.indexer.lag().await?;
+    let status = if search.ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body: serde_json::Value = serde_json::json!({
+        "status": if search.ok { "ok" } else { "degraded" },
+        "search": search,
+        "outbox": lag,
+    });
+    Ok((status, Json(body)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn params_become_a_bounded_query() {
+        let p = Params {
+            q: " 科技局 \u{0}".into(),
+            session: Some("27".into()),
+            year: Some("x".into()),
+            page: Some("99999".into()),
+            ..Default::default()
+        };
+        let q = p.to_query(20);
+        assert_eq!(q.text, "科技局");
+        assert_eq!(q.filters.session, Some(27));
+        assert_eq!(q.filters.year, None);
+        assert_eq!(q.page, 500);
+    }
+
+    #[test]
+    fn facet_links_keep_other_parameters_and_encode_values() {
+        let p = Params {
+            q: "科技 局".into(),
+            status: Some("accepted".into()),
+            page: Some("3".into()),
+            ..Default::default()
+        };
+        let link = link_with(&p, "agency", Some("市科技局&x"));
+        assert!(link.starts_with("/search?agency=%E5%B8%82"));
+        assert!(
+            link.contains("%26x") && link.contains("status=accepted") && !link.contains("page=")
+        );
+    }
+}

@@ -1,0 +1,329 @@
+//! Text handling shared by both search backends: Chinese word segmentation (jieba, search mode),
+//! CJK bigrams for sub-word matching, Markdown to plain text, highlighted snippets (HTML-escaped,
+//! length counted in characters) and safe quoting of Meilisearch filter values.
+use std::sync::OnceLock;
+
+use jieba_rs::Jieba;
+
+pub fn jieba() -> &'static Jieba {
+    static JIEBA: OnceLock<Jieba> = OnceLock::new();
+    JIEBA.get_or_init(Jieba::new)
+}
+
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
+}
+
+/// A token with its position and byte offsets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Piece {
+    pub text: String,
+    pub from: usize,
+    pub to: usize,
+}
+
+/// Words for indexing and querying: jieba's search-mode cut, lower-cased, punctuation dropped.
+pub fn words(text: &str) -> Vec<Piece> {
+    let char_to_byte: Vec<usize> = text
+        .char_indices()
+        .map(|(i, _)| i)
+        .chain(std::iter::once(text.len()))
+        .collect();
+    jieba()
+        .cut_for_search(text, true)
+        .into_iter()
+        .filter(|t| t.word.chars().any(char::is_alphanumeric))
+        .map(|t| Piece {
+            text: t.word.to_lowercase(),
+            from: char_to_byte[t.start],
+            to: char_to_byte[t.end],
+        })
+        .collect()
+}
+
+/// Overlapping CJK bigrams (a lone CJK character stands alone) and lower-cased ASCII/digit words,
+/// in order: "中国农业发展银行" → 中国 国农 农业 业发 发展 展银 银行, so "农业" is found inside it.
+pub fn bigrams(text: &str) -> Vec<Piece> {
+    let mut out = Vec::new();
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    let end_of = |i: usize| chars.get(i + 1).map_or(text.len(), |(b, _)| *b);
+    let mut i = 0;
+    while i < chars.len() {
+        let (start, c) = chars[i];
+        if is_cjk(c) {
+            let mut j = i;
+            while j + 1 < chars.len() && is_cjk(chars[j + 1].1) {
+                j += 1;
+            }
+            if i == j {
+                out.push(Piece {
+                    text: c.to_string(),
+                    from: start,
+                    to: end_of(i),
+                });
+            }
+            for k in i..j {
+                out.push(Piece {
+                    text: format!("{}{}", chars[k].1, chars[k + 1].1),
+                    from: chars[k].0,
+                    to: end_of(k + 1),
+                });
+            }
+            i = j + 1;
+        } else if c.is_alphanumeric() {
+            let mut j = i;
+            while j + 1 < chars.len() && chars[j + 1].1.is_alphanumeric() && !is_cjk(chars[j + 1].1)
+            {
+                j += 1;
+            }
+            out.push(Piece {
+                text: text[start..end_of(j)].to_lowercase(),
+                from: start,
+                to: end_of(j),
+            });
+            i = j + 1;
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
+/// Cleans a user's query: control characters removed, whitespace folded, at most 200 characters.
+pub fn clean_query(raw: &str) -> String {
+    let folded: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_control() || c.is_whitespace() {
+                ' '
+            } else {
+                c
+            }
+        })
+        .collect();
+    folded
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(200)
+        .collect()
+}
+
+/// The query's highlightable terms: its words as typed plus jieba's pieces, longest first.
+pub fn highlight_terms(query: &str) -> Vec<String> {
+    let mut terms: Vec<String> = Vec::new();
+    for word in query.split_whitespace() {
+        terms.push(word.to_lowercase());
+        terms.extend(
+            words(word)
+                .into_iter()
+                .map(|p| p.text)
+                .filter(|t| t.chars().count() > 1 || t.chars().all(is_cjk)),
+        );
+    }
+    terms.sort_by_key(|t| std::cmp::Reverse(t.chars().count()));
+    terms.dedup();
+    terms.retain(|t| !t.is_empty());
+    terms
+}
+
+/// Markdown to plain text (for indexing and snippets).
+pub fn plain_text(markdown: &str) -> String {
+    use pulldown_cmark::{Event, Parser, TagEnd};
+    let mut out = String::with_capacity(markdown.len());
+    for event in Parser::new(markdown) {
+        match event {
+            Event::Text(t) | Event::Code(t) => out.push_str(&t),
+            Event::SoftBreak | Event::HardBreak => out.push(' '),
+            Event::End(
+                TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::BlockQuote(_),
+            ) => out.push('\n'),
+            _ => {}
+        }
+    }
+    out.trim().to_owned()
+}
+
+fn escape(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Marks every occurrence of `terms` in `text` with `<mark>`, escaping everything else.
+pub fn highlight(text: &str, terms: &[String]) -> String {
+    let lower = text.to_lowercase();
+    // Lower-casing can change byte lengths outside ASCII; fall back to no marks then.
+    let comparable = lower.len() == text.len();
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut i = 0;
+    while i < text.len() {
+        let hit = comparable
+            .then(|| terms.iter().find(|t| lower[i..].starts_with(t.as_str())))
+            .flatten();
+        match hit {
+            Some(term) => {
+                out.push_str("<mark>");
+                escape(&text[i..i + term.len()], &mut out);
+                out.push_str("</mark>");
+                i += term.len();
+            }
+            None => {
+                let c = text[i..].chars().next().expect("inside the string");
+                escape(&c.to_string(), &mut out);
+                i += c.len_utf8();
+            }
+        }
+    }
+    out
+}
+
+/// A window of about `length` characters around the densest cluster of matches, highlighted.
+pub fn snippet(text: &str, terms: &[String], length: usize) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    if chars.len() <= length {
+        return highlight(text, terms);
+    }
+    let lower: Vec<char> = text.to_lowercase().chars().collect();
+    let starts: Vec<usize> = if lower.len() == chars.len() {
+        (0..chars.len())
+            .filter(|&i| {
+                terms.iter().any(|t| {
+                    t.chars()
+                        .enumerate()
+                        .all(|(k, c)| lower.get(i + k) == Some(&c))
+                })
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let best = starts
+        .iter()
+        .map(|&s| {
+            (
+                s,
+                starts.iter().filter(|&&o| o >= s && o < s + length).count(),
+            )
+        })
+        .max_by_key(|&(s, n)| (n, std::cmp::Reverse(s)))
+        .map_or(0, |(s, _)| s);
+    let from = best.saturating_sub(length / 4).min(chars.len() - length);
+    let window: String = chars[from..from + length].iter().collect();
+    let mut out = String::new();
+    if from > 0 {
+        out.push('…');
+    }
+    out.push_str(&highlight(&window, terms));
+    if from + length < chars.len() {
+        out.push('…');
+    }
+    out
+}
+
+/// A Meilisearch filter value: always double-quoted, with `\` and `"` escaped, so user input can
+/// never close the string and add its own conditions.
+pub fn meili_quote(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(pieces: Vec<Piece>) -> Vec<String> {
+        pieces.into_iter().map(|p| p.text).collect()
+    }
+
+    #[test]
+    fn bigrams_find_words_inside_longer_names() {
+        let grams = texts(bigrams("中国农业发展银行 ABC-12"));
+        assert!(grams.contains(&"农业".to_owned()));
+        assert_eq!(grams.last().unwrap(), "12");
+        assert!(grams.contains(&"abc".to_owned()));
+        assert_eq!(texts(bigrams("局")), vec!["局"]);
+        let p = &bigrams("a农业")[1];
+        assert_eq!(&"a农业"[p.from..p.to], "农业");
+    }
+
+    #[test]
+    fn jieba_search_mode_cuts_chinese_phrases() {
+        let w = texts(words("科技型中小企业达到9777家"));
+        assert!(w.iter().any(|t| t == "中小企业" || t == "中小"), "{w:?}");
+        assert!(w.contains(&"9777".to_owned()));
+        let p = &words("概念验证中心")[0];
+        assert_eq!(&"概念验证中心"[p.from..p.to], p.text);
+    }
+
+    #[test]
+    fn snippets_are_escaped_marked_and_counted_in_characters() {
+        let text = format!(
+            "{}<b>概念验证中心</b>建设{}",
+            "前".repeat(100),
+            "后".repeat(100)
+        );
+        let s = snippet(&text, &highlight_terms("概念验证中心"), 40);
+        assert!(s.contains("<mark>概念验证中心</mark>"), "{s}");
+        assert!(s.contains("&lt;b&gt;") && !s.contains("<b>"));
+        let visible: String = s
+            .replace("<mark>", "")
+            .replace("</mark>", "")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">");
+        assert_eq!(visible.chars().filter(|c| *c != '…').count(), 40);
+        assert!(s.starts_with('…') && s.ends_with('…'));
+    }
+
+    #[test]
+    fn highlight_is_case_insensitive_and_safe() {
+        assert_eq!(
+            highlight("Meili <x>", &["meili".into()]),
+            "<mark>Meili</mark> &lt;x&gt;"
+        );
+        assert_eq!(highlight("İstanbul", &["stan".into()]), "İstanbul");
+    }
+
+    #[test]
+    fn markdown_becomes_plain_text() {
+        assert_eq!(
+            plain_text("> **引用** 文字\n\n- 一\n- 二"),
+            "引用 文字\n\n一\n二"
+        );
+    }
+
+    #[test]
+    fn filter_values_cannot_escape_their_quotes() {
+        assert_eq!(meili_quote("市科技局"), "\"市科技局\"");
+        assert_eq!(
+            meili_quote("x\" OR status = \"draft"),
+            "\"x\\\" OR status = \\\"draft\""
+        );
+        assert_eq!(meili_quote("a\\\"b"), "\"a\\\\\\\"b\"");
+        assert_eq!(meili_quote("a\u{0}b"), "\"ab\"");
+    }
+
+    #[test]
+    fn queries_are_cleaned() {
+        assert_eq!(clean_query("  科技\t局\n\u{0} "), "科技 局");
+        assert_eq!(clean_query(&"字".repeat(500)).chars().count(), 200);
+    }
+}

@@ -1,0 +1,30 @@
+//! `/sessions` and `/sessions/{number}`.
+use axum::extract::{Path, State};
+use axum::response::Html;
+use axum::routing::get;
+use axum::Router;
+use minijinja::context;
+
+use super::service;
+use crate::app::AppState;
+use crate::error::AppResult;
+use crate::web::parse_id;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/sessions", get(index))
+        .route("/sessions/{number}", get(show))
+}
+
+async fn index(State(state): State<AppState>) -> AppResult<Html<String>> {
+    let sessions = service::list(&state.db, None).await?;
+    state.render("sessions/index.html", context! { sessions })
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+) -> AppResult<Html<String>> {
+    let page = service::page(&state.db, parse_id(&number)?).await?;
+    state.render("sessions/show.html", context! { page })
+}

@@ -1,0 +1,203 @@
+//! The session list and the session page.
+use std::collections::HashMap;
+
+use entity::{commitments, people, proposals, session_participants, sessions};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AppError, AppResult};
+use crate::followup::commitments::{load_views, CommitmentView};
+use crate::people::PersonKind;
+use crate::proposals::service::{
+    public_condition, public_summaries, string_list, ListFilter, ProposalSummary,
+};
+use crate::responses::service::{responses_for_proposals, ResponseView};
+
+/// One entry of a session's `media_links` JSON column.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MediaLink {
+    pub label: String,
+    pub url: Option<String>,
+    pub document_id: Option<i32>,
+    pub note: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct SessionListItem {
+    pub session: sessions::Model,
+    pub organisers: Vec<String>,
+    pub proposal_count: usize,
+}
+
+/// Published sessions, newest first, with `limit` when given.
+pub async fn list<C: ConnectionTrait>(
+    db: &C,
+    limit: Option<u64>,
+) -> AppResult<Vec<SessionListItem>> {
+    let mut query = sessions::Entity::find()
+        .filter(sessions::Column::Published.eq(true))
+        .order_by_desc(sessions::Column::HeldOn);
+    if let Some(limit) = limit {
+        query = query.limit(limit);
+    }
+    let rows = query.all(db).await?;
+    let ids: Vec<i32> = rows.iter().map(|s| s.id).collect();
+    let counts = crate::db::count_by(
+        db,
+        proposals::Entity::find()
+            .filter(public_condition())
+            .filter(proposals::Column::SessionId.is_in(ids)),
+        proposals::Column::SessionId,
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|session| SessionListItem {
+            organisers: string_list(&session.organisers),
+            proposal_count: counts.get(&session.id).copied().unwrap_or(0),
+            session,
+        })
+        .collect())
+}
+
+#[derive(Serialize)]
+pub struct Participant {
+    pub person_id: i32,
+    pub name: String,
+    pub post_as_printed: String,
+}
+
+#[derive(Serialize)]
+pub struct ParticipantGroup {
+    pub role: &'static str,
+    pub role_label: &'static str,
+    pub participants: Vec<Participant>,
+}
+
+#[derive(Serialize)]
+pub struct SessionPage {
+    pub session: sessions::Model,
+    pub organisers: Vec<String>,
+    pub media: Vec<MediaLink>,
+    pub groups: Vec<ParticipantGroup>,
+    pub proposals: Vec<ProposalSummary>,
+    /// Each proposal's responses, keyed by proposal code.
+    pub responses_by_code: HashMap<String, Vec<ResponseView>>,
+    pub commitments: Vec<CommitmentView>,
+    pub summary: crate::followup::summary::FollowUpSummary,
+}
+
+/// The follow-up summary of a set of proposals and commitments, from their current states.
+async fn follow_up_summary<C: ConnectionTrait>(
+    db: &C,
+    proposals: &[proposals::Model],
+    commitments: &[CommitmentView],
+) -> AppResult<crate::followup::summary::FollowUpSummary> {
+    use crate::followup::summary::{summarize, ProposalFacts};
+    let ids: Vec<i32> = proposals.iter().map(|p| p.id).collect();
+    let mut latest_rating: HashMap<i32, crate::followup::Rating> = HashMap::new();
+    for e in entity::evaluations::Entity::find()
+        .filter(entity::evaluations::Column::ProposalId.is_in(ids))
+        .order_by_asc(entity::evaluations::Column::Id)
+        .all(db)
+        .await?
+    {
+        if let Some(rating) = crate::followup::Rating::parse(&e.rating) {
+            latest_rating.insert(e.proposal_id, rating);
+        }
+    }
+    let facts: Vec<ProposalFacts> = proposals
+        .iter()
+        .map(|p| ProposalFacts {
+            status: crate::proposals::ProposalStatus::parse(&p.status)
+                .unwrap_or(crate::proposals::ProposalStatus::Draft),
+            due_on: p.due_on,
+            answered_on: p
+                .answered_at
+                .map(|t| t.with_timezone(&crate::time::china()).date_naive()),
+            rating: latest_rating.get(&p.id).copied(),
+        })
+        .collect();
+    let statuses: Vec<_> = commitments.iter().map(|c| c.status).collect();
+    Ok(summarize(&facts, &statuses, crate::time::today()))
+}
+
+pub async fn page<C: ConnectionTrait>(db: &C, number: i32) -> AppResult<SessionPage> {
+    let session = sessions::Entity::find()
+        .filter(sessions::Column::Number.eq(number))
+        .filter(sessions::Column::Published.eq(true))
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+
+    let rows = session_participants::Entity::find()
+        .filter(session_participants::Column::SessionId.eq(session.id))
+        .find_also_related(people::Entity)
+        .order_by_asc(session_participants::Column::SortOrder)
+        .order_by_asc(session_participants::Column::Id)
+        .all(db)
+        .await?;
+    let groups = PersonKind::ALL
+        .iter()
+        .map(|role| ParticipantGroup {
+            role: role.as_str(),
+            role_label: role.label(),
+            participants: rows
+                .iter()
+                .filter(|(p, _)| p.role == role.as_str())
+                .filter_map(|(p, person)| {
+                    person.as_ref().map(|person| Participant {
+                        person_id: person.id,
+                        name: person.name.clone(),
+                        post_as_printed: p.post_as_printed.clone(),
+                    })
+                })
+                .collect(),
+        })
+        .filter(|g| !g.participants.is_empty())
+        .collect();
+
+    let filter = ListFilter {
+        session_id: Some(session.id),
+        page: 1,
+        per_page: 200,
+        ..Default::default()
+    };
+    let mut proposals = public_summaries(db, &filter).await?.items;
+    proposals.sort_by(|a, b| a.code.cmp(&b.code));
+
+    let proposal_rows = proposals::Entity::find()
+        .filter(public_condition())
+        .filter(proposals::Column::SessionId.eq(session.id))
+        .all(db)
+        .await?;
+    let ids: Vec<i32> = proposal_rows.iter().map(|p| p.id).collect();
+    let code_by_id: HashMap<i32, String> = proposal_rows
+        .iter()
+        .map(|p| (p.id, p.code.clone()))
+        .collect();
+    let responses_by_code = responses_for_proposals(db, &ids, true)
+        .await?
+        .into_iter()
+        .filter_map(|(id, list)| code_by_id.get(&id).map(|code| (code.clone(), list)))
+        .collect();
+    let commitment_rows = commitments::Entity::find()
+        .filter(commitments::Column::ProposalId.is_in(ids))
+        .order_by_asc(commitments::Column::Id)
+        .all(db)
+        .await?;
+    let commitments = load_views(db, commitment_rows, crate::time::today()).await?;
+    let summary = follow_up_summary(db, &proposal_rows, &commitments).await?;
+
+    Ok(SessionPage {
+        summary,
+
+        organisers: string_list(&session.organisers),
+        media: serde_json::from_str(&session.media_links).unwrap_or_default(),
+        groups,
+        proposals,
+        responses_by_code,
+        commitments,
+        session,
+    })
+}

@@ -1,0 +1,122 @@
+//! Dates and times as the archive shows them: China Standard Time (UTC+8, no daylight saving),
+//! with the precision the source allowed (a day, a month or only a year).
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, TimeZone, Utc};
+
+pub fn china() -> FixedOffset {
+    FixedOffset::east_opt(8 * 3600).expect("valid offset")
+}
+
+/// Midnight China time at the start of `date`, as UTC.
+pub fn start_of_day(date: NaiveDate) -> DateTime<Utc> {
+    china()
+        .from_local_datetime(&date.and_hms_opt(0, 0, 0).expect("midnight exists"))
+        .single()
+        .expect("fixed offsets are unambiguous")
+        .with_timezone(&Utc)
+}
+
+pub fn today() -> NaiveDate {
+    Utc::now().with_timezone(&china()).date_naive()
+}
+
+/// How precisely a date is known.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Precision {
+    Exact,
+    Day,
+    Month,
+    Year,
+}
+
+impl Precision {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Exact => "exact",
+            Self::Day => "day",
+            Self::Month => "month",
+            Self::Year => "year",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        Some(match value {
+            "exact" => Self::Exact,
+            "day" => Self::Day,
+            "month" => Self::Month,
+            "year" => Self::Year,
+            _ => return None,
+        })
+    }
+}
+
+/// Parses "YYYY", "YYYY-MM" or "YYYY-MM-DD" into the first day of that period and its precision.
+pub fn parse_partial_date(text: &str) -> Option<(NaiveDate, Precision)> {
+    let parts: Vec<&str> = text.trim().split('-').collect();
+    let number = |i: usize| parts.get(i).and_then(|p| p.parse::<u32>().ok());
+    match parts.len() {
+        1 => Some((
+            NaiveDate::from_ymd_opt(number(0)? as i32, 1, 1)?,
+            Precision::Year,
+        )),
+        2 => Some((
+            NaiveDate::from_ymd_opt(number(0)? as i32, number(1)?, 1)?,
+            Precision::Month,
+        )),
+        3 => Some((
+            NaiveDate::from_ymd_opt(number(0)? as i32, number(1)?, number(2)?)?,
+            Precision::Day,
+        )),
+        _ => None,
+    }
+}
+
+/// "2023年9月28日", "2024年12月" or "2024年", as precise as known.
+pub fn format_date(date: NaiveDate, precision: Precision) -> String {
+    match precision {
+        Precision::Year => format!("{}年", date.year()),
+        Precision::Month => format!("{}年{}月", date.year(), date.month()),
+        Precision::Day | Precision::Exact => {
+            format!("{}年{}月{}日", date.year(), date.month(), date.day())
+        }
+    }
+}
+
+pub fn format_datetime(at: DateTime<Utc>, precision: Precision) -> String {
+    let local = at.with_timezone(&china());
+    match precision {
+        Precision::Exact => format!(
+            "{} {}",
+            format_date(local.date_naive(), Precision::Day),
+            local.format("%H:%M")
+        ),
+        other => format_date(local.date_naive(), other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_dates_keep_their_precision() {
+        let (d, p) = parse_partial_date("2024").unwrap();
+        assert_eq!(
+            (format_date(d, p), p),
+            ("2024年".to_owned(), Precision::Year)
+        );
+        let (d, p) = parse_partial_date("2024-12").unwrap();
+        assert_eq!(format_date(d, p), "2024年12月");
+        let (d, p) = parse_partial_date("2023-09-28").unwrap();
+        assert_eq!(format_date(d, p), "2023年9月28日");
+        assert!(parse_partial_date("2023-13").is_none());
+        assert!(parse_partial_date("soon").is_none());
+    }
+
+    #[test]
+    fn start_of_day_is_china_midnight() {
+        let date = NaiveDate::from_ymd_opt(2023, 9, 28).unwrap();
+        let at = start_of_day(date);
+        assert_eq!(at.to_rfc3339(), "2023-09-27T16:00:00+00:00");
+        assert_eq!(format_datetime(at, Precision::Day), "2023年9月28日");
+    }
+}

@@ -1,0 +1,65 @@
+//! Posted forms as name → values, with typed accessors that return Chinese error messages.
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+
+/// A posted form as name → values (repeated names such as `co` keep every value).
+pub struct Fields(HashMap<String, Vec<String>>);
+
+impl Fields {
+    pub fn new(pairs: Vec<(String, String)>) -> Self {
+        let mut map: HashMap<String, Vec<String>> = HashMap::new();
+        for (k, v) in pairs {
+            map.entry(k).or_default().push(v);
+        }
+        Self(map)
+    }
+
+    pub fn get(&self, name: &str) -> &str {
+        self.0
+            .get(name)
+            .and_then(|v| v.first())
+            .map_or("", String::as_str)
+    }
+
+    pub fn all(&self, name: &str) -> Vec<&str> {
+        self.0
+            .get(name)
+            .map(|v| {
+                v.iter()
+                    .map(String::as_str)
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    pub fn number<T: std::str::FromStr>(&self, name: &str, label: &str) -> Result<T, String> {
+        self.get(name)
+            .trim()
+            .parse()
+            .map_err(|_| format!("{label}格式不正确。"))
+    }
+
+    pub fn date(&self, name: &str, label: &str) -> Result<NaiveDate, String> {
+        NaiveDate::parse_from_str(self.get(name).trim(), "%Y-%m-%d")
+            .map_err(|_| format!("{label}须为日期(如 2026-12-31)。"))
+    }
+
+    pub fn optional_date(&self, name: &str, label: &str) -> Result<Option<NaiveDate>, String> {
+        if self.get(name).trim().is_empty() {
+            Ok(None)
+        } else {
+            self.date(name, label).map(Some)
+        }
+    }
+
+    /// The values as a flat map, to refill a form after an error.
+    pub fn flat(&self) -> HashMap<&str, &str> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k.as_str() != "csrf")
+            .map(|(k, v)| (k.as_str(), v.first().map_or("", String::as_str)))
+            .collect()
+    }
+}

@@ -1,0 +1,30 @@
+//! Web plumbing shared by every capability: templates, Markdown, the error page.
+pub mod assets;
+pub mod errors;
+pub mod form;
+pub mod markdown;
+pub mod templates;
+
+pub use templates::Templates;
+
+use crate::error::{AppError, AppResult};
+
+/// Parses an id from a URL segment; anything malformed is simply "not found".
+pub fn parse_id(segment: &str) -> AppResult<i32> {
+    segment
+        .parse::<i32>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or(AppError::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn malformed_ids_are_not_found() {
+        assert_eq!(super::parse_id("27").unwrap(), 27);
+        for bad in ["", "-1", "0", "abc", "1e3", "99999999999", "../etc"] {
+            assert!(super::parse_id(bad).is_err(), "{bad}");
+        }
+    }
+}

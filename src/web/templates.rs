@@ -1,0 +1,147 @@
+//! The minijinja environment. Templates are `*.html` (autoescaping on) with strict undefined
+//! behaviour. Debug builds read them from disk on every render, so edits show on reload; release
+//! builds embed them in the binary (see `build.rs`).
+use minijinja::value::Value;
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
+use serde::Serialize;
+
+use crate::time::{format_date, format_datetime, Precision};
+
+pub struct Templates {
+    #[cfg(not(debug_assertions))]
+    env: Environment<'static>,
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Templates {
+    pub fn new() -> Self {
+        Self {
+            #[cfg(not(debug_assertions))]
+            env: {
+                let mut env = Environment::new();
+                configure(&mut env);
+                minijinja_embed::load_templates!(&mut env);
+                env
+            },
+        }
+    }
+
+    pub fn render<S: Serialize>(&self, name: &str, context: S) -> Result<String, Error> {
+        #[cfg(debug_assertions)]
+        {
+            let mut env = Environment::new();
+            configure(&mut env);
+            env.set_loader(minijinja::path_loader(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/templates"
+            )));
+            env.get_template(name)?.render(context)
+        }
+        #[cfg(not(debug_assertions))]
+        {
+            self.env.get_template(name)?.render(context)
+        }
+    }
+}
+
+fn configure(env: &mut Environment<'static>) {
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.add_global("site_name", "听商");
+    env.add_global("stylesheet", crate::web::assets::stylesheet_path());
+    env.add_filter("markdown", |text: &str| {
+        Value::from_safe_string(crate::web::markdown::render(text))
+    });
+    env.add_filter("cn_date", cn_date);
+    env.add_filter("cn_datetime", cn_datetime);
+    env.add_filter("number", format_number);
+    env.add_function(
+        "label",
+        |vocabulary: &str, value: &str| -> Result<String, Error> {
+            crate::vocab::label(vocabulary, value)
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::InvalidOperation,
+                        format!("no label for {vocabulary}={value}"),
+                    )
+                })
+        },
+    );
+}
+
+/// `"2023-09-28" | cn_date` → 2023年9月28日; an optional precision ("year", "month") shortens it.
+fn cn_date(value: &str, precision: Option<&str>) -> Result<String, Error> {
+    let date = chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("not a date: {value}: {e}"),
+        )
+    })?;
+    let precision = precision
+        .and_then(Precision::parse)
+        .unwrap_or(Precision::Day);
+    Ok(format_date(date, precision))
+}
+
+/// An RFC 3339 timestamp shown in China time, as precise as recorded.
+fn cn_datetime(value: &str, precision: Option<&str>) -> Result<String, Error> {
+    let at = chrono::DateTime::parse_from_rfc3339(value).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("not a timestamp: {value}: {e}"),
+        )
+    })?;
+    let precision = precision
+        .and_then(Precision::parse)
+        .unwrap_or(Precision::Exact);
+    Ok(format_datetime(at.with_timezone(&chrono::Utc), precision))
+}
+
+/// 9777 → "9,777"; 93.5 → "93.5".
+fn format_number(value: f64) -> String {
+    if value.fract() != 0.0 {
+        return format!("{value}");
+    }
+    let digits = format!("{}", value.abs() as i64);
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    if value < 0.0 {
+        out.insert(0, '-');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_get_thousands_separators() {
+        assert_eq!(format_number(9777.0), "9,777");
+        assert_eq!(format_number(650.0), "650");
+        assert_eq!(format_number(1234567.0), "1,234,567");
+        assert_eq!(format_number(93.5), "93.5");
+        assert_eq!(format_number(-2000.0), "-2,000");
+    }
+
+    #[test]
+    fn dates_render_in_chinese() {
+        assert_eq!(cn_date("2024-12-31", None).unwrap(), "2024年12月31日");
+        assert_eq!(cn_date("2024-01-01", Some("year")).unwrap(), "2024年");
+        assert!(cn_date("garbage", None).is_err());
+        assert_eq!(
+            cn_datetime("2023-09-27T16:00:00+00:00", Some("day")).unwrap(),
+            "2023年9月28日"
+        );
+    }
+}

@@ -1,0 +1,412 @@
+//! `TestApp`: the real application on a fresh database, served on a random port, with an HTTP
+//! client. SQLite (a temporary file) by default; PostgreSQL when `TEST_DATABASE_URL` points at a
+//! server, in which case every test gets its own freshly created database.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use tingshang::app::{self, AppState};
+use tingshang::config::Config;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.state.db
+    }
+
+    /// GET `path`, returning the status and the body text.
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (status, response.text().await.expect("body"))
+    }
+
+    /// GET a page that must be 200 and return its body.
+    pub async fn page(&self, path: &str) -> String {
+        let (status, body) = self.get(path).await;
+        assert_eq!(status, 200, "GET {path} answered {status}: {body}");
+        body
+    }
+}
+
+/// Which engine the suite runs against, for messages.
+pub fn engine() -> &'static str {
+    if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| u.starts_with("postgres")) {
+        "postgres"
+    } else {
+        "sqlite"
+    }
+}
+
+/// A fresh, empty database URL (and the temp dir that holds it, for SQLite).
+pub async fn fresh_database() -> (String, Option<tempfile::TempDir>) {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if admin_url.starts_with("postgres") => {
+            let name = format!("tingshang_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("connect to TEST_DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let base = admin_url
+                .rsplit_once('/')
+                .map_or(admin_url.as_str(), |(b, _)| b)
+                .to_owned();
+            (format!("{base}/{name}"), None)
+        }
+        _ => {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let url = format!("sqlite://{}?mode=rwc", dir.path().join("test.db").display());
+            (url, Some(dir))
+        }
+    }
+}
+
+/// The app with the seed data loaded (as `serve` does on first start).
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(true).await
+}
+
+pub async fn spawn_app_with(seed: bool) -> TestApp {
+    spawn_app_with_search(seed, None, |backend| backend).await
+}
+
+/// The app with a chosen Meilisearch index (or the in-memory embedded index when `meili` is None),
+/// its backend optionally wrapped (e.g. in `FlakyBackend`), and the outbox worker running.
+pub async fn spawn_app_with_search(
+    seed: bool,
+    meili: Option<(String, String)>,
+    wrap: impl FnOnce(tingshang::search::Backend) -> tingshang::search::Backend,
+) -> TestApp {
+    let (database_url, dir) = fresh_database().await;
+    let config = Config {
+        database_url,
+        listen_addr: "127.0.0.1:0".parse().unwrap(),
+        log_filter: "warn".into(),
+        seed_on_empty: seed,
+        search_dir: None,
+        search_retry_max_secs: 1,
+        meili_url: meili.as_ref().map(|m| m.0.clone()),
+        meili_index: meili.map_or_else(|| "unused".to_owned(), |m| m.1),
+        meili_api_key: std::env::var("MEILI_API_KEY").ok(),
+        ..Config::default()
+    };
+    let backend = tingshang::search::backend_from(&config)
+        .await
+        .expect("search backend");
+    let state = app::prepare_with_backend(config, wrap(backend))
+        .await
+        .expect("app prepares");
+    let _ = app::start_indexer(&state);
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().unwrap();
+    let router = app::router(state.clone());
+    tokio::spawn(async move {
+        axum::serve(listener, router).await.expect("server runs");
+    });
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    TestApp {
+        addr,
+        client,
+        state,
+        _dir: dir,
+    }
+}
+
+/// A browser-like client signed in as one user (its own cookie jar).
+pub struct UserClient {
+    pub client: reqwest::Client,
+    pub base: String,
+    pub username: String,
+}
+
+/// The value of the first `<input name="{name}" value="…">` in `html`, unescaped.
+pub fn input_value(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(
+        html[start..end]
+            .replace("&#x2f;", "/")
+            .replace("&amp;", "&"),
+    )
+}
+
+fn new_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+impl TestApp {
+    /// Creates an account directly (as `tingshang user add` does) and returns its password.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        role: &str,
+        person: Option<&str>,
+        agency: Option<&str>,
+    ) -> String {
+        let person_id = match person {
+            Some(name) => Some(self.person_id(name).await),
+            None => None,
+        };
+        let agency_id = match agency {
+            Some(short_name) => Some(self.agency_id(short_name).await),
+            None => None,
+        };
+        let password = format!("pw-{username}-0123456789");
+        tingshang::accounts::service::create_user(
+            self.db(),
+            tingshang::accounts::service::NewUser {
+                username: username.into(),
+                display_name: person.or(agency).unwrap_or(username).into(),
+                role: tingshang::accounts::Role::parse(role).unwrap(),
+                person_id,
+                agency_id,
+                password: password.clone(),
+            },
+        )
+        .await
+        .expect("create user");
+        password
+    }
+
+    /// Logs in through the login form, like a browser.
+    pub async fn login(&self, username: &str, password: &str) -> UserClient {
+        let client = new_client();
+        let form = client
+            .get(self.url("/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let csrf = input_value(&form, "csrf").expect("login form has a csrf field");
+        let response = client
+            .post(self.url("/login"))
+            .form(&[
+                ("username", username),
+                ("password", password),
+                ("csrf", &csrf),
+                ("next", "/me"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            303,
+            "login as {username} failed: {}",
+            response.text().await.unwrap()
+        );
+        UserClient {
+            client,
+            base: format!("http://{}", self.addr),
+            username: username.into(),
+        }
+    }
+
+    /// An anonymous client with its own cookie jar.
+    pub fn anonymous(&self) -> UserClient {
+        UserClient {
+            client: new_client(),
+            base: format!("http://{}", self.addr),
+            username: "public".into(),
+        }
+    }
+}
+
+impl UserClient {
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let response = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// The CSRF token of this user's session (from the dashboard), or "" when anonymous.
+    pub async fn csrf(&self) -> String {
+        let (_, body) = self.get("/me").await;
+        input_value(&body, "csrf").unwrap_or_default()
+    }
+
+    /// POSTs a form with this session's CSRF token added; returns status, body and Location.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String, Option<String>) {
+        let csrf = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        self.post_raw(path, &all).await
+    }
+
+    /// POSTs exactly the given fields (no CSRF token added).
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> (u16, String, Option<String>) {
+        let response = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned());
+        (status, response.text().await.unwrap(), location)
+    }
+
+    /// The proposal's current version, read from its working page.
+    pub async fn version(&self, proposal_id: i32) -> String {
+        let (status, body) = self.get(&format!("/work/proposals/{proposal_id}")).await;
+        assert_eq!(
+            status, 200,
+            "{} cannot open proposal {proposal_id}",
+            self.username
+        );
+        input_value(&body, "version").expect("working page has a version field")
+    }
+
+    /// Performs a workflow action from the working page; returns status and body.
+    pub async fn act(
+        &self,
+        proposal_id: i32,
+        action: &str,
+        fields: &[(&str, &str)],
+    ) -> (u16, String) {
+        let version = self.version(proposal_id).await;
+        let mut all: Vec<(&str, &str)> = vec![("action", action), ("version", version.as_str())];
+        all.extend_from_slice(fields);
+        let (status, body, _) = self
+            .post(&format!("/work/proposals/{proposal_id}/act"), &all)
+            .await;
+        (status, body)
+    }
+}
+
+impl TestApp {
+    /// Waits (bounded) until the search outbox is empty: every change is in the index.
+    pub async fn wait_for_index(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            self.state.indexer.drain().await.expect("drain");
+            let lag = self.state.indexer.lag().await.unwrap();
+            if lag.pending == 0 {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "search outbox still has {} rows",
+                lag.pending
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// GET a JSON endpoint.
+    pub async fn json(&self, path: &str) -> (u16, serde_json::Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request");
+        let status = response.status().as_u16();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+}
+
+impl UserClient {
+    /// Saves a new draft through the member's form and returns its id.
+    pub async fn new_draft(&self, fields: &[(&str, &str)]) -> i32 {
+        let mut all = vec![("intent", "save")];
+        all.extend_from_slice(fields);
+        let (status, body, location) = self.post("/me/proposals/new", &all).await;
+        assert_eq!(
+            status,
+            303,
+            "draft not saved: {}",
+            &body[..body.len().min(400)]
+        );
+        location
+            .unwrap()
+            .trim_start_matches("/work/proposals/")
+            .split('?')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    }
+}
+
+/// Reports a skipped check where CI shows it: libtest hides a passing test's `println!`, but not
+/// what is written to the process's standard error handle directly.
+pub fn skip(reason: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {reason}");
+}
+
+impl TestApp {
+    /// The id of the person with this name.
+    pub async fn person_id(&self, name: &str) -> i32 {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        entity::people::Entity::find()
+            .filter(entity::people::Column::Name.eq(name))
+            .one(self.db())
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no person {name}"))
+            .id
+    }
+
+    /// The id of the agency with this short name (市科技局).
+    pub async fn agency_id(&self, short_name: &str) -> i32 {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        entity::agencies::Entity::find()
+            .filter(entity::agencies::Column::ShortName.eq(short_name))
+            .one(self.db())
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no agency {short_name}"))
+            .id
+    }
+}

@@ -1,0 +1,296 @@
+//! A proposal's whole life over HTTP with real logins, as the people who do it.
+mod common;
+
+use common::{spawn_app, TestApp, UserClient};
+
+struct Cast {
+    member: UserClient,
+    secretariat: UserClient,
+    lead: UserClient,
+    co: UserClient,
+}
+
+async fn cast(app: &TestApp) -> Cast {
+    let pw = app
+        .create_user("xing", "member", Some("邢占军"), None)
+        .await;
+    let member = app.login("xing", &pw).await;
+    let pw = app.create_user("mishu", "secretariat", None, None).await;
+    let secretariat = app.login("mishu", &pw).await;
+    let pw = app
+        .create_user("kjj", "agency_staff", None, Some("市科技局"))
+        .await;
+    let lead = app.login("kjj", &pw).await;
+    let pw = app
+        .create_user("gxj", "agency_staff", None, Some("市工信局"))
+        .await;
+    let co = app.login("gxj", &pw).await;
+    Cast {
+        member,
+        secretariat,
+        lead,
+        co,
+    }
+}
+
+fn agency_id(page: &str, short_name: &str) -> String {
+    let marker = format!("\">{short_name}</option>");
+    let end = page.find(&marker).expect("agency option");
+    let start = page[..end].rfind("value=\"").unwrap() + 7;
+    page[start..end].to_owned()
+}
+
+/// Creates a draft as the member and returns its id.
+async fn draft(member: &UserClient, title: &str) -> i32 {
+    member
+        .new_draft(&[
+            ("title", title),
+            (
+                "body_md",
+                "建议**加快**建设概念验证中心。\n\n<script>alert(1)</script>",
+            ),
+            ("topics", "科技成果转化、概念验证中心"),
+            ("cosigners", "王雪"),
+            ("session_number", ""),
+        ])
+        .await
+}
+
+fn assert_ok(step: &str, (status, body): (u16, String)) {
+    assert_eq!(
+        status,
+        303,
+        "{step} failed: {}",
+        body.split("role=\"alert\">")
+            .nth(1)
+            .unwrap_or(&body[..body.len().min(300)])
+    );
+}
+
+#[tokio::test]
+async fn a_proposal_lives_from_draft_to_closure() {
+    let app = spawn_app().await;
+    let Cast {
+        member,
+        secretariat,
+        lead,
+        co,
+    } = cast(&app).await;
+
+    // The member previews, then saves and submits.
+    let (status, preview, _) = member
+        .post(
+            "/me/proposals/new",
+            &[
+                ("title", "预览标题"),
+                ("body_md", "**加粗**"),
+                ("intent", "preview"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(preview.contains("<strong>加粗</strong>") && preview.contains("预览标题"));
+    let id = draft(&member, "支持高校建设概念验证中心").await;
+    assert_ok("submit", member.act(id, "submit", &[]).await);
+
+    // The secretariat accepts and assigns a lead and a co-handling agency.
+    assert_ok("accept", secretariat.act(id, "accept", &[]).await);
+    let (_, page) = secretariat.get(&format!("/work/proposals/{id}")).await;
+    let (kjj, gxj) = (agency_id(&page, "市科技局"), agency_id(&page, "市工信局"));
+    let due = (chrono::Utc::now().date_naive() + chrono::Duration::days(90)).to_string();
+    assert_ok(
+        "assign",
+        secretariat
+            .act(
+                id,
+                "assign",
+                &[("lead", &kjj), ("co", &gxj), ("due_on", &due)],
+            )
+            .await,
+    );
+
+    // The secretariat marks it for supervision (督办); the agency's inbox shows it.
+    assert_ok(
+        "supervise",
+        secretariat
+            .act(
+                id,
+                "supervise",
+                &[("on", "true"), ("reason", "群众关注度高")],
+            )
+            .await,
+    );
+    assert!(lead.get("/me").await.1.contains("督办"));
+
+    // The lead cannot reply before the co-handling opinion; the text typed is kept on the form.
+    let reply = [
+        ("grade", "B"),
+        ("doc_number", "青科函〔2026〕1号"),
+        ("body_md", "我局正在研究专项政策。"),
+    ];
+    let (status, body) = lead.act(id, "reply", &reply).await;
+    assert_eq!(status, 409);
+    assert!(
+        body.contains("尚未提交协办意见") && body.contains("我局正在研究专项政策。"),
+        "{}",
+        &body[body.len().saturating_sub(3000)..]
+    );
+
+    assert_ok(
+        "co opinion",
+        co.act(
+            id,
+            "co_opinion",
+            &[("body_md", "市工信局支持并将配合推进。")],
+        )
+        .await,
+    );
+    assert_ok(
+        "progress",
+        lead.act(
+            id,
+            "progress",
+            &[("response_kind", "progress"), ("body_md", "已开展调研。")],
+        )
+        .await,
+    );
+    let with_commitment = [
+        ("grade", "B"),
+        ("doc_number", "青科函〔2026〕1号"),
+        ("body_md", "我局正在研究专项政策。"),
+        ("c_description", "2027年底前新建概念验证中心"),
+        ("c_metric", "新建概念验证中心"),
+        ("c_unit", "家"),
+        ("c_target", "5"),
+        ("c_date", "2027-12-31"),
+    ];
+    assert_ok("reply", lead.act(id, "reply", &with_commitment).await);
+
+    // 不满意 reopens it for re-handling; a second reply; 满意 closes it.
+    let (status, body) = member
+        .act(id, "rate", &[("rating", "unsatisfied"), ("comment", "")])
+        .await;
+    assert_eq!(status, 400, "an unsatisfied rating needs a comment");
+    assert!(body.contains("评价意见不能为空"));
+    assert_ok(
+        "rate unsatisfied",
+        member
+            .act(
+                id,
+                "rate",
+                &[("rating", "unsatisfied"), ("comment", "进度太慢")],
+            )
+            .await,
+    );
+    let (_, work) = member.get(&format!("/work/proposals/{id}")).await;
+    assert!(work.contains("重新办理"));
+    assert_ok(
+        "second reply",
+        lead.act(
+            id,
+            "reply",
+            &[
+                ("grade", "A"),
+                ("doc_number", "青科函〔2026〕2号"),
+                ("body_md", "专项政策已出台。"),
+            ],
+        )
+        .await,
+    );
+    assert_ok(
+        "rate satisfied",
+        member
+            .act(id, "rate", &[("rating", "satisfied"), ("comment", "")])
+            .await,
+    );
+
+    // The lead agency reports an actual against its commitment; the co agency cannot.
+    let (_, work) = lead.get(&format!("/work/proposals/{id}")).await;
+    let commitment = work
+        .split("action=\"/work/commitments/")
+        .nth(1)
+        .expect("report form")
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let report_path = format!("/work/commitments/{commitment}/report");
+    let fields = [
+        ("value", "6"),
+        ("reported_on", "2026-01-15"),
+        ("source", "市科技局2026年1月通报"),
+        ("proposal_id", "0"),
+    ];
+    assert_eq!(co.post(&report_path, &fields).await.0, 403);
+    assert_eq!(lead.post(&report_path, &fields).await.0, 303);
+
+    // The public page shows the closed proposal with its whole timeline, and nothing unsafe.
+    let (_, work) = member.get(&format!("/work/proposals/{id}")).await;
+    let code = work
+        .split("<span>TS-")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    let public = app.anonymous().get(&format!("/proposals/TS-{code}")).await;
+    assert_eq!(public.0, 200);
+    let page = public.1;
+    for expected in [
+        "已办结",
+        "提出建议",
+        "立案",
+        "交办",
+        "协办意见",
+        "进展通报",
+        "书面答复",
+        "委员评价",
+        "不满意",
+        "满意",
+        "专项政策已出台",
+        "2027年底前新建概念验证中心",
+        "王雪",
+        "超额完成",
+        "督办",
+        "群众关注度高",
+        "市科技局2026年1月通报",
+    ] {
+        assert!(page.contains(expected), "public page lacks {expected}");
+    }
+    assert!(!page.contains("<script>alert"));
+
+    // Notifications reached the people concerned.
+    let (_, dashboard) = lead.get("/me").await;
+    assert!(dashboard.contains("未读") && dashboard.contains("委员评价为“满意”"));
+}
+
+#[tokio::test]
+async fn stale_forms_are_detected_and_nothing_is_overwritten() {
+    let app = spawn_app().await;
+    let Cast {
+        member,
+        secretariat,
+        ..
+    } = cast(&app).await;
+    let id = draft(&member, "过期表单测试").await;
+    assert_ok("submit", member.act(id, "submit", &[]).await);
+    let stale_version = secretariat.version(id).await;
+    assert_ok("accept", secretariat.act(id, "accept", &[]).await);
+    let (status, body, _) = secretariat
+        .post(
+            &format!("/work/proposals/{id}/act"),
+            &[
+                ("action", "reject"),
+                ("version", &stale_version),
+                ("reason", "重复"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 409);
+    assert!(
+        body.contains("刚被他人更新") || body.contains("不能进行"),
+        "{body}"
+    );
+    let (_, page) = secretariat.get(&format!("/work/proposals/{id}")).await;
+    assert!(page.contains("已立案"));
+}
