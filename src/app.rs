@@ -79,6 +79,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::people::routes())
         .merge(crate::documents::routes())
         .merge(crate::search::routes())
+        .merge(crate::statistics::routes())
         .route(
             "/static/{name}",
             axum::routing::get(crate::web::assets::serve),

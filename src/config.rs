@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use crate::followup::deadlines::{DeadlineRules, Period};
+
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/tingshang.db?mode=rwc";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 
@@ -17,8 +19,8 @@ pub struct Config {
     pub log_filter: String,
     /// Seed an empty database when `serve` starts (on by default; off in production if wanted).
     pub seed_on_empty: bool,
-    /// The default reply period after assignment, in calendar months (CPPCC practice: 3).
-    pub reply_period_months: u32,
+    /// The reply period after assignment, per intake channel.
+    pub reply_periods: DeadlineRules,
     /// How many days an agency has to return a wrong assignment.
     pub return_window_days: i64,
     /// Mark cookies `Secure` (set when served over HTTPS).
@@ -40,7 +42,7 @@ impl Default for Config {
             listen_addr: DEFAULT_LISTEN.parse().expect("valid default address"),
             log_filter: "info".to_owned(),
             seed_on_empty: true,
-            reply_period_months: 3,
+            reply_periods: DeadlineRules::default(),
             return_window_days: 7,
             secure_cookies: false,
             meili_url: None,
@@ -78,11 +80,18 @@ impl Config {
             })?;
         }
         if let Some(months) = get("TINGSHANG_REPLY_PERIOD_MONTHS") {
-            config.reply_period_months = months
+            let months: u32 = months
                 .parse()
                 .ok()
                 .filter(|m| (1..=24).contains(m))
                 .with_context(|| format!("TINGSHANG_REPLY_PERIOD_MONTHS must be 1–24: {months}"))?;
+            config.reply_periods.default = Period::Months(months);
+        }
+        if let Some(spec) = get("TINGSHANG_REPLY_PERIODS") {
+            config.reply_periods = config
+                .reply_periods
+                .with_overrides(&spec)
+                .map_err(|e| anyhow::anyhow!("TINGSHANG_REPLY_PERIODS: {e}"))?;
         }
         if let Some(days) = get("TINGSHANG_RETURN_WINDOW_DAYS") {
             config.return_window_days = days

@@ -20,6 +20,7 @@ pub mod responses;
 pub mod search;
 pub mod seed;
 pub mod sessions;
+pub mod statistics;
 pub mod time;
 pub mod vocab;
 pub mod web;

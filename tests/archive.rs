@@ -58,7 +58,7 @@ async fn session_page_shows_members_their_proposals_and_the_responses() {
         "11 proposals in handling"
     );
     assert!(
-        page.contains("<b>2 / 0 / 5</b>"),
+        page.contains("已达成 2,未达成 0,待定 5"),
         "commitments met / missed / pending"
     );
     let open = app.page("/proposals?session=27&group=open").await;

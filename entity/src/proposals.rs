@@ -41,6 +41,7 @@ pub struct Model {
     pub source_file: Option<String>,
     #[sea_orm(column_type = "Text", nullable)]
     pub source_quote: Option<String>,
+    pub paused_on: Option<Date>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,6 +4,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_create_schema;
 mod m20261123_000002_accounts;
 mod m20261123_000003_calendar;
+mod m20261123_000004_clock_pause;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_create_schema::Migration),
             Box::new(m20261123_000002_accounts::Migration),
             Box::new(m20261123_000003_calendar::Migration),
+            Box::new(m20261123_000004_clock_pause::Migration),
         ]
     }
 }

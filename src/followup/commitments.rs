@@ -126,6 +126,24 @@ pub struct CommitmentView {
     pub progress_percent: Option<f64>,
     pub latest_actual: Option<f64>,
     pub reports: Vec<ReportView>,
+    /// Dated actuals against the target as an SVG chart (absent without a dated report).
+    pub chart_svg: Option<String>,
+}
+
+/// The chart of dated actuals over time for one commitment.
+fn actuals_chart(metric: &str, unit: &str, target: f64, reports: &[ReportView]) -> Option<String> {
+    use crate::statistics::charts::{actuals_chart, Point};
+    let points: Vec<Point> = reports
+        .iter()
+        .filter_map(|r| {
+            Some(Point {
+                date: r.reported_on?,
+                value: r.value,
+            })
+        })
+        .collect();
+    (!points.is_empty())
+        .then(|| actuals_chart(&format!("{metric}:报告实际值与目标"), unit, target, &points))
 }
 
 /// Builds page views for `rows` with three further queries (reports, agencies, documents) and one
@@ -207,7 +225,9 @@ pub async fn load_views<C: ConnectionTrait>(
                 today,
             );
             let proposal = c.proposal_id.and_then(|id| proposal_refs.get(&id).cloned());
+            let chart_svg = actuals_chart(&c.metric, &c.unit, c.target_value, &reports);
             CommitmentView {
+                chart_svg,
                 id: c.id,
                 description: c.description,
                 metric: c.metric,

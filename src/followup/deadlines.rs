@@ -92,6 +92,95 @@ pub struct Pause {
     pub to: NaiveDate,
 }
 
+impl Period {
+    /// Parses `3m` (calendar months) or `15wd` (working days).
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let (number, make): (&str, fn(u32) -> Period) = if let Some(n) = text.strip_suffix("wd") {
+            (n, Period::WorkingDays)
+        } else if let Some(n) = text.strip_suffix('m') {
+            (n, Period::Months)
+        } else {
+            return None;
+        };
+        let n: u32 = number.trim().parse().ok()?;
+        (1..=366).contains(&n).then(|| make(n))
+    }
+
+    pub fn label(self) -> String {
+        match self {
+            Period::Months(n) => format!("{n}个月"),
+            Period::WorkingDays(n) => format!("{n}个工作日"),
+        }
+    }
+}
+
+/// The reply period per intake channel: calendar months for proposals (CPPCC practice: three),
+/// working days for hotline items. Configured with `TINGSHANG_REPLY_PERIODS`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadlineRules {
+    pub default: Period,
+    pub by_channel: Vec<(String, Period)>,
+}
+
+impl Default for DeadlineRules {
+    fn default() -> Self {
+        Self {
+            default: Period::Months(3),
+            by_channel: vec![
+                ("qingsu".to_owned(), Period::WorkingDays(15)),
+                ("hotline_12345".to_owned(), Period::WorkingDays(15)),
+            ],
+        }
+    }
+}
+
+impl DeadlineRules {
+    pub fn period_for(&self, channel: &str) -> Period {
+        self.by_channel
+            .iter()
+            .find(|(c, _)| c == channel)
+            .map_or(self.default, |(_, p)| *p)
+    }
+
+    /// Applies `channel=period` pairs such as `hotline_12345=10wd,session=3m` (`*` sets the
+    /// default) on top of these rules.
+    pub fn with_overrides(mut self, spec: &str) -> Result<Self, String> {
+        for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (channel, period) = pair
+                .split_once('=')
+                .ok_or_else(|| format!("expected channel=period, got {pair:?}"))?;
+            let period = Period::parse(period)
+                .ok_or_else(|| format!("period must look like 3m or 15wd: {period:?}"))?;
+            let channel = channel.trim();
+            if channel == "*" {
+                self.default = period;
+            } else {
+                self.by_channel.retain(|(c, _)| c != channel);
+                self.by_channel.push((channel.to_owned(), period));
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// Moves `due` past a paused span of the clock: calendar days for month periods (then to a working
+/// day), working days for working-day periods. A span that starts after `due` changes nothing.
+fn shift(due: NaiveDate, period: Period, pause: Pause, calendar: &Calendar) -> NaiveDate {
+    if pause.from > pause.to || pause.from > due {
+        return due;
+    }
+    match period {
+        Period::Months(_) => calendar
+            .next_working_day(due + chrono::Duration::days((pause.to - pause.from).num_days() + 1)),
+        Period::WorkingDays(_) => {
+            let paused = calendar
+                .working_days_between(pause.from.pred_opt().unwrap_or(pause.from), pause.to);
+            calendar.add_working_days(due, paused)
+        }
+    }
+}
+
 /// The due date of something started on `start` with `period`, after `extensions` and `pauses`.
 pub fn due_date(
     start: NaiveDate,
@@ -105,26 +194,73 @@ pub fn due_date(
         due = extension.after(due, calendar);
     }
     for pause in pauses {
-        if pause.from > pause.to || pause.from > due {
-            continue;
-        }
-        due = match period {
-            Period::Months(_) => calendar.next_working_day(
-                due + chrono::Duration::days((pause.to - pause.from).num_days() + 1),
-            ),
-            Period::WorkingDays(_) => {
-                let paused = calendar
-                    .working_days_between(pause.from.pred_opt().unwrap_or(pause.from), pause.to);
-                calendar.add_working_days(due, paused)
-            }
-        };
+        due = shift(due, period, *pause, calendar);
     }
     due
+}
+
+/// The due date after the clock, paused on `paused_on`, runs again on `resumed_on` (the paused
+/// span is `paused_on` up to the day before `resumed_on`).
+pub fn resume(
+    due: NaiveDate,
+    period: Period,
+    paused_on: NaiveDate,
+    resumed_on: NaiveDate,
+    calendar: &Calendar,
+) -> NaiveDate {
+    match resumed_on.pred_opt() {
+        Some(to) if to >= paused_on => shift(
+            due,
+            period,
+            Pause {
+                from: paused_on,
+                to,
+            },
+            calendar,
+        ),
+        _ => due,
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn periods_and_rules_parse_from_configuration() {
+        assert_eq!(Period::parse("3m"), Some(Period::Months(3)));
+        assert_eq!(Period::parse(" 15wd "), Some(Period::WorkingDays(15)));
+        assert_eq!(Period::parse("0m"), None);
+        assert_eq!(Period::parse("3d"), None);
+        assert_eq!(Period::parse("-1wd"), None);
+        let rules = DeadlineRules::default()
+            .with_overrides("hotline_12345=5wd, *=2m")
+            .unwrap();
+        assert_eq!(rules.period_for("hotline_12345"), Period::WorkingDays(5));
+        assert_eq!(rules.period_for("qingsu"), Period::WorkingDays(15));
+        assert_eq!(rules.period_for("session"), Period::Months(2));
+        assert!(DeadlineRules::default().with_overrides("session").is_err());
+        assert!(DeadlineRules::default()
+            .with_overrides("session=soon")
+            .is_err());
+    }
+
+    #[test]
+    fn a_hotline_item_due_in_working_days_across_national_day() {
+        let cal = official_2024_2025();
+        let rules = DeadlineRules::default();
+        // Assigned Fri 2025-09-26 with 15 working days: 9-28 (make-up Sunday), 9-29, 9-30 (3), the
+        // 10-1…10-8 break, 10-9, 10-10, 10-11 (make-up Saturday) (6), 10-13…10-17 (11),
+        // 10-20…10-23 (15).
+        assert_eq!(
+            reply_due(date(2025, 9, 26), rules.period_for("hotline_12345"), &cal),
+            date(2025, 10, 23)
+        );
+        assert_eq!(
+            reply_due(date(2025, 9, 26), rules.period_for("session"), &cal),
+            date(2025, 12, 26)
+        );
+    }
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -297,6 +433,29 @@ mod tests {
             ),
             date(2025, 7, 14)
         );
+        // Resuming: paused on Wed 3-5, resumed Mon 3-10 → 3-5, 3-6, 3-7 paused (weekend free).
+        let due = due_date(start, Period::WorkingDays(10), &cal, &[], &[]);
+        assert_eq!(
+            resume(
+                due,
+                Period::WorkingDays(10),
+                date(2025, 3, 5),
+                date(2025, 3, 10),
+                &cal
+            ),
+            date(2025, 3, 20)
+        );
+        assert_eq!(
+            resume(
+                due,
+                Period::WorkingDays(10),
+                date(2025, 3, 5),
+                date(2025, 3, 5),
+                &cal
+            ),
+            due,
+            "paused and resumed the same day"
+        );
         // A pause after the due date changes nothing.
         let late = Pause {
             from: date(2026, 1, 1),
@@ -332,8 +491,7 @@ pub async fn load_calendar<C: sea_orm::ConnectionTrait>(
     ))
 }
 
-/// The reply deadline for something assigned (or reopened) on `start`: `months` calendar months,
-/// moved to the next working day when it falls on a day off.
-pub fn reply_due(start: NaiveDate, months: u32, calendar: &Calendar) -> NaiveDate {
-    due_date(start, Period::Months(months), calendar, &[], &[])
+/// The reply deadline for something assigned (or reopened) on `start` with `period`.
+pub fn reply_due(start: NaiveDate, period: Period, calendar: &Calendar) -> NaiveDate {
+    due_date(start, period, calendar, &[], &[])
 }

@@ -3,7 +3,6 @@
 mod calendar_admin;
 pub mod commitments;
 pub mod deadlines;
-pub mod summary;
 
 pub mod timeline;
 

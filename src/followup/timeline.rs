@@ -29,6 +29,8 @@ crate::vocabulary! {
         Reopened = "reopened" => "重新办理",
         FollowedUp = "followed_up" => "跟踪材料",
         Supervised = "supervised" => "督办",
+        Paused = "paused" => "暂停计时",
+        Resumed = "resumed" => "恢复计时",
     }
 }
 

@@ -11,7 +11,9 @@ use sea_orm::{
 };
 
 use super::drafts::{check_text, MAX_BODY_BYTES};
-use super::workflow::{decide, may_return, Command, NewCommitment, Relation, WorkflowError};
+use super::workflow::{
+    clock_command_fits, decide, may_return, Command, NewCommitment, Relation, WorkflowError,
+};
 use super::{AssignmentRole, ProposalStatus};
 use crate::accounts::notifications::{notify, Audience};
 use crate::accounts::policy::{self, ActiveAssignment};
@@ -98,6 +100,15 @@ pub async fn apply(
     let txn = crate::db::begin_write(db).await?;
     let loaded = load(&txn, Some(actor), proposal_id).await?;
     let to = decide(loaded.status, loaded.relation, &command)?;
+    if !clock_command_fits(command.kind(), loaded.proposal.paused_on.is_some()) {
+        return Err(AppError::bad_request(
+            if loaded.proposal.paused_on.is_some() {
+                "答复计时已经暂停。"
+            } else {
+                "答复计时没有暂停。"
+            },
+        ));
+    }
     if loaded.proposal.version != expected_version {
         return Err(stale());
     }
@@ -226,15 +237,17 @@ impl<'a> Effects<'a> {
         Ok(())
     }
 
-    /// A new reply deadline counted from today on the secretariat's working calendar.
+    /// The reply period of this proposal's intake channel.
+    fn period(&self) -> deadlines::Period {
+        self.config
+            .reply_periods
+            .period_for(&self.loaded.proposal.channel)
+    }
 
+    /// A new reply deadline counted from today on the secretariat's working calendar.
     async fn reply_due(&self) -> AppResult<NaiveDate> {
         let calendar = deadlines::load_calendar(self.txn).await?;
-        Ok(deadlines::reply_due(
-            self.today,
-            self.config.reply_period_months,
-            &calendar,
-        ))
+        Ok(deadlines::reply_due(self.today, self.period(), &calendar))
     }
 
     fn id(&self) -> i32 {
@@ -429,6 +442,8 @@ impl<'a> Effects<'a> {
                 commitment,
             } => {
                 self.require_co_opinions().await?;
+                // The written reply stops the clock for good.
+                self.set(proposals::Column::PausedOn, Option::<NaiveDate>::None);
                 check_text("文号", doc_number, 200, false).map_err(AppError::BadRequest)?;
                 let doc = (!doc_number.trim().is_empty()).then(|| doc_number.trim().to_owned());
                 let response_id = self
@@ -485,6 +500,47 @@ impl<'a> Effects<'a> {
                 )
                 .await?;
                 Some(format!("{verb}。{reason}"))
+            }
+            Command::Pause { reason } => {
+                required("暂停计时的理由", reason)?;
+                self.set(proposals::Column::PausedOn, self.today);
+                let agencies = self.assigned_agencies();
+                self.tell(
+                    Audience::Agencies(&agencies),
+                    "paused",
+                    format!("答复计时暂停(等待委员):{title}"),
+                )
+                .await?;
+                Some(reason.trim().to_owned())
+            }
+            Command::Resume { note } => {
+                let paused_on = self
+                    .loaded
+                    .proposal
+                    .paused_on
+                    .ok_or_else(|| AppError::bad_request("答复计时没有暂停。"))?;
+                self.set(proposals::Column::PausedOn, Option::<NaiveDate>::None);
+                let mut text = format!("暂停自 {paused_on}");
+                if let Some(due) = self.loaded.proposal.due_on {
+                    let calendar = deadlines::load_calendar(self.txn).await?;
+                    let moved =
+                        deadlines::resume(due, self.period(), paused_on, self.today, &calendar);
+                    if moved != due {
+                        self.move_due_date(moved).await?;
+                    }
+                    text.push_str(&format!(",答复期限 {due} → {moved}"));
+                }
+                let agencies = self.assigned_agencies();
+                self.tell(
+                    Audience::Agencies(&agencies),
+                    "resumed",
+                    format!("答复计时恢复:{title}"),
+                )
+                .await?;
+                if !note.trim().is_empty() {
+                    text.push_str(&format!("。{}", note.trim()));
+                }
+                Some(text)
             }
             Command::Extend { due_on, reason } => {
                 required("延期理由", reason)?;

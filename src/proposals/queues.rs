@@ -20,12 +20,15 @@ pub struct WorkItem {
     pub due_soon: bool,
     pub role: Option<&'static str>,
     pub supervised: bool,
+    pub paused: bool,
 }
 
 fn item(p: proposals::Model, role: Option<AssignmentRole>, today: NaiveDate) -> WorkItem {
     let status = ProposalStatus::parse(&p.status).unwrap_or(ProposalStatus::Draft);
-    let overdue = is_overdue(status, p.due_on, today);
-    let due_soon = !overdue && is_overdue(status, p.due_on, today + chrono::Duration::days(7));
+    let paused = p.paused_on.is_some();
+    let overdue = is_overdue(status, p.due_on, paused, today);
+    let due_soon =
+        !overdue && is_overdue(status, p.due_on, paused, today + chrono::Duration::days(7));
     WorkItem {
         id: p.id,
         code: p.code,
@@ -36,6 +39,7 @@ fn item(p: proposals::Model, role: Option<AssignmentRole>, today: NaiveDate) -> 
         due_soon,
         role: role.map(AssignmentRole::label),
         supervised: p.supervised,
+        paused: p.paused_on.is_some(),
     }
 }
 
@@ -167,6 +171,7 @@ mod tests {
             status: "assigned".into(),
             published: true,
             supervised: false,
+            paused_on: None,
             merged_into_id: None,
             decision_reason: None,
             submitted_at: None,

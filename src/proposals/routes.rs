@@ -11,6 +11,7 @@ use super::service::{self, ListFilter};
 use super::{Channel, ProposalStatus};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
+use crate::statistics::Measure;
 
 const PER_PAGE: u64 = 20;
 
@@ -26,6 +27,8 @@ struct ListQuery {
     channel: Option<String>,
     session: Option<String>,
     group: Option<String>,
+    agency: Option<String>,
+    year: Option<String>,
     page: Option<String>,
 }
 
@@ -56,15 +59,27 @@ async fn index(
         }
         None => None,
     };
-    let group = query
-        .group
+    let measure = query.group.as_deref().and_then(Measure::parse);
+    let agency = match query.agency.as_deref().and_then(|a| a.parse::<i32>().ok()) {
+        Some(id) => {
+            entity::agencies::Entity::find_by_id(id)
+                .one(&state.db)
+                .await?
+        }
+        None => None,
+    };
+    let year = query
+        .year
         .as_deref()
-        .and_then(service::SummaryGroup::parse);
+        .and_then(|y| y.parse::<i32>().ok())
+        .filter(|y| (1949..=2200).contains(y));
     let filter = ListFilter {
         status,
         channel,
         session_id: session.as_ref().map(|s| s.id),
-        group,
+        agency_id: agency.as_ref().map(|a| a.id),
+        year,
+        measure,
         page,
         per_page: PER_PAGE,
         ..Default::default()
@@ -89,10 +104,11 @@ async fn index(
             status => status.map(|s| s.as_str()),
             channel => channel.map(|c| c.as_str()),
             session => session.map(|s| s.number),
-            group => group.map(|g| g.as_str()),
-            group_label => group.map(|g| g.label()),
+            group => measure.map(|g| g.as_str()),
+            group_label => measure.map(|g| g.label()),
+            agency => agency.map(|a| (a.id, a.short_name)),
+            year,
             statuses, channels,
-
         },
     )
 }

@@ -16,6 +16,8 @@ use crate::error::{AppError, AppResult};
 use crate::followup::commitments::{self, CommitmentView};
 use crate::followup::timeline::{self, EventView};
 use crate::responses::service::{responses_for_proposals, ResponseView};
+use crate::statistics::facts;
+use crate::statistics::measures::{matching, Measure, Selection};
 
 /// Decodes a JSON array of strings stored in a text column; bad data shows as no items.
 pub fn string_list(json: &str) -> Vec<String> {
@@ -41,90 +43,17 @@ pub struct ListFilter {
     pub author_id: Option<i32>,
     pub status: Option<ProposalStatus>,
     pub channel: Option<Channel>,
-    /// Only those in one of the follow-up summary's groups.
-    pub group: Option<SummaryGroup>,
+    pub agency_id: Option<i32>,
+    pub year: Option<i32>,
+    /// Only the items a statistics figure counts (the list behind the figure).
+    pub measure: Option<Measure>,
     pub page: u64,
     pub per_page: u64,
 }
 
-/// The item lists behind the figures of a follow-up summary.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SummaryGroup {
-    Answered,
-    Open,
-    Overdue,
-    Satisfied,
-}
-
-impl SummaryGroup {
-    pub fn parse(value: &str) -> Option<Self> {
-        Some(match value {
-            "answered" => Self::Answered,
-            "open" => Self::Open,
-            "overdue" => Self::Overdue,
-            "satisfied" => Self::Satisfied,
-            _ => return None,
-        })
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Answered => "answered",
-            Self::Open => "open",
-            Self::Overdue => "overdue",
-            Self::Satisfied => "satisfied",
-        }
-    }
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Self::Answered => "已书面答复",
-            Self::Open => "办理中",
-            Self::Overdue => "逾期未答复",
-            Self::Satisfied => "委员满意或基本满意",
-        }
-    }
-
-    fn condition(self, today: chrono::NaiveDate) -> Condition {
-        use sea_orm::sea_query::Query;
-        let open = [
-            ProposalStatus::Accepted,
-            ProposalStatus::Assigned,
-            ProposalStatus::Answered,
-            ProposalStatus::Rehandling,
-        ];
-        let waiting = [ProposalStatus::Assigned, ProposalStatus::Rehandling];
-        match self {
-            Self::Answered => Condition::all().add(proposals::Column::AnsweredAt.is_not_null()),
-            Self::Open => {
-                Condition::all().add(proposals::Column::Status.is_in(open.map(|s| s.as_str())))
-            }
-            Self::Overdue => Condition::all()
-                .add(proposals::Column::Status.is_in(waiting.map(|s| s.as_str())))
-                .add(proposals::Column::DueOn.lt(today)),
-            // Proposals whose latest rating is 满意 or 基本满意 (a later 不满意 supersedes an earlier one).
-            Self::Satisfied => Condition::all().add(
-                proposals::Column::Id.in_subquery(
-                    Query::select()
-                        .column(entity::evaluations::Column::ProposalId)
-                        .from(entity::evaluations::Entity)
-                        .and_where(
-                            entity::evaluations::Column::Id.in_subquery(
-                                Query::select()
-                                    .expr(entity::evaluations::Column::Id.max())
-                                    .from(entity::evaluations::Entity)
-                                    .group_by_col(entity::evaluations::Column::ProposalId)
-                                    .to_owned(),
-                            ),
-                        )
-                        .and_where(entity::evaluations::Column::Rating.is_in([
-                            crate::followup::Rating::Satisfied.as_str(),
-                            crate::followup::Rating::BasicallySatisfied.as_str(),
-                        ]))
-                        .to_owned(),
-                ),
-            ),
-        }
+impl ListFilter {
+    fn needs_facts(&self) -> bool {
+        self.measure.is_some() || self.agency_id.is_some() || self.year.is_some()
     }
 }
 
@@ -151,6 +80,11 @@ pub async fn public_summaries<C: ConnectionTrait>(
     db: &C,
     filter: &ListFilter,
 ) -> AppResult<SummaryPage> {
+    let per_page = filter.per_page.clamp(1, 200);
+    let offset = filter.page.saturating_sub(1) * per_page;
+    if filter.needs_facts() {
+        return summaries_by_measure(db, filter, offset, per_page).await;
+    }
     let mut condition = public_condition();
     if let Some(id) = filter.session_id {
         condition = condition.add(proposals::Column::SessionId.eq(id));
@@ -164,23 +98,58 @@ pub async fn public_summaries<C: ConnectionTrait>(
     if let Some(channel) = filter.channel {
         condition = condition.add(proposals::Column::Channel.eq(channel.as_str()));
     }
-    if let Some(group) = filter.group {
-        condition = condition.add(group.condition(crate::time::today()));
-    }
 
     let query = proposals::Entity::find().filter(condition);
     let total = query.clone().count(db).await?;
-    let per_page = filter.per_page.clamp(1, 200);
     let rows = query
         .order_by_desc(proposals::Column::SubmittedAt)
         .order_by_asc(proposals::Column::Code)
-        .offset(filter.page.saturating_sub(1) * per_page)
+        .offset(offset)
         .limit(per_page)
         .all(db)
         .await?;
     Ok(SummaryPage {
         items: summarize(db, rows).await?,
         total,
+    })
+}
+
+/// The list behind a statistics figure: the items `measures::matching` counts, so the list and
+/// the figure always agree.
+async fn summaries_by_measure<C: ConnectionTrait>(
+    db: &C,
+    filter: &ListFilter,
+    offset: u64,
+    per_page: u64,
+) -> AppResult<SummaryPage> {
+    let selection = Selection {
+        year: filter.year,
+        session_id: filter.session_id,
+        channel: filter.channel,
+        agency_id: filter.agency_id,
+    };
+    let items = facts::load_items(db, &selection).await?;
+    let measure = filter.measure.unwrap_or(Measure::Proposals);
+    let ids: Vec<i32> = matching(&items, &selection, measure, crate::time::today())
+        .into_iter()
+        .filter(|i| filter.status.is_none_or(|s| i.status == s))
+        .filter(|i| filter.author_id.is_none() || filter.author_id == i.author_id)
+        .map(|i| i.id)
+        .collect();
+    let page_ids: Vec<i32> = ids
+        .iter()
+        .skip(offset as usize)
+        .take(per_page as usize)
+        .copied()
+        .collect();
+    let mut rows = proposals::Entity::find()
+        .filter(proposals::Column::Id.is_in(page_ids.clone()))
+        .all(db)
+        .await?;
+    rows.sort_by_key(|p| page_ids.iter().position(|id| *id == p.id));
+    Ok(SummaryPage {
+        items: summarize(db, rows).await?,
+        total: ids.len() as u64,
     })
 }
 

@@ -113,6 +113,10 @@ fn parse_command(kind: CommandKind, f: &Fields) -> Result<Command, String> {
             on: f.get("on") != "false",
             reason: text("reason"),
         },
+        CommandKind::Pause => Command::Pause {
+            reason: text("reason"),
+        },
+        CommandKind::Resume => Command::Resume { note: text("note") },
         CommandKind::Extend => Command::Extend {
             due_on: f.date("due_on", "新的答复期限")?,
             reason: text("reason"),
@@ -179,17 +183,17 @@ async fn render_work(
         crate::followup::commitments::load_views(db, commitment_rows, crate::time::today()).await?;
     let internal = matches!(relation, Relation::Author | Relation::Secretariat);
     let timeline = crate::followup::timeline::events_for(db, proposal_id, internal).await?;
+    let paused = proposal.paused_on.is_some();
     let actions: Vec<_> = workflow::available(current, relation)
         .into_iter()
+        .filter(|k| workflow::clock_command_fits(*k, paused))
         .map(|k| (k.as_str(), k.label()))
         .collect();
-    let overdue = workflow::is_overdue(current, proposal.due_on, crate::time::today());
+    let overdue = workflow::is_overdue(current, proposal.due_on, paused, crate::time::today());
     let calendar = crate::followup::deadlines::load_calendar(db).await?;
-    let default_due = crate::followup::deadlines::reply_due(
-        crate::time::today(),
-        state.config.reply_period_months,
-        &calendar,
-    );
+    let period = state.config.reply_periods.period_for(&proposal.channel);
+    let default_due =
+        crate::followup::deadlines::reply_due(crate::time::today(), period, &calendar);
 
     let html = state.templates.render(
         "proposals/work.html",

@@ -89,6 +89,8 @@ crate::vocabulary! {
         Reopen = "reopen" => "重新办理",
         Extend = "extend" => "延长期限",
         Supervise = "supervise" => "督办",
+        Pause = "pause" => "暂停计时",
+        Resume = "resume" => "恢复计时",
     }
 }
 
@@ -152,6 +154,14 @@ pub enum Command {
         on: bool,
         reason: String,
     },
+    /// Stops the reply clock while waiting on the member (the status stays).
+    Pause {
+        reason: String,
+    },
+    /// Restarts the clock; the due date moves by the paused time.
+    Resume {
+        note: String,
+    },
 }
 
 impl Command {
@@ -171,6 +181,8 @@ impl Command {
             Self::Reopen { .. } => CommandKind::Reopen,
             Self::Extend { .. } => CommandKind::Extend,
             Self::Supervise { .. } => CommandKind::Supervise,
+            Self::Pause { .. } => CommandKind::Pause,
+            Self::Resume { .. } => CommandKind::Resume,
         }
     }
 
@@ -195,6 +207,8 @@ impl Command {
             Self::Reopen { .. } => TimelineAction::Reopened,
             Self::Extend { .. } => TimelineAction::Extended,
             Self::Supervise { .. } => TimelineAction::Supervised,
+            Self::Pause { .. } => TimelineAction::Paused,
+            Self::Resume { .. } => TimelineAction::Resumed,
         }
     }
 }
@@ -211,6 +225,7 @@ pub fn permitted(relation: Relation, kind: CommandKind) -> bool {
         K::Reply => relation == R::LeadAgency,
         K::CoOpinion => relation == R::CoAgency,
         K::Return | K::Progress => matches!(relation, R::LeadAgency | R::CoAgency),
+        K::Pause | K::Resume => matches!(relation, R::Secretariat | R::LeadAgency),
     }
 }
 
@@ -249,6 +264,7 @@ pub fn next_status(
         (S::Closed, Command::Reopen { .. }) => S::Rehandling,
         (S::Assigned | S::Rehandling, Command::Extend { .. }) => from,
         (S::Assigned | S::Rehandling | S::Answered, Command::Supervise { .. }) => from,
+        (S::Assigned | S::Rehandling, Command::Pause { .. } | Command::Resume { .. }) => from,
         _ => return None,
     })
 }
@@ -346,6 +362,12 @@ impl Command {
                 on: true,
                 reason: String::new(),
             },
+            CommandKind::Pause => Self::Pause {
+                reason: String::new(),
+            },
+            CommandKind::Resume => Self::Resume {
+                note: String::new(),
+            },
         }
     }
 }
@@ -359,12 +381,28 @@ pub fn available(from: ProposalStatus, relation: Relation) -> Vec<CommandKind> {
         .collect()
 }
 
-/// Overdue: past its due date with no written reply yet.
-pub fn is_overdue(status: ProposalStatus, due_on: Option<NaiveDate>, today: NaiveDate) -> bool {
-    matches!(
-        status,
-        ProposalStatus::Assigned | ProposalStatus::Rehandling
-    ) && due_on.is_some_and(|due| due < today)
+/// Overdue: past its due date with no written reply yet, and the clock not paused.
+pub fn is_overdue(
+    status: ProposalStatus,
+    due_on: Option<NaiveDate>,
+    paused: bool,
+    today: NaiveDate,
+) -> bool {
+    !paused
+        && matches!(
+            status,
+            ProposalStatus::Assigned | ProposalStatus::Rehandling
+        )
+        && due_on.is_some_and(|due| due < today)
+}
+
+/// Whether a pause-clock command fits the clock's state (pause a running clock, resume a stopped one).
+pub fn clock_command_fits(kind: CommandKind, paused: bool) -> bool {
+    match kind {
+        CommandKind::Pause => !paused,
+        CommandKind::Resume => paused,
+        _ => true,
+    }
 }
 
 /// An agency may return a wrong assignment only within `window_days` of receiving it.
@@ -444,6 +482,8 @@ mod tests {
                 on: true,
                 reason: "r".into(),
             },
+            Command::Pause { reason: "r".into() },
+            Command::Resume { note: "n".into() },
         ]
     }
 
@@ -663,15 +703,23 @@ mod tests {
     #[test]
     fn overdue_means_past_due_without_a_written_reply() {
         let due = Some(date(2026, 3, 31));
-        assert!(!is_overdue(S::Assigned, due, date(2026, 3, 31)));
-        assert!(is_overdue(S::Assigned, due, date(2026, 4, 1)));
-        assert!(is_overdue(S::Rehandling, due, date(2026, 4, 1)));
+        assert!(!is_overdue(S::Assigned, due, false, date(2026, 3, 31)));
+        assert!(is_overdue(S::Assigned, due, false, date(2026, 4, 1)));
+        assert!(is_overdue(S::Rehandling, due, false, date(2026, 4, 1)));
         assert!(
-            !is_overdue(S::Answered, due, date(2026, 4, 1)),
+            !is_overdue(S::Answered, due, false, date(2026, 4, 1)),
             "answered in writing"
         );
-        assert!(!is_overdue(S::Closed, due, date(2027, 1, 1)));
-        assert!(!is_overdue(S::Assigned, None, date(2027, 1, 1)));
+        assert!(!is_overdue(S::Closed, due, false, date(2027, 1, 1)));
+        assert!(!is_overdue(S::Assigned, None, false, date(2027, 1, 1)));
+        assert!(
+            !is_overdue(S::Assigned, due, true, date(2026, 4, 1)),
+            "a paused clock is not overdue"
+        );
+        assert!(clock_command_fits(CommandKind::Pause, false));
+        assert!(!clock_command_fits(CommandKind::Pause, true));
+        assert!(clock_command_fits(CommandKind::Resume, true));
+        assert!(!clock_command_fits(CommandKind::Resume, false));
     }
 
     #[test]

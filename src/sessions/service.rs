@@ -12,6 +12,9 @@ use crate::proposals::service::{
     public_condition, public_summaries, string_list, ListFilter, ProposalSummary,
 };
 use crate::responses::service::{responses_for_proposals, ResponseView};
+use crate::statistics::facts::load_items;
+use crate::statistics::measures::{tally, CommitmentFacts, Selection, Tally};
+use chrono::Datelike;
 
 /// One entry of a session's `media_links` JSON column.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -84,42 +87,8 @@ pub struct SessionPage {
     /// Each proposal's responses, keyed by proposal code.
     pub responses_by_code: HashMap<String, Vec<ResponseView>>,
     pub commitments: Vec<CommitmentView>,
-    pub summary: crate::followup::summary::FollowUpSummary,
-}
-
-/// The follow-up summary of a set of proposals and commitments, from their current states.
-async fn follow_up_summary<C: ConnectionTrait>(
-    db: &C,
-    proposals: &[proposals::Model],
-    commitments: &[CommitmentView],
-) -> AppResult<crate::followup::summary::FollowUpSummary> {
-    use crate::followup::summary::{summarize, ProposalFacts};
-    let ids: Vec<i32> = proposals.iter().map(|p| p.id).collect();
-    let mut latest_rating: HashMap<i32, crate::followup::Rating> = HashMap::new();
-    for e in entity::evaluations::Entity::find()
-        .filter(entity::evaluations::Column::ProposalId.is_in(ids))
-        .order_by_asc(entity::evaluations::Column::Id)
-        .all(db)
-        .await?
-    {
-        if let Some(rating) = crate::followup::Rating::parse(&e.rating) {
-            latest_rating.insert(e.proposal_id, rating);
-        }
-    }
-    let facts: Vec<ProposalFacts> = proposals
-        .iter()
-        .map(|p| ProposalFacts {
-            status: crate::proposals::ProposalStatus::parse(&p.status)
-                .unwrap_or(crate::proposals::ProposalStatus::Draft),
-            due_on: p.due_on,
-            answered_on: p
-                .answered_at
-                .map(|t| t.with_timezone(&crate::time::china()).date_naive()),
-            rating: latest_rating.get(&p.id).copied(),
-        })
-        .collect();
-    let statuses: Vec<_> = commitments.iter().map(|c| c.status).collect();
-    Ok(summarize(&facts, &statuses, crate::time::today()))
+    /// The follow-up summary, counted from the current states of the items.
+    pub summary: Tally,
 }
 
 pub async fn page<C: ConnectionTrait>(db: &C, number: i32) -> AppResult<SessionPage> {
@@ -166,16 +135,13 @@ pub async fn page<C: ConnectionTrait>(db: &C, number: i32) -> AppResult<SessionP
     let mut proposals = public_summaries(db, &filter).await?.items;
     proposals.sort_by(|a, b| a.code.cmp(&b.code));
 
-    let proposal_rows = proposals::Entity::find()
-        .filter(public_condition())
-        .filter(proposals::Column::SessionId.eq(session.id))
-        .all(db)
-        .await?;
-    let ids: Vec<i32> = proposal_rows.iter().map(|p| p.id).collect();
-    let code_by_id: HashMap<i32, String> = proposal_rows
-        .iter()
-        .map(|p| (p.id, p.code.clone()))
-        .collect();
+    let selection = Selection {
+        session_id: Some(session.id),
+        ..Default::default()
+    };
+    let items = load_items(db, &selection).await?;
+    let ids: Vec<i32> = items.iter().map(|p| p.id).collect();
+    let code_by_id: HashMap<i32, String> = items.iter().map(|p| (p.id, p.code.clone())).collect();
     let responses_by_code = responses_for_proposals(db, &ids, true)
         .await?
         .into_iter()
@@ -187,7 +153,18 @@ pub async fn page<C: ConnectionTrait>(db: &C, number: i32) -> AppResult<SessionP
         .all(db)
         .await?;
     let commitments = load_views(db, commitment_rows, crate::time::today()).await?;
-    let summary = follow_up_summary(db, &proposal_rows, &commitments).await?;
+    let commitment_facts: Vec<CommitmentFacts> = commitments
+        .iter()
+        .map(|c| CommitmentFacts {
+            id: c.id,
+            agency_id: c.agency_id,
+            session_id: Some(session.id),
+            channel: None,
+            year: c.target_date.map(|d| d.year()),
+            status: c.status,
+        })
+        .collect();
+    let summary = tally(&items, &commitment_facts, &selection, crate::time::today());
 
     Ok(SessionPage {
         summary,
