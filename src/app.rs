@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::documents::routes())
         .merge(crate::search::routes())
         .merge(crate::statistics::routes())
+        .merge(crate::api::routes())
         .route(
             "/static/{name}",
             axum::routing::get(crate::web::assets::serve),

@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod agencies;
+pub mod api;
 pub mod app;
 pub mod audit;
 pub mod cli;

@@ -67,6 +67,7 @@ pub fn label(vocabulary: &str, value: &str) -> Option<&'static str> {
         "commitment_status" => CommitmentStatus::parse(value).map(CommitmentStatus::label),
         "assignment_role" => AssignmentRole::parse(value).map(AssignmentRole::label),
         "rating" => Rating::parse(value).map(Rating::label),
+        "role" => crate::accounts::Role::parse(value).map(crate::accounts::Role::label),
         _ => None,
     }
 }

@@ -3,6 +3,7 @@
 pub mod prelude;
 
 pub mod agencies;
+pub mod api_tokens;
 pub mod assignments;
 pub mod audit_log;
 pub mod calendar_days;

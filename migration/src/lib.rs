@@ -5,6 +5,7 @@ mod m20261123_000001_create_schema;
 mod m20261123_000002_accounts;
 mod m20261123_000003_calendar;
 mod m20261123_000004_clock_pause;
+mod m20261123_000005_api_tokens;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_accounts::Migration),
             Box::new(m20261123_000003_calendar::Migration),
             Box::new(m20261123_000004_clock_pause::Migration),
+            Box::new(m20261123_000005_api_tokens::Migration),
         ]
     }
 }

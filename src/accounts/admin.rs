@@ -20,6 +20,8 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/users", get(users).post(create_user))
         .route("/admin/users/{username}/{action}", post(toggle))
         .route("/admin/audit", get(audit))
+        .route("/admin/tokens", get(tokens).post(create_token))
+        .route("/admin/tokens/{id}/revoke", post(revoke_token))
 }
 
 async fn users_page(
@@ -177,4 +179,60 @@ async fn audit(
         .all(&state.db)
         .await?;
     state.render("admin/audit.html", context! { entries })
+}
+
+async fn tokens_page(
+    state: &AppState,
+    session: &super::sessions::Session,
+    created: Option<String>,
+    error: Option<String>,
+) -> AppResult<Response> {
+    let tokens = super::tokens::list(&state.db).await?;
+    let users = service::list(&state.db).await?;
+    let error = error.as_deref();
+    state.render_form(
+        "admin/tokens.html",
+        context! { tokens, users, created, error, csrf => &session.csrf_token },
+        error,
+    )
+}
+
+async fn tokens(State(state): State<AppState>, SignedIn(session): SignedIn) -> AppResult<Response> {
+    require_admin(&session.actor)?;
+    tokens_page(&state, &session, None, None).await
+}
+
+#[derive(Deserialize)]
+struct NewTokenForm {
+    csrf: String,
+    username: String,
+    name: String,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Form(form): Form<NewTokenForm>,
+) -> AppResult<Response> {
+    require_admin(&session.actor)?;
+    check_csrf(&session.csrf_token, &form.csrf)?;
+    match super::tokens::create(&state.db, &session.actor, &form.username, &form.name).await {
+        Ok((_, token)) => tokens_page(&state, &session, Some(token), None).await,
+        Err(AppError::BadRequest(message)) => {
+            tokens_page(&state, &session, None, Some(message)).await
+        }
+        Err(other) => Err(other),
+    }
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> AppResult<Redirect> {
+    require_admin(&session.actor)?;
+    check_csrf(&session.csrf_token, &form.csrf)?;
+    super::tokens::revoke(&state.db, &session.actor, crate::web::parse_id(&id)?).await?;
+    Ok(Redirect::to("/admin/tokens"))
 }

@@ -10,6 +10,7 @@ mod routes;
 pub mod service;
 pub mod sessions;
 pub mod throttle;
+pub mod tokens;
 
 pub use admin::routes as admin_routes;
 pub use extract::{ClientIp, CurrentUser, SignedIn};

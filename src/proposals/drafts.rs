@@ -4,6 +4,7 @@ use chrono::{Datelike, Utc};
 use entity::{people, proposal_cosigners, proposals, sessions};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QuerySelect,
 };
 
 use super::{Channel, ProposalStatus};
@@ -133,20 +134,23 @@ async fn session_id_for<C: ConnectionTrait>(db: &C, number: Option<i32>) -> AppR
 }
 
 /// The next free code for a year and session.
-async fn next_code<C: ConnectionTrait>(
+pub(crate) async fn next_code<C: ConnectionTrait>(
     db: &C,
     year: i32,
     session_number: Option<i32>,
 ) -> AppResult<String> {
     let prefix = format!("TS-{year}-{:03}-", session_number.unwrap_or(0));
-    let taken = proposals::Entity::find()
+    let codes: Vec<String> = proposals::Entity::find()
         .filter(proposals::Column::Code.starts_with(&prefix))
+        .select_only()
+        .column(proposals::Column::Code)
+        .into_tuple()
         .all(db)
-        .await?
+        .await?;
+    let taken = codes
         .into_iter()
-        .filter_map(|p| {
-            p.code
-                .strip_prefix(&prefix)
+        .filter_map(|code| {
+            code.strip_prefix(&prefix)
                 .and_then(|n| n.parse::<u32>().ok())
         })
         .max()

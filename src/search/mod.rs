@@ -7,7 +7,7 @@ pub mod embedded;
 pub mod flaky;
 pub mod meili;
 pub mod outbox;
-mod routes;
+pub mod routes;
 pub mod text;
 
 use std::sync::Arc;
@@ -138,7 +138,7 @@ pub const MAX_RESULTS: usize = 10_000;
 /// Snippet length in characters.
 pub const SNIPPET_CHARS: usize = 120;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Hit {
     pub id: String,
     pub kind: String,
@@ -153,7 +153,7 @@ pub struct Hit {
     pub date: i64,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct FacetCount {
     pub value: String,
     pub count: u64,

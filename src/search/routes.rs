@@ -21,7 +21,8 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// Query-string parameters, shared by the page and the API. Unknown values are ignored.
-#[derive(Debug, Default, Deserialize, Serialize)]
+#[derive(Debug, Default, Deserialize, Serialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Params {
     #[serde(default)]
     pub q: String,
@@ -215,17 +216,21 @@ async fn page(State(state): State<AppState>, Query(params): Query<Params>) -> Ap
     Ok((status, html).into_response())
 }
 
-#[derive(Serialize)]
-struct ApiResponse {
+/// Search results as JSON.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ApiResponse {
     query: String,
     page: usize,
     per_page: usize,
     total: usize,
     hits: Vec<super::Hit>,
+    /// Facet name (kind, status, agency, session, year, channel, topic, member) → value counts.
     facets: std::collections::BTreeMap<String, Vec<super::FacetCount>>,
 }
 
-async fn api(
+#[utoipa::path(get, path = "/api/v1/search", tag = "archive", params(Params),
+    responses((status = 200, body = ApiResponse)))]
+pub async fn api(
     State(state): State<AppState>,
     Query(params): Query<Params>,
 ) -> AppResult<Json<ApiResponse>> {

@@ -1,0 +1,348 @@
+//! Public read endpoints: published content only, the same services as the pages.
+use axum::extract::{Path, Query, State};
+use axum::Json;
+use entity::{documents, people};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use super::schema::*;
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::proposals::service::{public_page, public_summaries, ListFilter};
+use crate::proposals::{Channel, ProposalStatus};
+use crate::statistics::service::dataset;
+use crate::statistics::{Measure, Selection};
+use crate::web::parse_id;
+
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "archive",
+    responses((status = 200, description = "Published sessions, newest first", body = [SessionItem])))]
+pub async fn sessions(State(state): State<AppState>) -> AppResult<Json<Vec<SessionItem>>> {
+    let list = crate::sessions::service::list(&state.db, None).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|s| SessionItem {
+                url: format!("/sessions/{}", s.session.number),
+                number: s.session.number,
+                topic: s.session.topic,
+                held_on: s.session.held_on,
+                organisers: s.organisers,
+                proposal_count: s.proposal_count,
+            })
+            .collect(),
+    ))
+}
+
+#[utoipa::path(get, path = "/api/v1/sessions/{number}", tag = "archive",
+    params(("number" = i32, Path, description = "期数, e.g. 27")),
+    responses((status = 200, body = SessionDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn session(
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+) -> AppResult<Json<SessionDetail>> {
+    let number = parse_id(&number)?;
+    let page = crate::sessions::service::page(&state.db, number).await?;
+    Ok(Json(SessionDetail {
+        url: format!("/sessions/{}", page.session.number),
+        number: page.session.number,
+        topic: page.session.topic,
+        held_on: page.session.held_on,
+        venue: page.session.venue,
+        organisers: page.organisers,
+        summary_md: page.session.summary_md,
+        participants: page
+            .groups
+            .into_iter()
+            .flat_map(|g| {
+                g.participants.into_iter().map(move |p| Participant {
+                    person_id: p.person_id,
+                    name: p.name,
+                    role: g.role.to_owned(),
+                    post: p.post_as_printed,
+                })
+            })
+            .collect(),
+        media: page
+            .media
+            .into_iter()
+            .map(|m| MediaLink {
+                label: m.label,
+                url: m.url,
+                document_id: m.document_id,
+                note: m.note,
+            })
+            .collect(),
+        proposals: page.proposals.into_iter().map(Into::into).collect(),
+        commitments: page.commitments.into_iter().map(Into::into).collect(),
+        follow_up: page.summary.into(),
+    }))
+}
+
+/// Filters shared with the `/proposals` page and the statistics links.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ProposalQuery {
+    /// Stored status value, e.g. `assigned`.
+    pub status: Option<String>,
+    /// session, sanmin, qingsu, hotline_12345 or direct.
+    pub channel: Option<String>,
+    /// Session number (期数).
+    pub session: Option<i32>,
+    /// Agency id: proposals it leads or co-handles.
+    pub agency: Option<i32>,
+    /// Year of submission.
+    pub year: Option<i32>,
+    /// A statistics figure (answered, on_time, overdue, satisfied …): only the items it counts.
+    pub group: Option<String>,
+    /// 1-based page.
+    pub page: Option<u64>,
+    /// Items per page, at most 200 (default 50).
+    pub per_page: Option<u64>,
+}
+
+impl ProposalQuery {
+    /// Resolves the query to a list filter; unknown values are a 400, not silently "all".
+    pub async fn filter(&self, state: &AppState) -> AppResult<ListFilter> {
+        let bad = |what: &str| AppError::bad_request(format!("参数 {what} 的取值无效。"));
+        let status = match self.status.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => Some(
+                ProposalStatus::parse(s)
+                    .filter(|s| s.is_public())
+                    .ok_or_else(|| bad("status"))?,
+            ),
+            None => None,
+        };
+        let channel = match self.channel.as_deref().filter(|s| !s.is_empty()) {
+            Some(c) => Some(Channel::parse(c).ok_or_else(|| bad("channel"))?),
+            None => None,
+        };
+        let measure = match self.group.as_deref().filter(|s| !s.is_empty()) {
+            Some(g) => Some(Measure::parse(g).ok_or_else(|| bad("group"))?),
+            None => None,
+        };
+        let session_id = match self.session {
+            Some(number) => Some(
+                entity::sessions::Entity::find()
+                    .filter(entity::sessions::Column::Number.eq(number))
+                    .filter(entity::sessions::Column::Published.eq(true))
+                    .one(&state.db)
+                    .await?
+                    .ok_or_else(|| bad("session"))?
+                    .id,
+            ),
+            None => None,
+        };
+        Ok(ListFilter {
+            status,
+            channel,
+            session_id,
+            agency_id: self.agency,
+            year: self.year,
+            measure,
+            page: self.page.unwrap_or(1).clamp(1, 1_000_000),
+            per_page: self.per_page.unwrap_or(50).clamp(1, 200),
+            ..Default::default()
+        })
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/proposals", tag = "archive", params(ProposalQuery),
+    responses((status = 200, description = "Newest submission first, then by code", body = ProposalPage),
+        (status = 400, body = Problem, content_type = "application/problem+json")))]
+pub async fn proposals(
+    State(state): State<AppState>,
+    Query(query): Query<ProposalQuery>,
+) -> AppResult<Json<ProposalPage>> {
+    let filter = query.filter(&state).await?;
+    let result = public_summaries(&state.db, &filter).await?;
+    Ok(Json(ProposalPage {
+        items: result.items.into_iter().map(Into::into).collect(),
+        total: result.total,
+        page: filter.page,
+        per_page: filter.per_page,
+    }))
+}
+
+#[utoipa::path(get, path = "/api/v1/proposals/{code}", tag = "archive",
+    params(("code" = String, Path, description = "e.g. TS-2023-027-06")),
+    responses((status = 200, body = ProposalDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn proposal(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> AppResult<Json<ProposalDetail>> {
+    if !crate::proposals::service::is_plausible_code(&code) {
+        return Err(AppError::NotFound);
+    }
+    let page = public_page(&state.db, &code).await?;
+    let p = page.proposal;
+    Ok(Json(ProposalDetail {
+        url: format!("/proposals/{}", p.code),
+        status: page.status.value.to_owned(),
+        status_label: page.status.label.to_owned(),
+        channel: p.channel,
+        session_number: page.session.map(|s| s.number),
+        author_id: page.author.as_ref().map(|a| a.id),
+        author: page.author.map(|a| a.name),
+        cosigners: page.cosigners.into_iter().map(|c| c.name).collect(),
+        topics: page.topics,
+        body_md: p.body_md,
+        submitted_at: p.submitted_at,
+        due_on: p.due_on,
+        supervised: p.supervised,
+        clock_paused_since: p.paused_on,
+        assignments: page
+            .assignments
+            .into_iter()
+            .map(|a| Assignment {
+                agency_id: a.agency_id,
+                agency: a.agency_name,
+                role: a.role.to_owned(),
+                state: a.state,
+                due_on: a.due_on,
+            })
+            .collect(),
+        responses: page.responses.into_iter().map(Into::into).collect(),
+        commitments: page.commitments.into_iter().map(Into::into).collect(),
+        timeline: page.timeline.into_iter().map(Into::into).collect(),
+        code: p.code,
+        title: p.title,
+    }))
+}
+
+fn agency_out(a: entity::agencies::Model, statistics: Statistics) -> Agency {
+    Agency {
+        url: format!("/agencies/{}", a.id),
+        id: a.id,
+        short_name: a.short_name,
+        full_name: a.full_name,
+        kind: a.kind,
+        valid_from: a.valid_from,
+        valid_until: a.valid_until,
+        statistics,
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/agencies", tag = "archive",
+    responses((status = 200, description = "Agencies with their figures over all years", body = [Agency])))]
+pub async fn agencies(State(state): State<AppState>) -> AppResult<Json<Vec<Agency>>> {
+    let data = dataset(&state.db, crate::time::today()).await?;
+    let out = data
+        .agencies
+        .iter()
+        .map(|a| {
+            let tally = data.tally(&Selection {
+                agency_id: Some(a.id),
+                ..Default::default()
+            });
+            agency_out(a.clone(), tally.into())
+        })
+        .collect();
+    Ok(Json(out))
+}
+
+#[utoipa::path(get, path = "/api/v1/agencies/{id}", tag = "archive",
+    params(("id" = i32, Path)),
+    responses((status = 200, body = AgencyDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn agency(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AppResult<Json<AgencyDetail>> {
+    let id = parse_id(&id)?;
+    let data = dataset(&state.db, crate::time::today()).await?;
+    let model = data
+        .agencies
+        .iter()
+        .find(|a| a.id == id)
+        .cloned()
+        .ok_or(AppError::NotFound)?;
+    let by_year = data
+        .agency_years(id)
+        .into_iter()
+        .filter_map(|row| {
+            Some(YearStatistics {
+                year: row.label.trim_end_matches('年').parse().ok()?,
+                statistics: row.tally.into(),
+            })
+        })
+        .collect();
+    let total = data.tally(&Selection {
+        agency_id: Some(id),
+        ..Default::default()
+    });
+    let page = crate::agencies::service::page(&state.db, id).await?;
+    Ok(Json(AgencyDetail {
+        agency: agency_out(model, total.into()),
+        by_year,
+        commitments: page.commitments.into_iter().map(Into::into).collect(),
+    }))
+}
+
+fn person_out(p: people::Model) -> Person {
+    Person {
+        url: format!("/people/{}", p.id),
+        id: p.id,
+        name: p.name,
+        kind: p.kind,
+        post: p.post,
+        agency_id: p.agency_id,
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/people", tag = "archive",
+    responses((status = 200, body = [Person])))]
+pub async fn people_list(State(state): State<AppState>) -> AppResult<Json<Vec<Person>>> {
+    let rows = people::Entity::find()
+        .order_by_asc(people::Column::Id)
+        .all(&state.db)
+        .await?;
+    Ok(Json(rows.into_iter().map(person_out).collect()))
+}
+
+#[utoipa::path(get, path = "/api/v1/people/{id}", tag = "archive",
+    params(("id" = i32, Path)),
+    responses((status = 200, body = Person), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn person(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AppResult<Json<Person>> {
+    let row = people::Entity::find_by_id(parse_id(&id)?)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(person_out(row)))
+}
+
+fn document_out(d: documents::Model) -> Document {
+    Document {
+        url: format!("/documents/{}", d.id),
+        id: d.id,
+        kind: d.kind,
+        issuer: d.issuer,
+        title: d.title,
+        published_on: d.published_on,
+        doc_number: d.doc_number,
+        source_url: d.url,
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/documents", tag = "archive",
+    responses((status = 200, body = [Document])))]
+pub async fn documents_list(State(state): State<AppState>) -> AppResult<Json<Vec<Document>>> {
+    let rows = crate::documents::service::list(&state.db).await?;
+    Ok(Json(rows.into_iter().map(document_out).collect()))
+}
+
+#[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "archive",
+    params(("id" = i32, Path)),
+    responses((status = 200, body = Document), (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn document(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AppResult<Json<Document>> {
+    let row = documents::Entity::find_by_id(parse_id(&id)?)
+        .filter(documents::Column::Published.eq(true))
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(Json(document_out(row)))
+}

@@ -1,0 +1,447 @@
+//! The public shapes of the JSON API, kept apart from the page views so that the contract (field
+//! names, ISO-8601 dates, stored vocabulary values) does not change when a page does. The OpenAPI
+//! document is generated from these types.
+use chrono::{DateTime, FixedOffset, NaiveDate};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::followup::commitments::CommitmentView;
+use crate::followup::timeline::EventView;
+use crate::proposals::service::ProposalSummary;
+use crate::responses::service::ResponseView;
+use crate::statistics::Tally;
+
+/// Figures counted from item states (see `/statistics`).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Statistics {
+    pub proposals: usize,
+    pub assigned: usize,
+    pub answered: usize,
+    pub answered_on_time: usize,
+    pub answered_late: usize,
+    pub closed: usize,
+    pub open: usize,
+    pub overdue: usize,
+    pub supervised: usize,
+    pub satisfied: usize,
+    pub basically_satisfied: usize,
+    pub unsatisfied: usize,
+    pub grade_a: usize,
+    pub grade_b: usize,
+    pub grade_c: usize,
+    pub median_days_to_reply: Option<f64>,
+    /// Percent of written replies given by the due date.
+    pub on_time_rate: Option<f64>,
+    /// Percent of rated replies rated 满意 or 基本满意.
+    pub satisfaction_rate: Option<f64>,
+    pub commitments: usize,
+    pub commitments_met: usize,
+    pub commitments_missed: usize,
+    pub commitments_pending: usize,
+}
+
+impl From<Tally> for Statistics {
+    fn from(t: Tally) -> Self {
+        Self {
+            proposals: t.proposals,
+            assigned: t.assigned,
+            answered: t.answered,
+            answered_on_time: t.answered_on_time,
+            answered_late: t.answered_late,
+            closed: t.closed,
+            open: t.open,
+            overdue: t.overdue,
+            supervised: t.supervised,
+            satisfied: t.satisfied,
+            basically_satisfied: t.basically_satisfied,
+            unsatisfied: t.unsatisfied,
+            grade_a: t.grade_a,
+            grade_b: t.grade_b,
+            grade_c: t.grade_c,
+            median_days_to_reply: t.median_days_to_reply,
+            on_time_rate: t.on_time_rate,
+            satisfaction_rate: t.satisfaction_rate,
+            commitments: t.commitments,
+            commitments_met: t.commitments_met,
+            commitments_missed: t.commitments_missed,
+            commitments_pending: t.commitments_pending,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionItem {
+    pub number: i32,
+    pub topic: String,
+    pub held_on: NaiveDate,
+    pub organisers: Vec<String>,
+    pub proposal_count: usize,
+    pub url: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Participant {
+    pub person_id: i32,
+    pub name: String,
+    /// committee_member, expert, official, guest …
+    pub role: String,
+    /// The post as the source printed it.
+    pub post: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MediaLink {
+    pub label: String,
+    pub url: Option<String>,
+    pub document_id: Option<i32>,
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionDetail {
+    pub number: i32,
+    pub topic: String,
+    pub held_on: NaiveDate,
+    pub venue: Option<String>,
+    pub organisers: Vec<String>,
+    pub summary_md: String,
+    pub participants: Vec<Participant>,
+    pub media: Vec<MediaLink>,
+    pub proposals: Vec<ProposalItem>,
+    pub commitments: Vec<Commitment>,
+    pub follow_up: Statistics,
+    pub url: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProposalItem {
+    pub code: String,
+    pub title: String,
+    /// Stored status value (accepted, assigned, answered, rehandling, closed …).
+    pub status: String,
+    pub status_label: String,
+    pub channel_label: String,
+    pub session_number: Option<i32>,
+    pub author_id: Option<i32>,
+    pub author: Option<String>,
+    pub topics: Vec<String>,
+    pub responding_agencies: Vec<String>,
+    pub url: String,
+}
+
+impl From<ProposalSummary> for ProposalItem {
+    fn from(p: ProposalSummary) -> Self {
+        Self {
+            url: format!("/proposals/{}", p.code),
+            code: p.code,
+            title: p.title,
+            status: p.status.value.to_owned(),
+            status_label: p.status.label.to_owned(),
+            channel_label: p.channel.to_owned(),
+            session_number: p.session_number,
+            author_id: p.author_id,
+            author: p.author_name,
+            topics: p.topics,
+            responding_agencies: p.responding_agencies,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProposalPage {
+    pub items: Vec<ProposalItem>,
+    pub total: u64,
+    pub page: u64,
+    pub per_page: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Response {
+    pub id: i32,
+    /// on_the_spot, co_opinion, progress or written.
+    pub kind: String,
+    pub agency_id: i32,
+    pub agency: String,
+    pub responder: Option<String>,
+    pub body_md: String,
+    pub doc_number: Option<String>,
+    /// A, B or C (written replies).
+    pub grade: Option<String>,
+    pub responded_on: Option<NaiveDate>,
+    pub source_quote: Option<String>,
+}
+
+impl From<ResponseView> for Response {
+    fn from(r: ResponseView) -> Self {
+        Self {
+            id: r.id,
+            kind: r.kind.to_owned(),
+            agency_id: r.agency_id,
+            agency: r.agency_name,
+            responder: r.responder_name,
+            body_md: r.body_md,
+            doc_number: r.doc_number,
+            grade: r.grade.map(str::to_owned),
+            responded_on: r.responded_on,
+            source_quote: r.source_quote,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Report {
+    pub value: f64,
+    pub reported_on: Option<NaiveDate>,
+    pub period_label: Option<String>,
+    pub note: Option<String>,
+    pub document_id: Option<i32>,
+    pub source_quote: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Commitment {
+    pub id: i32,
+    pub description: String,
+    pub metric: String,
+    pub unit: String,
+    pub baseline: Option<f64>,
+    pub target_value: f64,
+    /// at_least, more_than or about.
+    pub comparison: String,
+    pub target_date: Option<NaiveDate>,
+    pub agency_id: i32,
+    pub agency: String,
+    pub proposal_code: Option<String>,
+    pub document_id: Option<i32>,
+    /// Derived: on_track, met, exceeded, missed, no_report, overdue_report.
+    pub status: String,
+    pub latest_actual: Option<f64>,
+    pub source_quote: Option<String>,
+    pub reports: Vec<Report>,
+}
+
+impl From<CommitmentView> for Commitment {
+    fn from(c: CommitmentView) -> Self {
+        Self {
+            id: c.id,
+            description: c.description,
+            metric: c.metric,
+            unit: c.unit,
+            baseline: c.baseline,
+            target_value: c.target_value,
+            comparison: c.comparison.as_str().to_owned(),
+            target_date: c.target_date,
+            agency_id: c.agency_id,
+            agency: c.agency_name,
+            proposal_code: c.proposal_code,
+            document_id: c.document_id,
+            status: c.status.as_str().to_owned(),
+            latest_actual: c.latest_actual,
+            source_quote: c.source_quote,
+            reports: c
+                .reports
+                .into_iter()
+                .map(|r| Report {
+                    value: r.value,
+                    reported_on: r.reported_on,
+                    period_label: r.period_label,
+                    note: r.note,
+                    document_id: r.document_id,
+                    source_quote: r.source_quote,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Event {
+    /// ISO-8601; `precision` says how much of it the record supports (exact, day, month, year).
+    pub occurred_at: String,
+    pub precision: String,
+    pub action: String,
+    pub actor: String,
+    pub from_status: Option<String>,
+    pub to_status: Option<String>,
+    pub note: Option<String>,
+}
+
+impl From<EventView> for Event {
+    fn from(e: EventView) -> Self {
+        Self {
+            occurred_at: e.occurred_at,
+            precision: e.precision,
+            action: e.action,
+            actor: e.actor_label,
+            from_status: e.from_status,
+            to_status: e.to_status,
+            note: e.note,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Assignment {
+    pub agency_id: i32,
+    pub agency: String,
+    /// lead or co.
+    pub role: String,
+    pub state: String,
+    pub due_on: NaiveDate,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProposalDetail {
+    pub code: String,
+    pub title: String,
+    pub status: String,
+    pub status_label: String,
+    pub channel: String,
+    pub session_number: Option<i32>,
+    pub author_id: Option<i32>,
+    pub author: Option<String>,
+    pub cosigners: Vec<String>,
+    pub topics: Vec<String>,
+    pub body_md: String,
+    pub submitted_at: Option<DateTime<FixedOffset>>,
+    pub due_on: Option<NaiveDate>,
+    pub supervised: bool,
+    pub clock_paused_since: Option<NaiveDate>,
+    pub assignments: Vec<Assignment>,
+    pub responses: Vec<Response>,
+    pub commitments: Vec<Commitment>,
+    pub timeline: Vec<Event>,
+    pub url: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Agency {
+    pub id: i32,
+    pub short_name: String,
+    pub full_name: String,
+    pub kind: String,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_until: Option<NaiveDate>,
+    pub statistics: Statistics,
+    pub url: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct YearStatistics {
+    pub year: i32,
+    pub statistics: Statistics,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AgencyDetail {
+    #[serde(flatten)]
+    pub agency: Agency,
+    pub by_year: Vec<YearStatistics>,
+    pub commitments: Vec<Commitment>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Person {
+    pub id: i32,
+    pub name: String,
+    pub kind: String,
+    pub post: String,
+    pub agency_id: Option<i32>,
+    pub url: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Document {
+    pub id: i32,
+    pub kind: String,
+    pub issuer: String,
+    pub title: String,
+    pub published_on: Option<NaiveDate>,
+    pub doc_number: Option<String>,
+    pub source_url: Option<String>,
+    pub url: String,
+}
+
+/// A proposal pushed in through an intake channel (12345 hotline, 青诉即办 …).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct IntakeRequest {
+    /// hotline_12345, qingsu, sanmin or direct.
+    pub channel: String,
+    /// The sending system's ticket number; a repeated push with the same number changes nothing.
+    pub external_id: String,
+    pub title: String,
+    pub body_md: String,
+    #[serde(default)]
+    pub topics: Vec<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntakeResult {
+    pub code: String,
+    pub status: String,
+    /// False when this ticket number had been received before.
+    pub created: bool,
+    pub url: String,
+}
+
+/// What an assigned agency posts on a proposal.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResponseRequest {
+    /// co_opinion (co-handling agency), progress, or written (the lead agency's written reply).
+    pub kind: String,
+    pub body_md: String,
+    /// For written replies: the reply's document number.
+    #[serde(default)]
+    pub doc_number: String,
+    /// For written replies: A, B or C.
+    #[serde(default)]
+    pub grade: Option<String>,
+    /// For written replies: an optional measurable commitment.
+    #[serde(default)]
+    pub commitment: Option<CommitmentRequest>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct CommitmentRequest {
+    pub description: String,
+    pub metric: String,
+    pub unit: String,
+    pub target_value: f64,
+    pub target_date: Option<NaiveDate>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionResult {
+    pub code: String,
+    pub status: String,
+    pub url: String,
+}
+
+/// A reported actual for a commitment.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReportRequest {
+    pub value: f64,
+    pub reported_on: NaiveDate,
+    /// Where the figure comes from (a report, a news release …).
+    pub source: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportResult {
+    pub commitment_id: i32,
+    pub status: String,
+    pub latest_actual: Option<f64>,
+}
+
+/// An `application/problem+json` error (RFC 9457).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem, e.g. `/problems/not-found`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short Chinese title.
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    pub request_id: Option<String>,
+}

@@ -1,0 +1,206 @@
+//! Write endpoints for other systems, authenticated by bearer token. Each goes through the same
+//! service as the web form (intake registration, `handling::apply`, `report_actual`), so the state
+//! machine and its permission table judge API calls exactly as they judge forms.
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use entity::proposals;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use super::auth::ApiActor;
+use super::schema::*;
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::proposals::handling;
+use crate::proposals::intake::{self, NewIntake};
+use crate::proposals::workflow::{Command, NewCommitment};
+use crate::responses::{Grade, ResponseKind};
+use crate::web::parse_id;
+
+/// A JSON body that failed to parse becomes a 400 problem with serde's reason.
+pub struct JsonBody<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for JsonBody<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = AppError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, AppError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(AppError::PayloadTooLarge)
+            }
+            Err(rejection) => Err(AppError::bad_request(format!(
+                "请求体不是有效的 JSON:{}",
+                rejection.body_text()
+            ))),
+        }
+    }
+}
+
+#[utoipa::path(post, path = "/api/v1/intake", tag = "write",
+    request_body = IntakeRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "Registered as submitted", body = IntakeResult),
+        (status = 200, description = "This ticket number was received before; nothing changed", body = IntakeResult),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's account is not the secretariat's", body = Problem, content_type = "application/problem+json")))]
+pub async fn intake(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    JsonBody(body): JsonBody<IntakeRequest>,
+) -> AppResult<(StatusCode, Json<IntakeResult>)> {
+    let (proposal, created) = intake::register(
+        &state.db,
+        &actor,
+        NewIntake {
+            channel: body.channel,
+            external_id: body.external_id,
+            title: body.title,
+            body_md: body.body_md,
+            topics: body.topics,
+        },
+    )
+    .await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(IntakeResult {
+            url: format!("/proposals/{}", proposal.code),
+            code: proposal.code,
+            status: proposal.status,
+            created,
+        }),
+    ))
+}
+
+fn command_for(body: ResponseRequest) -> AppResult<Command> {
+    let kind = ResponseKind::parse(&body.kind)
+        .filter(|k| *k != ResponseKind::OnTheSpot)
+        .ok_or_else(|| AppError::bad_request("kind 须为 co_opinion、progress 或 written。"))?;
+    Ok(match kind {
+        ResponseKind::CoOpinion => Command::CoOpinion { body: body.body_md },
+        ResponseKind::Progress | ResponseKind::OnTheSpot => Command::Progress {
+            kind: ResponseKind::Progress,
+            body: body.body_md,
+        },
+        ResponseKind::Written => Command::Reply {
+            body: body.body_md,
+            doc_number: body.doc_number,
+            grade: body
+                .grade
+                .as_deref()
+                .and_then(Grade::parse)
+                .ok_or_else(|| AppError::bad_request("书面答复须注明答复类别 grade:A、B 或 C。"))?,
+            commitment: body.commitment.map(|c| NewCommitment {
+                description: c.description,
+                metric: c.metric,
+                unit: c.unit,
+                target_value: c.target_value,
+                target_date: c.target_date,
+            }),
+        },
+    })
+}
+
+#[utoipa::path(post, path = "/api/v1/proposals/{code}/responses", tag = "write",
+    params(("code" = String, Path)),
+    request_body = ResponseRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = ActionResult),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token's agency does not handle this proposal", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not possible in the proposal's current state", body = Problem, content_type = "application/problem+json")))]
+pub async fn respond(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(code): Path<String>,
+    JsonBody(body): JsonBody<ResponseRequest>,
+) -> AppResult<(StatusCode, Json<ActionResult>)> {
+    if !crate::proposals::service::is_plausible_code(&code) {
+        return Err(AppError::NotFound);
+    }
+    let proposal = proposals::Entity::find()
+        .filter(proposals::Column::Code.eq(code.as_str()))
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let command = command_for(body)?;
+    let status = handling::apply(
+        &state.db,
+        &state.config,
+        &actor,
+        proposal.id,
+        proposal.version,
+        command,
+    )
+    .await?;
+    state.indexer.wake();
+    Ok((
+        StatusCode::CREATED,
+        Json(ActionResult {
+            url: format!("/proposals/{code}"),
+            code,
+            status: status.as_str().to_owned(),
+        }),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/commitments/{id}/reports", tag = "write",
+    params(("id" = i32, Path)),
+    request_body = ReportRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = ReportResult),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only the owning agency (or the secretariat) may report", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn report(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<ReportRequest>,
+) -> AppResult<(StatusCode, Json<ReportResult>)> {
+    let id = parse_id(&id)?;
+    crate::followup::commitments::report_actual(
+        &state.db,
+        &actor,
+        id,
+        crate::followup::commitments::NewReport {
+            value: body.value,
+            reported_on: body.reported_on,
+            source: body.source,
+        },
+    )
+    .await?;
+    state.indexer.wake();
+    let row = entity::commitments::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let view = crate::followup::commitments::load_views(&state.db, vec![row], crate::time::today())
+        .await?
+        .pop()
+        .ok_or(AppError::NotFound)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(ReportResult {
+            commitment_id: id,
+            status: view.status.as_str().to_owned(),
+            latest_actual: view.latest_actual,
+        }),
+    ))
+}

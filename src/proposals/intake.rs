@@ -1,0 +1,177 @@
+//! Items pushed in by other systems (the 12345 hotline, 青诉即办 …): registered as submitted, with
+//! no member author, idempotent on the sender's ticket number (`external_id`). The secretariat then
+//! accepts and assigns them through the ordinary workflow.
+use chrono::{Datelike, Utc};
+use entity::proposals;
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+use super::drafts::{check_text, next_code, MAX_BODY_BYTES};
+use super::{Channel, ProposalStatus};
+use crate::accounts::Actor;
+use crate::error::{AppError, AppResult};
+use crate::followup::timeline::{self, NewEvent, TimelineAction};
+use crate::time::Precision;
+
+pub struct NewIntake {
+    pub channel: String,
+    pub external_id: String,
+    pub title: String,
+    pub body_md: String,
+    pub topics: Vec<String>,
+}
+
+/// Ticket numbers: 1–64 characters of letters, digits and `-_./:`.
+pub fn is_valid_external_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:".contains(&b))
+}
+
+/// The channels an outside system may push through (session proposals come from members).
+pub fn intake_channel(value: &str) -> Option<Channel> {
+    Channel::parse(value).filter(|c| *c != Channel::Session)
+}
+
+fn validate(input: &NewIntake) -> AppResult<Channel> {
+    let channel = intake_channel(&input.channel).ok_or_else(|| {
+        AppError::bad_request("channel 须为 hotline_12345、qingsu、sanmin 或 direct。")
+    })?;
+    if !is_valid_external_id(&input.external_id) {
+        return Err(AppError::bad_request(
+            "external_id 须为 1–64 位字母、数字或 -_./: 。",
+        ));
+    }
+    let mut errors = Vec::new();
+    for (label, text, max) in [
+        ("标题", input.title.as_str(), 300),
+        ("正文", input.body_md.as_str(), MAX_BODY_BYTES),
+    ] {
+        if let Err(e) = check_text(label, text, max, true) {
+            errors.push(e);
+        }
+    }
+    if input.topics.len() > 20 || input.topics.iter().any(|t| t.chars().count() > 50) {
+        errors.push("主题最多 20 个,每个不超过 50 字。".to_owned());
+    }
+    for topic in &input.topics {
+        if let Err(e) = check_text("主题", topic, 200, true) {
+            errors.push(e);
+        }
+    }
+    if errors.is_empty() {
+        Ok(channel)
+    } else {
+        Err(AppError::BadRequest(errors.join(" ")))
+    }
+}
+
+/// Registers the item, or returns the one already registered under its ticket number
+/// (`false` = not created now).
+pub async fn register(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    input: NewIntake,
+) -> AppResult<(proposals::Model, bool)> {
+    if !actor.is_secretariat() {
+        return Err(AppError::Forbidden);
+    }
+    let channel = validate(&input)?;
+    let by_ticket = proposals::Entity::find()
+        .filter(proposals::Column::ExternalId.eq(input.external_id.as_str()));
+    let txn = crate::db::begin_write(db).await?;
+    if let Some(found) = by_ticket.clone().one(&txn).await? {
+        return Ok((found, false));
+    }
+    let now = Utc::now();
+    let code = next_code(&txn, crate::time::today().year(), None).await?;
+    let inserted = proposals::Entity::insert(proposals::ActiveModel {
+        code: Set(code),
+        external_id: Set(Some(input.external_id.clone())),
+        channel: Set(channel.as_str().to_owned()),
+        title: Set(input.title.trim().to_owned()),
+        body_md: Set(input.body_md.clone()),
+        topics: Set(serde_json::to_string(&input.topics).map_err(anyhow::Error::from)?),
+        status: Set(ProposalStatus::Submitted.as_str().to_owned()),
+        // Published when the secretariat accepts it, like a member's proposal.
+        published: Set(false),
+        supervised: Set(false),
+        submitted_at: Set(Some(now.fixed_offset())),
+        version: Set(0),
+        created_by_user_id: Set(Some(actor.user_id)),
+        created_at: Set(now.fixed_offset()),
+        updated_at: Set(now.fixed_offset()),
+        ..Default::default()
+    })
+    .exec_with_returning(&txn)
+    .await;
+    let proposal = match inserted {
+        Ok(p) => p,
+        // Another push with the same ticket number won the race (PostgreSQL): return that one.
+        Err(err)
+            if matches!(
+                err.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
+            txn.rollback().await?;
+            let found = by_ticket.one(db).await?.ok_or(AppError::Database(err))?;
+            return Ok((found, false));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    timeline::append(
+        &txn,
+        NewEvent {
+            proposal_id: proposal.id,
+            occurred_at: now,
+            precision: Precision::Exact,
+            actor_user_id: Some(actor.user_id),
+            actor_label: &actor.display_name,
+            action: TimelineAction::Submitted,
+            from_status: None,
+            to_status: Some(ProposalStatus::Submitted),
+            note: Some(format!(
+                "经{}转入,工单号 {}",
+                channel.label(),
+                input.external_id
+            )),
+            public: false,
+            source_file: None,
+            source_quote: None,
+        },
+    )
+    .await?;
+    crate::audit::record(
+        &txn,
+        Some(actor),
+        "intake",
+        Some(proposal.code.clone()),
+        Some(format!("{} {}", channel.as_str(), input.external_id)),
+        None,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok((proposal, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticket_numbers_are_short_and_plain() {
+        assert!(is_valid_external_id("12345-20261123-0001"));
+        assert!(!is_valid_external_id(""));
+        assert!(!is_valid_external_id("a b"));
+        assert!(!is_valid_external_id("x'; drop table proposals;--"));
+        assert!(!is_valid_external_id(&"9".repeat(65)));
+    }
+
+    #[test]
+    fn members_own_the_session_channel() {
+        assert_eq!(intake_channel("hotline_12345"), Some(Channel::Hotline12345));
+        assert_eq!(intake_channel("session"), None);
+        assert_eq!(intake_channel("email"), None);
+    }
+}
