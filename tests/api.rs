@@ -1,0 +1,437 @@
+//! The JSON API against its own OpenAPI document: every GET endpoint answers with the documented
+//! shape; tokens are scoped to their account's role and agency and can be revoked; the hotline
+//! intake is idempotent on its ticket number.
+mod common;
+
+use common::{spawn_app, TestApp, UserClient};
+use serde_json::{json, Value};
+
+/// Checks `value` against the subset of JSON Schema (2020-12) that utoipa generates: `$ref`,
+/// `type` (one or a list, with `null`), `properties`/`required`, `items`, `allOf`/`oneOf`,
+/// `additionalProperties`, `enum`. Returns every violation with its JSON path. Fields that no
+/// schema documents are violations too (drift between code and document).
+fn validate(doc: &Value, schema: &Value, value: &Value, path: &str, errors: &mut Vec<String>) {
+    check_value(doc, schema, value, path, errors, true)
+}
+
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(reference) => {
+            let name = reference.trim_start_matches("#/components/schemas/");
+            let target = &doc["components"]["schemas"][name];
+            assert!(!target.is_null(), "dangling $ref {reference}");
+            resolve(doc, target)
+        }
+        None => schema,
+    }
+}
+
+/// The property names a schema documents, across `allOf` members (`serde(flatten)`).
+fn documented(doc: &Value, schema: &Value, names: &mut Vec<String>) {
+    let schema = resolve(doc, schema);
+    if let Some(p) = schema.get("properties").and_then(Value::as_object) {
+        names.extend(p.keys().cloned());
+    }
+    for member in schema
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        documented(doc, member, names);
+    }
+}
+
+fn check_value(
+    doc: &Value,
+    schema: &Value,
+    value: &Value,
+    path: &str,
+    errors: &mut Vec<String>,
+    strict: bool,
+) {
+    let schema = resolve(doc, schema);
+    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+        for s in all {
+            check_value(doc, s, value, path, errors, false);
+        }
+    }
+    if let Some(any) = schema
+        .get("oneOf")
+        .or_else(|| schema.get("anyOf"))
+        .and_then(Value::as_array)
+    {
+        let fits = any.iter().any(|s| {
+            let mut e = Vec::new();
+            check_value(doc, s, value, path, &mut e, strict);
+            e.is_empty()
+        });
+        if !fits {
+            errors.push(format!("{path}: matches none of oneOf/anyOf"));
+        }
+    }
+    if let Some(types) = schema.get("type") {
+        let types: Vec<&str> = match types {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        let actual = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        let ok = types.contains(&actual) || (actual == "integer" && types.contains(&"number"));
+        if !ok {
+            errors.push(format!("{path}: {actual} where {types:?} is documented"));
+            return;
+        }
+    }
+    if let Some(allowed) = schema.get("enum").and_then(Value::as_array) {
+        if !allowed.contains(value) {
+            errors.push(format!("{path}: {value} not in {allowed:?}"));
+        }
+    }
+    if let Value::Object(map) = value {
+        let properties = schema.get("properties").and_then(Value::as_object);
+        for name in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !map.contains_key(name) {
+                errors.push(format!("{path}: required field {name} missing"));
+            }
+        }
+        let mut names = Vec::new();
+        documented(doc, schema, &mut names);
+        for (key, field) in map {
+            let child = format!("{path}.{key}");
+            match properties.and_then(|p| p.get(key)) {
+                Some(s) => check_value(doc, s, field, &child, errors, true),
+                None => match schema.get("additionalProperties") {
+                    Some(s @ Value::Object(_)) => check_value(doc, s, field, &child, errors, true),
+                    _ if strict && !names.is_empty() && !names.contains(key) => {
+                        errors.push(format!("{child}: not documented"));
+                    }
+                    _ => {}
+                },
+            }
+        }
+    }
+    if let (Value::Array(items), Some(item_schema)) = (value, schema.get("items")) {
+        for (i, item) in items.iter().enumerate() {
+            check_value(
+                doc,
+                item_schema,
+                item,
+                &format!("{path}[{i}]"),
+                errors,
+                true,
+            );
+        }
+    }
+}
+
+fn response_schema<'a>(doc: &'a Value, path: &str, method: &str, status: u16) -> &'a Value {
+    let response = &doc["paths"][path][method]["responses"][status.to_string()];
+    assert!(
+        !response.is_null(),
+        "{method} {path} answered {status}, which is not documented"
+    );
+    let content = response["content"].as_object().expect("documented content");
+    &content.values().next().unwrap()["schema"]
+}
+
+async fn check(app: &TestApp, doc: &Value, template: &str, concrete: &str) {
+    let (status, body) = app.get(concrete).await;
+    let value: Value = serde_json::from_str(&body)
+        .unwrap_or_else(|e| panic!("{concrete} is not JSON ({e}): {body}"));
+    let schema = response_schema(doc, template, "get", status);
+    let mut errors = Vec::new();
+    validate(doc, schema, &value, "$", &mut errors);
+    assert!(errors.is_empty(), "{concrete}: {errors:#?}");
+}
+
+#[tokio::test]
+async fn every_get_endpoint_answers_with_its_documented_shape() {
+    let app = spawn_app().await;
+    let (status, body) = app.get("/api/openapi.json").await;
+    assert_eq!(status, 200);
+    let doc: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let agency = app.agency_id("市科技局").await.to_string();
+    let person = app.person_id("王雪").await.to_string();
+    let (_, documents) = app.get("/api/v1/documents").await;
+    let documents: Value = serde_json::from_str(&documents).unwrap();
+    let document = documents[0]["id"].to_string();
+
+    let mut checked = 0;
+    for (template, item) in doc["paths"].as_object().unwrap() {
+        if item.get("get").is_none() {
+            continue;
+        }
+        let concrete = template
+            .replace("{number}", "27")
+            .replace("{code}", "TS-2023-027-06")
+            .replace(
+                "{id}",
+                if template.contains("agencies") {
+                    &agency
+                } else if template.contains("people") {
+                    &person
+                } else {
+                    &document
+                },
+            );
+        let concrete = if template.ends_with("/search") {
+            "/api/v1/search?q=科技型中小企业".to_owned()
+        } else {
+            concrete
+        };
+        check(&app, &doc, template, &concrete).await;
+        checked += 1;
+    }
+    assert_eq!(checked, 11, "every GET endpoint was exercised");
+
+    // Filters, paging and errors are documented too.
+    check(
+        &app,
+        &doc,
+        "/api/v1/proposals",
+        "/api/v1/proposals?session=27&group=open&per_page=3&page=2",
+    )
+    .await;
+    let (_, page) = app
+        .get("/api/v1/proposals?session=27&per_page=3&page=2")
+        .await;
+    let page: Value = serde_json::from_str(&page).unwrap();
+    assert_eq!(
+        (
+            page["total"].as_u64(),
+            page["items"].as_array().unwrap().len()
+        ),
+        (Some(11), 3)
+    );
+    check(
+        &app,
+        &doc,
+        "/api/v1/proposals",
+        "/api/v1/proposals?status=bogus",
+    )
+    .await;
+    check(
+        &app,
+        &doc,
+        "/api/v1/proposals/{code}",
+        "/api/v1/proposals/TS-1999-000-99",
+    )
+    .await;
+    let (status, body) = app.get("/api/v1/proposals?status=bogus").await;
+    assert_eq!(status, 400);
+    assert!(body.contains("\"title\"") && body.contains("status"));
+
+    // The commitment the sources report: 9500 → 9777, exceeded.
+    let (_, detail) = app.get("/api/v1/proposals/TS-2023-027-06").await;
+    let detail: Value = serde_json::from_str(&detail).unwrap();
+    let sme = detail["commitments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["target_value"] == json!(9500.0))
+        .expect("the 9500 commitment");
+    assert_eq!(sme["latest_actual"], json!(9777.0));
+    assert_eq!(sme["status"], "exceeded");
+
+    // The human docs page is served by the app and lists every path.
+    let docs = app.page("/api/docs").await;
+    for template in doc["paths"].as_object().unwrap().keys() {
+        // minijinja escapes `/` in values as `&#x2f;`.
+        let shown = template.replace('/', "&#x2f;");
+        assert!(docs.contains(&shown), "docs page lacks {template}");
+    }
+    assert!(!docs.contains("<script"), "no script on the docs page");
+}
+
+/// Creates a token for `username` through the admin page and returns it.
+async fn token_for(admin: &UserClient, username: &str) -> String {
+    let (status, page, _) = admin
+        .post(
+            "/admin/tokens",
+            &[("username", username), ("name", "测试令牌")],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let start = page
+        .find("<code class=\"token\">")
+        .expect("token shown once")
+        + 20;
+    page[start..start + page[start..].find('<').unwrap()].to_owned()
+}
+
+async fn post_json(app: &TestApp, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
+    let mut request = reqwest::Client::new().post(app.url(path)).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+#[tokio::test]
+async fn tokens_act_within_their_account_and_the_hotline_intake_is_idempotent() {
+    let app = spawn_app().await;
+    let pw = app.create_user("root", "admin", None, None).await;
+    let admin = app.login("root", &pw).await;
+    app.create_user("hotline", "secretariat", None, None).await;
+    app.create_user("kjj", "agency_staff", None, Some("市科技局"))
+        .await;
+    app.create_user("gxj", "agency_staff", None, Some("市工信局"))
+        .await;
+    let pw = app.create_user("mishu", "secretariat", None, None).await;
+    let secretariat = app.login("mishu", &pw).await;
+    let hotline = token_for(&admin, "hotline").await;
+    let kjj = token_for(&admin, "kjj").await;
+    let gxj = token_for(&admin, "gxj").await;
+    let tokens_page = admin.get("/admin/tokens").await.1;
+    assert!(
+        !tokens_page.contains(&hotline),
+        "a token is shown only when created"
+    );
+
+    // The 12345 hotline pushes a ticket; a repeat push changes nothing.
+    let ticket = json!({
+        "channel": "hotline_12345",
+        "external_id": "12345-20261123-0042",
+        "title": "建议增设科技型中小企业政策咨询窗口",
+        "body_md": "市民来电反映:希望在政务服务大厅增设**科技政策**咨询窗口。",
+        "topics": ["科技型中小企业"]
+    });
+    let (status, first) = post_json(&app, "/api/v1/intake", Some(&hotline), ticket.clone()).await;
+    assert_eq!(status, 201, "{first}");
+    assert_eq!(first["created"], true);
+    assert_eq!(first["status"], "submitted");
+    let (status, again) = post_json(&app, "/api/v1/intake", Some(&hotline), ticket.clone()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        (again["created"].clone(), again["code"].clone()),
+        (json!(false), first["code"].clone())
+    );
+    use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+    let copies = entity::proposals::Entity::find()
+        .filter(entity::proposals::Column::ExternalId.eq("12345-20261123-0042"))
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(copies, 1);
+
+    // Only the secretariat's accounts may push items; bad input is a 400 problem.
+    let (status, body) = post_json(&app, "/api/v1/intake", Some(&kjj), ticket.clone()).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = post_json(
+        &app,
+        "/api/v1/intake",
+        Some(&hotline),
+        json!({"channel": "session", "external_id": "x", "title": "t", "body_md": "b"}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(body["status"], 400);
+    assert!(
+        body["type"].as_str().unwrap().ends_with("bad-request"),
+        "{body}"
+    );
+    let (status, _) = post_json(&app, "/api/v1/intake", None, ticket.clone()).await;
+    assert_eq!(status, 401, "no token");
+    let (status, _) = post_json(&app, "/api/v1/intake", Some("ts_forged"), ticket.clone()).await;
+    assert_eq!(status, 401, "unknown token");
+
+    // The secretariat accepts it and assigns 市科技局 as lead through the web workflow.
+    let code = first["code"].as_str().unwrap().to_owned();
+    let id = entity::proposals::Entity::find()
+        .filter(entity::proposals::Column::Code.eq(code.as_str()))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .id;
+    assert_eq!(secretariat.act(id, "accept", &[]).await.0, 303);
+    let due = (chrono::Utc::now().date_naive() + chrono::Duration::days(20)).to_string();
+    let lead = app.agency_id("市科技局").await.to_string();
+    assert_eq!(
+        secretariat
+            .act(id, "assign", &[("lead", &lead), ("due_on", &due)])
+            .await
+            .0,
+        303
+    );
+
+    // Another agency's token cannot answer it; the lead agency's can.
+    let reply = json!({"kind": "written", "grade": "A", "doc_number": "青科函〔2026〕3号",
+        "body_md": "已在市民中心设立科技政策咨询窗口。",
+        "commitment": {"description": "2027年底前各区市均设窗口", "metric": "设窗口的区市", "unit": "个",
+            "target_value": 10, "target_date": "2027-12-31"}});
+    let path = format!("/api/v1/proposals/{code}/responses");
+    let (status, body) = post_json(&app, &path, Some(&gxj), reply.clone()).await;
+    assert_eq!(status, 403, "{body}");
+    let (status, body) = post_json(
+        &app,
+        &path,
+        Some(&kjj),
+        json!({"kind": "written", "body_md": "x"}),
+    )
+    .await;
+    assert_eq!(status, 400, "a written reply needs a grade: {body}");
+    let (status, body) = post_json(&app, &path, Some(&kjj), json!("not an object")).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) = post_json(&app, &path, Some(&kjj), reply.clone()).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["status"], "answered");
+    let (status, body) = post_json(&app, &path, Some(&kjj), reply.clone()).await;
+    assert_eq!(
+        status, 409,
+        "no second written reply while answered: {body}"
+    );
+
+    // The lead agency reports an actual for its commitment; 市工信局 may not.
+    let (_, detail) = app.get(&format!("/api/v1/proposals/{code}")).await;
+    let detail: Value = serde_json::from_str(&detail).unwrap();
+    let commitment = detail["commitments"][0]["id"].as_i64().unwrap();
+    let report_path = format!("/api/v1/commitments/{commitment}/reports");
+    let report = json!({"value": 4, "reported_on": chrono::Utc::now().date_naive(), "source": "市科技局工作通报"});
+    let (status, _) = post_json(&app, &report_path, Some(&gxj), report.clone()).await;
+    assert_eq!(status, 403);
+    let (status, body) = post_json(&app, &report_path, Some(&kjj), report.clone()).await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["latest_actual"], json!(4.0));
+    assert_eq!(body["status"], "on_track");
+
+    // A revoked token is refused from then on.
+    let tokens = entity::api_tokens::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap();
+    let kjj_token = tokens
+        .iter()
+        .find(|t| kjj.starts_with(&t.prefix) && t.last_used_at.is_some())
+        .expect("last use recorded");
+    let (status, _, _) = admin
+        .post(&format!("/admin/tokens/{}/revoke", kjj_token.id), &[])
+        .await;
+    assert_eq!(status, 303);
+    let (status, _) = post_json(&app, &report_path, Some(&kjj), report).await;
+    assert_eq!(status, 401);
+    // Only admins see the token page.
+    assert_eq!(secretariat.get("/admin/tokens").await.0, 403);
+}
