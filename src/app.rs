@@ -81,6 +81,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::search::routes())
         .merge(crate::statistics::routes())
         .merge(crate::api::routes())
+        .merge(crate::opendata::routes())
         .route(
             "/static/{name}",
             axum::routing::get(crate::web::assets::serve),

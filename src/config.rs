@@ -23,6 +23,8 @@ pub struct Config {
     pub reply_periods: DeadlineRules,
     /// How many days an agency has to return a wrong assignment.
     pub return_window_days: i64,
+    /// The address the public reaches the site at (absolute links in Atom feeds).
+    pub public_url: String,
     /// Mark cookies `Secure` (set when served over HTTPS).
     pub secure_cookies: bool,
     /// Meilisearch server; when unset, the embedded index is used.
@@ -43,6 +45,7 @@ impl Default for Config {
             log_filter: "info".to_owned(),
             seed_on_empty: true,
             reply_periods: DeadlineRules::default(),
+            public_url: format!("http://{DEFAULT_LISTEN}"),
             return_window_days: 7,
             secure_cookies: false,
             meili_url: None,
@@ -100,6 +103,9 @@ impl Config {
                 .filter(|d| (0..=90).contains(d))
                 .with_context(|| format!("TINGSHANG_RETURN_WINDOW_DAYS must be 0–90: {days}"))?;
         }
+        config.public_url = get("TINGSHANG_PUBLIC_URL")
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| format!("http://{}", config.listen_addr));
         config.meili_url = get("MEILI_URL").filter(|u| !u.trim().is_empty());
         config.meili_api_key = get("MEILI_API_KEY").filter(|k| !k.is_empty());
         if let Some(index) = get("TINGSHANG_MEILI_INDEX") {

@@ -31,6 +31,19 @@ enum Command {
     },
     /// Rebuild the search index from the database (Meilisearch: a new index swapped in atomically).
     Reindex,
+    /// Write the public archive as JSON Lines (to a file, or standard output with `-`).
+    Export {
+        #[arg(long, short, default_value = "-")]
+        out: String,
+    },
+    /// Load an archive file (JSON Lines, as `export` writes it): every line is checked first and
+    /// every bad one reported; then all of it is written in one transaction, or nothing.
+    Import {
+        file: std::path::PathBuf,
+        /// Only check the file; write nothing.
+        #[arg(long)]
+        check: bool,
+    },
     /// Manage user accounts.
     User {
         #[command(subcommand)]
@@ -118,6 +131,60 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 backend.name(),
                 started.elapsed().as_secs_f64()
             );
+            Ok(())
+        }
+        Command::Export { out } => {
+            let db = tingshang::db::connect(&config).await?;
+            tingshang::db::migrate(&db).await?;
+            let records = tingshang::opendata::archive::export_records(&db).await?;
+            let mut writer: Box<dyn std::io::Write> = if out == "-" {
+                Box::new(std::io::stdout().lock())
+            } else {
+                Box::new(std::io::BufWriter::new(std::fs::File::create(&out)?))
+            };
+            let total = records.len();
+            let progress = tingshang::cli::progress("导出");
+            for (i, record) in records.iter().enumerate() {
+                writer.write_all(record.line().as_bytes())?;
+                if i % 500 == 0 || i + 1 == total {
+                    progress(i + 1, total);
+                }
+            }
+            writer.flush()?;
+            eprintln!();
+            eprintln!("已导出 {total} 条记录");
+            Ok(())
+        }
+        Command::Import { file, check } => {
+            use tingshang::opendata::archive;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("无法读取 {}:{e}", file.display()))?;
+            let db = tingshang::db::connect(&config).await?;
+            tingshang::db::migrate(&db).await?;
+            let invalid = |errors: Vec<archive::LineError>| {
+                for e in &errors {
+                    eprintln!("{}:{e}", file.display());
+                }
+                anyhow::anyhow!("文件有 {} 处错误,未导入任何内容", errors.len())
+            };
+            if check {
+                let (records, errors) = archive::check(&text);
+                if !errors.is_empty() {
+                    return Err(invalid(errors));
+                }
+                println!("检查通过:{} 条记录", records.len());
+                return Ok(());
+            }
+            let report = archive::import(&db, &text, &tingshang::cli::progress("导入"))
+                .await
+                .map_err(|e| match e {
+                    archive::ImportError::Invalid(errors) => invalid(errors),
+                    other => anyhow::anyhow!(other),
+                })?;
+            eprintln!();
+            println!("新增:{:?}", report.inserted);
+            println!("已存在(未重复导入):{:?}", report.matched);
+            println!("搜索索引将在服务运行时更新(或运行 tingshang reindex)");
             Ok(())
         }
         Command::User { action } => {

@@ -76,15 +76,7 @@ pub struct SummaryPage {
     pub total: u64,
 }
 
-pub async fn public_summaries<C: ConnectionTrait>(
-    db: &C,
-    filter: &ListFilter,
-) -> AppResult<SummaryPage> {
-    let per_page = filter.per_page.clamp(1, 200);
-    let offset = filter.page.saturating_sub(1) * per_page;
-    if filter.needs_facts() {
-        return summaries_by_measure(db, filter, offset, per_page).await;
-    }
+fn list_condition(filter: &ListFilter) -> Condition {
     let mut condition = public_condition();
     if let Some(id) = filter.session_id {
         condition = condition.add(proposals::Column::SessionId.eq(id));
@@ -98,8 +90,29 @@ pub async fn public_summaries<C: ConnectionTrait>(
     if let Some(channel) = filter.channel {
         condition = condition.add(proposals::Column::Channel.eq(channel.as_str()));
     }
+    condition
+}
 
-    let query = proposals::Entity::find().filter(condition);
+pub async fn public_summaries<C: ConnectionTrait>(
+    db: &C,
+    filter: &ListFilter,
+) -> AppResult<SummaryPage> {
+    let per_page = filter.per_page.clamp(1, 200);
+    let offset = filter.page.saturating_sub(1) * per_page;
+    if filter.needs_facts() {
+        let ids = ids_by_measure(db, filter).await?;
+        let page_ids: Vec<i32> = ids
+            .iter()
+            .skip(offset as usize)
+            .take(per_page as usize)
+            .copied()
+            .collect();
+        return Ok(SummaryPage {
+            items: summaries_in_order(db, &page_ids).await?,
+            total: ids.len() as u64,
+        });
+    }
+    let query = proposals::Entity::find().filter(list_condition(filter));
     let total = query.clone().count(db).await?;
     let rows = query
         .order_by_desc(proposals::Column::SubmittedAt)
@@ -114,14 +127,39 @@ pub async fn public_summaries<C: ConnectionTrait>(
     })
 }
 
+/// Every id the filter lists, in list order (newest submission first, then by code): what an
+/// export streams through, a batch at a time.
+pub async fn public_ids<C: ConnectionTrait>(db: &C, filter: &ListFilter) -> AppResult<Vec<i32>> {
+    if filter.needs_facts() {
+        return ids_by_measure(db, filter).await;
+    }
+    Ok(proposals::Entity::find()
+        .filter(list_condition(filter))
+        .select_only()
+        .column(proposals::Column::Id)
+        .order_by_desc(proposals::Column::SubmittedAt)
+        .order_by_asc(proposals::Column::Code)
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// Summaries of the proposals with `ids`, in that order.
+pub async fn summaries_in_order<C: ConnectionTrait>(
+    db: &C,
+    ids: &[i32],
+) -> AppResult<Vec<ProposalSummary>> {
+    let mut rows = proposals::Entity::find()
+        .filter(proposals::Column::Id.is_in(ids.iter().copied()))
+        .all(db)
+        .await?;
+    rows.sort_by_key(|p| ids.iter().position(|id| *id == p.id));
+    summarize(db, rows).await
+}
+
 /// The list behind a statistics figure: the items `measures::matching` counts, so the list and
 /// the figure always agree.
-async fn summaries_by_measure<C: ConnectionTrait>(
-    db: &C,
-    filter: &ListFilter,
-    offset: u64,
-    per_page: u64,
-) -> AppResult<SummaryPage> {
+async fn ids_by_measure<C: ConnectionTrait>(db: &C, filter: &ListFilter) -> AppResult<Vec<i32>> {
     let selection = Selection {
         year: filter.year,
         session_id: filter.session_id,
@@ -130,27 +168,12 @@ async fn summaries_by_measure<C: ConnectionTrait>(
     };
     let items = facts::load_items(db, &selection).await?;
     let measure = filter.measure.unwrap_or(Measure::Proposals);
-    let ids: Vec<i32> = matching(&items, &selection, measure, crate::time::today())
+    Ok(matching(&items, &selection, measure, crate::time::today())
         .into_iter()
         .filter(|i| filter.status.is_none_or(|s| i.status == s))
         .filter(|i| filter.author_id.is_none() || filter.author_id == i.author_id)
         .map(|i| i.id)
-        .collect();
-    let page_ids: Vec<i32> = ids
-        .iter()
-        .skip(offset as usize)
-        .take(per_page as usize)
-        .copied()
-        .collect();
-    let mut rows = proposals::Entity::find()
-        .filter(proposals::Column::Id.is_in(page_ids.clone()))
-        .all(db)
-        .await?;
-    rows.sort_by_key(|p| page_ids.iter().position(|id| *id == p.id));
-    Ok(SummaryPage {
-        items: summarize(db, rows).await?,
-        total: ids.len() as u64,
-    })
+        .collect())
 }
 
 /// Summaries for already-loaded proposals, with a fixed number of extra queries.

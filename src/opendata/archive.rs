@@ -1,0 +1,826 @@
+//! The archive exchange format: JSON Lines, one record per line (`{"type": …, "row": {…}}`), in
+//! dependency order, holding only what the public archive shows. `export` streams it; `import`
+//! reads a whole file, reports every bad line with its number and reason, and then writes all of
+//! it in one transaction or nothing. Rows whose natural key (code, number, external id …) already
+//! exists are matched rather than duplicated, so importing the same file twice changes nothing.
+use std::collections::HashMap;
+
+use entity::{
+    agencies, assignments, commitment_reports, commitments, document_links, documents, evaluations,
+    people, proposal_cosigners, proposals, response_proposals, responses, session_participants,
+    sessions, timeline_events,
+};
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
+    DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::proposals::service::public_condition;
+use crate::proposals::{Channel, ProposalStatus};
+
+pub const FORMAT: &str = "tingshang-archive";
+pub const VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Header {
+    pub format: String,
+    pub version: u32,
+    pub exported_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// One line of an archive file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", content = "row", rename_all = "snake_case")]
+pub enum Record {
+    Header(Header),
+    Agency(agencies::Model),
+    Person(people::Model),
+    Document(documents::Model),
+    Session(sessions::Model),
+    Participant(session_participants::Model),
+    Proposal(proposals::Model),
+    Cosigner(proposal_cosigners::Model),
+    Assignment(assignments::Model),
+    Response(responses::Model),
+    ResponseLink(response_proposals::Model),
+    DocumentLink(document_links::Model),
+    Commitment(commitments::Model),
+    Report(commitment_reports::Model),
+    Event(timeline_events::Model),
+    Evaluation(evaluations::Model),
+}
+
+impl Record {
+    pub fn line(&self) -> String {
+        let mut text = serde_json::to_string(self).expect("records serialize");
+        text.push('\n');
+        text
+    }
+}
+
+/// Every public record, in the order an import needs them. The archive is small next to what a
+/// server holds in memory per table at a time; each table is read once.
+pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, sea_orm::DbErr> {
+    let mut out = vec![Record::Header(Header {
+        format: FORMAT.to_owned(),
+        version: VERSION,
+        exported_at: chrono::Utc::now(),
+    })];
+    out.extend(
+        agencies::Entity::find()
+            .order_by_asc(agencies::Column::Id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(Record::Agency),
+    );
+    out.extend(
+        people::Entity::find()
+            .order_by_asc(people::Column::Id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(Record::Person),
+    );
+    let documents = documents::Entity::find()
+        .filter(documents::Column::Published.eq(true))
+        .order_by_asc(documents::Column::Id)
+        .all(db)
+        .await?;
+    let document_ids: Vec<i32> = documents.iter().map(|d| d.id).collect();
+    out.extend(documents.into_iter().map(Record::Document));
+    let sessions = sessions::Entity::find()
+        .filter(sessions::Column::Published.eq(true))
+        .order_by_asc(sessions::Column::Id)
+        .all(db)
+        .await?;
+    let session_ids: Vec<i32> = sessions.iter().map(|s| s.id).collect();
+    out.extend(sessions.into_iter().map(Record::Session));
+    out.extend(
+        session_participants::Entity::find()
+            .filter(session_participants::Column::SessionId.is_in(session_ids.clone()))
+            .order_by_asc(session_participants::Column::Id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(Record::Participant),
+    );
+    let proposals = proposals::Entity::find()
+        .filter(public_condition())
+        .order_by_asc(proposals::Column::Id)
+        .all(db)
+        .await?;
+    let proposal_ids: Vec<i32> = proposals.iter().map(|p| p.id).collect();
+    out.extend(proposals.into_iter().map(|mut p| {
+        // Internal: which account typed it, and links to proposals that are not exported.
+        p.created_by_user_id = None;
+        if p.merged_into_id.is_some_and(|m| !proposal_ids.contains(&m)) {
+            p.merged_into_id = None;
+        }
+        if p.session_id.is_some_and(|s| !session_ids.contains(&s)) {
+            p.session_id = None;
+        }
+        Record::Proposal(p)
+    }));
+    out.extend(
+        proposal_cosigners::Entity::find()
+            .filter(proposal_cosigners::Column::ProposalId.is_in(proposal_ids.clone()))
+            .order_by_asc(proposal_cosigners::Column::Id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(Record::Cosigner),
+    );
+    out.extend(
+        assignments::Entity::find()
+            .filter(assignments::Column::ProposalId.is_in(proposal_ids.clone()))
+            .order_by_asc(assignments::Column::Id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(Record::Assignment),
+    );
+    let responses = responses::Entity::find()
+        .filter(responses::Column::Published.eq(true))
+        .order_by_asc(responses::Column::Id)
+        .all(db)
+        .await?;
+    let response_ids: Vec<i32> = responses.iter().map(|r| r.id).collect();
+    out.extend(responses.into_iter().map(|mut r| {
+        r.created_by_user_id = None;
+        if r.document_id.is_some_and(|d| !document_ids.contains(&d)) {
+            r.document_id = None;
+        }
+        Record::Response(r)
+    }));
+    out.extend(
+        response_proposals::Entity::find()
+            .filter(response_proposals::Column::ResponseId.is_in(response_ids.clone()))
+            .filter(response_proposals::Column::ProposalId.is_in(proposal_ids.clone()))
+            .order_by_asc(response_proposals::Column::Id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(Record::ResponseLink),
+    );
+    out.extend(
+        document_links::Entity::find()
+            .filter(document_links::Column::DocumentId.is_in(document_ids.clone()))
+            .filter(document_links::Column::ProposalId.is_in(proposal_ids.clone()))
+            .order_by_asc(document_links::Column::Id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(Record::DocumentLink),
+    );
+    let commitments = commitments::Entity::find()
+        .order_by_asc(commitments::Column::Id)
+        .all(db)
+        .await?;
+    let commitments: Vec<commitments::Model> = commitments
+        .into_iter()
+        .filter(|c| c.proposal_id.is_none_or(|p| proposal_ids.contains(&p)))
+        .map(|mut c| {
+            if c.response_id.is_some_and(|r| !response_ids.contains(&r)) {
+                c.response_id = None;
+            }
+            if c.document_id.is_some_and(|d| !document_ids.contains(&d)) {
+                c.document_id = None;
+            }
+            c
+        })
+        .collect();
+    let commitment_ids: Vec<i32> = commitments.iter().map(|c| c.id).collect();
+    out.extend(commitments.into_iter().map(Record::Commitment));
+    out.extend(
+        commitment_reports::Entity::find()
+            .filter(commitment_reports::Column::CommitmentId.is_in(commitment_ids))
+            .order_by_asc(commitment_reports::Column::Id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|mut r| {
+                if r.document_id.is_some_and(|d| !document_ids.contains(&d)) {
+                    r.document_id = None;
+                }
+                Record::Report(r)
+            }),
+    );
+    out.extend(
+        timeline_events::Entity::find()
+            .filter(timeline_events::Column::ProposalId.is_in(proposal_ids.clone()))
+            .filter(timeline_events::Column::Public.eq(true))
+            .order_by_asc(timeline_events::Column::Id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|mut e| {
+                e.actor_user_id = None;
+                Record::Event(e)
+            }),
+    );
+    out.extend(
+        evaluations::Entity::find()
+            .filter(evaluations::Column::ProposalId.is_in(proposal_ids))
+            .order_by_asc(evaluations::Column::Id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|mut e| {
+                if e.response_id.is_some_and(|r| !response_ids.contains(&r)) {
+                    e.response_id = None;
+                }
+                Record::Evaluation(e)
+            }),
+    );
+    Ok(out)
+}
+
+/// A problem with one line of the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LineError {
+    pub line: usize,
+    pub reason: String,
+}
+
+impl std::fmt::Display for LineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "第 {} 行:{}", self.line, self.reason)
+    }
+}
+
+/// Parses every line; blank lines are skipped. Returns the records that parsed and an error for
+/// every line that did not (not just the first).
+pub fn parse(text: &str) -> (Vec<(usize, Record)>, Vec<LineError>) {
+    let mut records = Vec::new();
+    let mut errors = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Record>(line) {
+            Ok(record) => records.push((line_no, record)),
+            Err(e) => errors.push(LineError {
+                line: line_no,
+                reason: format!("不是有效的记录:{e}"),
+            }),
+        }
+    }
+    match records.first() {
+        Some((_, Record::Header(h))) if h.format == FORMAT && h.version == VERSION => {}
+        Some((line, Record::Header(h))) => errors.push(LineError {
+            line: *line,
+            reason: format!("不支持的格式 {} 版本 {}", h.format, h.version),
+        }),
+        _ if errors.is_empty() => errors.push(LineError {
+            line: 1,
+            reason: format!("第一行须为 {FORMAT} 文件头"),
+        }),
+        _ => {}
+    }
+    (records, errors)
+}
+
+/// Every problem in the file: lines that do not parse, and records that break a rule.
+pub fn check(text: &str) -> (Vec<(usize, Record)>, Vec<LineError>) {
+    let (records, mut errors) = parse(text);
+    errors.extend(validate(&records));
+    errors.sort_by_key(|e| e.line);
+    (records, errors)
+}
+
+/// Checks what can be checked without the database: vocabularies, text limits and that every
+/// reference points to a record earlier in the file.
+pub fn validate(records: &[(usize, Record)]) -> Vec<LineError> {
+    use std::collections::HashSet;
+    let mut seen: HashMap<&'static str, HashSet<i32>> = HashMap::new();
+    let mut errors = Vec::new();
+    for (line, record) in records {
+        let mut problems: Vec<String> = Vec::new();
+        let mut refer = |table: &'static str, id: Option<i32>, what: &str| {
+            if let Some(id) = id {
+                if !seen.get(table).is_some_and(|s| s.contains(&id)) {
+                    problems.push(format!("{what} {id} 不在文件中此行之前"));
+                }
+            }
+        };
+        let (table, id) = match record {
+            Record::Header(_) => ("header", 0),
+            Record::Agency(a) => {
+                refer("agency", a.successor_id, "successor_id");
+                ("agency", a.id)
+            }
+            Record::Person(p) => {
+                refer("agency", p.agency_id, "agency_id");
+                ("person", p.id)
+            }
+            Record::Document(d) => ("document", d.id),
+            Record::Session(s) => ("session", s.id),
+            Record::Participant(p) => {
+                refer("session", Some(p.session_id), "session_id");
+                refer("person", Some(p.person_id), "person_id");
+                ("participant", p.id)
+            }
+            Record::Proposal(p) => {
+                refer("session", p.session_id, "session_id");
+                refer("person", p.author_id, "author_id");
+                refer("proposal", p.merged_into_id, "merged_into_id");
+                ("proposal", p.id)
+            }
+            Record::Cosigner(c) => {
+                refer("proposal", Some(c.proposal_id), "proposal_id");
+                refer("person", Some(c.person_id), "person_id");
+                ("cosigner", c.id)
+            }
+            Record::Assignment(a) => {
+                refer("proposal", Some(a.proposal_id), "proposal_id");
+                refer("agency", Some(a.agency_id), "agency_id");
+                ("assignment", a.id)
+            }
+            Record::Response(r) => {
+                refer("agency", Some(r.agency_id), "agency_id");
+                refer("person", r.responder_id, "responder_id");
+                refer("document", r.document_id, "document_id");
+                ("response", r.id)
+            }
+            Record::ResponseLink(l) => {
+                refer("response", Some(l.response_id), "response_id");
+                refer("proposal", Some(l.proposal_id), "proposal_id");
+                ("response_link", l.id)
+            }
+            Record::DocumentLink(l) => {
+                refer("document", Some(l.document_id), "document_id");
+                refer("proposal", Some(l.proposal_id), "proposal_id");
+                ("document_link", l.id)
+            }
+            Record::Commitment(c) => {
+                refer("agency", Some(c.agency_id), "agency_id");
+                refer("proposal", c.proposal_id, "proposal_id");
+                refer("response", c.response_id, "response_id");
+                refer("document", c.document_id, "document_id");
+                ("commitment", c.id)
+            }
+            Record::Report(r) => {
+                refer("commitment", Some(r.commitment_id), "commitment_id");
+                refer("document", r.document_id, "document_id");
+                ("report", r.id)
+            }
+            Record::Event(e) => {
+                refer("proposal", Some(e.proposal_id), "proposal_id");
+                ("event", e.id)
+            }
+            Record::Evaluation(e) => {
+                refer("proposal", Some(e.proposal_id), "proposal_id");
+                refer("response", e.response_id, "response_id");
+                refer("person", Some(e.person_id), "person_id");
+                ("evaluation", e.id)
+            }
+        };
+        problems.extend(content_problems(record));
+        if !seen.entry(table).or_default().insert(id) && table != "header" {
+            problems.push(format!("{table} id {id} 重复"));
+        }
+        errors.extend(problems.into_iter().map(|reason| LineError {
+            line: *line,
+            reason,
+        }));
+    }
+    errors
+}
+
+fn text_problem(label: &str, text: &str, max: usize, required: bool) -> Option<String> {
+    crate::proposals::drafts::check_text(label, text, max, required).err()
+}
+
+/// The rules on the content of one record (the same limits as the forms).
+fn content_problems(record: &Record) -> Vec<String> {
+    use crate::proposals::drafts::MAX_BODY_BYTES;
+    let mut p: Vec<Option<String>> = Vec::new();
+    match record {
+        Record::Proposal(x) => {
+            p.push(text_problem("标题", &x.title, 300, true));
+            p.push(text_problem("正文", &x.body_md, MAX_BODY_BYTES, true));
+            if !crate::proposals::service::is_plausible_code(&x.code) {
+                p.push(Some(format!("编号 {:?} 无效", x.code)));
+            }
+            if ProposalStatus::parse(&x.status).is_none_or(|s| !s.is_public()) {
+                p.push(Some(format!("状态 {:?} 不是公开状态", x.status)));
+            }
+            if Channel::parse(&x.channel).is_none() {
+                p.push(Some(format!("渠道 {:?} 无效", x.channel)));
+            }
+        }
+        Record::Session(x) => {
+            p.push(text_problem("主题", &x.topic, 300, true));
+            p.push(text_problem("概述", &x.summary_md, MAX_BODY_BYTES, false));
+            if x.number <= 0 {
+                p.push(Some("期数须为正整数".to_owned()));
+            }
+        }
+        Record::Response(x) => {
+            p.push(text_problem("答复", &x.body_md, MAX_BODY_BYTES, true));
+            if crate::responses::ResponseKind::parse(&x.kind).is_none() {
+                p.push(Some(format!("答复类型 {:?} 无效", x.kind)));
+            }
+        }
+        Record::Agency(x) => {
+            p.push(text_problem("部门全称", &x.full_name, 200, true));
+            p.push(text_problem("部门简称", &x.short_name, 100, true));
+        }
+        Record::Person(x) => p.push(text_problem("姓名", &x.name, 100, true)),
+        Record::Document(x) => {
+            p.push(text_problem("标题", &x.title, 300, true));
+            p.push(text_problem("正文", &x.body_md, 2 * MAX_BODY_BYTES, false));
+        }
+        Record::Commitment(x) => {
+            p.push(text_problem("承诺", &x.description, 2000, true));
+            if crate::followup::Comparison::parse(&x.comparison).is_none() {
+                p.push(Some(format!("比较方式 {:?} 无效", x.comparison)));
+            }
+            if !x.target_value.is_finite() {
+                p.push(Some("目标值须为数值".to_owned()));
+            }
+        }
+        Record::Report(x) if !x.value.is_finite() => {
+            p.push(Some("实际值须为数值".to_owned()));
+        }
+        Record::Evaluation(x) if crate::followup::Rating::parse(&x.rating).is_none() => {
+            p.push(Some(format!("评价 {:?} 无效", x.rating)));
+        }
+        _ => {}
+    }
+    p.into_iter().flatten().collect()
+}
+
+/// What an import did, per record type: inserted, and matched to rows already there.
+#[derive(Debug, Default, Serialize)]
+pub struct ImportReport {
+    pub inserted: std::collections::BTreeMap<&'static str, usize>,
+    pub matched: std::collections::BTreeMap<&'static str, usize>,
+}
+
+/// Old id → new id, per table, and which rows this import has already used (so that two lines
+/// with the same natural key are two rows, not one).
+#[derive(Default)]
+struct IdMap {
+    ids: HashMap<&'static str, HashMap<i32, i32>>,
+    claimed: HashMap<&'static str, std::collections::HashSet<i32>>,
+}
+
+impl IdMap {
+    fn set(&mut self, table: &'static str, old: i32, new: i32) {
+        self.ids.entry(table).or_default().insert(old, new);
+        self.claimed.entry(table).or_default().insert(new);
+    }
+    fn unclaimed<'a, M: 'a>(
+        &self,
+        table: &'static str,
+        rows: impl IntoIterator<Item = &'a M>,
+        id: impl Fn(&M) -> i32,
+    ) -> Option<i32> {
+        let claimed = self.claimed.get(table);
+        rows.into_iter()
+            .map(|m| id(m))
+            .find(|i| claimed.is_none_or(|c| !c.contains(i)))
+    }
+    fn get(&self, table: &'static str, old: i32) -> i32 {
+        // `validate` has checked that every reference is defined earlier in the file.
+        self.ids[table][&old]
+    }
+    fn opt(&self, table: &'static str, old: Option<i32>) -> Option<i32> {
+        old.map(|o| self.get(table, o))
+    }
+}
+
+/// Validates the whole file and, only if it is entirely valid, writes it in one transaction.
+pub async fn import(
+    db: &DatabaseConnection,
+    text: &str,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<ImportReport, ImportError> {
+    let (records, errors) = check(text);
+    if !errors.is_empty() {
+        return Err(ImportError::Invalid(errors));
+    }
+    let txn = crate::db::begin_write(db).await?;
+    let mut ids = IdMap::default();
+    let mut report = ImportReport::default();
+    let total = records.len();
+    for (done, (_, record)) in records.into_iter().enumerate() {
+        let (table, existing) = insert_or_match(&txn, &mut ids, record).await?;
+        if table != "header" {
+            let tally = if existing {
+                &mut report.matched
+            } else {
+                &mut report.inserted
+            };
+            *tally.entry(table).or_default() += 1;
+        }
+        if done % 200 == 0 || done + 1 == total {
+            progress(done + 1, total);
+        }
+    }
+    // The search index follows the database: everything imported is queued for indexing.
+    let (proposals, sessions, documents) = crate::search::documents::indexable_ids(&txn).await?;
+    use crate::search::documents::{DOCUMENT, PROPOSAL, SESSION};
+    for (kind, list) in [
+        (PROPOSAL, proposals),
+        (SESSION, sessions),
+        (DOCUMENT, documents),
+    ] {
+        for id in list {
+            crate::search::outbox::enqueue(&txn, kind, id).await?;
+        }
+    }
+    txn.commit().await?;
+    Ok(report)
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("文件有 {} 处错误", .0.len())]
+    Invalid(Vec<LineError>),
+    #[error(transparent)]
+    Database(#[from] sea_orm::DbErr),
+    #[error(transparent)]
+    Other(#[from] crate::error::AppError),
+}
+
+/// Inserts one record with remapped references, or matches it to the row with the same natural
+/// key; returns the table name and whether it was matched.
+async fn insert_or_match<C: ConnectionTrait>(
+    db: &C,
+    ids: &mut IdMap,
+    record: Record,
+) -> Result<(&'static str, bool), sea_orm::DbErr> {
+    macro_rules! put {
+        ($table:literal, $entity:ident, $model:expr, $existing:expr, |$am:ident| $remap:block) => {{
+            let model = $model;
+            let old = model.id;
+            let candidates = $existing;
+            if let Some(found) = ids.unclaimed($table, candidates.iter(), |m| m.id) {
+                ids.set($table, old, found);
+                return Ok(($table, true));
+            }
+            // Every column is written as it was exported, except the id and the references.
+            let mut $am = model.into_active_model().reset_all();
+            $am.id = NotSet;
+            $remap
+            let inserted = $am.insert(db).await?;
+            ids.set($table, old, inserted.id);
+            Ok(($table, false))
+        }};
+    }
+    match record {
+        Record::Header(_) => Ok(("header", true)),
+        Record::Agency(a) => {
+            let existing = agencies::Entity::find()
+                .filter(match &a.external_id {
+                    Some(key) => agencies::Column::ExternalId.eq(key.as_str()),
+                    None => agencies::Column::ShortName.eq(a.short_name.as_str()),
+                })
+                .all(db)
+                .await?;
+            put!("agency", agencies, a, existing, |am| {
+                am.successor_id = Set(ids.opt("agency", *am.successor_id.as_ref()));
+            })
+        }
+        Record::Person(p) => {
+            let existing = people::Entity::find()
+                .filter(match &p.external_id {
+                    Some(key) => people::Column::ExternalId.eq(key.as_str()),
+                    None => people::Column::Name
+                        .eq(p.name.as_str())
+                        .and(people::Column::Post.eq(p.post.as_str())),
+                })
+                .all(db)
+                .await?;
+            put!("person", people, p, existing, |am| {
+                am.agency_id = Set(ids.opt("agency", *am.agency_id.as_ref()));
+            })
+        }
+        Record::Document(d) => {
+            let existing = documents::Entity::find()
+                .filter(match &d.external_id {
+                    Some(key) => documents::Column::ExternalId.eq(key.as_str()),
+                    None => documents::Column::Title.eq(d.title.as_str()),
+                })
+                .all(db)
+                .await?;
+            put!("document", documents, d, existing, |_am| {})
+        }
+        Record::Session(s) => {
+            let existing = sessions::Entity::find()
+                .filter(sessions::Column::Number.eq(s.number))
+                .all(db)
+                .await?;
+            put!("session", sessions, s, existing, |_am| {})
+        }
+        Record::Participant(p) => {
+            let (session, person) = (
+                ids.get("session", p.session_id),
+                ids.get("person", p.person_id),
+            );
+            let existing = session_participants::Entity::find()
+                .filter(session_participants::Column::SessionId.eq(session))
+                .filter(session_participants::Column::PersonId.eq(person))
+                .filter(session_participants::Column::Role.eq(p.role.as_str()))
+                .all(db)
+                .await?;
+            put!("participant", session_participants, p, existing, |am| {
+                am.session_id = Set(session);
+                am.person_id = Set(person);
+            })
+        }
+        Record::Proposal(p) => {
+            let existing = proposals::Entity::find()
+                .filter(proposals::Column::Code.eq(p.code.as_str()))
+                .all(db)
+                .await?;
+            put!("proposal", proposals, p, existing, |am| {
+                am.session_id = Set(ids.opt("session", *am.session_id.as_ref()));
+                am.author_id = Set(ids.opt("person", *am.author_id.as_ref()));
+                am.merged_into_id = Set(ids.opt("proposal", *am.merged_into_id.as_ref()));
+                am.created_by_user_id = Set(None);
+            })
+        }
+        Record::Cosigner(c) => {
+            let (proposal, person) = (
+                ids.get("proposal", c.proposal_id),
+                ids.get("person", c.person_id),
+            );
+            let existing = proposal_cosigners::Entity::find()
+                .filter(proposal_cosigners::Column::ProposalId.eq(proposal))
+                .filter(proposal_cosigners::Column::PersonId.eq(person))
+                .all(db)
+                .await?;
+            put!("cosigner", proposal_cosigners, c, existing, |am| {
+                am.proposal_id = Set(proposal);
+                am.person_id = Set(person);
+            })
+        }
+        Record::Assignment(a) => {
+            let (proposal, agency) = (
+                ids.get("proposal", a.proposal_id),
+                ids.get("agency", a.agency_id),
+            );
+            let existing = assignments::Entity::find()
+                .filter(assignments::Column::ProposalId.eq(proposal))
+                .filter(assignments::Column::AgencyId.eq(agency))
+                .filter(assignments::Column::AssignedAt.eq(a.assigned_at))
+                .all(db)
+                .await?;
+            put!("assignment", assignments, a, existing, |am| {
+                am.proposal_id = Set(proposal);
+                am.agency_id = Set(agency);
+            })
+        }
+        Record::Response(r) => {
+            let agency = ids.get("agency", r.agency_id);
+            let existing = responses::Entity::find()
+                .filter(match &r.external_id {
+                    Some(key) => responses::Column::ExternalId.eq(key.as_str()),
+                    None => responses::Column::AgencyId
+                        .eq(agency)
+                        .and(responses::Column::Kind.eq(r.kind.as_str()))
+                        .and(responses::Column::BodyMd.eq(r.body_md.as_str())),
+                })
+                .all(db)
+                .await?;
+            put!("response", responses, r, existing, |am| {
+                am.agency_id = Set(agency);
+                am.responder_id = Set(ids.opt("person", *am.responder_id.as_ref()));
+                am.document_id = Set(ids.opt("document", *am.document_id.as_ref()));
+                am.created_by_user_id = Set(None);
+            })
+        }
+        Record::ResponseLink(l) => {
+            let (response, proposal) = (
+                ids.get("response", l.response_id),
+                ids.get("proposal", l.proposal_id),
+            );
+            let existing = response_proposals::Entity::find()
+                .filter(response_proposals::Column::ResponseId.eq(response))
+                .filter(response_proposals::Column::ProposalId.eq(proposal))
+                .all(db)
+                .await?;
+            put!("response_link", response_proposals, l, existing, |am| {
+                am.response_id = Set(response);
+                am.proposal_id = Set(proposal);
+            })
+        }
+        Record::DocumentLink(l) => {
+            let (document, proposal) = (
+                ids.get("document", l.document_id),
+                ids.get("proposal", l.proposal_id),
+            );
+            let existing = document_links::Entity::find()
+                .filter(document_links::Column::DocumentId.eq(document))
+                .filter(document_links::Column::ProposalId.eq(proposal))
+                .all(db)
+                .await?;
+            put!("document_link", document_links, l, existing, |am| {
+                am.document_id = Set(document);
+                am.proposal_id = Set(proposal);
+            })
+        }
+        Record::Commitment(c) => {
+            let agency = ids.get("agency", c.agency_id);
+            let existing = commitments::Entity::find()
+                .filter(match &c.external_id {
+                    Some(key) => commitments::Column::ExternalId.eq(key.as_str()),
+                    None => commitments::Column::AgencyId
+                        .eq(agency)
+                        .and(commitments::Column::Metric.eq(c.metric.as_str()))
+                        .and(commitments::Column::Description.eq(c.description.as_str())),
+                })
+                .all(db)
+                .await?;
+            put!("commitment", commitments, c, existing, |am| {
+                am.agency_id = Set(agency);
+                am.proposal_id = Set(ids.opt("proposal", *am.proposal_id.as_ref()));
+                am.response_id = Set(ids.opt("response", *am.response_id.as_ref()));
+                am.document_id = Set(ids.opt("document", *am.document_id.as_ref()));
+            })
+        }
+        Record::Report(r) => {
+            let commitment = ids.get("commitment", r.commitment_id);
+            let mut query = commitment_reports::Entity::find()
+                .filter(commitment_reports::Column::CommitmentId.eq(commitment))
+                .filter(commitment_reports::Column::Value.eq(r.value));
+            query = match r.reported_on {
+                Some(day) => query.filter(commitment_reports::Column::ReportedOn.eq(day)),
+                None => query.filter(commitment_reports::Column::ReportedOn.is_null()),
+            };
+            let existing = query.all(db).await?;
+            put!("report", commitment_reports, r, existing, |am| {
+                am.commitment_id = Set(commitment);
+                am.document_id = Set(ids.opt("document", *am.document_id.as_ref()));
+            })
+        }
+        Record::Event(e) => {
+            let proposal = ids.get("proposal", e.proposal_id);
+            let existing = timeline_events::Entity::find()
+                .filter(timeline_events::Column::ProposalId.eq(proposal))
+                .filter(timeline_events::Column::OccurredAt.eq(e.occurred_at))
+                .filter(timeline_events::Column::Action.eq(e.action.as_str()))
+                .all(db)
+                .await?;
+            put!("event", timeline_events, e, existing, |am| {
+                am.proposal_id = Set(proposal);
+                am.actor_user_id = Set(None);
+            })
+        }
+        Record::Evaluation(e) => {
+            let (proposal, person) = (
+                ids.get("proposal", e.proposal_id),
+                ids.get("person", e.person_id),
+            );
+            let existing = evaluations::Entity::find()
+                .filter(evaluations::Column::ProposalId.eq(proposal))
+                .filter(evaluations::Column::PersonId.eq(person))
+                .filter(evaluations::Column::CreatedAt.eq(e.created_at))
+                .all(db)
+                .await?;
+            put!("evaluation", evaluations, e, existing, |am| {
+                am.proposal_id = Set(proposal);
+                am.person_id = Set(person);
+                am.response_id = Set(ids.opt("response", *am.response_id.as_ref()));
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bad_line_is_reported_with_its_number() {
+        let text = format!(
+            "{}\nnot json\n\n{}\n",
+            Record::Header(Header {
+                format: FORMAT.into(),
+                version: VERSION,
+                exported_at: chrono::Utc::now(),
+            })
+            .line()
+            .trim_end(),
+            r#"{"type":"unknown","row":{}}"#
+        );
+        let (_, errors) = check(&text);
+        assert_eq!(
+            errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+            vec![2, 4]
+        );
+    }
+
+    #[test]
+    fn a_file_without_a_header_is_refused() {
+        let (_, errors) = parse("");
+        assert_eq!(errors[0].line, 1);
+    }
+}

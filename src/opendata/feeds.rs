@@ -1,0 +1,306 @@
+//! Atom feeds (RFC 4287): new published proposals, new responses, per agency, per session and one
+//! proposal's public timeline. Text is escaped once, here; entry ids are stable `tag:` URIs.
+use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use entity::{proposals, sessions};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use crate::app::AppState;
+use crate::error::{AppError, AppResult};
+use crate::proposals::service::{public_condition, summarize};
+use crate::responses::service::ResponseView;
+use crate::statistics::charts::xml_escape;
+use crate::web::parse_id;
+
+const LIMIT: u64 = 50;
+const TAG: &str = "tag:tingshang.qingdao,2023:";
+
+/// One entry before it is written out.
+pub struct Entry {
+    pub id: String,
+    pub title: String,
+    pub link: String,
+    pub updated: DateTime<FixedOffset>,
+    pub author: Option<String>,
+    pub summary: String,
+}
+
+pub struct Feed {
+    pub id: String,
+    pub title: String,
+    /// The page this feed follows, relative to the site.
+    pub page: String,
+    /// This feed's own address, relative to the site.
+    pub own: String,
+    pub entries: Vec<Entry>,
+}
+
+fn at_noon(day: Option<NaiveDate>) -> DateTime<FixedOffset> {
+    day.and_then(|d| d.and_hms_opt(4, 0, 0))
+        .map(|t| t.and_utc().fixed_offset())
+        .unwrap_or_else(|| DateTime::<Utc>::UNIX_EPOCH.fixed_offset())
+}
+
+impl Feed {
+    /// The feed as Atom XML, with links made absolute against `base`.
+    pub fn render(&self, base: &str) -> String {
+        let updated = self
+            .entries
+            .iter()
+            .map(|e| e.updated)
+            .max()
+            .unwrap_or_else(|| DateTime::<Utc>::UNIX_EPOCH.fixed_offset());
+        let mut out = String::from(r#"<?xml version="1.0" encoding="utf-8"?>"#);
+        out.push_str("\n<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"zh-CN\">");
+        out.push_str(&format!(
+            "<id>{}</id><title>{}</title><updated>{}</updated><link rel=\"self\" href=\"{}\"/><link rel=\"alternate\" type=\"text/html\" href=\"{}\"/><author><name>听商 · 倾听与商量档案</name></author>",
+            xml_escape(&self.id),
+            xml_escape(&self.title),
+            updated.to_rfc3339(),
+            xml_escape(&format!("{base}{}", self.own)),
+            xml_escape(&format!("{base}{}", self.page)),
+        ));
+        for e in &self.entries {
+            out.push_str(&format!(
+                "<entry><id>{}</id><title type=\"text\">{}</title><updated>{}</updated><link rel=\"alternate\" type=\"text/html\" href=\"{}\"/>",
+                xml_escape(&e.id),
+                xml_escape(&e.title),
+                e.updated.to_rfc3339(),
+                xml_escape(&format!("{base}{}", e.link)),
+            ));
+            if let Some(author) = &e.author {
+                out.push_str(&format!(
+                    "<author><name>{}</name></author>",
+                    xml_escape(author)
+                ));
+            }
+            out.push_str(&format!(
+                "<summary type=\"text\">{}</summary></entry>",
+                xml_escape(&e.summary)
+            ));
+        }
+        out.push_str("</feed>\n");
+        out
+    }
+}
+
+fn excerpt(text: &str) -> String {
+    let plain: String = text
+        .chars()
+        .filter(|c| !matches!(c, '*' | '#' | '>' | '`' | '_'))
+        .collect();
+    let plain = plain.split_whitespace().collect::<Vec<_>>().join(" ");
+    if plain.chars().count() > 200 {
+        format!("{}…", plain.chars().take(200).collect::<String>())
+    } else {
+        plain
+    }
+}
+
+fn atom(state: &AppState, feed: Feed) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/atom+xml; charset=utf-8")],
+        feed.render(&state.config.public_url),
+    )
+        .into_response()
+}
+
+async fn proposal_entries(
+    state: &AppState,
+    condition: sea_orm::Condition,
+) -> AppResult<Vec<Entry>> {
+    let rows = proposals::Entity::find()
+        .filter(public_condition())
+        .filter(condition)
+        .order_by_desc(proposals::Column::SubmittedAt)
+        .order_by_desc(proposals::Column::Id)
+        .limit(LIMIT)
+        .all(&state.db)
+        .await?;
+    let stamps: Vec<_> = rows
+        .iter()
+        .map(|p| (p.updated_at, excerpt(&p.body_md)))
+        .collect();
+    let summaries = summarize(&state.db, rows).await?;
+    Ok(summaries
+        .into_iter()
+        .zip(stamps)
+        .map(|(p, (updated, body))| Entry {
+            id: format!("{TAG}proposal/{}", p.code),
+            title: format!("{}({})", p.title, p.status.label),
+            link: format!("/proposals/{}", p.code),
+            updated,
+            author: p.author_name,
+            summary: body,
+        })
+        .collect())
+}
+
+fn response_entries(responses: Vec<ResponseView>) -> Vec<Entry> {
+    responses
+        .into_iter()
+        .take(LIMIT as usize)
+        .map(|r| {
+            let answers: Vec<String> = r.answers.iter().map(|a| a.title.clone()).collect();
+            Entry {
+                id: format!("{TAG}response/{}", r.id),
+                title: format!("{}{}:{}", r.agency_name, r.kind_label, answers.join("、")),
+                link: r.answers.first().map_or_else(
+                    || format!("/agencies/{}", r.agency_id),
+                    |a| format!("/proposals/{}", a.code),
+                ),
+                updated: at_noon(r.responded_on),
+                author: r.responder_name.or(Some(r.agency_name)),
+                summary: excerpt(&r.body_md),
+            }
+        })
+        .collect()
+}
+
+pub async fn proposals_feed(State(state): State<AppState>) -> AppResult<Response> {
+    let entries = proposal_entries(&state, sea_orm::Condition::all()).await?;
+    Ok(atom(
+        &state,
+        Feed {
+            id: format!("{TAG}proposals"),
+            title: "听商:新公开的建议".into(),
+            page: "/proposals".into(),
+            own: "/feeds/proposals.atom".into(),
+            entries,
+        },
+    ))
+}
+
+pub async fn responses_feed(State(state): State<AppState>) -> AppResult<Response> {
+    let responses = crate::responses::service::recent(&state.db, LIMIT).await?;
+    Ok(atom(
+        &state,
+        Feed {
+            id: format!("{TAG}responses"),
+            title: "听商:职能部门的最新答复".into(),
+            page: "/".into(),
+            own: "/feeds/responses.atom".into(),
+            entries: response_entries(responses),
+        },
+    ))
+}
+
+pub async fn agency_feed(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> AppResult<Response> {
+    let id = parse_id(&id)?;
+    let agency = entity::agencies::Entity::find_by_id(id)
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let responses = crate::responses::service::by_agency(&state.db, id).await?;
+    Ok(atom(
+        &state,
+        Feed {
+            id: format!("{TAG}agency/{id}"),
+            title: format!("听商:{}的答复", agency.short_name),
+            page: format!("/agencies/{id}"),
+            own: format!("/agencies/{id}/feed.atom"),
+            entries: response_entries(responses),
+        },
+    ))
+}
+
+pub async fn session_feed(
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+) -> AppResult<Response> {
+    let number = parse_id(&number)?;
+    let session = sessions::Entity::find()
+        .filter(sessions::Column::Number.eq(number))
+        .filter(sessions::Column::Published.eq(true))
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let entries = proposal_entries(
+        &state,
+        sea_orm::Condition::all().add(proposals::Column::SessionId.eq(session.id)),
+    )
+    .await?;
+    Ok(atom(
+        &state,
+        Feed {
+            id: format!("{TAG}session/{number}"),
+            title: format!("听商:第{number}期 {}", session.topic),
+            page: format!("/sessions/{number}"),
+            own: format!("/sessions/{number}/feed.atom"),
+            entries,
+        },
+    ))
+}
+
+pub async fn proposal_feed(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> AppResult<Response> {
+    if !crate::proposals::service::is_plausible_code(&code) {
+        return Err(AppError::NotFound);
+    }
+    let proposal = proposals::Entity::find()
+        .filter(public_condition())
+        .filter(proposals::Column::Code.eq(code.as_str()))
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let events = crate::followup::timeline::events_for(&state.db, proposal.id, false).await?;
+    let entries = events
+        .into_iter()
+        .enumerate()
+        .rev()
+        .map(|(i, e)| Entry {
+            id: format!("{TAG}proposal/{code}/event/{i}"),
+            title: format!("{}({})", e.action_label, e.actor_label),
+            link: format!("/proposals/{code}#timeline"),
+            updated: DateTime::parse_from_rfc3339(&e.occurred_at)
+                .unwrap_or_else(|_| DateTime::<Utc>::UNIX_EPOCH.fixed_offset()),
+            author: Some(e.actor_label),
+            summary: e.note.unwrap_or_default(),
+        })
+        .collect();
+    Ok(atom(
+        &state,
+        Feed {
+            id: format!("{TAG}proposal/{code}"),
+            title: format!("听商:{} 的办理进展", proposal.title),
+            page: format!("/proposals/{code}"),
+            own: format!("/proposals/{code}/feed.atom"),
+            entries,
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_escaped_text() {
+        let feed = Feed {
+            id: "tag:x".into(),
+            title: "A & B".into(),
+            page: "/".into(),
+            own: "/f.atom".into(),
+            entries: vec![Entry {
+                id: "tag:x/1".into(),
+                title: "<script>alert(1)</script>".into(),
+                link: "/p?a=1&b=2".into(),
+                updated: at_noon(NaiveDate::from_ymd_opt(2024, 1, 2)),
+                author: None,
+                summary: "\"quoted\" & <b>".into(),
+            }],
+        };
+        let xml = feed.render("https://example.org");
+        assert!(xml.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(xml.contains("href=\"https://example.org/p?a=1&amp;b=2\""));
+        assert!(xml.contains("<title>A &amp; B</title>"));
+        assert!(!xml.contains("<b>"));
+    }
+}

@@ -1,0 +1,280 @@
+//! Open data over HTTP: the archive export imported into an empty database reproduces the public
+//! pages; imports are all-or-nothing and idempotent; feeds parse as Atom and escape their text;
+//! CSV and JSON exports hold exactly the filtered list.
+mod common;
+
+use common::{spawn_app, spawn_app_with, TestApp};
+use tingshang::opendata::archive;
+
+/// A proposal with hostile text that goes through the whole workflow, so the archive holds
+/// assignments, a written reply with a commitment, a rating and a closure.
+async fn worked_example(app: &TestApp) -> String {
+    let pw = app
+        .create_user("xing", "member", Some("邢占军"), None)
+        .await;
+    let member = app.login("xing", &pw).await;
+    let pw = app.create_user("mishu", "secretariat", None, None).await;
+    let secretariat = app.login("mishu", &pw).await;
+    let pw = app
+        .create_user("kjj", "agency_staff", None, Some("市科技局"))
+        .await;
+    let kjj = app.login("kjj", &pw).await;
+    let id = member
+        .new_draft(&[
+            ("title", "概念验证中心 <script>alert('x')</script> & 基金"),
+            (
+                "body_md",
+                "建议设立**概念验证**基金。<img src=x onerror=alert(1)>",
+            ),
+            ("topics", "概念验证"),
+            ("session_number", "27"),
+        ])
+        .await;
+    assert_eq!(member.act(id, "submit", &[]).await.0, 303);
+    assert_eq!(secretariat.act(id, "accept", &[]).await.0, 303);
+    let due = (chrono::Utc::now().date_naive() + chrono::Duration::days(60)).to_string();
+    let lead = app.agency_id("市科技局").await.to_string();
+    assert_eq!(
+        secretariat
+            .act(id, "assign", &[("lead", &lead), ("due_on", &due)])
+            .await
+            .0,
+        303
+    );
+    let reply = [
+        ("grade", "A"),
+        ("doc_number", "青科函〔2026〕8号"),
+        ("body_md", "已设立概念验证专项资金。"),
+        ("c_description", "2027年底前支持概念验证项目"),
+        ("c_metric", "概念验证项目"),
+        ("c_unit", "个"),
+        ("c_target", "30"),
+        ("c_date", "2027-12-31"),
+    ];
+    assert_eq!(kjj.act(id, "reply", &reply).await.0, 303);
+    assert_eq!(
+        member
+            .act(id, "rate", &[("rating", "satisfied"), ("comment", "")])
+            .await
+            .0,
+        303
+    );
+    use sea_orm::EntityTrait;
+    entity::proposals::Entity::find_by_id(id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .code
+}
+
+const PAGES: &[&str] = &[
+    "/",
+    "/sessions",
+    "/sessions/27",
+    "/proposals",
+    "/proposals?session=27&group=closed",
+    "/agencies",
+    "/agencies/1",
+    "/agencies/1/scorecard",
+    "/people/2",
+    "/documents/1",
+    "/documents",
+    "/statistics",
+    "/api/v1/proposals?per_page=200",
+];
+
+#[tokio::test]
+async fn an_exported_archive_imported_into_an_empty_database_shows_the_same_pages() {
+    let source = spawn_app().await;
+    let code = worked_example(&source).await;
+    let (status, archive_text) = source.get("/api/v1/export/archive.jsonl").await;
+    assert_eq!(status, 200);
+    assert!(!archive_text.contains("password"), "no account data leaves");
+
+    let target = spawn_app_with(false).await;
+    let report = archive::import(target.db(), &archive_text, &|_, _| {})
+        .await
+        .expect("the export imports");
+    assert!(report.matched.is_empty(), "{:?}", report.matched);
+    assert_eq!(report.inserted["proposal"], 12);
+
+    let mut pages: Vec<String> = PAGES.iter().map(|p| p.to_string()).collect();
+    pages.push(format!("/proposals/{code}"));
+    pages.push("/proposals/TS-2023-027-06".into());
+    pages.push(format!("/api/v1/proposals/{code}"));
+    for page in &pages {
+        let (a_status, a) = source.get(page).await;
+        let (b_status, b) = target.get(page).await;
+        assert_eq!((a_status, b_status), (200, 200), "{page}");
+        assert!(a == b, "{page} differs after the round trip");
+    }
+    // The hostile title stays text on both sides.
+    let page = target.page(&format!("/proposals/{code}")).await;
+    assert!(!page.contains("<script>alert") && !page.contains("onerror=alert"));
+
+    // Importing the same file again changes nothing.
+    let again = archive::import(target.db(), &archive_text, &|_, _| {})
+        .await
+        .unwrap();
+    assert!(again.inserted.is_empty(), "{:?}", again.inserted);
+    assert_eq!(again.matched["proposal"], 12);
+}
+
+#[tokio::test]
+async fn a_bad_file_is_reported_line_by_line_and_nothing_is_written() {
+    let source = spawn_app().await;
+    let (_, text) = source.get("/api/v1/export/archive.jsonl").await;
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let proposal_line = lines
+        .iter()
+        .position(|l| l.starts_with(r#"{"type":"proposal""#))
+        .unwrap();
+    lines[proposal_line] =
+        lines[proposal_line].replace(r#""status":"accepted""#, r#""status":"draft""#);
+    lines.insert(3, "{not json".to_owned());
+    let bad = lines.join("\n");
+
+    let target = spawn_app_with(false).await;
+    let errors = match archive::import(target.db(), &bad, &|_, _| {}).await {
+        Err(archive::ImportError::Invalid(errors)) => errors,
+        other => panic!("expected line errors, got {other:?}"),
+    };
+    let reported: Vec<usize> = errors.iter().map(|e| e.line).collect();
+    assert!(reported.contains(&4), "the unparsable line: {errors:?}");
+    assert!(
+        reported.contains(&(proposal_line + 2)),
+        "the draft proposal (shifted by the inserted line): {errors:?}"
+    );
+    let counts = tingshang::seed::table_counts(target.db()).await.unwrap();
+    assert!(
+        counts.values().all(|n| *n == 0),
+        "nothing written: {counts:?}"
+    );
+}
+
+#[tokio::test]
+async fn feeds_are_atom_with_escaped_text_and_exports_hold_the_filtered_list() {
+    let app = spawn_app().await;
+    let code = worked_example(&app).await;
+    for path in [
+        "/feeds/proposals.atom".to_owned(),
+        "/feeds/responses.atom".to_owned(),
+        "/agencies/1/feed.atom".to_owned(),
+        "/sessions/27/feed.atom".to_owned(),
+        format!("/proposals/{code}/feed.atom"),
+    ] {
+        let (status, xml) = app.get(&path).await;
+        assert_eq!(status, 200, "{path}");
+        let doc = roxmltree::Document::parse(&xml).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let feed = doc.root_element();
+        assert_eq!(feed.tag_name().name(), "feed");
+        assert_eq!(
+            feed.tag_name().namespace(),
+            Some("http://www.w3.org/2005/Atom")
+        );
+        for required in ["id", "title", "updated"] {
+            assert!(
+                feed.children().any(|c| c.has_tag_name(required)),
+                "{path} lacks <{required}>"
+            );
+        }
+        let entries: Vec<_> = feed
+            .children()
+            .filter(|c| c.has_tag_name("entry"))
+            .collect();
+        assert!(!entries.is_empty(), "{path} has entries");
+        for entry in entries {
+            for required in ["id", "title", "updated", "link"] {
+                assert!(
+                    entry.children().any(|c| c.has_tag_name(required)),
+                    "{path} entry"
+                );
+            }
+        }
+    }
+    let (_, xml) = app.get("/feeds/proposals.atom").await;
+    let doc = roxmltree::Document::parse(&xml).unwrap();
+    let titles: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("title"))
+        .filter_map(|n| n.text())
+        .collect();
+    assert!(
+        titles
+            .iter()
+            .any(|t| t.contains("<script>alert('x')</script> & 基金")),
+        "the hostile title round-trips as text: {titles:?}"
+    );
+    assert!(!xml.contains("<script>"), "and is escaped in the XML");
+
+    // CSV: BOM, header, one line per listed proposal; JSON: the same proposals.
+    let (status, csv) = app.get("/api/v1/export/proposals.csv?session=27").await;
+    assert_eq!(status, 200);
+    assert!(csv.starts_with('\u{feff}'));
+    let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
+    assert_eq!(lines.len(), 1 + 12, "header and 12 proposals of session 27");
+    assert!(lines.iter().any(|l| l.contains(&code)));
+    let (_, json) = app
+        .get("/api/v1/export/proposals.json?session=27&group=closed")
+        .await;
+    let items: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(items.as_array().unwrap().len(), 1);
+    assert_eq!(items[0]["code"], code.as_str());
+    let (_, empty) = app
+        .get("/api/v1/export/proposals.json?session=27&group=overdue")
+        .await;
+    assert_eq!(empty, "[]");
+    assert_eq!(app.get("/api/v1/export/proposals.xml").await.0, 404);
+    assert_eq!(
+        app.get("/api/v1/export/proposals.csv?status=bogus").await.0,
+        400
+    );
+}
+
+#[tokio::test]
+async fn the_secretariat_uploads_an_archive_through_the_admin_page() {
+    let source = spawn_app().await;
+    let (_, text) = source.get("/api/v1/export/archive.jsonl").await;
+    let target = spawn_app_with(false).await;
+    let pw = target.create_user("mishu", "secretariat", None, None).await;
+    let secretariat = target.login("mishu", &pw).await;
+    let upload = |body: String| {
+        let secretariat = &secretariat;
+        async move {
+            let csrf = secretariat.csrf().await;
+            let form = reqwest::multipart::Form::new().text("csrf", csrf).part(
+                "file",
+                reqwest::multipart::Part::text(body).file_name("archive.jsonl"),
+            );
+            let response = secretariat
+                .client
+                .post(format!("{}/admin/import", secretariat.base))
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let (status, page) = upload(format!("{text}\n{{\"type\":\"nonsense\"}}\n")).await;
+    assert_eq!(status, 400);
+    assert!(page.contains("未导入任何内容"), "{page}");
+    assert_eq!(
+        tingshang::seed::table_counts(target.db()).await.unwrap()["proposals"],
+        0
+    );
+    let (status, page) = upload(text).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("导入完成"));
+    assert_eq!(
+        target.page("/sessions/27").await,
+        source.page("/sessions/27").await
+    );
+    // Members may not import.
+    let pw = target
+        .create_user("xing", "member", Some("邢占军"), None)
+        .await;
+    let member = target.login("xing", &pw).await;
+    assert_eq!(member.get("/admin/import").await.0, 403);
+}
