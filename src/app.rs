@@ -20,6 +20,13 @@ use crate::search::outbox::Indexer;
 use crate::search::Backend;
 use crate::web::Templates;
 
+/// Write API requests per client (token or address): sustained rate and burst.
+pub const WRITE_RATE_PER_SECOND: f64 = 50.0;
+pub const WRITE_BURST: f64 = 200.0;
+
+/// Largest form body (a proposal's Markdown is at most 100 KB; forms carry little else).
+pub const MAX_FORM_BYTES: usize = 512 * 1024;
+
 /// Shared by every handler; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -28,6 +35,9 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub search: Backend,
     pub indexer: Arc<Indexer>,
+    pub metrics: Arc<crate::metrics::Metrics>,
+    /// Per-client limit on the write API.
+    pub write_limiter: Arc<crate::web::hardening::RateLimiter>,
 }
 
 impl AppState {
@@ -39,6 +49,11 @@ impl AppState {
             config: Arc::new(config),
             search,
             indexer,
+            metrics: Arc::default(),
+            write_limiter: Arc::new(crate::web::hardening::RateLimiter::new(
+                WRITE_RATE_PER_SECOND,
+                WRITE_BURST,
+            )),
         }
     }
 
@@ -80,12 +95,22 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::documents::routes())
         .merge(crate::search::routes())
         .merge(crate::statistics::routes())
-        .merge(crate::api::routes())
+        .merge(
+            crate::api::routes().route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                crate::web::hardening::limit_writes,
+            )),
+        )
+        .merge(crate::metrics::routes())
         .merge(crate::opendata::routes())
         .route(
             "/static/{name}",
             axum::routing::get(crate::web::assets::serve),
         )
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track,
+        ))
         .fallback(|| async { AppError::NotFound })
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -95,6 +120,11 @@ pub fn router(state: AppState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::web::hardening::add_security_headers,
+        ))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),

@@ -15,6 +15,7 @@ pub mod documents;
 pub mod error;
 pub mod followup;
 pub mod home;
+pub mod metrics;
 pub mod opendata;
 pub mod people;
 pub mod proposals;

@@ -3,7 +3,7 @@
 //! intake is idempotent on its ticket number.
 mod common;
 
-use common::{spawn_app, TestApp, UserClient};
+use common::{post_json, spawn_app, token_for, TestApp};
 use serde_json::{json, Value};
 
 /// Checks `value` against the subset of JSON Schema (2020-12) that utoipa generates: `$ref`,
@@ -257,36 +257,6 @@ async fn every_get_endpoint_answers_with_its_documented_shape() {
         assert!(docs.contains(&shown), "docs page lacks {template}");
     }
     assert!(!docs.contains("<script"), "no script on the docs page");
-}
-
-/// Creates a token for `username` through the admin page and returns it.
-async fn token_for(admin: &UserClient, username: &str) -> String {
-    let (status, page, _) = admin
-        .post(
-            "/admin/tokens",
-            &[("username", username), ("name", "测试令牌")],
-        )
-        .await;
-    assert_eq!(status, 200, "{page}");
-    let start = page
-        .find("<code class=\"token\">")
-        .expect("token shown once")
-        + 20;
-    page[start..start + page[start..].find('<').unwrap()].to_owned()
-}
-
-async fn post_json(app: &TestApp, path: &str, token: Option<&str>, body: Value) -> (u16, Value) {
-    let mut request = reqwest::Client::new().post(app.url(path)).json(&body);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
 }
 
 #[tokio::test]

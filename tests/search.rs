@@ -306,9 +306,12 @@ async fn writes_succeed_during_a_search_outage_and_the_index_catches_up() {
     assert_eq!(status, 503);
     assert!(page.contains("检索服务暂时不可用"));
     app.page("/sessions/27").await;
-    let (status, health) = app.json("/healthz").await;
+    let (status, health) = app.json("/readyz").await;
     assert_eq!(status, 503);
-    assert_eq!(health["status"], "degraded");
+    assert_eq!(health["status"], "not_ready");
+    assert_eq!(health["database"]["ok"], true);
+    let (status, _) = app.json("/healthz").await;
+    assert_eq!(status, 200, "the process itself is alive");
 
     // Members keep submitting; the secretariat keeps accepting.
     let pw = app
@@ -354,9 +357,12 @@ async fn writes_succeed_during_a_search_outage_and_the_index_catches_up() {
     )
     .await;
     assert_eq!(r["total"], 6, "{r}");
-    let (status, health) = app.json("/healthz").await;
+    let (status, health) = app.json("/readyz").await;
     assert_eq!(
         (status, health["outbox"]["pending"].as_u64()),
         (200, Some(0))
     );
+    let (_, metrics) = app.get("/metrics").await;
+    assert!(metrics.contains("tingshang_outbox_pending 0"), "{metrics}");
+    assert!(metrics.contains("tingshang_search_failures_total "));
 }

@@ -107,7 +107,13 @@ impl axum::extract::FromRequest<AppState> for SignedForm {
         let request = axum::extract::Request::from_parts(parts, body);
         let axum::Form(pairs) = axum::Form::<Vec<(String, String)>>::from_request(request, state)
             .await
-            .map_err(|_| AppError::bad_request("表单内容无法读取(编码不正确或格式有误)。"))?;
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    AppError::PayloadTooLarge
+                } else {
+                    AppError::bad_request("表单内容无法读取(编码不正确或格式有误)。")
+                }
+            })?;
         let fields = crate::web::form::Fields::new(pairs);
         check_csrf(&session.csrf_token, fields.get("csrf"))?;
         Ok(Self { session, fields })

@@ -1,4 +1,4 @@
-//! `/search` (the public search page), `/api/v1/search` (the same as JSON) and `/healthz`.
+//! `/search` (the public search page) and `/api/v1/search` (the same as JSON).
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -17,7 +17,6 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/search", get(page))
         .route("/api/v1/search", get(api))
-        .route("/healthz", get(healthz))
 }
 
 /// Query-string parameters, shared by the page and the API. Unknown values are ignored.
@@ -77,7 +76,12 @@ impl Params {
 }
 
 async fn run(state: &AppState, query: &SearchQuery) -> AppResult<SearchResults> {
-    state.search.search(query).await.map_err(|err| {
+    let started = std::time::Instant::now();
+    let result = state.search.search(query).await;
+    state
+        .metrics
+        .record_search(started.elapsed().as_secs_f64(), result.is_ok());
+    result.map_err(|err| {
         tracing::warn!(error = %format!("{err:#}"), "search failed");
         AppError::Unavailable("检索服务暂时不可用,请稍后再试。浏览功能不受影响。".into())
     })
@@ -251,22 +255,6 @@ pub async fn api(
         hits: results.hits,
         facets: results.facets.into_iter().collect(),
     }))
-}
-
-async fn healthz(State(state): State<AppState>) -> AppResult<Response> {
-    let search = state.search.health().await;
-    let lag = state.indexer.lag().await?;
-    let status = if search.ok {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    let body: serde_json::Value = serde_json::json!({
-        "status": if search.ok { "ok" } else { "degraded" },
-        "search": search,
-        "outbox": lag,
-    });
-    Ok((status, Json(body)).into_response())
 }
 
 #[cfg(test)]

@@ -53,8 +53,10 @@ pub async fn render_errors(
         html_page(&state, &report, &request_id)
     };
     *page.status_mut() = report.status;
-    if let Some(allow) = response.headers().get(header::ALLOW) {
-        page.headers_mut().insert(header::ALLOW, allow.clone());
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(value) = response.headers().get(&name) {
+            page.headers_mut().insert(name, value.clone());
+        }
     }
     page
 }

@@ -2,6 +2,7 @@
 pub mod assets;
 pub mod errors;
 pub mod form;
+pub mod hardening;
 pub mod markdown;
 pub mod templates;
 

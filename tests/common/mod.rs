@@ -410,3 +410,38 @@ impl TestApp {
             .id
     }
 }
+
+/// Creates a token for `username` through the admin page and returns it.
+pub async fn token_for(admin: &UserClient, username: &str) -> String {
+    let (status, page, _) = admin
+        .post(
+            "/admin/tokens",
+            &[("username", username), ("name", "测试令牌")],
+        )
+        .await;
+    assert_eq!(status, 200, "{page}");
+    let start = page
+        .find("<code class=\"token\">")
+        .expect("token shown once")
+        + 20;
+    page[start..start + page[start..].find('<').unwrap()].to_owned()
+}
+
+pub async fn post_json(
+    app: &TestApp,
+    path: &str,
+    token: Option<&str>,
+    body: serde_json::Value,
+) -> (u16, serde_json::Value) {
+    let mut request = reqwest::Client::new().post(app.url(path)).json(&body);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
+    )
+}

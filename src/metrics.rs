@@ -1,0 +1,254 @@
+//! Operational endpoints: `/healthz` (the process answers), `/readyz` (database and search
+//! reachable, outbox lag) and `/metrics` in the Prometheus text format (requests and latency by
+//! route, search latency, outbox lag). The registry is a few counters behind one mutex: the
+//! request path takes it once per request.
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use sea_orm::ConnectionTrait;
+
+use crate::app::AppState;
+
+/// Histogram bucket bounds in seconds.
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
+];
+
+#[derive(Default, Clone)]
+struct Histogram {
+    counts: [u64; BUCKETS.len()],
+    sum: f64,
+    count: u64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            if seconds <= *bound {
+                self.counts[i] += 1;
+            }
+        }
+        self.sum += seconds;
+        self.count += 1;
+    }
+
+    fn write(&self, out: &mut String, name: &str, labels: &str) {
+        let sep = if labels.is_empty() { "" } else { "," };
+        for (i, bound) in BUCKETS.iter().enumerate() {
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{{labels}{sep}le=\"{bound}\"}} {}",
+                self.counts[i]
+            );
+        }
+        let _ = writeln!(
+            out,
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}",
+            self.count
+        );
+        let labels = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
+        let _ = writeln!(out, "{name}_sum{labels} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{labels} {}", self.count);
+    }
+}
+
+#[derive(Default)]
+struct Inner {
+    /// (method, route, status) → count.
+    requests: BTreeMap<(String, String, u16), u64>,
+    /// route → latency.
+    latency: BTreeMap<String, Histogram>,
+    search: Histogram,
+    search_failures: u64,
+}
+
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+fn escape_label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+impl Metrics {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub fn record_request(&self, method: &str, route: &str, status: u16, seconds: f64) {
+        let mut inner = self.lock();
+        *inner
+            .requests
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default() += 1;
+        inner
+            .latency
+            .entry(route.to_owned())
+            .or_default()
+            .observe(seconds);
+    }
+
+    pub fn record_search(&self, seconds: f64, ok: bool) {
+        let mut inner = self.lock();
+        inner.search.observe(seconds);
+        if !ok {
+            inner.search_failures += 1;
+        }
+    }
+
+    /// The registry in the Prometheus text exposition format, with the outbox figures added.
+    pub fn render(&self, outbox_pending: u64, outbox_oldest_seconds: i64) -> String {
+        let inner = self.lock();
+        let mut out = String::new();
+        out.push_str(
+            "# HELP tingshang_http_requests_total HTTP requests by method, route and status.\n",
+        );
+        out.push_str("# TYPE tingshang_http_requests_total counter\n");
+        for ((method, route, status), n) in &inner.requests {
+            let _ = writeln!(
+                out,
+                "tingshang_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
+                escape_label(method),
+                escape_label(route)
+            );
+        }
+        out.push_str("# HELP tingshang_http_request_duration_seconds Time to answer, by route.\n");
+        out.push_str("# TYPE tingshang_http_request_duration_seconds histogram\n");
+        for (route, histogram) in &inner.latency {
+            histogram.write(
+                &mut out,
+                "tingshang_http_request_duration_seconds",
+                &format!("route=\"{}\"", escape_label(route)),
+            );
+        }
+        out.push_str("# HELP tingshang_search_duration_seconds Search backend query time.\n");
+        out.push_str("# TYPE tingshang_search_duration_seconds histogram\n");
+        inner
+            .search
+            .write(&mut out, "tingshang_search_duration_seconds", "");
+        out.push_str("# HELP tingshang_search_failures_total Search queries that failed.\n");
+        out.push_str("# TYPE tingshang_search_failures_total counter\n");
+        let _ = writeln!(
+            out,
+            "tingshang_search_failures_total {}",
+            inner.search_failures
+        );
+        out.push_str(
+            "# HELP tingshang_outbox_pending Changes waiting to reach the search index.\n",
+        );
+        out.push_str("# TYPE tingshang_outbox_pending gauge\n");
+        let _ = writeln!(out, "tingshang_outbox_pending {outbox_pending}");
+        out.push_str("# HELP tingshang_outbox_oldest_seconds Age of the oldest waiting change.\n");
+        out.push_str("# TYPE tingshang_outbox_oldest_seconds gauge\n");
+        let _ = writeln!(
+            out,
+            "tingshang_outbox_oldest_seconds {outbox_oldest_seconds}"
+        );
+        out
+    }
+}
+
+/// Counts every request under its route template (`/proposals/{code}`), never the raw path, so
+/// the number of series stays bounded.
+pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().as_str().to_owned();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state.metrics.record_request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        started.elapsed().as_secs_f64(),
+    );
+    response
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+async fn readyz(State(state): State<AppState>) -> Response {
+    let database = state.db.execute_unprepared("SELECT 1").await;
+    let search = state.search.health().await;
+    let lag = state.indexer.lag().await.ok();
+    let ready = database.is_ok() && search.ok;
+    let body = serde_json::json!({
+        "status": if ready { "ready" } else { "not_ready" },
+        "database": { "ok": database.is_ok(), "error": database.err().map(|e| e.to_string()) },
+        "search": search,
+        "outbox": lag,
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    let (pending, oldest) = match state.indexer.lag().await {
+        Ok(lag) => (lag.pending, lag.oldest_seconds),
+        Err(_) => (0, 0),
+    };
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(pending, oldest),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_counters_and_cumulative_buckets() {
+        let m = Metrics::default();
+        m.record_request("GET", "/proposals/{code}", 200, 0.003);
+        m.record_request("GET", "/proposals/{code}", 200, 0.2);
+        m.record_search(0.002, true);
+        let text = m.render(3, 12);
+        assert!(text.contains(
+            "tingshang_http_requests_total{method=\"GET\",route=\"/proposals/{code}\",status=\"200\"} 2"
+        ));
+        assert!(text.contains(
+            "tingshang_http_request_duration_seconds_bucket{route=\"/proposals/{code}\",le=\"0.005\"} 1"
+        ));
+        assert!(text.contains(
+            "tingshang_http_request_duration_seconds_bucket{route=\"/proposals/{code}\",le=\"+Inf\"} 2"
+        ));
+        assert!(text.contains("tingshang_outbox_pending 3"));
+        assert!(text.contains("tingshang_search_duration_seconds_count 1"));
+    }
+}
