@@ -41,6 +41,50 @@ pub enum UserCommand {
     Enable { username: String },
 }
 
+#[derive(clap::Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token acting as an account; prints the token (shown only once).
+    Create {
+        /// The account the token acts as (its role and agency decide what it may do)
+        #[arg(long)]
+        user: String,
+        /// What the token is for, e.g. "12345热线系统推送"
+        #[arg(long)]
+        name: String,
+    },
+    /// List tokens (never the tokens themselves).
+    List,
+    /// Revoke a token by id.
+    Revoke { id: i32 },
+}
+
+pub async fn token(db: &DatabaseConnection, command: TokenCommand) -> anyhow::Result<()> {
+    use crate::accounts::tokens;
+    match command {
+        TokenCommand::Create { user, name } => {
+            let (_, token) = tokens::create(db, None, &user, &name).await?;
+            println!("{token}");
+        }
+        TokenCommand::List => {
+            for t in tokens::list(db).await? {
+                let state = match t.revoked_at {
+                    Some(at) => format!("已吊销 {at}"),
+                    None => "有效".to_owned(),
+                };
+                println!(
+                    "{:>4}  {}…  {:<16} {}  {}",
+                    t.id, t.prefix, t.username, t.name, state
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            tokens::revoke(db, None, id).await?;
+            println!("已吊销令牌 {id}");
+        }
+    }
+    Ok(())
+}
+
 /// A progress line on standard error for long work: `重建索引 1200/10000 (12%)`.
 pub fn progress(label: &'static str) -> impl Fn(usize, usize) + Sync {
     move |done, total| {

@@ -44,6 +44,16 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Copy the live SQLite database to a new file (online, consistent) and check the copy.
+    /// For PostgreSQL it explains pg_dump.
+    Backup { out: std::path::PathBuf },
+    /// Replace the SQLite database with a checked backup (stop the server first).
+    Restore { from: std::path::PathBuf },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        action: tingshang::cli::TokenCommand,
+    },
     /// Manage user accounts.
     User {
         #[command(subcommand)]
@@ -186,6 +196,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("已存在(未重复导入):{:?}", report.matched);
             println!("搜索索引将在服务运行时更新(或运行 tingshang reindex)");
             Ok(())
+        }
+        Command::Backup { out } => {
+            let verified = tingshang::backup::backup(&config, &out).await?;
+            println!(
+                "已备份到 {}(完整性检查通过,{} 个迁移,{} 条建议)",
+                out.display(),
+                verified.migrations,
+                verified.proposals
+            );
+            Ok(())
+        }
+        Command::Restore { from } => {
+            let verified = tingshang::backup::restore(&config, &from).await?;
+            println!(
+                "已从 {} 恢复(完整性检查通过,{} 个迁移,{} 条建议);请运行 tingshang reindex 或启动服务以重建检索索引",
+                from.display(),
+                verified.migrations,
+                verified.proposals
+            );
+            Ok(())
+        }
+        Command::Token { action } => {
+            let db = tingshang::db::connect(&config).await?;
+            tingshang::db::migrate(&db).await?;
+            tingshang::cli::token(&db, action).await
         }
         Command::User { action } => {
             let db = tingshang::db::connect(&config).await?;

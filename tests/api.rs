@@ -336,7 +336,21 @@ async fn tokens_act_within_their_account_and_the_hotline_intake_is_idempotent() 
         .unwrap()
         .unwrap()
         .id;
-    assert_eq!(secretariat.act(id, "accept", &[]).await.0, 303);
+    let decision = format!("/api/v1/proposals/{code}/decision");
+    let (status, _) = post_json(&app, &decision, Some(&kjj), json!({"action": "accept"})).await;
+    assert_eq!(status, 404, "an agency cannot even see an undecided item");
+    let (status, body) =
+        post_json(&app, &decision, Some(&hotline), json!({"action": "maybe"})).await;
+    assert_eq!(status, 400, "{body}");
+    let (status, body) =
+        post_json(&app, &decision, Some(&hotline), json!({"action": "accept"})).await;
+    assert_eq!(
+        (status, body["status"].as_str()),
+        (201, Some("accepted")),
+        "{body}"
+    );
+    let (status, _) = post_json(&app, &decision, Some(&hotline), json!({"action": "accept"})).await;
+    assert_eq!(status, 409, "already accepted");
     let due = (chrono::Utc::now().date_naive() + chrono::Duration::days(20)).to_string();
     let lead = app.agency_id("市科技局").await.to_string();
     assert_eq!(

@@ -13,7 +13,7 @@ pub struct Model {
     pub token_hash: String,
     pub prefix: String,
     pub user_id: i32,
-    pub created_by_user_id: i32,
+    pub created_by_user_id: Option<i32>,
     pub created_at: DateTimeWithTimeZone,
     pub last_used_at: Option<DateTimeWithTimeZone>,
     pub revoked_at: Option<DateTimeWithTimeZone>,

@@ -2,7 +2,7 @@
 //! account's role and agency), is stored only as a SHA-256 hash, and can be revoked.
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::schema::{
-    integer, pk_auto, string, timestamp_with_time_zone, timestamp_with_time_zone_null,
+    integer, integer_null, pk_auto, string, timestamp_with_time_zone, timestamp_with_time_zone_null,
 };
 
 #[derive(DeriveMigrationName)]
@@ -22,7 +22,8 @@ impl MigrationTrait for Migration {
                     // The first characters of the token, to tell tokens apart in the admin list.
                     .col(string("prefix"))
                     .col(integer("user_id"))
-                    .col(integer("created_by_user_id"))
+                    // Empty when created on the command line.
+                    .col(integer_null("created_by_user_id"))
                     .col(timestamp_with_time_zone("created_at"))
                     .col(timestamp_with_time_zone_null("last_used_at"))
                     .col(timestamp_with_time_zone_null("revoked_at"))

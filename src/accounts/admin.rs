@@ -216,7 +216,7 @@ async fn create_token(
 ) -> AppResult<Response> {
     require_admin(&session.actor)?;
     check_csrf(&session.csrf_token, &form.csrf)?;
-    match super::tokens::create(&state.db, &session.actor, &form.username, &form.name).await {
+    match super::tokens::create(&state.db, Some(&session.actor), &form.username, &form.name).await {
         Ok((_, token)) => tokens_page(&state, &session, Some(token), None).await,
         Err(AppError::BadRequest(message)) => {
             tokens_page(&state, &session, None, Some(message)).await
@@ -233,6 +233,6 @@ async fn revoke_token(
 ) -> AppResult<Redirect> {
     require_admin(&session.actor)?;
     check_csrf(&session.csrf_token, &form.csrf)?;
-    super::tokens::revoke(&state.db, &session.actor, crate::web::parse_id(&id)?).await?;
+    super::tokens::revoke(&state.db, Some(&session.actor), crate::web::parse_id(&id)?).await?;
     Ok(Redirect::to("/admin/tokens"))
 }

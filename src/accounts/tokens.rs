@@ -31,7 +31,7 @@ pub struct TokenListItem {
 /// Creates a token acting as `username`; returns the plaintext, which is not stored.
 pub async fn create(
     db: &DatabaseConnection,
-    admin: &Actor,
+    admin: Option<&Actor>,
     username: &str,
     name: &str,
 ) -> AppResult<(api_tokens::Model, String)> {
@@ -54,7 +54,7 @@ pub async fn create(
         token_hash: Set(token_hash(&token)),
         prefix: Set(token[..PREFIX.len() + 6].to_owned()),
         user_id: Set(user.id),
-        created_by_user_id: Set(admin.user_id),
+        created_by_user_id: Set(admin.map(|a| a.user_id)),
         created_at: Set(Utc::now().fixed_offset()),
         ..Default::default()
     })
@@ -62,7 +62,7 @@ pub async fn create(
     .await?;
     crate::audit::record(
         &txn,
-        Some(admin),
+        admin,
         "api_token.create",
         Some(format!("token {} for {}", model.prefix, user.username)),
         Some(name.to_owned()),
@@ -73,7 +73,7 @@ pub async fn create(
     Ok((model, token))
 }
 
-pub async fn revoke(db: &DatabaseConnection, admin: &Actor, id: i32) -> AppResult<()> {
+pub async fn revoke(db: &DatabaseConnection, admin: Option<&Actor>, id: i32) -> AppResult<()> {
     let txn = crate::db::begin_write(db).await?;
     let token = api_tokens::Entity::find_by_id(id)
         .one(&txn)
@@ -90,7 +90,7 @@ pub async fn revoke(db: &DatabaseConnection, admin: &Actor, id: i32) -> AppResul
             .await?;
         crate::audit::record(
             &txn,
-            Some(admin),
+            admin,
             "api_token.revoke",
             Some(format!("token {}", token.prefix)),
             None,

@@ -28,7 +28,7 @@ pub const MAX_JSON_BYTES: usize = 256 * 1024;
         read::sessions, read::session, read::proposals, read::proposal,
         read::agencies, read::agency, read::people_list, read::person,
         read::documents_list, read::document, crate::search::routes::api,
-        write::intake, write::respond, write::report,
+        write::intake, write::decide, write::respond, write::report,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -69,6 +69,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/documents", get(read::documents_list))
         .route("/api/v1/documents/{id}", get(read::document))
         .route("/api/v1/intake", post(write::intake))
+        .route("/api/v1/proposals/{code}/decision", post(write::decide))
         .route("/api/v1/proposals/{code}/responses", post(write::respond))
         .route("/api/v1/commitments/{id}/reports", post(write::report))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))

@@ -410,6 +410,16 @@ pub struct CommitmentRequest {
     pub target_date: Option<NaiveDate>,
 }
 
+/// The secretariat's decision on a submitted item.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DecisionRequest {
+    /// accept (立案) or reject (不予立案).
+    pub action: String,
+    /// Required when rejecting.
+    #[serde(default)]
+    pub reason: String,
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ActionResult {
     pub code: String,

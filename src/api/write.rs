@@ -112,6 +112,73 @@ fn command_for(body: ResponseRequest) -> AppResult<Command> {
     })
 }
 
+/// The proposal a write endpoint acts on, by its public code (any status: permissions decide).
+async fn proposal_by_code(state: &AppState, code: &str) -> AppResult<proposals::Model> {
+    if !crate::proposals::service::is_plausible_code(code) {
+        return Err(AppError::NotFound);
+    }
+    proposals::Entity::find()
+        .filter(proposals::Column::Code.eq(code))
+        .one(&state.db)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+/// Runs a workflow command as the token's account and reports the new status.
+async fn act(
+    state: &AppState,
+    actor: &crate::accounts::Actor,
+    code: String,
+    command: Command,
+) -> AppResult<(StatusCode, Json<ActionResult>)> {
+    let proposal = proposal_by_code(state, &code).await?;
+    let status = handling::apply(
+        &state.db,
+        &state.config,
+        actor,
+        proposal.id,
+        proposal.version,
+        command,
+    )
+    .await?;
+    state.indexer.wake();
+    Ok((
+        StatusCode::CREATED,
+        Json(ActionResult {
+            url: format!("/proposals/{code}"),
+            code,
+            status: status.as_str().to_owned(),
+        }),
+    ))
+}
+
+#[utoipa::path(post, path = "/api/v1/proposals/{code}/decision", tag = "write",
+    params(("code" = String, Path)),
+    request_body = DecisionRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = ActionResult),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only the secretariat decides", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already decided", body = Problem, content_type = "application/problem+json")))]
+pub async fn decide(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(code): Path<String>,
+    JsonBody(body): JsonBody<DecisionRequest>,
+) -> AppResult<(StatusCode, Json<ActionResult>)> {
+    let command = match body.action.as_str() {
+        "accept" => Command::Accept,
+        "reject" => Command::Reject {
+            reason: body.reason,
+        },
+        _ => return Err(AppError::bad_request("action 须为 accept 或 reject。")),
+    };
+    act(&state, &actor, code, command).await
+}
+
 #[utoipa::path(post, path = "/api/v1/proposals/{code}/responses", tag = "write",
     params(("code" = String, Path)),
     request_body = ResponseRequest,
@@ -129,33 +196,8 @@ pub async fn respond(
     Path(code): Path<String>,
     JsonBody(body): JsonBody<ResponseRequest>,
 ) -> AppResult<(StatusCode, Json<ActionResult>)> {
-    if !crate::proposals::service::is_plausible_code(&code) {
-        return Err(AppError::NotFound);
-    }
-    let proposal = proposals::Entity::find()
-        .filter(proposals::Column::Code.eq(code.as_str()))
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)?;
     let command = command_for(body)?;
-    let status = handling::apply(
-        &state.db,
-        &state.config,
-        &actor,
-        proposal.id,
-        proposal.version,
-        command,
-    )
-    .await?;
-    state.indexer.wake();
-    Ok((
-        StatusCode::CREATED,
-        Json(ActionResult {
-            url: format!("/proposals/{code}"),
-            code,
-            status: status.as_str().to_owned(),
-        }),
-    ))
+    act(&state, &actor, code, command).await
 }
 
 #[utoipa::path(post, path = "/api/v1/commitments/{id}/reports", tag = "write",

@@ -98,6 +98,17 @@ pub async fn spawn_app_with_search(
     wrap: impl FnOnce(tingshang::search::Backend) -> tingshang::search::Backend,
 ) -> TestApp {
     let (database_url, dir) = fresh_database().await;
+    spawn_app_on(database_url, dir, seed, meili, wrap).await
+}
+
+/// The app on an existing database (e.g. one restored from a backup).
+pub async fn spawn_app_on(
+    database_url: String,
+    dir: Option<tempfile::TempDir>,
+    seed: bool,
+    meili: Option<(String, String)>,
+    wrap: impl FnOnce(tingshang::search::Backend) -> tingshang::search::Backend,
+) -> TestApp {
     let config = Config {
         database_url,
         listen_addr: "127.0.0.1:0".parse().unwrap(),
