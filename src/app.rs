@@ -20,10 +20,6 @@ use crate::search::outbox::Indexer;
 use crate::search::Backend;
 use crate::web::Templates;
 
-/// Write API requests per client (token or address): sustained rate and burst.
-pub const WRITE_RATE_PER_SECOND: f64 = 50.0;
-pub const WRITE_BURST: f64 = 200.0;
-
 /// Largest form body (a proposal's Markdown is at most 100 KB; forms carry little else).
 pub const MAX_FORM_BYTES: usize = 512 * 1024;
 
@@ -43,6 +39,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(db: DatabaseConnection, config: Config, search: Backend) -> Self {
         let indexer = Indexer::new(db.clone(), search.clone(), config.search_retry_max_secs);
+        let (rate, burst) = config.api_rate;
         Self {
             db,
             templates: Arc::new(Templates::new()),
@@ -50,10 +47,7 @@ impl AppState {
             search,
             indexer,
             metrics: Arc::default(),
-            write_limiter: Arc::new(crate::web::hardening::RateLimiter::new(
-                WRITE_RATE_PER_SECOND,
-                WRITE_BURST,
-            )),
+            write_limiter: Arc::new(crate::web::hardening::RateLimiter::new(rate, burst)),
         }
     }
 

@@ -23,6 +23,8 @@ pub struct Config {
     pub reply_periods: DeadlineRules,
     /// How many days an agency has to return a wrong assignment.
     pub return_window_days: i64,
+    /// Write-API requests per second per client, and the burst allowed.
+    pub api_rate: (f64, f64),
     /// The address the public reaches the site at (absolute links in Atom feeds).
     pub public_url: String,
     /// Mark cookies `Secure` (set when served over HTTPS).
@@ -46,6 +48,7 @@ impl Default for Config {
             seed_on_empty: true,
             reply_periods: DeadlineRules::default(),
             public_url: format!("http://{DEFAULT_LISTEN}"),
+            api_rate: (50.0, 200.0),
             return_window_days: 7,
             secure_cookies: false,
             meili_url: None,
@@ -106,6 +109,13 @@ impl Config {
         config.public_url = get("TINGSHANG_PUBLIC_URL")
             .map(|u| u.trim_end_matches('/').to_owned())
             .unwrap_or_else(|| format!("http://{}", config.listen_addr));
+        if let Some(rate) = get("TINGSHANG_API_RATE") {
+            config.api_rate = rate
+                .split_once('/')
+                .and_then(|(r, b)| Some((r.trim().parse().ok()?, b.trim().parse().ok()?)))
+                .filter(|(r, b): &(f64, f64)| *r > 0.0 && *b >= 1.0)
+                .with_context(|| format!("TINGSHANG_API_RATE must look like 50/200: {rate}"))?;
+        }
         config.meili_url = get("MEILI_URL").filter(|u| !u.trim().is_empty());
         config.meili_api_key = get("MEILI_API_KEY").filter(|k| !k.is_empty());
         if let Some(index) = get("TINGSHANG_MEILI_INDEX") {

@@ -11,6 +11,7 @@ pub mod audit;
 pub mod backup;
 pub mod cli;
 pub mod config;
+pub mod corpus;
 pub mod db;
 pub mod documents;
 pub mod error;

@@ -28,20 +28,14 @@ struct Cast {
 }
 
 async fn cast(app: &TestApp) -> Cast {
-    let pw = app
-        .create_user("xing", "member", Some("邢占军"), None)
+    let member = app.signed_in("xing", "member", Some("邢占军"), None).await;
+    let secretariat = app.signed_in("mishu", "secretariat", None, None).await;
+    let kjj = app
+        .signed_in("kjj", "agency_staff", None, Some("市科技局"))
         .await;
-    let member = app.login("xing", &pw).await;
-    let pw = app.create_user("mishu", "secretariat", None, None).await;
-    let secretariat = app.login("mishu", &pw).await;
-    let pw = app
-        .create_user("kjj", "agency_staff", None, Some("市科技局"))
+    let gxj = app
+        .signed_in("gxj", "agency_staff", None, Some("市工信局"))
         .await;
-    let kjj = app.login("kjj", &pw).await;
-    let pw = app
-        .create_user("gxj", "agency_staff", None, Some("市工信局"))
-        .await;
-    let gxj = app.login("gxj", &pw).await;
     Cast {
         member,
         secretariat,

@@ -262,15 +262,13 @@ async fn every_get_endpoint_answers_with_its_documented_shape() {
 #[tokio::test]
 async fn tokens_act_within_their_account_and_the_hotline_intake_is_idempotent() {
     let app = spawn_app().await;
-    let pw = app.create_user("root", "admin", None, None).await;
-    let admin = app.login("root", &pw).await;
+    let admin = app.signed_in("root", "admin", None, None).await;
     app.create_user("hotline", "secretariat", None, None).await;
     app.create_user("kjj", "agency_staff", None, Some("市科技局"))
         .await;
     app.create_user("gxj", "agency_staff", None, Some("市工信局"))
         .await;
-    let pw = app.create_user("mishu", "secretariat", None, None).await;
-    let secretariat = app.login("mishu", &pw).await;
+    let secretariat = app.signed_in("mishu", "secretariat", None, None).await;
     let hotline = token_for(&admin, "hotline").await;
     let kjj = token_for(&admin, "kjj").await;
     let gxj = token_for(&admin, "gxj").await;

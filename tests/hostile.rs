@@ -154,12 +154,8 @@ async fn the_hostile_corpus_breaks_nothing() {
     let payloads = corpus();
     assert!(payloads.len() >= 200, "{} payloads", payloads.len());
     let app = spawn_app().await;
-    let pw = app
-        .create_user("xing", "member", Some("邢占军"), None)
-        .await;
-    let member = app.login("xing", &pw).await;
-    let pw = app.create_user("root", "admin", None, None).await;
-    let admin = app.login("root", &pw).await;
+    let member = app.signed_in("xing", "member", Some("邢占军"), None).await;
+    let admin = app.signed_in("root", "admin", None, None).await;
     app.create_user("hotline", "secretariat", None, None).await;
     let token = token_for(&admin, "hotline").await;
     let anonymous = app.anonymous();
@@ -338,10 +334,7 @@ async fn responses_carry_the_security_headers_and_limits_hold() {
 
     // Oversized bodies are refused with 413, as a page or a problem document.
     let big = "正".repeat(400 * 1024);
-    let pw = app
-        .create_user("xing", "member", Some("邢占军"), None)
-        .await;
-    let member = app.login("xing", &pw).await;
+    let member = app.signed_in("xing", "member", Some("邢占军"), None).await;
     let (status, _, _) = member
         .post(
             "/me/proposals/new",
@@ -349,8 +342,7 @@ async fn responses_carry_the_security_headers_and_limits_hold() {
         )
         .await;
     assert_eq!(status, 413);
-    let pw = app.create_user("root", "admin", None, None).await;
-    let admin = app.login("root", &pw).await;
+    let admin = app.signed_in("root", "admin", None, None).await;
     app.create_user("hotline", "secretariat", None, None).await;
     let token = token_for(&admin, "hotline").await;
     let (status, body) = post_json(

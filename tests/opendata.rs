@@ -9,16 +9,11 @@ use tingshang::opendata::archive;
 /// A proposal with hostile text that goes through the whole workflow, so the archive holds
 /// assignments, a written reply with a commitment, a rating and a closure.
 async fn worked_example(app: &TestApp) -> String {
-    let pw = app
-        .create_user("xing", "member", Some("邢占军"), None)
+    let member = app.signed_in("xing", "member", Some("邢占军"), None).await;
+    let secretariat = app.signed_in("mishu", "secretariat", None, None).await;
+    let kjj = app
+        .signed_in("kjj", "agency_staff", None, Some("市科技局"))
         .await;
-    let member = app.login("xing", &pw).await;
-    let pw = app.create_user("mishu", "secretariat", None, None).await;
-    let secretariat = app.login("mishu", &pw).await;
-    let pw = app
-        .create_user("kjj", "agency_staff", None, Some("市科技局"))
-        .await;
-    let kjj = app.login("kjj", &pw).await;
     let id = member
         .new_draft(&[
             ("title", "概念验证中心 <script>alert('x')</script> & 基金"),
@@ -237,8 +232,7 @@ async fn the_secretariat_uploads_an_archive_through_the_admin_page() {
     let source = spawn_app().await;
     let (_, text) = source.get("/api/v1/export/archive.jsonl").await;
     let target = spawn_app_with(false).await;
-    let pw = target.create_user("mishu", "secretariat", None, None).await;
-    let secretariat = target.login("mishu", &pw).await;
+    let secretariat = target.signed_in("mishu", "secretariat", None, None).await;
     let upload = |body: String| {
         let secretariat = &secretariat;
         async move {
@@ -272,9 +266,8 @@ async fn the_secretariat_uploads_an_archive_through_the_admin_page() {
         source.page("/sessions/27").await
     );
     // Members may not import.
-    let pw = target
-        .create_user("xing", "member", Some("邢占军"), None)
+    let member = target
+        .signed_in("xing", "member", Some("邢占军"), None)
         .await;
-    let member = target.login("xing", &pw).await;
     assert_eq!(member.get("/admin/import").await.0, 403);
 }

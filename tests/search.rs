@@ -314,12 +314,8 @@ async fn writes_succeed_during_a_search_outage_and_the_index_catches_up() {
     assert_eq!(status, 200, "the process itself is alive");
 
     // Members keep submitting; the secretariat keeps accepting.
-    let pw = app
-        .create_user("xing", "member", Some("邢占军"), None)
-        .await;
-    let member = app.login("xing", &pw).await;
-    let pw = app.create_user("mishu", "secretariat", None, None).await;
-    let secretariat = app.login("mishu", &pw).await;
+    let member = app.signed_in("xing", "member", Some("邢占军"), None).await;
+    let secretariat = app.signed_in("mishu", "secretariat", None, None).await;
     let mut ids = Vec::new();
     for n in 0..6 {
         let title = format!("检索中断期间提交的建议第{n}号");

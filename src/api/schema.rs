@@ -9,65 +9,9 @@ use crate::followup::commitments::CommitmentView;
 use crate::followup::timeline::EventView;
 use crate::proposals::service::ProposalSummary;
 use crate::responses::service::ResponseView;
-use crate::statistics::Tally;
 
-/// Figures counted from item states (see `/statistics`).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Statistics {
-    pub proposals: usize,
-    pub assigned: usize,
-    pub answered: usize,
-    pub answered_on_time: usize,
-    pub answered_late: usize,
-    pub closed: usize,
-    pub open: usize,
-    pub overdue: usize,
-    pub supervised: usize,
-    pub satisfied: usize,
-    pub basically_satisfied: usize,
-    pub unsatisfied: usize,
-    pub grade_a: usize,
-    pub grade_b: usize,
-    pub grade_c: usize,
-    pub median_days_to_reply: Option<f64>,
-    /// Percent of written replies given by the due date.
-    pub on_time_rate: Option<f64>,
-    /// Percent of rated replies rated 满意 or 基本满意.
-    pub satisfaction_rate: Option<f64>,
-    pub commitments: usize,
-    pub commitments_met: usize,
-    pub commitments_missed: usize,
-    pub commitments_pending: usize,
-}
-
-impl From<Tally> for Statistics {
-    fn from(t: Tally) -> Self {
-        Self {
-            proposals: t.proposals,
-            assigned: t.assigned,
-            answered: t.answered,
-            answered_on_time: t.answered_on_time,
-            answered_late: t.answered_late,
-            closed: t.closed,
-            open: t.open,
-            overdue: t.overdue,
-            supervised: t.supervised,
-            satisfied: t.satisfied,
-            basically_satisfied: t.basically_satisfied,
-            unsatisfied: t.unsatisfied,
-            grade_a: t.grade_a,
-            grade_b: t.grade_b,
-            grade_c: t.grade_c,
-            median_days_to_reply: t.median_days_to_reply,
-            on_time_rate: t.on_time_rate,
-            satisfaction_rate: t.satisfaction_rate,
-            commitments: t.commitments,
-            commitments_met: t.commitments_met,
-            commitments_missed: t.commitments_missed,
-            commitments_pending: t.commitments_pending,
-        }
-    }
-}
+/// Figures counted from item states (see `/statistics`); the domain type is the API type.
+pub use crate::statistics::Tally as Statistics;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionItem {

@@ -13,6 +13,7 @@ use crate::api::schema::ProposalItem;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::proposals::service::{public_ids, summaries_in_order};
+use crate::web::csv;
 
 const BATCH: usize = 200;
 
@@ -29,35 +30,20 @@ const CSV_HEADER: [&str; 10] = [
     "网址",
 ];
 
-fn csv_field(text: &str) -> String {
-    let guarded = if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
-    }
-}
-
 fn csv_row(p: &ProposalItem, base: &str) -> String {
     let fields = [
-        csv_field(&p.code),
-        csv_field(&p.title),
-        csv_field(&p.status_label),
-        csv_field(&p.channel_label),
+        csv::field(&p.code),
+        csv::field(&p.title),
+        csv::field(&p.status_label),
+        csv::field(&p.channel_label),
         p.session_number.map(|n| n.to_string()).unwrap_or_default(),
-        csv_field(p.author.as_deref().unwrap_or_default()),
-        csv_field(&p.topics.join("、")),
-        csv_field(&p.responding_agencies.join("、")),
+        csv::field(p.author.as_deref().unwrap_or_default()),
+        csv::field(&p.topics.join("、")),
+        csv::field(&p.responding_agencies.join("、")),
         p.responding_agencies.len().to_string(),
-        csv_field(&format!("{base}{}", p.url)),
+        csv::field(&format!("{base}{}", p.url)),
     ];
-    let mut line = fields.join(",");
-    line.push_str("\r\n");
-    line
+    csv::line(&fields)
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -85,7 +71,7 @@ pub async fn export(
     let base = state.config.public_url.clone();
     let db = state.db.clone();
     let opening = match format {
-        Format::Csv => format!("\u{feff}{}\r\n", CSV_HEADER.join(",")),
+        Format::Csv => format!("{}{}\r\n", csv::BOM, CSV_HEADER.join(",")),
         Format::Json => "[".to_owned(),
     };
     let rows = stream::iter(batches.into_iter().enumerate()).then(move |(i, batch)| {

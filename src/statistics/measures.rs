@@ -176,8 +176,9 @@ pub fn matching<'a>(
         .collect()
 }
 
-/// The counted figures of one selection.
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+/// The counted figures of one selection (also the API's `Statistics`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = Statistics)]
 pub struct Tally {
     pub proposals: usize,
     pub assigned: usize,

@@ -9,6 +9,7 @@ use super::charts::{bar_chart, Bar};
 use super::facts::{load_commitments, load_items};
 use super::measures::{tally, CommitmentFacts, ItemFacts, Selection, Tally};
 use crate::proposals::Channel;
+use crate::web::csv;
 
 crate::vocabulary! {
     /// What a statistics table breaks the figures down by.
@@ -233,20 +234,6 @@ impl Dataset {
     }
 }
 
-fn csv_field(text: &str) -> String {
-    // A leading =, +, - or @ would be run as a formula by spreadsheet programs.
-    let guarded = if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    };
-    if guarded.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", guarded.replace('"', "\"\""))
-    } else {
-        guarded
-    }
-}
-
 fn optional(value: Option<f64>) -> String {
     value.map(|v| v.to_string()).unwrap_or_default()
 }
@@ -277,13 +264,13 @@ pub fn csv(dimension: Dimension, rows: &[Row]) -> String {
         "承诺未达成",
         "承诺待定",
     ];
-    let mut out = String::from("\u{feff}");
-    out.push_str(&header.join(","));
-    out.push_str("\r\n");
+    let header: Vec<String> = header.iter().map(|h| h.to_string()).collect();
+    let mut out = String::from(csv::BOM);
+    out.push_str(&csv::line(&header));
     for row in rows {
         let t = &row.tally;
         let fields = [
-            csv_field(&row.label),
+            csv::field(&row.label),
             t.proposals.to_string(),
             t.assigned.to_string(),
             t.answered.to_string(),
@@ -306,8 +293,7 @@ pub fn csv(dimension: Dimension, rows: &[Row]) -> String {
             t.commitments_missed.to_string(),
             t.commitments_pending.to_string(),
         ];
-        out.push_str(&fields.join(","));
-        out.push_str("\r\n");
+        out.push_str(&csv::line(&fields));
     }
     out
 }
@@ -315,14 +301,6 @@ pub fn csv(dimension: Dimension, rows: &[Row]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_quotes_and_defuses_formulas() {
-        assert_eq!(csv_field("市科技局"), "市科技局");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=SUM(A1)"), "'=SUM(A1)");
-    }
 
     #[test]
     fn csv_starts_with_a_bom_and_has_one_line_per_row() {

@@ -1,5 +1,6 @@
 //! Web plumbing shared by every capability: templates, Markdown, the error page.
 pub mod assets;
+pub mod csv;
 pub mod errors;
 pub mod form;
 pub mod hardening;

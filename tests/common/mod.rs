@@ -179,6 +179,18 @@ fn new_client() -> reqwest::Client {
 
 impl TestApp {
     /// Creates an account directly (as `tingshang user add` does) and returns its password.
+    /// Creates an account and returns a client signed in as it.
+    pub async fn signed_in(
+        &self,
+        username: &str,
+        role: &str,
+        person: Option<&str>,
+        agency: Option<&str>,
+    ) -> UserClient {
+        let password = self.create_user(username, role, person, agency).await;
+        self.login(username, &password).await
+    }
+
     pub async fn create_user(
         &self,
         username: &str,

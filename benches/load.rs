@@ -1,0 +1,718 @@
+//! The load benchmark: `cargo bench --bench load` (sizes with `-- --sizes 10000,100000`).
+//!
+//! For each corpus size it generates the deterministic corpus (`src/corpus.rs`), measures bulk
+//! import, reindex and the embedded search in-process, starts the release server, and drives it
+//! with wrk (Lua scripts pick paths and queries at random): home, session, proposal, search page,
+//! search API and authenticated submissions, next to a bare axum handler that reads the same
+//! proposal row from the same SQLite file. Results are printed and written to BENCHMARKS.md.
+//!
+//! `cargo test` runs this same program as a smoke test (a 300-proposal corpus, one-second wrk runs,
+//! nothing written), so the benchmark cannot rot; it fails on errors or on a page whose number of
+//! SQL statements grows with the data (N+1).
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, EntityTrait};
+use tingshang::config::Config;
+use tingshang::corpus::{self, FILTERS, QUERIES};
+use tingshang::search::SearchQuery;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tingshang");
+const SEED: u64 = 20230928;
+
+struct Args {
+    sizes: Vec<usize>,
+    seconds: u64,
+    connections: usize,
+    out: Option<PathBuf>,
+}
+
+fn have_wrk() -> bool {
+    Command::new("wrk").arg("--version").output().is_ok()
+}
+
+fn args() -> Args {
+    // `cargo bench` passes --bench; `cargo test` runs the smoke version.
+    if !std::env::args().any(|a| a == "--bench") {
+        return Args {
+            sizes: vec![300],
+            seconds: 1,
+            connections: 4,
+            out: None,
+        };
+    }
+    let mut a = Args {
+        sizes: vec![10_000, 100_000],
+        seconds: 10,
+        connections: 16,
+        out: Some(PathBuf::from("BENCHMARKS.md")),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        match arg.as_str() {
+            "--sizes" => {
+                a.sizes = it
+                    .next()
+                    .unwrap()
+                    .split(',')
+                    .map(|s| s.trim().parse().expect("size"))
+                    .collect()
+            }
+            "--seconds" => a.seconds = it.next().unwrap().parse().unwrap(),
+            "--connections" => a.connections = it.next().unwrap().parse().unwrap(),
+            "--no-write" => a.out = None,
+            "--out" => a.out = Some(PathBuf::from(it.next().unwrap())),
+            _ => {} // cargo passes --bench
+        }
+    }
+    a
+}
+
+/// One wrk run's figures.
+#[derive(Clone, Debug, Default)]
+struct Load {
+    rps: f64,
+    p50_ms: f64,
+    p95_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+/// Shared by both scripts: one parsable line with requests, seconds and p50/p95/p99 in ms.
+const LUA_DONE: &str = r#"
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("RESULT %d %f %f %f %f %d\n", summary.requests, summary.duration / 1e6,
+    latency:percentile(50) / 1e3, latency:percentile(95) / 1e3, latency:percentile(99) / 1e3,
+    e.connect + e.read + e.write + e.timeout + e.status))
+end
+"#;
+
+const LUA_PATHS: &str = r#"
+local paths = {}
+for line in io.lines(os.getenv("BENCH_PATHS")) do paths[#paths + 1] = line end
+local counter = 0
+function setup(thread) counter = counter + 1; thread:set("id", counter) end
+function init(args) math.randomseed(1000 + (id or 0)) end
+function request() return wrk.format("GET", paths[math.random(#paths)]) end
+"#;
+
+const LUA_SUBMIT: &str = r#"
+local counter = 0
+function setup(thread) counter = counter + 1; thread:set("id", counter) end
+local n = 0
+function request()
+  n = n + 1
+  local body = string.format('{"channel":"hotline_12345","external_id":"bench-%s-%d-%d","title":"压力测试工单 %d","body_md":"市民来电反映科技型中小企业政策咨询需求。"}', os.getenv("BENCH_RUN"), id, n, n)
+  return wrk.format("POST", "/api/v1/intake", {["Content-Type"] = "application/json", ["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")}, body)
+end
+"#;
+
+fn wrk(
+    base: &str,
+    script: &Path,
+    env: &[(&str, String)],
+    seconds: u64,
+    connections: usize,
+) -> Load {
+    let mut cmd = Command::new("wrk");
+    cmd.args([
+        "-t2",
+        &format!("-c{connections}"),
+        &format!("-d{seconds}s"),
+        "--timeout",
+        "10s",
+        "-s",
+    ])
+    .arg(script)
+    .arg(base);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("wrk (apt-get install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("RESULT "))
+        .unwrap_or_else(|| {
+            panic!(
+                "wrk printed no result: {text} {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+    let f: Vec<f64> = line[7..].split(' ').map(|x| x.parse().unwrap()).collect();
+    Load {
+        rps: f[0] / f[1],
+        p50_ms: f[2],
+        p95_ms: f[3],
+        p99_ms: f[4],
+        errors: f[5] as u64,
+    }
+}
+
+fn write_paths(dir: &Path, name: &str, paths: &[String]) -> PathBuf {
+    let file = dir.join(name);
+    std::fs::write(&file, paths.join("\n")).unwrap();
+    file
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~=&".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// The search query mix: every query word, alone and with each filter.
+fn search_mix() -> Vec<String> {
+    let mut mix = Vec::new();
+    for (i, q) in QUERIES.iter().enumerate() {
+        mix.push(format!(
+            "q={}{}",
+            encode(q),
+            encode(FILTERS[i % FILTERS.len()])
+        ));
+        mix.push(format!("q={}", encode(q)));
+    }
+    mix
+}
+
+async fn connect(url: &str) -> DatabaseConnection {
+    let config = Config {
+        database_url: url.to_owned(),
+        ..Default::default()
+    };
+    tingshang::db::connect(&config).await.unwrap()
+}
+
+fn rss_peak_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// The baseline: a bare axum handler reading one proposal row from the same SQLite file.
+async fn baseline_server(url: &str) -> String {
+    use axum::extract::{Path as AxPath, State};
+    use axum::response::Html;
+    let mut options = ConnectOptions::new(url.to_owned());
+    options.max_connections(8).sqlx_logging(false);
+    let db = Database::connect(options).await.unwrap();
+    let app = axum::Router::new()
+        .route(
+            "/baseline/{id}",
+            axum::routing::get(
+                |State(db): State<DatabaseConnection>, AxPath(id): AxPath<i32>| async move {
+                    let p = entity::proposals::Entity::find_by_id(id)
+                        .one(&db)
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    Html(format!(
+                        "<!doctype html><title>{}</title><h1>{}</h1><div>{}</div>",
+                        p.title, p.title, p.body_md
+                    ))
+                },
+            ),
+        )
+        .with_state(db);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+struct SizeResult {
+    size: usize,
+    generate_s: f64,
+    import_s: f64,
+    import_records: usize,
+    reindex_s: f64,
+    indexed: usize,
+    startup_ms: f64,
+    rss_mb: f64,
+    embedded: Load,
+    loads: BTreeMap<&'static str, Load>,
+    queries_per_page: BTreeMap<&'static str, usize>,
+}
+
+async fn run_size(size: usize, seconds: u64, connections: usize) -> SizeResult {
+    let dir = tempfile::tempdir().unwrap();
+    let db_path = dir.path().join("bench.db");
+    let url = format!("sqlite://{}?mode=rwc", db_path.display());
+    let db = connect(&url).await;
+    tingshang::db::migrate(&db).await.unwrap();
+    tingshang::seed::run(&db).await.unwrap();
+    eprintln!("[{size}] generating corpus");
+    let started = Instant::now();
+    let generated = corpus::generate(&db, size, SEED, &tingshang::cli::progress("生成"))
+        .await
+        .unwrap();
+    let generate_s = started.elapsed().as_secs_f64();
+    eprintln!();
+
+    // Bulk import: the public archive of this corpus into an empty database.
+    let records = tingshang::opendata::archive::export_records(&db)
+        .await
+        .unwrap();
+    let text: String = records.iter().map(|r| r.line()).collect();
+    let import_url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("import.db").display()
+    );
+    let import_db = connect(&import_url).await;
+    tingshang::db::migrate(&import_db).await.unwrap();
+    eprintln!("[{size}] importing {} records", records.len());
+    let started = Instant::now();
+    tingshang::opendata::archive::import(&import_db, &text, &tingshang::cli::progress("导入"))
+        .await
+        .unwrap();
+    let import_s = started.elapsed().as_secs_f64();
+    eprintln!();
+    drop((text, import_db));
+
+    // Reindex into the embedded index the server will use.
+    let index_dir = dir.path().join("index");
+    let backend: tingshang::search::Backend = std::sync::Arc::new(
+        tingshang::search::embedded::EmbeddedBackend::open(Some(&index_dir)).unwrap(),
+    );
+    let indexer = tingshang::search::outbox::Indexer::new(db.clone(), backend.clone(), 5);
+    eprintln!("[{size}] reindexing");
+    let started = Instant::now();
+    let indexed = indexer
+        .reindex(&tingshang::cli::progress("索引"))
+        .await
+        .unwrap();
+    let reindex_s = started.elapsed().as_secs_f64();
+    eprintln!();
+
+    // The embedded search in-process, 16 concurrent searchers over the query mix.
+    let mix: Vec<SearchQuery> =
+        QUERIES
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let params: tingshang::search::routes::Params = serde_urlencoded::from_str(
+                    &format!("q={}{}", encode(q), encode(FILTERS[i % FILTERS.len()])),
+                )
+                .unwrap();
+                params.to_query(20)
+            })
+            .collect();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for t in 0..16 {
+        let (backend, mix) = (backend.clone(), mix.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            for i in 0..200 {
+                let q = &mix[(i * 7 + t) % mix.len()];
+                let s = Instant::now();
+                backend.search(q).await.unwrap();
+                times.push(s.elapsed().as_secs_f64() * 1e3);
+            }
+            times
+        }));
+    }
+    let mut times = Vec::new();
+    for t in tasks {
+        times.extend(t.await.unwrap());
+    }
+    let wall = started.elapsed().as_secs_f64();
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let embedded = Load {
+        rps: times.len() as f64 / wall,
+        p50_ms: percentile(&times, 0.5),
+        p95_ms: percentile(&times, 0.95),
+        p99_ms: percentile(&times, 0.99),
+        errors: 0,
+    };
+    drop((backend, indexer));
+
+    // Queries per page: the page must not issue one query per item (no N+1).
+    let queries_per_page = count_queries(&url, &generated).await;
+
+    // A token for authenticated submissions.
+    tingshang::accounts::service::create_user(
+        &db,
+        tingshang::accounts::service::NewUser {
+            username: "bench".into(),
+            display_name: "压力测试".into(),
+            role: tingshang::accounts::Role::Secretariat,
+            person_id: None,
+            agency_id: None,
+            password: "bench-password-123".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let (_, token) = tingshang::accounts::tokens::create(&db, None, "bench", "benchmark")
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+
+    // The release server.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    let mut server = Command::new(BIN)
+        .arg("serve")
+        .env("TINGSHANG_DATABASE_URL", &url)
+        .env("TINGSHANG_SEARCH_DIR", &index_dir)
+        .env("TINGSHANG_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TINGSHANG_LOG", "warn")
+        .env("TINGSHANG_SEED_ON_EMPTY", "false")
+        // One token drives all submissions; the per-client limit would cut the measurement off.
+        .env("TINGSHANG_API_RATE", "1000000/1000000")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    loop {
+        if client
+            .get(format!("{base}/"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let startup_ms = started.elapsed().as_secs_f64() * 1e3;
+    let baseline = baseline_server(&url).await;
+    if !have_wrk() {
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: load scenarios: wrk is not installed (apt-get install wrk); corpus, import, reindex, search and N+1 checks ran"
+        );
+        Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status()
+            .unwrap();
+        server.wait().unwrap();
+        return SizeResult {
+            size,
+            generate_s,
+            import_s,
+            import_records: records.len(),
+            reindex_s,
+            indexed,
+            startup_ms,
+            rss_mb: 0.0,
+            embedded,
+            loads: BTreeMap::new(),
+            queries_per_page,
+        };
+    }
+
+    let scripts = dir.path();
+    std::fs::write(scripts.join("paths.lua"), format!("{LUA_PATHS}{LUA_DONE}")).unwrap();
+    std::fs::write(
+        scripts.join("submit.lua"),
+        format!("{LUA_SUBMIT}{LUA_DONE}"),
+    )
+    .unwrap();
+    let mut rng = corpus::Rng::new(SEED);
+    let sample: Vec<String> = (0..2000)
+        .map(|_| rng.pick(&generated.codes).clone())
+        .collect();
+    let first_id = 12; // generated proposals follow the 11 seeded ones
+    let path_sets: Vec<(&'static str, String, Vec<String>)> = vec![
+        (
+            "baseline",
+            baseline.clone(),
+            (0..2000)
+                .map(|_| format!("/baseline/{}", first_id + rng.below(size) as i32))
+                .collect(),
+        ),
+        ("home", base.clone(), vec!["/".into()]),
+        (
+            "session",
+            base.clone(),
+            generated
+                .session_numbers
+                .iter()
+                .take(2000)
+                .map(|n| format!("/sessions/{n}"))
+                .collect(),
+        ),
+        (
+            "proposal",
+            base.clone(),
+            sample.iter().map(|c| format!("/proposals/{c}")).collect(),
+        ),
+        (
+            "search page",
+            base.clone(),
+            search_mix()
+                .iter()
+                .map(|q| format!("/search?{q}"))
+                .collect(),
+        ),
+        (
+            "search API",
+            base.clone(),
+            search_mix()
+                .iter()
+                .map(|q| format!("/api/v1/search?{q}"))
+                .collect(),
+        ),
+    ];
+    let mut loads = BTreeMap::new();
+    for (name, target, paths) in path_sets {
+        let file = write_paths(scripts, &format!("{}.txt", name.replace(' ', "_")), &paths);
+        eprintln!("[{size}] wrk {name}");
+        let load = wrk(
+            &target,
+            &scripts.join("paths.lua"),
+            &[("BENCH_PATHS", file.display().to_string())],
+            seconds,
+            connections,
+        );
+        loads.insert(name, load);
+    }
+    eprintln!("[{size}] wrk submissions");
+    let submit = wrk(
+        &base,
+        &scripts.join("submit.lua"),
+        &[
+            ("BENCH_TOKEN", token.clone()),
+            ("BENCH_RUN", size.to_string()),
+        ],
+        seconds,
+        connections,
+    );
+    loads.insert("submissions", submit);
+    let rss_mb = rss_peak_mb(server.id());
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    server.wait().unwrap();
+    SizeResult {
+        size,
+        generate_s,
+        import_s,
+        import_records: records.len(),
+        reindex_s,
+        indexed,
+        startup_ms,
+        rss_mb,
+        embedded,
+        loads,
+        queries_per_page,
+    }
+}
+
+/// Counts the SQL statements one render of each page issues.
+async fn count_queries(url: &str, generated: &corpus::Generated) -> BTreeMap<&'static str, usize> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let counter = Arc::new(AtomicUsize::new(0));
+    let mut db = connect(url).await;
+    let c = counter.clone();
+    db.set_metric_callback(move |_| {
+        c.fetch_add(1, Ordering::Relaxed);
+    });
+    let mut out = BTreeMap::new();
+    let code = &generated.codes[0];
+    counter.store(0, Ordering::Relaxed);
+    tingshang::proposals::service::public_page(&db, code)
+        .await
+        .unwrap();
+    out.insert("proposal page", counter.swap(0, Ordering::Relaxed));
+    // Two sessions with different numbers of proposals must cost the same number of statements.
+    let mut per_session = Vec::new();
+    for number in generated.session_numbers.iter().take(2) {
+        let page = tingshang::sessions::service::page(&db, *number)
+            .await
+            .unwrap();
+        per_session.push((page.proposals.len(), counter.swap(0, Ordering::Relaxed)));
+    }
+    assert!(
+        per_session.len() < 2
+            || per_session[0].0 == per_session[1].0
+            || per_session[0].1 == per_session[1].1,
+        "session page statements grow with its proposals (N+1): {per_session:?}"
+    );
+    out.insert("session page", per_session[0].1);
+    let filter = tingshang::proposals::service::ListFilter {
+        page: 1,
+        per_page: 20,
+        ..Default::default()
+    };
+    tingshang::proposals::service::public_summaries(&db, &filter)
+        .await
+        .unwrap();
+    out.insert("proposal list (20)", counter.swap(0, Ordering::Relaxed));
+    out
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("model name"))
+        .and_then(|l| l.split(':').nth(1))
+        .unwrap_or("unknown")
+        .trim()
+        .to_owned();
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .unwrap_or_default()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .nth(1)
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
+    format!("{cores} cores ({cpu}), {mem:.0} GiB RAM, Linux; SQLite (WAL, synchronous=FULL) and the embedded index")
+}
+
+fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "## Load benchmark\n");
+    let _ = writeln!(
+        md,
+        "- Date: {} (UTC)",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M")
+    );
+    let _ = writeln!(md, "- Machine: {}", machine());
+    let _ = writeln!(md, "- Command: `cargo bench --bench load -- --sizes {}` (wrk, 2 threads, {connections} connections, {seconds} s per scenario)", results.iter().map(|r| r.size.to_string()).collect::<Vec<_>>().join(","));
+    let _ = writeln!(md, "- Ratios are to the bare axum baseline measured in the same run (absolute numbers drift on shared machines).\n");
+    let header: Vec<String> = results
+        .iter()
+        .map(|r| format!("{} proposals", r.size))
+        .collect();
+    let _ = writeln!(md, "| scenario | {} |", header.join(" | "));
+    let _ = writeln!(md, "|---|{}", "---|".repeat(results.len()));
+    let names = [
+        "baseline",
+        "home",
+        "session",
+        "proposal",
+        "search page",
+        "search API",
+        "submissions",
+    ];
+    for name in names {
+        let cells: Vec<String> = results
+            .iter()
+            .map(|r| {
+                let l = &r.loads[name];
+                let ratio = l.rps / r.loads["baseline"].rps;
+                format!(
+                    "{:.0} req/s ({:.2}×), p50 {:.1} / p95 {:.1} / p99 {:.1} ms{}",
+                    l.rps,
+                    ratio,
+                    l.p50_ms,
+                    l.p95_ms,
+                    l.p99_ms,
+                    if l.errors > 0 {
+                        format!(", {} errors", l.errors)
+                    } else {
+                        String::new()
+                    }
+                )
+            })
+            .collect();
+        let _ = writeln!(md, "| {name} | {} |", cells.join(" | "));
+    }
+    let row = |label: &str, f: &dyn Fn(&SizeResult) -> String| {
+        format!(
+            "| {label} | {} |\n",
+            results.iter().map(f).collect::<Vec<_>>().join(" | ")
+        )
+    };
+    md.push_str(&row("embedded search in-process (16 concurrent)", &|r| {
+        format!(
+            "{:.0} q/s, p50 {:.2} / p95 {:.2} / p99 {:.2} ms",
+            r.embedded.rps, r.embedded.p50_ms, r.embedded.p95_ms, r.embedded.p99_ms
+        )
+    }));
+    md.push_str(&row("reindex", &|r| {
+        format!("{:.1} s ({} documents)", r.reindex_s, r.indexed)
+    }));
+    md.push_str(&row("bulk import (archive)", &|r| {
+        format!("{:.1} s ({} records)", r.import_s, r.import_records)
+    }));
+    md.push_str(&row("corpus generation", &|r| {
+        format!("{:.1} s", r.generate_s)
+    }));
+    md.push_str(&row("start-up to first page", &|r| {
+        format!("{:.0} ms", r.startup_ms)
+    }));
+    md.push_str(&row("peak RSS of the server", &|r| {
+        format!("{:.0} MB", r.rss_mb)
+    }));
+    for page in ["proposal page", "session page", "proposal list (20)"] {
+        md.push_str(&row(&format!("SQL statements: {page}"), &|r| {
+            r.queries_per_page[page].to_string()
+        }));
+    }
+    md
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let mut results = Vec::new();
+    for size in &args.sizes {
+        results.push(run_size(*size, args.seconds, args.connections).await);
+    }
+    if results.iter().any(|r| r.loads.is_empty()) {
+        return;
+    }
+    for r in &results {
+        for (name, load) in &r.loads {
+            assert!(load.rps > 0.0, "{name}: no requests answered");
+            assert_eq!(load.errors, 0, "{name}: {} failed requests", load.errors);
+        }
+    }
+    let table = report(&results, args.seconds, args.connections);
+    println!("{table}");
+    if let Some(out) = args.out {
+        let existing = std::fs::read_to_string(&out).unwrap_or_default();
+        let marker = "<!-- load benchmark -->";
+        let head = existing
+            .split(marker)
+            .next()
+            .unwrap_or_default()
+            .trim_end()
+            .to_owned();
+        let head = if head.is_empty() {
+            "# Benchmarks".to_owned()
+        } else {
+            head
+        };
+        std::fs::write(&out, format!("{head}\n\n{marker}\n{table}")).unwrap();
+        eprintln!("written to {}", out.display());
+    }
+}
