@@ -31,6 +31,8 @@ pub enum Relation {
         on_delete = "Restrict"
     )]
     Agencies,
+    #[sea_orm(has_many = "super::api_tokens::Entity")]
+    ApiTokens,
     #[sea_orm(has_many = "super::login_sessions::Entity")]
     LoginSessions,
     #[sea_orm(has_many = "super::notifications::Entity")]
@@ -54,6 +56,12 @@ pub enum Relation {
 impl Related<super::agencies::Entity> for Entity {
     fn to() -> RelationDef {
         Relation::Agencies.def()
+    }
+}
+
+impl Related<super::api_tokens::Entity> for Entity {
+    fn to() -> RelationDef {
+        Relation::ApiTokens.def()
     }
 }
 
