@@ -11,9 +11,11 @@ use entity::{
     sessions, timeline_events,
 };
 use sea_orm::sea_query::ExprTrait;
+use sea_orm::sea_query::SelectStatement;
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, ConnectionTrait,
-    DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    ActiveModelTrait, ActiveValue::NotSet, ActiveValue::Set, ColumnTrait, Condition,
+    ConnectionTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -60,9 +62,45 @@ impl Record {
     }
 }
 
-/// Every public record, in the order an import needs them. The archive is small next to what a
-/// server holds in memory per table at a time; each table is read once.
+fn ids_of<E: EntityTrait>(condition: Condition, id: E::Column) -> SelectStatement {
+    E::find()
+        .filter(condition)
+        .select_only()
+        .column(id)
+        .into_query()
+}
+
+/// Every public record, in the order an import needs them. Related rows are selected with
+/// sub-queries (never long id lists, which databases cap at some tens of thousands of parameters);
+/// each table is read once.
 pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, sea_orm::DbErr> {
+    use std::collections::HashSet;
+    let public_proposals = || ids_of::<proposals::Entity>(public_condition(), proposals::Column::Id);
+    let published_sessions = || {
+        ids_of::<sessions::Entity>(
+            Condition::all().add(sessions::Column::Published.eq(true)),
+            sessions::Column::Id,
+        )
+    };
+    let published_documents = || {
+        ids_of::<documents::Entity>(
+            Condition::all().add(documents::Column::Published.eq(true)),
+            documents::Column::Id,
+        )
+    };
+    let published_responses = || {
+        ids_of::<responses::Entity>(
+            Condition::all().add(responses::Column::Published.eq(true)),
+            responses::Column::Id,
+        )
+    };
+    // Commitments of public proposals, or of no proposal (from policy documents).
+    let exported_commitments = || {
+        Condition::any()
+            .add(commitments::Column::ProposalId.is_null())
+            .add(commitments::Column::ProposalId.in_subquery(public_proposals()))
+    };
+
     let mut out = vec![Record::Header(Header {
         format: FORMAT.to_owned(),
         version: VERSION,
@@ -89,18 +127,18 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
         .order_by_asc(documents::Column::Id)
         .all(db)
         .await?;
-    let document_ids: Vec<i32> = documents.iter().map(|d| d.id).collect();
+    let document_ids: HashSet<i32> = documents.iter().map(|d| d.id).collect();
     out.extend(documents.into_iter().map(Record::Document));
     let sessions = sessions::Entity::find()
         .filter(sessions::Column::Published.eq(true))
         .order_by_asc(sessions::Column::Id)
         .all(db)
         .await?;
-    let session_ids: Vec<i32> = sessions.iter().map(|s| s.id).collect();
+    let session_ids: HashSet<i32> = sessions.iter().map(|s| s.id).collect();
     out.extend(sessions.into_iter().map(Record::Session));
     out.extend(
         session_participants::Entity::find()
-            .filter(session_participants::Column::SessionId.is_in(session_ids.clone()))
+            .filter(session_participants::Column::SessionId.in_subquery(published_sessions()))
             .order_by_asc(session_participants::Column::Id)
             .all(db)
             .await?
@@ -112,7 +150,7 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
         .order_by_asc(proposals::Column::Id)
         .all(db)
         .await?;
-    let proposal_ids: Vec<i32> = proposals.iter().map(|p| p.id).collect();
+    let proposal_ids: HashSet<i32> = proposals.iter().map(|p| p.id).collect();
     out.extend(proposals.into_iter().map(|mut p| {
         // Internal: which account typed it, and links to proposals that are not exported.
         p.created_by_user_id = None;
@@ -126,7 +164,7 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
     }));
     out.extend(
         proposal_cosigners::Entity::find()
-            .filter(proposal_cosigners::Column::ProposalId.is_in(proposal_ids.clone()))
+            .filter(proposal_cosigners::Column::ProposalId.in_subquery(public_proposals()))
             .order_by_asc(proposal_cosigners::Column::Id)
             .all(db)
             .await?
@@ -135,7 +173,7 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
     );
     out.extend(
         assignments::Entity::find()
-            .filter(assignments::Column::ProposalId.is_in(proposal_ids.clone()))
+            .filter(assignments::Column::ProposalId.in_subquery(public_proposals()))
             .order_by_asc(assignments::Column::Id)
             .all(db)
             .await?
@@ -147,7 +185,7 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
         .order_by_asc(responses::Column::Id)
         .all(db)
         .await?;
-    let response_ids: Vec<i32> = responses.iter().map(|r| r.id).collect();
+    let response_ids: HashSet<i32> = responses.iter().map(|r| r.id).collect();
     out.extend(responses.into_iter().map(|mut r| {
         r.created_by_user_id = None;
         if r.document_id.is_some_and(|d| !document_ids.contains(&d)) {
@@ -157,8 +195,8 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
     }));
     out.extend(
         response_proposals::Entity::find()
-            .filter(response_proposals::Column::ResponseId.is_in(response_ids.clone()))
-            .filter(response_proposals::Column::ProposalId.is_in(proposal_ids.clone()))
+            .filter(response_proposals::Column::ResponseId.in_subquery(published_responses()))
+            .filter(response_proposals::Column::ProposalId.in_subquery(public_proposals()))
             .order_by_asc(response_proposals::Column::Id)
             .all(db)
             .await?
@@ -167,36 +205,39 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
     );
     out.extend(
         document_links::Entity::find()
-            .filter(document_links::Column::DocumentId.is_in(document_ids.clone()))
-            .filter(document_links::Column::ProposalId.is_in(proposal_ids.clone()))
+            .filter(document_links::Column::DocumentId.in_subquery(published_documents()))
+            .filter(document_links::Column::ProposalId.in_subquery(public_proposals()))
             .order_by_asc(document_links::Column::Id)
             .all(db)
             .await?
             .into_iter()
             .map(Record::DocumentLink),
     );
-    let commitments = commitments::Entity::find()
-        .order_by_asc(commitments::Column::Id)
-        .all(db)
-        .await?;
-    let commitments: Vec<commitments::Model> = commitments
-        .into_iter()
-        .filter(|c| c.proposal_id.is_none_or(|p| proposal_ids.contains(&p)))
-        .map(|mut c| {
-            if c.response_id.is_some_and(|r| !response_ids.contains(&r)) {
-                c.response_id = None;
-            }
-            if c.document_id.is_some_and(|d| !document_ids.contains(&d)) {
-                c.document_id = None;
-            }
-            c
-        })
-        .collect();
-    let commitment_ids: Vec<i32> = commitments.iter().map(|c| c.id).collect();
-    out.extend(commitments.into_iter().map(Record::Commitment));
+    out.extend(
+        commitments::Entity::find()
+            .filter(exported_commitments())
+            .order_by_asc(commitments::Column::Id)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|mut c| {
+                if c.response_id.is_some_and(|r| !response_ids.contains(&r)) {
+                    c.response_id = None;
+                }
+                if c.document_id.is_some_and(|d| !document_ids.contains(&d)) {
+                    c.document_id = None;
+                }
+                Record::Commitment(c)
+            }),
+    );
     out.extend(
         commitment_reports::Entity::find()
-            .filter(commitment_reports::Column::CommitmentId.is_in(commitment_ids))
+            .filter(commitment_reports::Column::CommitmentId.in_subquery(ids_of::<
+                commitments::Entity,
+            >(
+                exported_commitments(),
+                commitments::Column::Id,
+            )))
             .order_by_asc(commitment_reports::Column::Id)
             .all(db)
             .await?
@@ -210,7 +251,7 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
     );
     out.extend(
         timeline_events::Entity::find()
-            .filter(timeline_events::Column::ProposalId.is_in(proposal_ids.clone()))
+            .filter(timeline_events::Column::ProposalId.in_subquery(public_proposals()))
             .filter(timeline_events::Column::Public.eq(true))
             .order_by_asc(timeline_events::Column::Id)
             .all(db)
@@ -223,7 +264,7 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
     );
     out.extend(
         evaluations::Entity::find()
-            .filter(evaluations::Column::ProposalId.is_in(proposal_ids))
+            .filter(evaluations::Column::ProposalId.in_subquery(public_proposals()))
             .order_by_asc(evaluations::Column::Id)
             .all(db)
             .await?
