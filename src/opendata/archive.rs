@@ -75,7 +75,8 @@ fn ids_of<E: EntityTrait>(condition: Condition, id: E::Column) -> SelectStatemen
 /// each table is read once.
 pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, sea_orm::DbErr> {
     use std::collections::HashSet;
-    let public_proposals = || ids_of::<proposals::Entity>(public_condition(), proposals::Column::Id);
+    let public_proposals =
+        || ids_of::<proposals::Entity>(public_condition(), proposals::Column::Id);
     let published_sessions = || {
         ids_of::<sessions::Entity>(
             Condition::all().add(sessions::Column::Published.eq(true)),
@@ -232,12 +233,11 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
     );
     out.extend(
         commitment_reports::Entity::find()
-            .filter(commitment_reports::Column::CommitmentId.in_subquery(ids_of::<
-                commitments::Entity,
-            >(
-                exported_commitments(),
-                commitments::Column::Id,
-            )))
+            .filter(
+                commitment_reports::Column::CommitmentId.in_subquery(
+                    ids_of::<commitments::Entity>(exported_commitments(), commitments::Column::Id),
+                ),
+            )
             .order_by_asc(commitment_reports::Column::Id)
             .all(db)
             .await?
@@ -509,6 +509,9 @@ pub struct ImportReport {
 struct IdMap {
     ids: HashMap<&'static str, HashMap<i32, i32>>,
     claimed: HashMap<&'static str, std::collections::HashSet<i32>>,
+    /// Tables that were empty when the import began: nothing there can match, so their rows are
+    /// inserted without looking (the difference between minutes and seconds for a large archive).
+    empty: std::collections::HashSet<&'static str>,
 }
 
 impl IdMap {
@@ -547,7 +550,10 @@ pub async fn import(
         return Err(ImportError::Invalid(errors));
     }
     let txn = crate::db::begin_write(db).await?;
-    let mut ids = IdMap::default();
+    let mut ids = IdMap {
+        empty: empty_tables(&txn).await?,
+        ..Default::default()
+    };
     let mut report = ImportReport::default();
     let total = records.len();
     for (done, (_, record)) in records.into_iter().enumerate() {
@@ -590,6 +596,30 @@ pub enum ImportError {
     Other(#[from] crate::error::AppError),
 }
 
+/// The record tables (by record name) that hold no rows.
+async fn empty_tables<C: ConnectionTrait>(
+    db: &C,
+) -> Result<std::collections::HashSet<&'static str>, sea_orm::DbErr> {
+    use sea_orm::PaginatorTrait;
+    let mut empty = std::collections::HashSet::new();
+    macro_rules! check {
+        ($($name:literal => $entity:ident),+) => {$(
+            if $entity::Entity::find().count(db).await? == 0 {
+                empty.insert($name);
+            }
+        )+};
+    }
+    check!(
+        "agency" => agencies, "person" => people, "document" => documents,
+        "session" => sessions, "participant" => session_participants, "proposal" => proposals,
+        "cosigner" => proposal_cosigners, "assignment" => assignments, "response" => responses,
+        "response_link" => response_proposals, "document_link" => document_links,
+        "commitment" => commitments, "report" => commitment_reports, "event" => timeline_events,
+        "evaluation" => evaluations
+    );
+    Ok(empty)
+}
+
 /// Inserts one record with remapped references, or matches it to the row with the same natural
 /// key; returns the table name and whether it was matched.
 async fn insert_or_match<C: ConnectionTrait>(
@@ -599,9 +629,16 @@ async fn insert_or_match<C: ConnectionTrait>(
 ) -> Result<(&'static str, bool), sea_orm::DbErr> {
     macro_rules! put {
         ($table:literal, $entity:ident, $model:expr, $existing:expr, |$am:ident| $remap:block) => {{
+            // Look for a matching row only where one could exist; the query runs before the
+            // record is moved, as it borrows from it.
+            let candidates = if ids.empty.contains($table) {
+                drop($existing);
+                Vec::new()
+            } else {
+                $existing.await?
+            };
             let model = $model;
             let old = model.id;
-            let candidates = $existing;
             if let Some(found) = ids.unclaimed($table, candidates.iter(), |m| m.id) {
                 ids.set($table, old, found);
                 return Ok(($table, true));
@@ -623,8 +660,7 @@ async fn insert_or_match<C: ConnectionTrait>(
                     Some(key) => agencies::Column::ExternalId.eq(key.as_str()),
                     None => agencies::Column::ShortName.eq(a.short_name.as_str()),
                 })
-                .all(db)
-                .await?;
+                .all(db);
             put!("agency", agencies, a, existing, |am| {
                 am.successor_id = Set(ids.opt("agency", *am.successor_id.as_ref()));
             })
@@ -637,8 +673,7 @@ async fn insert_or_match<C: ConnectionTrait>(
                         .eq(p.name.as_str())
                         .and(people::Column::Post.eq(p.post.as_str())),
                 })
-                .all(db)
-                .await?;
+                .all(db);
             put!("person", people, p, existing, |am| {
                 am.agency_id = Set(ids.opt("agency", *am.agency_id.as_ref()));
             })
@@ -649,15 +684,13 @@ async fn insert_or_match<C: ConnectionTrait>(
                     Some(key) => documents::Column::ExternalId.eq(key.as_str()),
                     None => documents::Column::Title.eq(d.title.as_str()),
                 })
-                .all(db)
-                .await?;
+                .all(db);
             put!("document", documents, d, existing, |_am| {})
         }
         Record::Session(s) => {
             let existing = sessions::Entity::find()
                 .filter(sessions::Column::Number.eq(s.number))
-                .all(db)
-                .await?;
+                .all(db);
             put!("session", sessions, s, existing, |_am| {})
         }
         Record::Participant(p) => {
@@ -669,8 +702,7 @@ async fn insert_or_match<C: ConnectionTrait>(
                 .filter(session_participants::Column::SessionId.eq(session))
                 .filter(session_participants::Column::PersonId.eq(person))
                 .filter(session_participants::Column::Role.eq(p.role.as_str()))
-                .all(db)
-                .await?;
+                .all(db);
             put!("participant", session_participants, p, existing, |am| {
                 am.session_id = Set(session);
                 am.person_id = Set(person);
@@ -679,8 +711,7 @@ async fn insert_or_match<C: ConnectionTrait>(
         Record::Proposal(p) => {
             let existing = proposals::Entity::find()
                 .filter(proposals::Column::Code.eq(p.code.as_str()))
-                .all(db)
-                .await?;
+                .all(db);
             put!("proposal", proposals, p, existing, |am| {
                 am.session_id = Set(ids.opt("session", *am.session_id.as_ref()));
                 am.author_id = Set(ids.opt("person", *am.author_id.as_ref()));
@@ -696,8 +727,7 @@ async fn insert_or_match<C: ConnectionTrait>(
             let existing = proposal_cosigners::Entity::find()
                 .filter(proposal_cosigners::Column::ProposalId.eq(proposal))
                 .filter(proposal_cosigners::Column::PersonId.eq(person))
-                .all(db)
-                .await?;
+                .all(db);
             put!("cosigner", proposal_cosigners, c, existing, |am| {
                 am.proposal_id = Set(proposal);
                 am.person_id = Set(person);
@@ -712,8 +742,7 @@ async fn insert_or_match<C: ConnectionTrait>(
                 .filter(assignments::Column::ProposalId.eq(proposal))
                 .filter(assignments::Column::AgencyId.eq(agency))
                 .filter(assignments::Column::AssignedAt.eq(a.assigned_at))
-                .all(db)
-                .await?;
+                .all(db);
             put!("assignment", assignments, a, existing, |am| {
                 am.proposal_id = Set(proposal);
                 am.agency_id = Set(agency);
@@ -729,8 +758,7 @@ async fn insert_or_match<C: ConnectionTrait>(
                         .and(responses::Column::Kind.eq(r.kind.as_str()))
                         .and(responses::Column::BodyMd.eq(r.body_md.as_str())),
                 })
-                .all(db)
-                .await?;
+                .all(db);
             put!("response", responses, r, existing, |am| {
                 am.agency_id = Set(agency);
                 am.responder_id = Set(ids.opt("person", *am.responder_id.as_ref()));
@@ -746,8 +774,7 @@ async fn insert_or_match<C: ConnectionTrait>(
             let existing = response_proposals::Entity::find()
                 .filter(response_proposals::Column::ResponseId.eq(response))
                 .filter(response_proposals::Column::ProposalId.eq(proposal))
-                .all(db)
-                .await?;
+                .all(db);
             put!("response_link", response_proposals, l, existing, |am| {
                 am.response_id = Set(response);
                 am.proposal_id = Set(proposal);
@@ -761,8 +788,7 @@ async fn insert_or_match<C: ConnectionTrait>(
             let existing = document_links::Entity::find()
                 .filter(document_links::Column::DocumentId.eq(document))
                 .filter(document_links::Column::ProposalId.eq(proposal))
-                .all(db)
-                .await?;
+                .all(db);
             put!("document_link", document_links, l, existing, |am| {
                 am.document_id = Set(document);
                 am.proposal_id = Set(proposal);
@@ -778,8 +804,7 @@ async fn insert_or_match<C: ConnectionTrait>(
                         .and(commitments::Column::Metric.eq(c.metric.as_str()))
                         .and(commitments::Column::Description.eq(c.description.as_str())),
                 })
-                .all(db)
-                .await?;
+                .all(db);
             put!("commitment", commitments, c, existing, |am| {
                 am.agency_id = Set(agency);
                 am.proposal_id = Set(ids.opt("proposal", *am.proposal_id.as_ref()));
@@ -796,7 +821,7 @@ async fn insert_or_match<C: ConnectionTrait>(
                 Some(day) => query.filter(commitment_reports::Column::ReportedOn.eq(day)),
                 None => query.filter(commitment_reports::Column::ReportedOn.is_null()),
             };
-            let existing = query.all(db).await?;
+            let existing = query.all(db);
             put!("report", commitment_reports, r, existing, |am| {
                 am.commitment_id = Set(commitment);
                 am.document_id = Set(ids.opt("document", *am.document_id.as_ref()));
@@ -808,8 +833,7 @@ async fn insert_or_match<C: ConnectionTrait>(
                 .filter(timeline_events::Column::ProposalId.eq(proposal))
                 .filter(timeline_events::Column::OccurredAt.eq(e.occurred_at))
                 .filter(timeline_events::Column::Action.eq(e.action.as_str()))
-                .all(db)
-                .await?;
+                .all(db);
             put!("event", timeline_events, e, existing, |am| {
                 am.proposal_id = Set(proposal);
                 am.actor_user_id = Set(None);
@@ -824,8 +848,7 @@ async fn insert_or_match<C: ConnectionTrait>(
                 .filter(evaluations::Column::ProposalId.eq(proposal))
                 .filter(evaluations::Column::PersonId.eq(person))
                 .filter(evaluations::Column::CreatedAt.eq(e.created_at))
-                .all(db)
-                .await?;
+                .all(db);
             put!("evaluation", evaluations, e, existing, |am| {
                 am.proposal_id = Set(proposal);
                 am.person_id = Set(person);
