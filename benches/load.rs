@@ -266,6 +266,10 @@ async fn run_size(size: usize, seconds: u64, connections: usize) -> SizeResult {
         .unwrap();
     let generate_s = started.elapsed().as_secs_f64();
     eprintln!();
+    // Fresh statistics, and connections that read them (SQLite loads them when a connection opens).
+    tingshang::db::refresh_statistics(&db).await.unwrap();
+    db.close().await.unwrap();
+    let db = connect(&url).await;
 
     // Bulk import: the public archive of this corpus into an empty database.
     let records = tingshang::opendata::archive::export_records(&db)

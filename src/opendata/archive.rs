@@ -583,6 +583,8 @@ pub async fn import(
         }
     }
     txn.commit().await?;
+    // The tables may have grown by orders of magnitude: let the planner know.
+    crate::db::refresh_statistics(db).await?;
     Ok(report)
 }
 
