@@ -4,7 +4,7 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::{spawn_app, TestApp, UserClient};
+use common::{cast, spawn_app, Cast, TestApp, UserClient};
 use entity::proposals;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -18,30 +18,6 @@ fn assert_ok(step: &str, (status, body): (u16, String)) {
             .nth(1)
             .unwrap_or(&body[..body.len().min(300)])
     );
-}
-
-struct Cast {
-    member: UserClient,
-    secretariat: UserClient,
-    kjj: UserClient,
-    gxj: UserClient,
-}
-
-async fn cast(app: &TestApp) -> Cast {
-    let member = app.signed_in("xing", "member", Some("邢占军"), None).await;
-    let secretariat = app.signed_in("mishu", "secretariat", None, None).await;
-    let kjj = app
-        .signed_in("kjj", "agency_staff", None, Some("市科技局"))
-        .await;
-    let gxj = app
-        .signed_in("gxj", "agency_staff", None, Some("市工信局"))
-        .await;
-    Cast {
-        member,
-        secretariat,
-        kjj,
-        gxj,
-    }
 }
 
 /// A submitted, accepted and assigned proposal; returns its id.

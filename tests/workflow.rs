@@ -1,31 +1,7 @@
 //! A proposal's whole life over HTTP with real logins, as the people who do it.
 mod common;
 
-use common::{spawn_app, TestApp, UserClient};
-
-struct Cast {
-    member: UserClient,
-    secretariat: UserClient,
-    lead: UserClient,
-    co: UserClient,
-}
-
-async fn cast(app: &TestApp) -> Cast {
-    let member = app.signed_in("xing", "member", Some("邢占军"), None).await;
-    let secretariat = app.signed_in("mishu", "secretariat", None, None).await;
-    let lead = app
-        .signed_in("kjj", "agency_staff", None, Some("市科技局"))
-        .await;
-    let co = app
-        .signed_in("gxj", "agency_staff", None, Some("市工信局"))
-        .await;
-    Cast {
-        member,
-        secretariat,
-        lead,
-        co,
-    }
-}
+use common::{cast, spawn_app, Cast, UserClient};
 
 fn agency_id(page: &str, short_name: &str) -> String {
     let marker = format!("\">{short_name}</option>");
@@ -67,8 +43,8 @@ async fn a_proposal_lives_from_draft_to_closure() {
     let Cast {
         member,
         secretariat,
-        lead,
-        co,
+        kjj: lead,
+        gxj: co,
     } = cast(&app).await;
 
     // The member previews, then saves and submits.

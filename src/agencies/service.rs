@@ -69,11 +69,16 @@ pub struct AgencyPage {
     pub commitments: Vec<CommitmentView>,
 }
 
-pub async fn page<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<AgencyPage> {
-    let agency = agencies::Entity::find_by_id(id)
+/// One agency by id, or "not found".
+pub async fn find<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<agencies::Model> {
+    agencies::Entity::find_by_id(id)
         .one(db)
         .await?
-        .ok_or(AppError::NotFound)?;
+        .ok_or(AppError::NotFound)
+}
+
+pub async fn page<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<AgencyPage> {
+    let agency = find(db, id).await?;
     let successor = match agency.successor_id {
         Some(s) => agencies::Entity::find_by_id(s).one(db).await?,
         None => None,

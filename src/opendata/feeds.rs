@@ -192,10 +192,7 @@ pub async fn agency_feed(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     let id = parse_id(&id)?;
-    let agency = entity::agencies::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let agency = crate::agencies::service::find(&state.db, id).await?;
     let responses = crate::responses::service::by_agency(&state.db, id).await?;
     Ok(atom(
         &state,

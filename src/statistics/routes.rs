@@ -132,10 +132,7 @@ async fn scorecard(
     Query(query): Query<YearQuery>,
 ) -> AppResult<Html<String>> {
     let id = parse_id(&id)?;
-    let agency = entity::agencies::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let agency = crate::agencies::service::find(&state.db, id).await?;
     let year = query.year();
     let data = dataset(&state.db, crate::time::today()).await?;
     let selection = Selection {
@@ -174,10 +171,7 @@ async fn scorecard_csv(
     Path(id): Path<String>,
 ) -> AppResult<Response> {
     let id = parse_id(&id)?;
-    let agency = entity::agencies::Entity::find_by_id(id)
-        .one(&state.db)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let agency = crate::agencies::service::find(&state.db, id).await?;
     let data = dataset(&state.db, crate::time::today()).await?;
     let mut rows = data.agency_years(id);
     rows.push(super::service::Row {

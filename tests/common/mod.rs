@@ -468,3 +468,25 @@ pub async fn post_json(
         serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)),
     )
 }
+
+/// The people of a workflow test: a member (邢占军), the secretariat, and staff of 市科技局 and
+/// 市工信局, each signed in.
+pub struct Cast {
+    pub member: UserClient,
+    pub secretariat: UserClient,
+    pub kjj: UserClient,
+    pub gxj: UserClient,
+}
+
+pub async fn cast(app: &TestApp) -> Cast {
+    Cast {
+        member: app.signed_in("xing", "member", Some("邢占军"), None).await,
+        secretariat: app.signed_in("mishu", "secretariat", None, None).await,
+        kjj: app
+            .signed_in("kjj", "agency_staff", None, Some("市科技局"))
+            .await,
+        gxj: app
+            .signed_in("gxj", "agency_staff", None, Some("市工信局"))
+            .await,
+    }
+}
