@@ -24,6 +24,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_tingshang");
 const SEED: u64 = 20230928;
 
 struct Args {
+    /// Run by `cargo test`: tiny, and strict about errors.
+    smoke: bool,
     sizes: Vec<usize>,
     seconds: u64,
     connections: usize,
@@ -38,6 +40,7 @@ fn args() -> Args {
     // `cargo bench` passes --bench; `cargo test` runs the smoke version.
     if !std::env::args().any(|a| a == "--bench") {
         return Args {
+            smoke: true,
             sizes: vec![300],
             seconds: 1,
             connections: 4,
@@ -45,6 +48,7 @@ fn args() -> Args {
         };
     }
     let mut a = Args {
+        smoke: false,
         sizes: vec![10_000, 100_000],
         seconds: 10,
         connections: 16,
@@ -694,10 +698,13 @@ async fn main() {
     if results.iter().any(|r| r.loads.is_empty()) {
         return;
     }
-    for r in &results {
-        for (name, load) in &r.loads {
-            assert!(load.rps > 0.0, "{name}: no requests answered");
-            assert_eq!(load.errors, 0, "{name}: {} failed requests", load.errors);
+    // The smoke run must be clean; a full run reports failed requests in the table instead.
+    if args.smoke {
+        for r in &results {
+            for (name, load) in &r.loads {
+                assert!(load.rps > 0.0, "{name}: no requests answered");
+                assert_eq!(load.errors, 0, "{name}: {} failed requests", load.errors);
+            }
         }
     }
     let table = report(&results, args.seconds, args.connections);
