@@ -4,21 +4,10 @@
 mod common;
 
 use chrono::{Duration, Utc};
-use common::{cast, spawn_app, Cast, TestApp, UserClient};
+use common::{assert_ok, cast, spawn_app, Cast, TestApp, UserClient};
 use entity::proposals;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-
-fn assert_ok(step: &str, (status, body): (u16, String)) {
-    assert_eq!(
-        status,
-        303,
-        "{step} failed: {}",
-        body.split("role=\"alert\">")
-            .nth(1)
-            .unwrap_or(&body[..body.len().min(300)])
-    );
-}
 
 /// A submitted, accepted and assigned proposal; returns its id.
 async fn assigned(c: &Cast, title: &str, lead: i32, co: Option<i32>) -> i32 {

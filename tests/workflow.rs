@@ -1,7 +1,7 @@
 //! A proposal's whole life over HTTP with real logins, as the people who do it.
 mod common;
 
-use common::{cast, spawn_app, Cast, UserClient};
+use common::{assert_ok, cast, spawn_app, Cast, UserClient};
 
 fn agency_id(page: &str, short_name: &str) -> String {
     let marker = format!("\">{short_name}</option>");
@@ -24,17 +24,6 @@ async fn draft(member: &UserClient, title: &str) -> i32 {
             ("session_number", ""),
         ])
         .await
-}
-
-fn assert_ok(step: &str, (status, body): (u16, String)) {
-    assert_eq!(
-        status,
-        303,
-        "{step} failed: {}",
-        body.split("role=\"alert\">")
-            .nth(1)
-            .unwrap_or(&body[..body.len().min(300)])
-    );
 }
 
 #[tokio::test]

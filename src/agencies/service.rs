@@ -77,6 +77,24 @@ pub async fn find<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<agencies::Mo
         .ok_or(AppError::NotFound)
 }
 
+/// The agency's commitments, all or those whose target date falls in `year`.
+pub async fn commitments_of<C: ConnectionTrait>(
+    db: &C,
+    id: i32,
+    year: Option<i32>,
+) -> AppResult<Vec<CommitmentView>> {
+    use chrono::Datelike;
+    let rows: Vec<commitments::Model> = commitments::Entity::find()
+        .filter(commitments::Column::AgencyId.eq(id))
+        .order_by_asc(commitments::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|c| year.is_none_or(|y| c.target_date.map(|d| d.year()) == Some(y)))
+        .collect();
+    Ok(load_views(db, rows, crate::time::today()).await?)
+}
+
 pub async fn page<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<AgencyPage> {
     let agency = find(db, id).await?;
     let successor = match agency.successor_id {
@@ -103,12 +121,7 @@ pub async fn page<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<AgencyPage> 
         .all(db)
         .await?;
     let assigned = summarize(db, assigned_rows).await?;
-    let commitment_rows = commitments::Entity::find()
-        .filter(commitments::Column::AgencyId.eq(id))
-        .order_by_asc(commitments::Column::Id)
-        .all(db)
-        .await?;
-    let commitments = load_views(db, commitment_rows, crate::time::today()).await?;
+    let commitments = commitments_of(db, id, None).await?;
     Ok(AgencyPage {
         aliases: string_list(&agency.aliases),
         agency,

@@ -269,11 +269,12 @@ pub async fn agency(
         agency_id: Some(id),
         ..Default::default()
     });
-    let page = crate::agencies::service::page(&state.db, id).await?;
+    // Only the commitments: the agency page's other parts are not in this document.
+    let commitments = crate::agencies::service::commitments_of(&state.db, id, None).await?;
     Ok(Json(AgencyDetail {
         agency: agency_out(model, total.into()),
         by_year,
-        commitments: page.commitments.into_iter().map(Into::into).collect(),
+        commitments: commitments.into_iter().map(Into::into).collect(),
     }))
 }
 

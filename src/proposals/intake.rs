@@ -73,9 +73,7 @@ pub async fn register(
     actor: &Actor,
     input: NewIntake,
 ) -> AppResult<(proposals::Model, bool)> {
-    if !actor.is_secretariat() {
-        return Err(AppError::Forbidden);
-    }
+    crate::accounts::policy::require_secretariat(actor)?;
     let channel = validate(&input)?;
     let by_ticket = proposals::Entity::find()
         .filter(proposals::Column::ExternalId.eq(input.external_id.as_str()));

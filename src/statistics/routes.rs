@@ -5,9 +5,7 @@ use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
-use chrono::Datelike;
 use minijinja::context;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Deserialize;
 
 use super::service::{csv, dataset, ChartKind, Dimension};
@@ -142,20 +140,7 @@ async fn scorecard(
     };
     let tally = data.tally(&selection);
     let by_year = data.agency_years(id);
-    let commitment_rows = entity::commitments::Entity::find()
-        .filter(entity::commitments::Column::AgencyId.eq(id))
-        .order_by_asc(entity::commitments::Column::Id)
-        .all(&state.db)
-        .await?;
-    let commitments = crate::followup::commitments::load_views(
-        &state.db,
-        commitment_rows
-            .into_iter()
-            .filter(|c| year.is_none_or(|y| c.target_date.map(|d| d.year()) == Some(y)))
-            .collect(),
-        crate::time::today(),
-    )
-    .await?;
+    let commitments = crate::agencies::service::commitments_of(&state.db, id, year).await?;
     let query = match year {
         Some(y) => format!("agency={id}&year={y}"),
         None => format!("agency={id}"),

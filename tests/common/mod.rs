@@ -490,3 +490,15 @@ pub async fn cast(app: &TestApp) -> Cast {
             .await,
     }
 }
+
+/// Asserts that a form post succeeded (303), showing the page's error message otherwise.
+pub fn assert_ok(step: &str, (status, body): (u16, String)) {
+    assert_eq!(
+        status,
+        303,
+        "{step} failed: {}",
+        body.split("role=\"alert\">")
+            .nth(1)
+            .unwrap_or(&body[..body.len().min(300)])
+    );
+}
