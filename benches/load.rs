@@ -30,6 +30,8 @@ struct Args {
     seconds: u64,
     connections: usize,
     out: Option<PathBuf>,
+    /// Keep the corpus, index and server data here (for profiling) instead of a temporary directory.
+    keep: Option<PathBuf>,
 }
 
 fn have_wrk() -> bool {
@@ -45,6 +47,7 @@ fn args() -> Args {
             seconds: 1,
             connections: 4,
             out: None,
+            keep: None,
         };
     }
     let mut a = Args {
@@ -53,6 +56,7 @@ fn args() -> Args {
         seconds: 10,
         connections: 16,
         out: Some(PathBuf::from("BENCHMARKS.md")),
+        keep: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -69,6 +73,7 @@ fn args() -> Args {
             "--connections" => a.connections = it.next().unwrap().parse().unwrap(),
             "--no-write" => a.out = None,
             "--out" => a.out = Some(PathBuf::from(it.next().unwrap())),
+            "--keep" => a.keep = Some(PathBuf::from(it.next().unwrap())),
             _ => {} // cargo passes --bench
         }
     }
@@ -242,6 +247,21 @@ async fn baseline_server(url: &str) -> String {
     format!("http://{addr}")
 }
 
+/// Where one size's data lives: removed afterwards, or kept for profiling (`--keep`).
+enum Workdir {
+    Temporary(tempfile::TempDir),
+    Kept(PathBuf),
+}
+
+impl Workdir {
+    fn path(&self) -> &Path {
+        match self {
+            Workdir::Temporary(dir) => dir.path(),
+            Workdir::Kept(dir) => dir,
+        }
+    }
+}
+
 struct SizeResult {
     size: usize,
     generate_s: f64,
@@ -256,8 +276,23 @@ struct SizeResult {
     queries_per_page: BTreeMap<&'static str, usize>,
 }
 
-async fn run_size(size: usize, seconds: u64, connections: usize) -> SizeResult {
+async fn run_size(
+    size: usize,
+    seconds: u64,
+    connections: usize,
+    keep: Option<&Path>,
+) -> SizeResult {
     let dir = tempfile::tempdir().unwrap();
+    let dir = match keep {
+        Some(root) => {
+            let kept = root.join(size.to_string());
+            let _ = std::fs::remove_dir_all(&kept);
+            std::fs::create_dir_all(&kept).unwrap();
+            eprintln!("[{size}] keeping the data in {}", kept.display());
+            Workdir::Kept(kept)
+        }
+        None => Workdir::Temporary(dir),
+    };
     let db_path = dir.path().join("bench.db");
     let url = format!("sqlite://{}?mode=rwc", db_path.display());
     let db = connect(&url).await;
@@ -693,7 +728,7 @@ async fn main() {
     let args = args();
     let mut results = Vec::new();
     for size in &args.sizes {
-        results.push(run_size(*size, args.seconds, args.connections).await);
+        results.push(run_size(*size, args.seconds, args.connections, args.keep.as_deref()).await);
     }
     if results.iter().any(|r| r.loads.is_empty()) {
         return;

@@ -101,6 +101,10 @@ pub fn router(state: AppState) -> Router {
             "/static/{name}",
             axum::routing::get(crate::web::assets::serve),
         )
+        .route(
+            "/favicon.ico",
+            axum::routing::get(crate::web::assets::favicon),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::track,

@@ -16,8 +16,11 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
         std::fs::create_dir_all(&dir)?;
     }
     let mut options = ConnectOptions::new(config.database_url.clone());
+    // Every statement with its duration, for profiling: TINGSHANG_LOG=sqlx::query=info.
+    let log_statements = config.log_filter.contains("sqlx");
     options
-        .sqlx_logging(false)
+        .sqlx_logging(log_statements)
+        .sqlx_logging_level(log::LevelFilter::Info)
         .acquire_timeout(Duration::from_secs(10))
         .map_sqlx_sqlite_opts(|opts| {
             opts.journal_mode(SqliteJournalMode::Wal)

@@ -6,6 +6,7 @@ mod m20261123_000002_accounts;
 mod m20261123_000003_calendar;
 mod m20261123_000004_clock_pause;
 mod m20261123_000005_api_tokens;
+mod m20261123_000006_read_indexes;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_calendar::Migration),
             Box::new(m20261123_000004_clock_pause::Migration),
             Box::new(m20261123_000005_api_tokens::Migration),
+            Box::new(m20261123_000006_read_indexes::Migration),
         ]
     }
 }

@@ -31,6 +31,7 @@ pub fn routes() -> Router<AppState> {
         .route("/work/proposals/{id}", get(show))
         .route("/work/proposals/{id}/edit", get(edit_form).post(update))
         .route("/work/proposals/{id}/act", axum::routing::post(act))
+        .route("/me/preview", axum::routing::post(preview))
         .route(
             "/work/commitments/{id}/report",
             axum::routing::post(report_actual),
@@ -345,6 +346,19 @@ async fn new_form(
         false,
     )
     .await
+}
+
+/// The live preview's fragment: the same sanitised rendering the pages use. Any signed-in user may
+/// preview (agency staff write Markdown replies too); the CSRF check keeps it same-site.
+async fn preview(SignedForm { fields, .. }: SignedForm) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/html; charset=utf-8",
+        )],
+        crate::web::markdown::render(fields.get("body_md")),
+    )
+        .into_response()
 }
 
 async fn create(

@@ -52,7 +52,9 @@ impl Templates {
 fn configure(env: &mut Environment<'static>) {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.add_global("site_name", "听商");
-    env.add_global("stylesheet", crate::web::assets::stylesheet_path());
+    env.add_global("stylesheet", crate::web::assets::STYLESHEET.path());
+    env.add_global("script", crate::web::assets::SCRIPT.path());
+    env.add_global("icon", crate::web::assets::ICON.path());
     env.add_filter("markdown", |text: &str| {
         Value::from_safe_string(crate::web::markdown::render(text))
     });

@@ -3,6 +3,8 @@
 //! server, in which case every test gets its own freshly created database.
 #![allow(dead_code)]
 
+pub mod browser;
+
 use std::net::SocketAddr;
 
 use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
