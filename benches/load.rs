@@ -272,6 +272,7 @@ struct SizeResult {
     startup_ms: f64,
     rss_mb: f64,
     embedded: Load,
+    embedded_alone: Load,
     loads: BTreeMap<&'static str, Load>,
     queries_per_page: BTreeMap<&'static str, usize>,
 }
@@ -386,6 +387,23 @@ async fn run_size(
         p99_ms: percentile(&times, 0.99),
         errors: 0,
     };
+    // One searcher alone: the latency of a single query, without queueing behind fifteen others.
+    let mut alone = Vec::new();
+    let started = Instant::now();
+    for q in mix.iter().chain(mix.iter()) {
+        let s = Instant::now();
+        backend.search(q).await.unwrap();
+        alone.push(s.elapsed().as_secs_f64() * 1e3);
+    }
+    let wall = started.elapsed().as_secs_f64();
+    alone.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    let embedded_alone = Load {
+        rps: alone.len() as f64 / wall,
+        p50_ms: percentile(&alone, 0.5),
+        p95_ms: percentile(&alone, 0.95),
+        p99_ms: percentile(&alone, 0.99),
+        errors: 0,
+    };
     drop((backend, indexer));
 
     // Queries per page: the page must not issue one query per item (no N+1).
@@ -469,6 +487,7 @@ async fn run_size(
             startup_ms,
             rss_mb: 0.0,
             embedded,
+            embedded_alone,
             loads: BTreeMap::new(),
             queries_per_page,
         };
@@ -568,6 +587,7 @@ async fn run_size(
         startup_ms,
         rss_mb,
         embedded,
+        embedded_alone,
         loads,
         queries_per_page,
     }
@@ -694,6 +714,15 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
             results.iter().map(f).collect::<Vec<_>>().join(" | ")
         )
     };
+    md.push_str(&row("embedded search in-process (one at a time)", &|r| {
+        format!(
+            "{:.0} q/s, p50 {:.2} / p95 {:.2} / p99 {:.2} ms",
+            r.embedded_alone.rps,
+            r.embedded_alone.p50_ms,
+            r.embedded_alone.p95_ms,
+            r.embedded_alone.p99_ms
+        )
+    }));
     md.push_str(&row("embedded search in-process (16 concurrent)", &|r| {
         format!(
             "{:.0} q/s, p50 {:.2} / p95 {:.2} / p99 {:.2} ms",
