@@ -168,6 +168,20 @@ fn write_paths(dir: &Path, name: &str, paths: &[String]) -> PathBuf {
     file
 }
 
+impl Load {
+    /// Throughput and percentiles of in-process timings (milliseconds) taken over `wall` seconds.
+    fn from_times(mut times: Vec<f64>, wall: f64) -> Load {
+        times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        Load {
+            rps: times.len() as f64 / wall,
+            p50_ms: percentile(&times, 0.5),
+            p95_ms: percentile(&times, 0.95),
+            p99_ms: percentile(&times, 0.99),
+            errors: 0,
+        }
+    }
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
@@ -378,15 +392,7 @@ async fn run_size(
     for t in tasks {
         times.extend(t.await.unwrap());
     }
-    let wall = started.elapsed().as_secs_f64();
-    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let embedded = Load {
-        rps: times.len() as f64 / wall,
-        p50_ms: percentile(&times, 0.5),
-        p95_ms: percentile(&times, 0.95),
-        p99_ms: percentile(&times, 0.99),
-        errors: 0,
-    };
+    let embedded = Load::from_times(times, started.elapsed().as_secs_f64());
     // One searcher alone: the latency of a single query, without queueing behind fifteen others.
     let mut alone = Vec::new();
     let started = Instant::now();
@@ -395,15 +401,7 @@ async fn run_size(
         backend.search(q).await.unwrap();
         alone.push(s.elapsed().as_secs_f64() * 1e3);
     }
-    let wall = started.elapsed().as_secs_f64();
-    alone.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let embedded_alone = Load {
-        rps: alone.len() as f64 / wall,
-        p50_ms: percentile(&alone, 0.5),
-        p95_ms: percentile(&alone, 0.95),
-        p99_ms: percentile(&alone, 0.99),
-        errors: 0,
-    };
+    let embedded_alone = Load::from_times(alone, started.elapsed().as_secs_f64());
     drop((backend, indexer));
 
     // Queries per page: the page must not issue one query per item (no N+1).

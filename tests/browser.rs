@@ -61,7 +61,9 @@ impl Journey<'_> {
         browser.goto(&self.app.url("/login")).await;
         browser.type_into("#username", username).await;
         browser.type_into("#password", password).await;
-        browser.click_and_wait("form[action='/login'] button[type=submit]").await;
+        browser
+            .click_and_wait("form[action='/login'] button[type=submit]")
+            .await;
         assert!(
             browser.current_url().await.ends_with("/me"),
             "{username} did not reach the dashboard: {}",
@@ -86,7 +88,12 @@ async fn audit(browser: &Browser, axe: &str) -> (Vec<String>, usize, usize) {
         .await;
     assert!(result["error"].is_null(), "axe failed: {}", result["error"]);
     let violations = result["violations"].as_array().cloned().unwrap_or_default();
-    let describe = |v: &Value| format!("{} ({}): {} at {}", v["id"], v["impact"], v["help"], v["nodes"]);
+    let describe = |v: &Value| {
+        format!(
+            "{} ({}): {} at {}",
+            v["id"], v["impact"], v["help"], v["nodes"]
+        )
+    };
     for v in &violations {
         eprintln!("axe finding: {}", describe(v));
     }
@@ -119,7 +126,8 @@ async fn the_whole_journey_in_chromium() {
     }
     let app = spawn_app().await;
     let pw = |user: &str| format!("pw-{user}-0123456789");
-    app.create_user("xing", "member", Some("邢占军"), None).await;
+    app.create_user("xing", "member", Some("邢占军"), None)
+        .await;
     app.create_user("mishu", "secretariat", None, None).await;
     app.create_user("kjj", "agency_staff", None, Some("市科技局"))
         .await;
@@ -160,12 +168,18 @@ async fn the_whole_journey_in_chromium() {
         BODY,
         "the body typed survives a validation error"
     );
-    journey.checkpoint(&desk, "validation-error-keeps-text").await;
+    journey
+        .checkpoint(&desk, "validation-error-keeps-text")
+        .await;
 
     desk.type_into("#title", TITLE).await;
-    desk.type_into("#topics", "科技成果转化、概念验证中心").await;
-    desk.choose("#session_number", "第27期 提升科技创新能力,打造国际化创新型城市")
+    desk.type_into("#topics", "科技成果转化、概念验证中心")
         .await;
+    desk.choose(
+        "#session_number",
+        "第27期 提升科技创新能力,打造国际化创新型城市",
+    )
+    .await;
     // The live preview (JavaScript) renders as the member types …
     desk.wait_until(
         "the live preview",
@@ -180,30 +194,40 @@ async fn the_whole_journey_in_chromium() {
     desk.click_and_wait("button[value=save]").await;
     let work_url = desk.current_url().await;
     assert!(work_url.contains("/work/proposals/"), "saved: {work_url}");
-    desk.click_and_wait("#form-submit button[type=submit]").await;
+    desk.click_and_wait("#form-submit button[type=submit]")
+        .await;
     assert!(desk.source().await.contains("已提交"));
     journey.checkpoint(&desk, "member-submitted").await;
 
     // The secretariat accepts it and assigns 市科技局 (lead) and 市工信局 (co-handling).
     journey.login(&desk, "mishu", &pw("mishu")).await;
     desk.goto(&work_url).await;
-    desk.click_and_wait("#form-accept button[type=submit]").await;
+    desk.click_and_wait("#form-accept button[type=submit]")
+        .await;
     desk.choose("#assign-lead", "市科技局").await;
     desk.click_xpath("//form[@id='form-assign']//label[normalize-space(.)='市工信局']/input")
         .await;
     journey.checkpoint(&desk, "secretariat-assigning").await;
-    desk.click_and_wait("#form-assign button[type=submit]").await;
+    desk.click_and_wait("#form-assign button[type=submit]")
+        .await;
     assert!(desk.source().await.contains("交办"));
     journey.checkpoint(&desk, "secretariat-assigned").await;
 
     // The co-handling agency posts its opinion.
     journey.login(&desk, "gxj", &pw("gxj")).await;
     desk.goto(&app.url("/me")).await;
-    assert!(desk.source().await.contains(TITLE), "the co agency's inbox lists it");
+    assert!(
+        desk.source().await.contains(TITLE),
+        "the co agency's inbox lists it"
+    );
     desk.goto(&work_url).await;
-    desk.type_into("#co_opinion-body", "市工信局支持并将配合推进,纳入中小企业服务体系。")
+    desk.type_into(
+        "#co_opinion-body",
+        "市工信局支持并将配合推进,纳入中小企业服务体系。",
+    )
+    .await;
+    desk.click_and_wait("#form-co_opinion button[type=submit]")
         .await;
-    desk.click_and_wait("#form-co_opinion button[type=submit]").await;
     journey.checkpoint(&desk, "co-agency-opinion").await;
 
     // The lead agency posts its written reply with a measurable commitment.
@@ -211,9 +235,13 @@ async fn the_whole_journey_in_chromium() {
     desk.goto(&work_url).await;
     desk.type_into("#reply-doc", "青科函〔2026〕12号").await;
     desk.choose("#reply-grade", "B 类:正在解决或列入计划").await;
-    desk.type_into("#reply-body", "我局将会同有关部门,**2027年底前**支持建设概念验证中心。")
+    desk.type_into(
+        "#reply-body",
+        "我局将会同有关部门,**2027年底前**支持建设概念验证中心。",
+    )
+    .await;
+    desk.type_into("#c-desc", "2027年底前支持建设概念验证中心")
         .await;
-    desk.type_into("#c-desc", "2027年底前支持建设概念验证中心").await;
     desk.type_into("#c-metric", "概念验证中心").await;
     desk.type_into("#c-unit", "家").await;
     desk.type_into("#c-target", "5").await;
@@ -252,7 +280,8 @@ async fn the_whole_journey_in_chromium() {
         "an injected inline script must be blocked by the CSP: {blocked}"
     );
     assert_ne!(
-        desk.execute("return window.injected === true;", json!([])).await,
+        desk.execute("return window.injected === true;", json!([]))
+            .await,
         Value::Bool(true)
     );
     desk.console().await; // the violation report, expected
@@ -264,14 +293,25 @@ async fn the_whole_journey_in_chromium() {
     phone.goto(&app.url("/")).await;
     phone.click_and_wait("a[href='/search']").await;
     phone.type_into("#q", "概念验证中心").await;
-    phone.click_and_wait("form[role=search] button[type=submit]").await;
-    assert!(phone.count("ol.results mark").await > 0, "matches are highlighted");
+    phone
+        .click_and_wait("form[role=search] button[type=submit]")
+        .await;
+    assert!(
+        phone.count("ol.results mark").await > 0,
+        "matches are highlighted"
+    );
     journey.checkpoint(&phone, "phone-search-results").await;
     phone
-        .click_xpath_and_wait(&format!("//ol[contains(@class,'results')]//a[contains(., '{}')]", "高校院所"))
+        .click_xpath_and_wait(&format!(
+            "//ol[contains(@class,'results')]//a[contains(., '{}')]",
+            "高校院所"
+        ))
         .await;
     assert!(phone.current_url().await.contains("/proposals/"));
-    assert!(phone.count("ol.timeline li").await >= 5, "the timeline shows every step");
+    assert!(
+        phone.count("ol.timeline li").await >= 5,
+        "the timeline shows every step"
+    );
     let page = phone.source().await;
     assert!(page.contains(TITLE) && page.contains("青科函〔2026〕12号"));
     journey.checkpoint(&phone, "phone-proposal-timeline").await;
@@ -281,12 +321,18 @@ async fn the_whole_journey_in_chromium() {
             json!([]),
         )
         .await;
-    assert_eq!(overflow, Value::Bool(false), "no sideways scrolling on a phone");
+    assert_eq!(
+        overflow,
+        Value::Bool(false),
+        "no sideways scrolling on a phone"
+    );
     phone.quit().await;
 
     // Without JavaScript: the same pages and the member's server-side preview still work.
     let plain = driver.browser(Options::without_javascript()).await;
-    plain.goto(&app.url(&format!("/search?q={}", "科技型中小企业"))).await;
+    plain
+        .goto(&app.url(&format!("/search?q={}", "科技型中小企业")))
+        .await;
     assert!(plain.count("ol.results li").await > 0);
     journey.checkpoint(&plain, "no-js-search").await;
     journey.login(&plain, "xing", &pw("xing")).await;

@@ -15,7 +15,11 @@ const INDEXES: [(&str, &str, &[&str]); 3] = [
         &["published", "responded_on", "id"],
     ),
     // Newest sessions first.
-    ("ix_sessions_published_held", "sessions", &["published", "held_on"]),
+    (
+        "ix_sessions_published_held",
+        "sessions",
+        &["published", "held_on"],
+    ),
     // The proposal list's order (newest submission, then code): walked in order, stopped at a page.
     (
         "ix_proposals_public_order",

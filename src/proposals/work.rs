@@ -352,10 +352,7 @@ async fn new_form(
 /// preview (agency staff write Markdown replies too); the CSRF check keeps it same-site.
 async fn preview(SignedForm { fields, .. }: SignedForm) -> Response {
     (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/html; charset=utf-8",
-        )],
+        [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
         crate::web::markdown::render(fields.get("body_md")),
     )
         .into_response()

@@ -100,7 +100,13 @@ impl Driver {
                 .send()
                 .await
                 .ok()
-                .and_then(|r| if r.status().is_success() { Some(r) } else { None });
+                .and_then(|r| {
+                    if r.status().is_success() {
+                        Some(r)
+                    } else {
+                        None
+                    }
+                });
             if let Some(response) = ready {
                 let status: Value = response.json().await.unwrap();
                 if status["value"]["ready"] == true {
