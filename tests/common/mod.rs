@@ -504,3 +504,16 @@ pub fn assert_ok(step: &str, (status, body): (u16, String)) {
             .unwrap_or(&body[..body.len().min(300)])
     );
 }
+
+/// True when every `<script>` on the page is the app's own external file (`/static/app.*.js`),
+/// with no inline code: what the strict CSP allows.
+pub fn only_own_external_scripts(page: &str) -> bool {
+    // minijinja escapes `/` in attribute values as `&#x2f;`.
+    let page = page.replace("&#x2f;", "/");
+    page.split("<script").skip(1).all(|tag| {
+        tag.starts_with(" src=\"/static/app.")
+            && tag
+                .find('>')
+                .is_some_and(|end| tag[end + 1..].starts_with("</script>"))
+    })
+}
