@@ -32,6 +32,8 @@ struct Args {
     out: Option<PathBuf>,
     /// Keep the corpus, index and server data here (for profiling) instead of a temporary directory.
     keep: Option<PathBuf>,
+    /// Leave out the bulk import (minutes at 100k) when profiling something else.
+    skip_import: bool,
 }
 
 fn have_wrk() -> bool {
@@ -48,6 +50,7 @@ fn args() -> Args {
             connections: 4,
             out: None,
             keep: None,
+            skip_import: false,
         };
     }
     let mut a = Args {
@@ -57,6 +60,7 @@ fn args() -> Args {
         connections: 16,
         out: Some(PathBuf::from("BENCHMARKS.md")),
         keep: None,
+        skip_import: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -74,6 +78,7 @@ fn args() -> Args {
             "--no-write" => a.out = None,
             "--out" => a.out = Some(PathBuf::from(it.next().unwrap())),
             "--keep" => a.keep = Some(PathBuf::from(it.next().unwrap())),
+            "--skip-import" => a.skip_import = true,
             _ => {} // cargo passes --bench
         }
     }
@@ -291,11 +296,31 @@ struct SizeResult {
     queries_per_page: BTreeMap<&'static str, usize>,
 }
 
+/// Exports the corpus as the public archive and times importing it into an empty database.
+async fn bulk_import(db: &DatabaseConnection, dir: &Path, size: usize) -> (f64, usize) {
+    let records = tingshang::opendata::archive::export_records(db)
+        .await
+        .unwrap();
+    let text: String = records.iter().map(|r| r.line()).collect();
+    let import_url = format!("sqlite://{}?mode=rwc", dir.join("import.db").display());
+    let import_db = connect(&import_url).await;
+    tingshang::db::migrate(&import_db).await.unwrap();
+    eprintln!("[{size}] importing {} records", records.len());
+    let started = Instant::now();
+    tingshang::opendata::archive::import(&import_db, &text, &tingshang::cli::progress("导入"))
+        .await
+        .unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!();
+    (seconds, records.len())
+}
+
 async fn run_size(
     size: usize,
     seconds: u64,
     connections: usize,
     keep: Option<&Path>,
+    skip_import: bool,
 ) -> SizeResult {
     let dir = tempfile::tempdir().unwrap();
     let dir = match keep {
@@ -326,30 +351,18 @@ async fn run_size(
     let db = connect(&url).await;
 
     // Bulk import: the public archive of this corpus into an empty database.
-    let records = tingshang::opendata::archive::export_records(&db)
-        .await
-        .unwrap();
-    let text: String = records.iter().map(|r| r.line()).collect();
-    let import_url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("import.db").display()
-    );
-    let import_db = connect(&import_url).await;
-    tingshang::db::migrate(&import_db).await.unwrap();
-    eprintln!("[{size}] importing {} records", records.len());
-    let started = Instant::now();
-    tingshang::opendata::archive::import(&import_db, &text, &tingshang::cli::progress("导入"))
-        .await
-        .unwrap();
-    let import_s = started.elapsed().as_secs_f64();
-    eprintln!();
-    drop((text, import_db));
+    let (import_s, import_records) = if skip_import {
+        (f64::NAN, 0)
+    } else {
+        bulk_import(&db, dir.path(), size).await
+    };
 
     // Reindex into the embedded index the server will use.
     let index_dir = dir.path().join("index");
-    let backend: tingshang::search::Backend = std::sync::Arc::new(
+    let embedded_backend = std::sync::Arc::new(
         tingshang::search::embedded::EmbeddedBackend::open(Some(&index_dir)).unwrap(),
     );
+    let backend: tingshang::search::Backend = embedded_backend.clone();
     let indexer = tingshang::search::outbox::Indexer::new(db.clone(), backend.clone(), 5);
     eprintln!("[{size}] reindexing");
     let started = Instant::now();
@@ -360,7 +373,8 @@ async fn run_size(
     let reindex_s = started.elapsed().as_secs_f64();
     eprintln!();
 
-    // The embedded search in-process, 16 concurrent searchers over the query mix.
+    // The embedded search in-process, 16 concurrent searchers over the query mix. Every query is
+    // evaluated (the result cache the server uses is bypassed), so these rows show the index's cost.
     let mix: Vec<SearchQuery> =
         QUERIES
             .iter()
@@ -376,13 +390,13 @@ async fn run_size(
     let started = Instant::now();
     let mut tasks = Vec::new();
     for t in 0..16 {
-        let (backend, mix) = (backend.clone(), mix.clone());
+        let (backend, mix) = (embedded_backend.clone(), mix.clone());
         tasks.push(tokio::spawn(async move {
             let mut times = Vec::new();
             for i in 0..200 {
                 let q = &mix[(i * 7 + t) % mix.len()];
                 let s = Instant::now();
-                backend.search(q).await.unwrap();
+                backend.search_uncached(q).unwrap();
                 times.push(s.elapsed().as_secs_f64() * 1e3);
             }
             times
@@ -398,11 +412,11 @@ async fn run_size(
     let started = Instant::now();
     for q in mix.iter().chain(mix.iter()) {
         let s = Instant::now();
-        backend.search(q).await.unwrap();
+        embedded_backend.search_uncached(q).unwrap();
         alone.push(s.elapsed().as_secs_f64() * 1e3);
     }
     let embedded_alone = Load::from_times(alone, started.elapsed().as_secs_f64());
-    drop((backend, indexer));
+    drop((backend, embedded_backend, indexer));
 
     // Queries per page: the page must not issue one query per item (no N+1).
     let queries_per_page = count_queries(&url, &generated).await;
@@ -479,7 +493,7 @@ async fn run_size(
             size,
             generate_s,
             import_s,
-            import_records: records.len(),
+            import_records,
             reindex_s,
             indexed,
             startup_ms,
@@ -579,7 +593,7 @@ async fn run_size(
         size,
         generate_s,
         import_s,
-        import_records: records.len(),
+        import_records,
         reindex_s,
         indexed,
         startup_ms,
@@ -731,7 +745,11 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
         format!("{:.1} s ({} documents)", r.reindex_s, r.indexed)
     }));
     md.push_str(&row("bulk import (archive)", &|r| {
-        format!("{:.1} s ({} records)", r.import_s, r.import_records)
+        if r.import_s.is_nan() {
+            "skipped".to_owned()
+        } else {
+            format!("{:.1} s ({} records)", r.import_s, r.import_records)
+        }
     }));
     md.push_str(&row("corpus generation", &|r| {
         format!("{:.1} s", r.generate_s)
@@ -755,7 +773,16 @@ async fn main() {
     let args = args();
     let mut results = Vec::new();
     for size in &args.sizes {
-        results.push(run_size(*size, args.seconds, args.connections, args.keep.as_deref()).await);
+        results.push(
+            run_size(
+                *size,
+                args.seconds,
+                args.connections,
+                args.keep.as_deref(),
+                args.skip_import,
+            )
+            .await,
+        );
     }
     if results.iter().any(|r| r.loads.is_empty()) {
         return;

@@ -34,6 +34,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Per-client limit on the write API.
     pub write_limiter: Arc<crate::web::hardening::RateLimiter>,
+    /// The home page's archive totals, counted at most once a minute.
+    pub home_counts: Arc<crate::web::memo::Memo<crate::home::ArchiveCounts>>,
 }
 
 impl AppState {
@@ -48,6 +50,7 @@ impl AppState {
             indexer,
             metrics: Arc::default(),
             write_limiter: Arc::new(crate::web::hardening::RateLimiter::new(rate, burst)),
+            home_counts: Arc::new(crate::web::memo::Memo::new(crate::home::COUNTS_REFRESH)),
         }
     }
 

@@ -552,6 +552,7 @@ pub async fn generate(
     }
     out.proposals = count;
     reset_sequences(&txn).await?;
+    crate::proposals::drafts::sync_code_sequences(&txn).await?;
     txn.commit().await?;
     Ok(out)
 }

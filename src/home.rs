@@ -15,16 +15,45 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/", get(index))
 }
 
+/// How stale the home page's totals may be.
+pub const COUNTS_REFRESH: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The archive at a glance, as the home page shows it.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ArchiveCounts {
+    sessions: u64,
+    proposals: u64,
+    responses: u64,
+    commitments: u64,
+    documents: u64,
+}
+
+async fn count_archive(db: &sea_orm::DatabaseConnection) -> Result<ArchiveCounts, sea_orm::DbErr> {
+    Ok(ArchiveCounts {
+        sessions: sessions::Entity::find()
+            .filter(sessions::Column::Published.eq(true))
+            .count(db)
+            .await?,
+        proposals: proposals::Entity::find()
+            .filter(public_condition())
+            .count(db)
+            .await?,
+        responses: responses::Entity::find()
+            .filter(responses::Column::Published.eq(true))
+            .count(db)
+            .await?,
+        commitments: commitments::Entity::find().count(db).await?,
+        documents: documents::Entity::find()
+            .filter(documents::Column::Published.eq(true))
+            .count(db)
+            .await?,
+    })
+}
+
 async fn index(State(state): State<AppState>) -> AppResult<Html<String>> {
     let db = &state.db;
     let sessions = crate::sessions::service::list(db, Some(5)).await?;
     let recent_responses = crate::responses::service::recent(db, 6).await?;
-    let counts = context! {
-        sessions => sessions::Entity::find().filter(sessions::Column::Published.eq(true)).count(db).await?,
-        proposals => proposals::Entity::find().filter(public_condition()).count(db).await?,
-        responses => responses::Entity::find().filter(responses::Column::Published.eq(true)).count(db).await?,
-        commitments => commitments::Entity::find().count(db).await?,
-        documents => documents::Entity::find().filter(documents::Column::Published.eq(true)).count(db).await?,
-    };
+    let counts = state.home_counts.get(|| count_archive(db)).await?;
     state.render("home.html", context! { sessions, recent_responses, counts })
 }

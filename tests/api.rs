@@ -307,6 +307,52 @@ async fn tokens_act_within_their_account_and_the_hotline_intake_is_idempotent() 
         .unwrap();
     assert_eq!(copies, 1);
 
+    // Codes count on from the highest one under the prefix, also when another path (an archive
+    // import, say) wrote codes the counter has not seen.
+    let first_code = first["code"].as_str().unwrap().to_owned();
+    let prefix = first_code.rsplit_once('-').unwrap().0.to_owned();
+    let mut imported: entity::proposals::ActiveModel = entity::proposals::Entity::find()
+        .filter(entity::proposals::Column::Code.eq(first_code.as_str()))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .into();
+    imported.id = sea_orm::ActiveValue::NotSet;
+    imported.code = sea_orm::ActiveValue::Set(format!("{prefix}-107"));
+    imported.external_id = sea_orm::ActiveValue::Set(None);
+    entity::proposals::Entity::insert(imported.clone())
+        .exec(app.db())
+        .await
+        .unwrap();
+    tingshang::proposals::drafts::sync_code_sequences(app.db())
+        .await
+        .unwrap();
+    let mut codes = Vec::new();
+    for n in 0..3 {
+        if n == 1 {
+            // A writer that did not sync the counter took the next number: it is skipped.
+            imported.code = sea_orm::ActiveValue::Set(format!("{prefix}-109"));
+            entity::proposals::Entity::insert(imported.clone())
+                .exec(app.db())
+                .await
+                .unwrap();
+        }
+        let mut next = ticket.clone();
+        next["external_id"] = json!(format!("12345-20261123-01{n}"));
+        let (status, body) = post_json(&app, "/api/v1/intake", Some(&hotline), next).await;
+        assert_eq!(status, 201, "{body}");
+        codes.push(body["code"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(
+        codes,
+        vec![
+            format!("{prefix}-108"),
+            format!("{prefix}-110"),
+            format!("{prefix}-111")
+        ]
+    );
+
     // Only the secretariat's accounts may push items; bad input is a 400 problem.
     let (status, body) = post_json(&app, "/api/v1/intake", Some(&kjj), ticket.clone()).await;
     assert_eq!(status, 403, "{body}");

@@ -7,6 +7,7 @@ pub mod api_tokens;
 pub mod assignments;
 pub mod audit_log;
 pub mod calendar_days;
+pub mod code_sequences;
 pub mod commitment_reports;
 pub mod commitments;
 pub mod document_links;

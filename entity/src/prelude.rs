@@ -5,6 +5,7 @@ pub use super::api_tokens::Entity as ApiTokens;
 pub use super::assignments::Entity as Assignments;
 pub use super::audit_log::Entity as AuditLog;
 pub use super::calendar_days::Entity as CalendarDays;
+pub use super::code_sequences::Entity as CodeSequences;
 pub use super::commitment_reports::Entity as CommitmentReports;
 pub use super::commitments::Entity as Commitments;
 pub use super::document_links::Entity as DocumentLinks;

@@ -7,6 +7,7 @@ mod m20261123_000003_calendar;
 mod m20261123_000004_clock_pause;
 mod m20261123_000005_api_tokens;
 mod m20261123_000006_read_indexes;
+mod m20261123_000007_code_sequences;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_clock_pause::Migration),
             Box::new(m20261123_000005_api_tokens::Migration),
             Box::new(m20261123_000006_read_indexes::Migration),
+            Box::new(m20261123_000007_code_sequences::Migration),
         ]
     }
 }

@@ -582,6 +582,7 @@ pub async fn import(
             crate::search::outbox::enqueue(&txn, kind, id).await?;
         }
     }
+    crate::proposals::drafts::sync_code_sequences(&txn).await?;
     txn.commit().await?;
     // The tables may have grown by orders of magnitude: let the planner know.
     crate::db::refresh_statistics(db).await?;
@@ -649,8 +650,9 @@ async fn insert_or_match<C: ConnectionTrait>(
             let mut $am = model.into_active_model().reset_all();
             $am.id = NotSet;
             $remap
-            let inserted = $am.insert(db).await?;
-            ids.set($table, old, inserted.id);
+            // `exec` reads back only the new id (`insert` would read the whole row back).
+            let inserted = $entity::Entity::insert($am).exec(db).await?;
+            ids.set($table, old, inserted.last_insert_id);
             Ok(($table, false))
         }};
     }

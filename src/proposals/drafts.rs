@@ -1,7 +1,8 @@
 //! Members writing proposals: validation of what they type, creating and editing drafts, and
 //! public codes (`TS-2026-000-07`: year, session number or 000, sequence).
 use chrono::{Datelike, Utc};
-use entity::{people, proposal_cosigners, proposals, sessions};
+use entity::{code_sequences, people, proposal_cosigners, proposals, sessions};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QuerySelect,
@@ -140,22 +141,124 @@ pub(crate) async fn next_code<C: ConnectionTrait>(
     session_number: Option<i32>,
 ) -> AppResult<String> {
     let prefix = format!("TS-{year}-{:03}-", session_number.unwrap_or(0));
+    let mut number = match bump_sequence(db, &prefix).await? {
+        Some(n) => n,
+        None => {
+            // First code under this prefix since the counter existed: start from the codes
+            // already there. A concurrent first insert (PostgreSQL) makes this one a no-op.
+            let last = highest_number(db, &prefix).await?;
+            code_sequences::Entity::insert(code_sequences::ActiveModel {
+                prefix: Set(prefix.clone()),
+                last_number: Set(last),
+            })
+            .on_conflict(
+                OnConflict::column(code_sequences::Column::Prefix)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+            bump_sequence(db, &prefix)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("code counter for {prefix} missing"))?
+        }
+    };
+    // Codes written by other paths (seeds, archive import, corpus) do not move the counter:
+    // when the number is taken, catch up with the highest code under the prefix.
+    let taken = |code: String| {
+        proposals::Entity::find()
+            .filter(proposals::Column::Code.eq(code))
+            .select_only()
+            .column(proposals::Column::Id)
+            .into_tuple::<i32>()
+            .one(db)
+    };
+    if taken(format!("{prefix}{number:02}")).await?.is_some() {
+        number = highest_number(db, &prefix).await? + 1;
+        code_sequences::Entity::update_many()
+            .col_expr(code_sequences::Column::LastNumber, Expr::value(number))
+            .filter(code_sequences::Column::Prefix.eq(prefix.as_str()))
+            .exec(db)
+            .await?;
+    }
+    Ok(format!("{prefix}{number:02}"))
+}
+
+/// Sets every prefix's counter to the highest code under it. Called by the paths that write
+/// codes of their own (seeds, archive import, the benchmark corpus) inside their transaction, so
+/// new codes continue after them rather than filling gaps.
+pub async fn sync_code_sequences<C: ConnectionTrait>(db: &C) -> Result<(), sea_orm::DbErr> {
     let codes: Vec<String> = proposals::Entity::find()
-        .filter(proposals::Column::Code.starts_with(&prefix))
         .select_only()
         .column(proposals::Column::Code)
         .into_tuple()
         .all(db)
         .await?;
-    let taken = codes
+    let mut highest: std::collections::BTreeMap<String, i32> = Default::default();
+    for code in codes {
+        if let Some((prefix, n)) = code.rsplit_once('-') {
+            if let Ok(n) = n.parse::<i32>() {
+                let entry = highest.entry(format!("{prefix}-")).or_default();
+                *entry = std::cmp::max(*entry, n);
+            }
+        }
+    }
+    for (prefix, last) in highest {
+        code_sequences::Entity::insert(code_sequences::ActiveModel {
+            prefix: Set(prefix),
+            last_number: Set(last),
+        })
+        .on_conflict(
+            OnConflict::column(code_sequences::Column::Prefix)
+                .update_column(code_sequences::Column::LastNumber)
+                .to_owned(),
+        )
+        .exec_without_returning(db)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Adds one to the prefix's counter and returns it, or `None` when the prefix has no row yet.
+async fn bump_sequence<C: ConnectionTrait>(db: &C, prefix: &str) -> AppResult<Option<i32>> {
+    let updated = code_sequences::Entity::update_many()
+        .col_expr(
+            code_sequences::Column::LastNumber,
+            Expr::col(code_sequences::Column::LastNumber).add(1),
+        )
+        .filter(code_sequences::Column::Prefix.eq(prefix))
+        .exec(db)
+        .await?;
+    if updated.rows_affected == 0 {
+        return Ok(None);
+    }
+    Ok(code_sequences::Entity::find_by_id(prefix.to_owned())
+        .one(db)
+        .await?
+        .map(|row| row.last_number))
+}
+
+/// The highest sequence number among existing codes under `prefix` (a range scan of the code
+/// index, used only when the counter is missing or behind).
+async fn highest_number<C: ConnectionTrait>(db: &C, prefix: &str) -> AppResult<i32> {
+    // `-` + 1 = `.`: every code that starts with the prefix sorts inside [prefix, end).
+    let end = format!("{}.", prefix.trim_end_matches('-'));
+    let codes: Vec<String> = proposals::Entity::find()
+        .filter(proposals::Column::Code.gte(prefix))
+        .filter(proposals::Column::Code.lt(end))
+        .select_only()
+        .column(proposals::Column::Code)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(codes
         .into_iter()
         .filter_map(|code| {
-            code.strip_prefix(&prefix)
-                .and_then(|n| n.parse::<u32>().ok())
+            code.strip_prefix(prefix)
+                .and_then(|n| n.parse::<i32>().ok())
         })
         .max()
-        .unwrap_or(0);
-    Ok(format!("{prefix}{:02}", taken + 1))
+        .unwrap_or(0))
 }
 
 fn author_of(actor: &Actor) -> AppResult<i32> {

@@ -182,6 +182,16 @@ pub async fn summarize<C: ConnectionTrait>(
     rows: Vec<proposals::Model>,
 ) -> AppResult<Vec<ProposalSummary>> {
     let ids: Vec<i32> = rows.iter().map(|p| p.id).collect();
+    let responses = responses_for_proposals(db, &ids, true).await?;
+    summarize_with(db, rows, &responses).await
+}
+
+/// [`summarize`] for a caller that has loaded the proposals' published responses already.
+pub async fn summarize_with<C: ConnectionTrait>(
+    db: &C,
+    rows: Vec<proposals::Model>,
+    responses: &HashMap<i32, Vec<ResponseView>>,
+) -> AppResult<Vec<ProposalSummary>> {
     let author_ids: Vec<i32> = rows.iter().filter_map(|p| p.author_id).collect();
     let authors = crate::people::service::names_by_id(db, author_ids).await?;
     let session_ids: Vec<i32> = rows.iter().filter_map(|p| p.session_id).collect();
@@ -192,14 +202,13 @@ pub async fn summarize<C: ConnectionTrait>(
         .into_iter()
         .map(|s| (s.id, s.number))
         .collect();
-    let mut responses = responses_for_proposals(db, &ids, true).await?;
     Ok(rows
         .into_iter()
         .map(|p| {
             let status = ProposalStatus::parse(&p.status).unwrap_or(ProposalStatus::Draft);
-            let answered = responses.remove(&p.id).unwrap_or_default();
+            let answered = responses.get(&p.id).map(Vec::as_slice).unwrap_or_default();
             let mut responding_agencies: Vec<String> = Vec::new();
-            for r in &answered {
+            for r in answered {
                 if !responding_agencies.contains(&r.agency_name) {
                     responding_agencies.push(r.agency_name.clone());
                 }

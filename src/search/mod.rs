@@ -2,8 +2,10 @@
 //! chosen by configuration: an embedded tantivy index with jieba segmentation (default, single
 //! instance) and Meilisearch (`MEILI_URL`). The index is derived from the database and kept in step
 //! through the transactional outbox (`outbox.rs`); `reindex` rebuilds it from scratch.
+pub mod cache;
 pub mod documents;
 pub mod embedded;
+pub mod facet_tally;
 pub mod flaky;
 pub mod meili;
 pub mod outbox;
@@ -69,7 +71,7 @@ impl SearchDoc {
     }
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Filters {
     pub kind: Option<String>,
     pub status: Option<String>,
@@ -102,7 +104,7 @@ impl Filters {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Sort {
     #[default]
@@ -111,7 +113,7 @@ pub enum Sort {
     Oldest,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SearchQuery {
     pub text: String,
     pub filters: Filters,

@@ -44,49 +44,80 @@ pub fn words(text: &str) -> Vec<Piece> {
 /// Overlapping CJK bigrams (a lone CJK character stands alone) and lower-cased ASCII/digit words,
 /// in order: "中国农业发展银行" → 中国 国农 农业 业发 发展 展银 银行, so "农业" is found inside it.
 pub fn bigrams(text: &str) -> Vec<Piece> {
+    let mut cursor = BigramCursor::new(text);
     let mut out = Vec::new();
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let end_of = |i: usize| chars.get(i + 1).map_or(text.len(), |(b, _)| *b);
-    let mut i = 0;
-    while i < chars.len() {
-        let (start, c) = chars[i];
-        if is_cjk(c) {
-            let mut j = i;
-            while j + 1 < chars.len() && is_cjk(chars[j + 1].1) {
-                j += 1;
-            }
-            if i == j {
-                out.push(Piece {
-                    text: c.to_string(),
-                    from: start,
-                    to: end_of(i),
-                });
-            }
-            for k in i..j {
-                out.push(Piece {
-                    text: format!("{}{}", chars[k].1, chars[k + 1].1),
-                    from: chars[k].0,
-                    to: end_of(k + 1),
-                });
-            }
-            i = j + 1;
-        } else if c.is_alphanumeric() {
-            let mut j = i;
-            while j + 1 < chars.len() && chars[j + 1].1.is_alphanumeric() && !is_cjk(chars[j + 1].1)
-            {
-                j += 1;
-            }
-            out.push(Piece {
-                text: text[start..end_of(j)].to_lowercase(),
-                from: start,
-                to: end_of(j),
-            });
-            i = j + 1;
-        } else {
-            i += 1;
-        }
+    let mut buf = String::new();
+    while let Some((from, to)) = cursor.next_into(&mut buf) {
+        out.push(Piece {
+            text: buf.clone(),
+            from,
+            to,
+        });
     }
     out
+}
+
+/// Walks a text's bigrams one at a time, writing each into a caller's buffer: the indexer
+/// tokenises hundreds of millions of them at 100k proposals, so none gets its own allocation.
+pub struct BigramCursor<'a> {
+    text: &'a str,
+    chars: Vec<(usize, char)>,
+    i: usize,
+}
+
+impl<'a> BigramCursor<'a> {
+    pub fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            chars: text.char_indices().collect(),
+            i: 0,
+        }
+    }
+
+    fn end_of(&self, i: usize) -> usize {
+        self.chars.get(i + 1).map_or(self.text.len(), |(b, _)| *b)
+    }
+
+    fn cjk_at(&self, i: usize) -> bool {
+        self.chars.get(i).is_some_and(|(_, c)| is_cjk(*c))
+    }
+
+    /// The next piece into `buf` (cleared first), with its byte range; `None` at the end.
+    pub fn next_into(&mut self, buf: &mut String) -> Option<(usize, usize)> {
+        buf.clear();
+        while self.i < self.chars.len() {
+            let i = self.i;
+            let (start, c) = self.chars[i];
+            if is_cjk(c) {
+                self.i += 1;
+                if self.cjk_at(i + 1) {
+                    buf.push(c);
+                    buf.push(self.chars[i + 1].1);
+                    return Some((start, self.end_of(i + 1)));
+                }
+                if i == 0 || !self.cjk_at(i - 1) {
+                    buf.push(c);
+                    return Some((start, self.end_of(i)));
+                }
+                // The last character of a run: already inside the previous bigram.
+            } else if c.is_alphanumeric() {
+                let mut j = i;
+                while j + 1 < self.chars.len()
+                    && self.chars[j + 1].1.is_alphanumeric()
+                    && !is_cjk(self.chars[j + 1].1)
+                {
+                    j += 1;
+                }
+                self.i = j + 1;
+                let end = self.end_of(j);
+                buf.extend(self.text[start..end].chars().flat_map(char::to_lowercase));
+                return Some((start, end));
+            } else {
+                self.i += 1;
+            }
+        }
+        None
+    }
 }
 
 /// Cleans a user's query: control characters removed, whitespace folded, at most 200 characters.

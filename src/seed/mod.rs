@@ -58,6 +58,7 @@ pub async fn run(db: &DatabaseConnection) -> anyhow::Result<SeedReport> {
     };
     seeder.load(&seeds).await?;
     let mut report = seeder.report;
+    crate::proposals::drafts::sync_code_sequences(&txn).await?;
     txn.commit().await?;
     report.totals = table_counts(db).await?;
     Ok(report)

@@ -8,9 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{AppError, AppResult};
 use crate::followup::commitments::{load_views, CommitmentView};
 use crate::people::PersonKind;
-use crate::proposals::service::{
-    public_condition, public_summaries, string_list, ListFilter, ProposalSummary,
-};
+use crate::proposals::service::{public_condition, string_list, summarize_with, ProposalSummary};
 use crate::responses::service::{responses_for_proposals, ResponseView};
 use crate::statistics::facts::load_items;
 use crate::statistics::measures::{tally, CommitmentFacts, Selection, Tally};
@@ -126,14 +124,22 @@ pub async fn page<C: ConnectionTrait>(db: &C, number: i32) -> AppResult<SessionP
         .filter(|g| !g.participants.is_empty())
         .collect();
 
-    let filter = ListFilter {
-        session_id: Some(session.id),
-        page: 1,
-        per_page: 200,
-        ..Default::default()
-    };
-    let mut proposals = public_summaries(db, &filter).await?.items;
-    proposals.sort_by(|a, b| a.code.cmp(&b.code));
+    // The session's public proposals and their responses, loaded once for both the list and
+    // the responses shown under each proposal.
+    let rows = proposals::Entity::find()
+        .filter(public_condition())
+        .filter(proposals::Column::SessionId.eq(session.id))
+        .order_by_asc(proposals::Column::Code)
+        .all(db)
+        .await?;
+    let ids: Vec<i32> = rows.iter().map(|p| p.id).collect();
+    let responses = responses_for_proposals(db, &ids, true).await?;
+    let code_by_id: HashMap<i32, String> = rows.iter().map(|p| (p.id, p.code.clone())).collect();
+    let proposals = summarize_with(db, rows, &responses).await?;
+    let responses_by_code = responses
+        .into_iter()
+        .filter_map(|(id, list)| code_by_id.get(&id).map(|code| (code.clone(), list)))
+        .collect();
 
     let selection = Selection {
         session_id: Some(session.id),
@@ -141,12 +147,6 @@ pub async fn page<C: ConnectionTrait>(db: &C, number: i32) -> AppResult<SessionP
     };
     let items = load_items(db, &selection).await?;
     let ids: Vec<i32> = items.iter().map(|p| p.id).collect();
-    let code_by_id: HashMap<i32, String> = items.iter().map(|p| (p.id, p.code.clone())).collect();
-    let responses_by_code = responses_for_proposals(db, &ids, true)
-        .await?
-        .into_iter()
-        .filter_map(|(id, list)| code_by_id.get(&id).map(|code| (code.clone(), list)))
-        .collect();
     let commitment_rows = commitments::Entity::find()
         .filter(commitments::Column::ProposalId.is_in(ids))
         .order_by_asc(commitments::Column::Id)

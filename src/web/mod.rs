@@ -5,6 +5,7 @@ pub mod errors;
 pub mod form;
 pub mod hardening;
 pub mod markdown;
+pub mod memo;
 pub mod templates;
 
 pub use templates::Templates;
