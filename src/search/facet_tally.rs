@@ -1,7 +1,8 @@
 //! Facet counts for the embedded index. tantivy's `FacetCollector` turns every counted ordinal back
 //! into its facet text through the segment's term dictionary on every search; at 100k proposals
 //! that lookup was 70% of a query's time (perf, `ord_to_term`). Here each segment's ordinals are
-//! decoded once — segments are immutable — and a search only increments counters by ordinal.
+//! mapped once — segments are immutable — to ids shared by all segments, so a search only
+//! increments counters and adds them up by id; text is looked up for the values shown.
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -12,54 +13,91 @@ use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
 
 use super::{FacetCount, FACETS};
 
-/// Ordinal → (index into [`FACETS`], value); `None` for a facet this version does not show.
-type OrdinalTable = Arc<Vec<Option<(usize, Arc<str>)>>>;
+/// Segment ordinal → shared value id (`u32::MAX` for a facet this version does not show).
+type OrdinalTable = Arc<Vec<u32>>;
 
-/// Decoded ordinal tables, per segment.
+/// Per segment its ordinal table, and the shared list of (index into [`FACETS`], value).
 #[derive(Default)]
 pub struct FacetTables {
-    by_segment: Mutex<HashMap<SegmentId, OrdinalTable>>,
+    inner: Mutex<Tables>,
 }
+
+#[derive(Default)]
+struct Tables {
+    by_segment: HashMap<SegmentId, OrdinalTable>,
+    values: Vec<(usize, Arc<str>)>,
+    ids: HashMap<(usize, Arc<str>), u32>,
+}
+
+const UNSHOWN: u32 = u32::MAX;
 
 impl FacetTables {
     fn table(&self, segment: &SegmentReader, field: &str) -> tantivy::Result<OrdinalTable> {
         let id = segment.segment_id();
-        if let Some(table) = self
-            .by_segment
+        let mut tables = self
+            .inner
             .lock()
-            .ok()
-            .and_then(|m| m.get(&id).cloned())
-        {
-            return Ok(table);
+            .map_err(|_| tantivy::TantivyError::InternalError("facet tables poisoned".into()))?;
+        if let Some(table) = tables.by_segment.get(&id) {
+            return Ok(table.clone());
         }
         let reader = segment.facet_reader(field)?;
-        let mut table = vec![None; reader.num_facets()];
+        let mut table = vec![UNSHOWN; reader.num_facets()];
         let mut terms = reader.facet_dict().stream()?;
         while terms.advance() {
-            let facet = Facet::from_encoded(terms.key().to_vec()).ok();
-            let entry = facet.and_then(|f| match f.to_path().as_slice() {
-                [name, value] => FACETS
-                    .iter()
-                    .position(|(n, _)| n == name)
-                    .map(|i| (i, Arc::from(*value))),
-                _ => None,
-            });
+            let Ok(facet) = Facet::from_encoded(terms.key().to_vec()) else {
+                continue;
+            };
+            let [name, value] = facet.to_path()[..] else {
+                continue;
+            };
+            let Some(facet_index) = FACETS.iter().position(|(n, _)| *n == name) else {
+                continue;
+            };
+            let key = (facet_index, Arc::<str>::from(value));
+            let next = tables.values.len() as u32;
+            let shared = *tables.ids.entry(key.clone()).or_insert(next);
+            if shared == next {
+                tables.values.push(key);
+            }
             if let Some(slot) = table.get_mut(terms.term_ord() as usize) {
-                *slot = entry;
+                *slot = shared;
             }
         }
         let table = Arc::new(table);
-        if let Ok(mut map) = self.by_segment.lock() {
-            map.insert(id, table.clone());
-        }
+        tables.by_segment.insert(id, table.clone());
         Ok(table)
     }
 
     /// Forgets segments that are no longer in the index (merged away or deleted).
     pub fn retain(&self, live: &[SegmentId]) {
-        if let Ok(mut map) = self.by_segment.lock() {
-            map.retain(|id, _| live.contains(id));
+        if let Ok(mut tables) = self.inner.lock() {
+            tables.by_segment.retain(|id, _| live.contains(id));
         }
+    }
+
+    /// Each facet's `limit` most frequent values (ties by value, so the order is stable).
+    pub fn top(&self, tallied: &Tallied, limit: usize) -> Vec<(String, Vec<FacetCount>)> {
+        let mut per_facet: Vec<Vec<FacetCount>> = vec![Vec::new(); FACETS.len()];
+        if let Ok(tables) = self.inner.lock() {
+            for (id, count) in tallied.counts.iter().enumerate() {
+                if let (true, Some((facet, value))) = (*count > 0, tables.values.get(id)) {
+                    per_facet[*facet].push(FacetCount {
+                        value: value.to_string(),
+                        count: *count,
+                    });
+                }
+            }
+        }
+        FACETS
+            .iter()
+            .zip(per_facet)
+            .map(|((name, _), mut values)| {
+                values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
+                values.truncate(limit);
+                ((*name).to_owned(), values)
+            })
+            .collect()
     }
 }
 
@@ -76,32 +114,10 @@ pub struct SegmentTally {
     docs: usize,
 }
 
-/// Matching documents, and per facet its values with counts.
+/// Matching documents, and counts by shared value id.
 pub struct Tallied {
     pub docs: usize,
-    pub facets: Vec<HashMap<Arc<str>, u64>>,
-}
-
-impl Tallied {
-    /// Each facet's `limit` most frequent values (ties by value, so the order is stable).
-    pub fn top(&self, limit: usize) -> Vec<(String, Vec<FacetCount>)> {
-        FACETS
-            .iter()
-            .zip(&self.facets)
-            .map(|((name, _), counts)| {
-                let mut values: Vec<FacetCount> = counts
-                    .iter()
-                    .map(|(value, count)| FacetCount {
-                        value: value.to_string(),
-                        count: *count,
-                    })
-                    .collect();
-                values.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
-                values.truncate(limit);
-                ((*name).to_owned(), values)
-            })
-            .collect()
-    }
+    counts: Vec<u64>,
 }
 
 impl Collector for FacetTally<'_> {
@@ -129,14 +145,15 @@ impl Collector for FacetTally<'_> {
     fn merge_fruits(&self, fruits: Vec<Tallied>) -> tantivy::Result<Tallied> {
         let mut merged = Tallied {
             docs: 0,
-            facets: vec![HashMap::new(); FACETS.len()],
+            counts: Vec::new(),
         };
         for fruit in fruits {
             merged.docs += fruit.docs;
-            for (into, from) in merged.facets.iter_mut().zip(fruit.facets) {
-                for (value, count) in from {
-                    *into.entry(value).or_default() += count;
-                }
+            if merged.counts.len() < fruit.counts.len() {
+                merged.counts.resize(fruit.counts.len(), 0);
+            }
+            for (into, from) in merged.counts.iter_mut().zip(fruit.counts) {
+                *into += from;
             }
         }
         Ok(merged)
@@ -156,18 +173,24 @@ impl SegmentCollector for SegmentTally {
     }
 
     fn harvest(self) -> Tallied {
-        let mut facets = vec![HashMap::new(); FACETS.len()];
+        let size = self
+            .table
+            .iter()
+            .filter(|id| **id != UNSHOWN)
+            .max()
+            .map_or(0, |m| *m as usize + 1);
+        let mut counts = vec![0u64; size];
         for (ord, count) in self.counts.iter().enumerate() {
-            if *count == 0 {
-                continue;
-            }
-            if let Some(Some((facet, value))) = self.table.get(ord) {
-                *facets[*facet].entry(value.clone()).or_default() += u64::from(*count);
+            match self.table.get(ord) {
+                Some(&id) if *count > 0 && id != UNSHOWN => {
+                    counts[id as usize] += u64::from(*count)
+                }
+                _ => {}
             }
         }
         Tallied {
             docs: self.docs,
-            facets,
+            counts,
         }
     }
 }

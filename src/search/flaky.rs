@@ -46,7 +46,7 @@ impl SearchBackend for FlakyBackend {
     }
     async fn replace_all(
         &self,
-        docs: Vec<SearchDoc>,
+        docs: super::RebuildStream,
         synonyms: Vec<Vec<String>>,
     ) -> anyhow::Result<()> {
         self.check()?;

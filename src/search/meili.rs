@@ -198,7 +198,7 @@ impl SearchBackend for MeiliBackend {
 
     async fn replace_all(
         &self,
-        docs: Vec<SearchDoc>,
+        mut docs: super::RebuildStream,
         synonyms: Vec<Vec<String>>,
     ) -> anyhow::Result<()> {
         let staging = format!("{}_rebuild", self.index);
@@ -211,17 +211,26 @@ impl SearchBackend for MeiliBackend {
         self.wait(self.client.create_index(&staging, Some("id")).await?)
             .await?;
         self.apply_settings(&staging, &synonyms).await?;
-        for chunk in docs.chunks(1000) {
-            self.wait(
-                self.client
-                    .index(&staging)
-                    .add_or_replace(
-                        &chunk.iter().map(with_grams).collect::<Vec<_>>(),
-                        Some("id"),
-                    )
-                    .await?,
-            )
-            .await?;
+        loop {
+            match docs.recv().await {
+                Some(super::Rebuild::Docs(batch)) => {
+                    for chunk in batch.chunks(1000) {
+                        self.wait(
+                            self.client
+                                .index(&staging)
+                                .add_or_replace(
+                                    &chunk.iter().map(with_grams).collect::<Vec<_>>(),
+                                    Some("id"),
+                                )
+                                .await?,
+                        )
+                        .await?;
+                    }
+                }
+                Some(super::Rebuild::End) => break,
+                // The rebuild failed on its side: the live index stays as it was.
+                None => anyhow::bail!("rebuild stopped before its end; the index is unchanged"),
+            }
         }
         // The live index must exist for a swap; create it empty on a first run.
         if self.client.get_index(&self.index).await.is_err() {

@@ -183,10 +183,11 @@ pub trait SearchBackend: Send + Sync {
     /// Adds or replaces documents (by id).
     async fn upsert(&self, docs: Vec<SearchDoc>) -> anyhow::Result<()>;
     async fn delete(&self, ids: Vec<String>) -> anyhow::Result<()>;
-    /// Replaces the whole index with `docs`; readers never see it half built.
+    /// Replaces the whole index with the documents streamed on `docs`; readers never see it half
+    /// built, and a stream that closes without [`Rebuild::End`] changes nothing.
     async fn replace_all(
         &self,
-        docs: Vec<SearchDoc>,
+        docs: RebuildStream,
         synonyms: Vec<Vec<String>>,
     ) -> anyhow::Result<()>;
     async fn search(&self, query: &SearchQuery) -> anyhow::Result<SearchResults>;
@@ -194,6 +195,16 @@ pub trait SearchBackend: Send + Sync {
 }
 
 pub type Backend = Arc<dyn SearchBackend>;
+
+/// What a rebuild sends its backend: documents in chunks as the database yields them (so reading
+/// and indexing overlap), then `End` once every document was sent.
+#[derive(Debug)]
+pub enum Rebuild {
+    Docs(Vec<SearchDoc>),
+    End,
+}
+
+pub type RebuildStream = tokio::sync::mpsc::Receiver<Rebuild>;
 
 /// Builds the configured backend: Meilisearch when `meili_url` is set, else the embedded index.
 pub async fn backend_from(config: &crate::config::Config) -> anyhow::Result<Backend> {

@@ -20,7 +20,7 @@ use tokio::sync::{watch, Notify};
 use super::documents::{
     self, build_documents, build_proposals, build_sessions, doc_id, DOCUMENT, PROPOSAL, SESSION,
 };
-use super::Backend;
+use super::{Backend, Rebuild};
 
 const BATCH: u64 = 200;
 const POLL: Duration = Duration::from_millis(500);
@@ -230,18 +230,32 @@ impl Indexer {
             .map(|r| r.id);
         let (proposals, sessions, docs) = documents::indexable_ids(&self.db).await?;
         let total = proposals.len() + sessions.len() + docs.len();
-        let mut built = Vec::with_capacity(total);
-        for chunk in proposals.chunks(500) {
-            built.extend(build_proposals(&self.db, chunk).await?);
-            progress(built.len(), total);
-        }
-        built.extend(build_sessions(&self.db, &sessions).await?);
-        built.extend(build_documents(&self.db, &docs).await?);
-        progress(built.len(), total);
-        let count = built.len();
-        self.backend
-            .replace_all(built, documents::synonyms(&self.db).await?)
-            .await?;
+        let synonyms = documents::synonyms(&self.db).await?;
+        // The backend indexes one chunk while the next is read: two in flight at most.
+        let (tx, rx) = tokio::sync::mpsc::channel(2);
+        let read = async move {
+            let mut sent = 0;
+            for chunk in proposals.chunks(500) {
+                let built = build_proposals(&self.db, chunk).await?;
+                sent += built.len();
+                progress(sent, total);
+                if tx.send(Rebuild::Docs(built)).await.is_err() {
+                    return Ok(sent); // the backend failed; its error is reported below
+                }
+            }
+            let mut rest = build_sessions(&self.db, &sessions).await?;
+            rest.extend(build_documents(&self.db, &docs).await?);
+            sent += rest.len();
+            progress(sent, total);
+            if tx.send(Rebuild::Docs(rest)).await.is_ok() {
+                let _ = tx.send(Rebuild::End).await;
+            }
+            anyhow::Ok(sent)
+        };
+        // A failed read drops the sender without `End`, and the backend keeps the old index.
+        let (count, written) = tokio::join!(read, self.backend.replace_all(rx, synonyms));
+        let count = count?;
+        written?;
         if let Some(last) = last_queued {
             search_outbox::Entity::delete_many()
                 .filter(search_outbox::Column::Id.lte(last))
