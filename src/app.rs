@@ -36,6 +36,8 @@ pub struct AppState {
     pub write_limiter: Arc<crate::web::hardening::RateLimiter>,
     /// The home page's archive totals, counted at most once a minute.
     pub home_counts: Arc<crate::web::memo::Memo<crate::home::ArchiveCounts>>,
+    /// Groups concurrent intake pushes into shared transactions.
+    pub intake: Arc<crate::proposals::intake::IntakeBatcher>,
 }
 
 impl AppState {
@@ -51,6 +53,7 @@ impl AppState {
             metrics: Arc::default(),
             write_limiter: Arc::new(crate::web::hardening::RateLimiter::new(rate, burst)),
             home_counts: Arc::new(crate::web::memo::Memo::new(crate::home::COUNTS_REFRESH)),
+            intake: Arc::default(),
         }
     }
 

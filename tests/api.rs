@@ -353,6 +353,28 @@ async fn tokens_act_within_their_account_and_the_hotline_intake_is_idempotent() 
         ]
     );
 
+    // Pushes that arrive together are written in shared transactions: every one is answered,
+    // with its own code, and every one is in the database (and a repeat within a group is found).
+    let pushes = (0..40).map(|n| {
+        let mut item = ticket.clone();
+        item["external_id"] = json!(format!("burst-{}", n % 30));
+        let (app, hotline) = (&app, &hotline);
+        async move { post_json(app, "/api/v1/intake", Some(hotline), item).await }
+    });
+    let answers = futures_util::future::join_all(pushes).await;
+    let mut burst_codes = std::collections::BTreeSet::new();
+    for (status, body) in &answers {
+        assert!(*status == 201 || *status == 200, "{status} {body}");
+        burst_codes.insert(body["code"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(burst_codes.len(), 30, "one proposal per ticket");
+    let stored = entity::proposals::Entity::find()
+        .filter(entity::proposals::Column::ExternalId.starts_with("burst-"))
+        .count(app.db())
+        .await
+        .unwrap();
+    assert_eq!(stored, 30);
+
     // Only the secretariat's accounts may push items; bad input is a 400 problem.
     let (status, body) = post_json(&app, "/api/v1/intake", Some(&kjj), ticket.clone()).await;
     assert_eq!(status, 403, "{body}");

@@ -12,7 +12,7 @@ use super::schema::*;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::proposals::handling;
-use crate::proposals::intake::{self, NewIntake};
+use crate::proposals::intake::NewIntake;
 use crate::proposals::workflow::{Command, NewCommitment};
 use crate::responses::{Grade, ResponseKind};
 use crate::web::parse_id;
@@ -55,18 +55,20 @@ pub async fn intake(
     ApiActor(actor): ApiActor,
     JsonBody(body): JsonBody<IntakeRequest>,
 ) -> AppResult<(StatusCode, Json<IntakeResult>)> {
-    let (proposal, created) = intake::register(
-        &state.db,
-        &actor,
-        NewIntake {
-            channel: body.channel,
-            external_id: body.external_id,
-            title: body.title,
-            body_md: body.body_md,
-            topics: body.topics,
-        },
-    )
-    .await?;
+    let (proposal, created) = state
+        .intake
+        .register(
+            &state.db,
+            &actor,
+            NewIntake {
+                channel: body.channel,
+                external_id: body.external_id,
+                title: body.title,
+                body_md: body.body_md,
+                topics: body.topics,
+            },
+        )
+        .await?;
     let status = if created {
         StatusCode::CREATED
     } else {
