@@ -7,9 +7,7 @@ use entity::{
     agencies, assignments, commitment_reports, commitments, evaluations, people, proposals,
     response_proposals, responses, sessions, timeline_events,
 };
-use sea_orm::{
-    ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, QuerySelect, Statement,
-};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DatabaseConnection, EntityTrait, QuerySelect};
 
 /// SplitMix64: small, fast and reproducible everywhere.
 pub struct Rng(u64);
@@ -551,30 +549,19 @@ pub async fn generate(
         }
     }
     out.proposals = count;
-    reset_sequences(&txn).await?;
+    crate::db::reset_sequences(
+        &txn,
+        &[
+            "agencies",
+            "people",
+            "sessions",
+            "proposals",
+            "responses",
+            "commitments",
+        ],
+    )
+    .await?;
     crate::proposals::drafts::sync_code_sequences(&txn).await?;
     txn.commit().await?;
     Ok(out)
-}
-
-/// PostgreSQL sequences do not move when ids are given explicitly; put them past the new rows.
-async fn reset_sequences<C: ConnectionTrait>(db: &C) -> Result<(), sea_orm::DbErr> {
-    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
-        return Ok(());
-    }
-    for table in [
-        "agencies",
-        "people",
-        "sessions",
-        "proposals",
-        "responses",
-        "commitments",
-    ] {
-        db.execute_raw(Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            format!("SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"),
-        ))
-        .await?;
-    }
-    Ok(())
 }

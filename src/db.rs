@@ -58,6 +58,25 @@ pub async fn refresh_statistics(db: &DatabaseConnection) -> Result<(), sea_orm::
     Ok(())
 }
 
+/// After rows were written with explicit ids: PostgreSQL's id sequences continue after the
+/// highest id of each table (SQLite's rowids need nothing).
+pub async fn reset_sequences<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    tables: &[&str],
+) -> Result<(), sea_orm::DbErr> {
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        return Ok(());
+    }
+    for table in tables {
+        // Table names come from the code, never from input.
+        db.execute_unprepared(&format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT MAX(id) FROM {table}))"
+        ))
+        .await?;
+    }
+    Ok(())
+}
+
 /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken up
 /// front (waiting up to the busy timeout), so a transaction that reads before it writes cannot fail
 /// with `SQLITE_BUSY_SNAPSHOT` when another writer commits in between. On PostgreSQL it is an

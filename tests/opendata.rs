@@ -108,6 +108,29 @@ async fn an_exported_archive_imported_into_an_empty_database_shows_the_same_page
     let page = target.page(&format!("/proposals/{code}")).await;
     assert!(!page.contains("<script>alert") && !page.contains("onerror=alert"));
 
+    // Imported rows keep their exported ids; new rows get fresh ones (PostgreSQL's sequences
+    // were moved past them).
+    use sea_orm::{ActiveValue, ColumnTrait, EntityTrait, QueryFilter};
+    let mut copy: entity::proposals::ActiveModel = entity::proposals::Entity::find()
+        .filter(entity::proposals::Column::Code.eq(code.as_str()))
+        .one(target.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .into();
+    copy.id = ActiveValue::NotSet;
+    copy.code = ActiveValue::Set("TS-COPY-001".into());
+    copy.external_id = ActiveValue::Set(None);
+    let fresh = entity::proposals::Entity::insert(copy)
+        .exec(target.db())
+        .await
+        .expect("a new row after the import gets a free id");
+    assert!(fresh.last_insert_id > 12);
+    entity::proposals::Entity::delete_by_id(fresh.last_insert_id)
+        .exec(target.db())
+        .await
+        .unwrap();
+
     // Importing the same file again changes nothing.
     let again = archive::import(target.db(), &archive_text, &|_, _| {})
         .await

@@ -555,9 +555,10 @@ pub async fn import(
         ..Default::default()
     };
     let mut report = ImportReport::default();
+    let mut batch = Batch::default();
     let total = records.len();
     for (done, (_, record)) in records.into_iter().enumerate() {
-        let (table, existing) = insert_or_match(&txn, &mut ids, record).await?;
+        let (table, existing) = insert_or_match(&txn, &mut ids, &mut batch, record).await?;
         if table != "header" {
             let tally = if existing {
                 &mut report.matched
@@ -570,6 +571,9 @@ pub async fn import(
             progress(done + 1, total);
         }
     }
+    batch.flush(&txn).await?;
+    // Rows kept their exported ids: PostgreSQL's id sequences must continue after them.
+    crate::db::reset_sequences(&txn, IMPORTED_TABLES).await?;
     // The search index follows the database: everything imported is queued for indexing.
     let (proposals, sessions, documents) = crate::search::documents::indexable_ids(&txn).await?;
     use crate::search::documents::{DOCUMENT, PROPOSAL, SESSION};
@@ -623,21 +627,115 @@ async fn empty_tables<C: ConnectionTrait>(
     Ok(empty)
 }
 
+/// Every table an archive writes.
+const IMPORTED_TABLES: &[&str] = &[
+    "agencies",
+    "people",
+    "documents",
+    "sessions",
+    "session_participants",
+    "proposals",
+    "proposal_cosigners",
+    "assignments",
+    "responses",
+    "response_proposals",
+    "document_links",
+    "commitments",
+    "commitment_reports",
+    "timeline_events",
+    "evaluations",
+];
+
+/// Rows waiting to be written together; one table at a time, written before a row of another
+/// table (which may reference them) or a lookup.
+#[derive(Default)]
+struct Batch {
+    table: &'static str,
+    rows: Option<Box<dyn PendingRows>>,
+}
+
+/// Rows in a batch; each statement stays far below SQLite's 32766 bound variables.
+const BATCH_ROWS: usize = 400;
+
+trait PendingRows: Send {
+    fn len(&self) -> usize;
+    /// The multi-row INSERT for the rows held, which are then gone.
+    fn take_statement(&mut self, backend: sea_orm::DbBackend) -> sea_orm::Statement;
+    fn as_any(&mut self) -> &mut dyn std::any::Any;
+}
+
+struct Rows<A>(Vec<A>);
+
+impl<A: ActiveModelTrait + Send + 'static> PendingRows for Rows<A> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn take_statement(&mut self, backend: sea_orm::DbBackend) -> sea_orm::Statement {
+        A::Entity::insert_many(std::mem::take(&mut self.0)).build(backend)
+    }
+    fn as_any(&mut self) -> &mut dyn std::any::Any {
+        self
+    }
+}
+
+impl Batch {
+    async fn push<A, C>(
+        &mut self,
+        db: &C,
+        table: &'static str,
+        row: A,
+    ) -> Result<(), sea_orm::DbErr>
+    where
+        A: ActiveModelTrait + Send + 'static,
+        C: ConnectionTrait,
+    {
+        if self.table != table || self.rows.is_none() {
+            self.flush(db).await?;
+            self.table = table;
+            self.rows = Some(Box::new(Rows::<A>(Vec::with_capacity(BATCH_ROWS))));
+        }
+        let full = {
+            let rows = self.rows.as_mut().expect("set above");
+            let typed = rows
+                .as_any()
+                .downcast_mut::<Rows<A>>()
+                .expect("one table, one row type");
+            typed.0.push(row);
+            typed.0.len() >= BATCH_ROWS
+        };
+        if full {
+            self.flush(db).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush<C: ConnectionTrait>(&mut self, db: &C) -> Result<(), sea_orm::DbErr> {
+        if let Some(rows) = self.rows.as_mut().filter(|r| r.len() > 0) {
+            let statement = rows.take_statement(db.get_database_backend());
+            db.execute_raw(statement).await?;
+        }
+        Ok(())
+    }
+}
+
 /// Inserts one record with remapped references, or matches it to the row with the same natural
 /// key; returns the table name and whether it was matched.
 async fn insert_or_match<C: ConnectionTrait>(
     db: &C,
     ids: &mut IdMap,
+    batch: &mut Batch,
     record: Record,
 ) -> Result<(&'static str, bool), sea_orm::DbErr> {
     macro_rules! put {
         ($table:literal, $entity:ident, $model:expr, $existing:expr, |$am:ident| $remap:block) => {{
             // Look for a matching row only where one could exist; the query runs before the
             // record is moved, as it borrows from it.
-            let candidates = if ids.empty.contains($table) {
+            let empty = ids.empty.contains($table);
+            let candidates = if empty {
                 drop($existing);
                 Vec::new()
             } else {
+                batch.flush(db).await?; // the lookup must see every row written so far
                 $existing.await?
             };
             let model = $model;
@@ -650,6 +748,14 @@ async fn insert_or_match<C: ConnectionTrait>(
             let mut $am = model.into_active_model().reset_all();
             $am.id = NotSet;
             $remap
+            if empty {
+                // Nothing to collide with: the row keeps its exported id and waits for a
+                // multi-row INSERT (one statement per row was 240 µs a record at 100k).
+                $am.id = Set(old);
+                ids.set($table, old, old);
+                batch.push(db, $table, $am).await?;
+                return Ok(($table, false));
+            }
             // `exec` reads back only the new id (`insert` would read the whole row back).
             let inserted = $entity::Entity::insert($am).exec(db).await?;
             ids.set($table, old, inserted.last_insert_id);
