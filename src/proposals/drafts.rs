@@ -140,16 +140,30 @@ pub(crate) async fn next_code<C: ConnectionTrait>(
     year: i32,
     session_number: Option<i32>,
 ) -> AppResult<String> {
+    let mut codes = next_codes(db, year, session_number, 1).await?;
+    codes
+        .pop()
+        .ok_or_else(|| anyhow::anyhow!("no code handed out").into())
+}
+
+/// The next `n` free codes for a year and session, in order, with a fixed number of statements.
+pub(crate) async fn next_codes<C: ConnectionTrait>(
+    db: &C,
+    year: i32,
+    session_number: Option<i32>,
+    n: i32,
+) -> AppResult<Vec<String>> {
     let prefix = format!("TS-{year}-{:03}-", session_number.unwrap_or(0));
-    let mut number = match bump_sequence(db, &prefix).await? {
-        Some(n) => n,
+    let code = |number: i32| format!("{prefix}{number:02}");
+    let mut last = match bump_sequence(db, &prefix, n).await? {
+        Some(last) => last,
         None => {
             // First code under this prefix since the counter existed: start from the codes
             // already there. A concurrent first insert (PostgreSQL) makes this one a no-op.
-            let last = highest_number(db, &prefix).await?;
+            let highest = highest_number(db, &prefix).await?;
             code_sequences::Entity::insert(code_sequences::ActiveModel {
                 prefix: Set(prefix.clone()),
-                last_number: Set(last),
+                last_number: Set(highest),
             })
             .on_conflict(
                 OnConflict::column(code_sequences::Column::Prefix)
@@ -158,30 +172,31 @@ pub(crate) async fn next_code<C: ConnectionTrait>(
             )
             .exec_without_returning(db)
             .await?;
-            bump_sequence(db, &prefix)
+            bump_sequence(db, &prefix, n)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("code counter for {prefix} missing"))?
         }
     };
-    // Codes written by other paths (seeds, archive import, corpus) do not move the counter:
-    // when the number is taken, catch up with the highest code under the prefix.
-    let taken = |code: String| {
-        proposals::Entity::find()
-            .filter(proposals::Column::Code.eq(code))
-            .select_only()
-            .column(proposals::Column::Id)
-            .into_tuple::<i32>()
-            .one(db)
-    };
-    if taken(format!("{prefix}{number:02}")).await?.is_some() {
-        number = highest_number(db, &prefix).await? + 1;
-        code_sequences::Entity::update_many()
-            .col_expr(code_sequences::Column::LastNumber, Expr::value(number))
-            .filter(code_sequences::Column::Prefix.eq(prefix.as_str()))
-            .exec(db)
-            .await?;
+    // Codes written by a path that did not sync the counter: when any of ours is taken, continue
+    // after the highest code under the prefix.
+    let wanted: Vec<String> = (last - n + 1..=last).map(code).collect();
+    let taken: Vec<i32> = proposals::Entity::find()
+        .filter(proposals::Column::Code.is_in(wanted.clone()))
+        .select_only()
+        .column(proposals::Column::Id)
+        .into_tuple()
+        .all(db)
+        .await?;
+    if taken.is_empty() {
+        return Ok(wanted);
     }
-    Ok(format!("{prefix}{number:02}"))
+    last = highest_number(db, &prefix).await? + n;
+    code_sequences::Entity::update_many()
+        .col_expr(code_sequences::Column::LastNumber, Expr::value(last))
+        .filter(code_sequences::Column::Prefix.eq(prefix.as_str()))
+        .exec(db)
+        .await?;
+    Ok((last - n + 1..=last).map(code).collect())
 }
 
 /// Sets every prefix's counter to the highest code under it. Called by the paths that write
@@ -219,12 +234,13 @@ pub async fn sync_code_sequences<C: ConnectionTrait>(db: &C) -> Result<(), sea_o
     Ok(())
 }
 
-/// Adds one to the prefix's counter and returns it, or `None` when the prefix has no row yet.
-async fn bump_sequence<C: ConnectionTrait>(db: &C, prefix: &str) -> AppResult<Option<i32>> {
+/// Adds `n` to the prefix's counter and returns the new value, or `None` when the prefix has no
+/// row yet.
+async fn bump_sequence<C: ConnectionTrait>(db: &C, prefix: &str, n: i32) -> AppResult<Option<i32>> {
     let updated = code_sequences::Entity::update_many()
         .col_expr(
             code_sequences::Column::LastNumber,
-            Expr::col(code_sequences::Column::LastNumber).add(1),
+            Expr::col(code_sequences::Column::LastNumber).add(n),
         )
         .filter(code_sequences::Column::Prefix.eq(prefix))
         .exec(db)

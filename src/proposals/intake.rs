@@ -5,11 +5,12 @@ use chrono::{Datelike, Utc};
 use entity::proposals;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    TransactionTrait,
 };
 use tokio::sync::oneshot;
 
-use super::drafts::{check_text, next_code, MAX_BODY_BYTES};
+use std::collections::{HashMap, HashSet};
+
+use super::drafts::{check_text, next_codes, MAX_BODY_BYTES};
 use super::{Channel, ProposalStatus};
 use crate::accounts::Actor;
 use crate::error::{AppError, AppResult};
@@ -73,8 +74,9 @@ fn validate(input: &NewIntake) -> AppResult<Channel> {
 /// Registers pushed items in groups. Each item must be durable before it is acknowledged, and a
 /// durable SQLite commit costs a disk flush (2.5 ms here): one transaction per item capped the
 /// intake near 400/s. Pushes that arrive while a group is being written wait and are written
-/// together in the next transaction, each in its own savepoint, so one item's failure does not
-/// touch the others and every answer is sent only after the commit.
+/// together in the next transaction; if any of them fails, the group is written again item by
+/// item, so one item's failure does not touch the others. Every answer is sent only after its
+/// commit.
 #[derive(Default)]
 pub struct IntakeBatcher {
     pending: std::sync::Mutex<Vec<Pending>>,
@@ -140,56 +142,46 @@ impl IntakeBatcher {
 }
 
 async fn write_group(db: DatabaseConnection, group: Vec<Pending>) {
-    let mut answers = Vec::with_capacity(group.len());
-    let written = async {
-        let txn = crate::db::begin_write(&db).await?;
-        let mut results = Vec::with_capacity(group.len());
-        for item in &group {
-            let savepoint = txn.begin().await?;
-            let result = match register_in(&savepoint, &item.actor, item.channel, &item.input).await
-            {
-                Ok(done) => {
-                    savepoint.commit().await?;
-                    Ok(done)
-                }
-                // Another instance pushed the same ticket first (PostgreSQL): return that one.
-                Err(AppError::Database(err))
-                    if matches!(
-                        err.sql_err(),
-                        Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
-                    ) =>
-                {
-                    savepoint.rollback().await?;
-                    by_ticket(&item.input.external_id)
-                        .one(&txn)
-                        .await?
-                        .map(|found| (found, false))
-                        .ok_or(AppError::Database(err))
-                }
-                Err(err) => {
-                    savepoint.rollback().await?;
-                    Err(err)
-                }
-            };
-            results.push(result);
+    let items: Vec<&Pending> = group.iter().collect();
+    let results: Vec<AppResult<(proposals::Model, bool)>> = match write_items(&db, &items).await {
+        Ok(done) => done.into_iter().map(Ok).collect(),
+        // Something in the group failed and nothing of it was written: each item goes alone,
+        // so only the one at fault gets the error.
+        Err(_) => {
+            let mut alone = Vec::with_capacity(items.len());
+            for item in &items {
+                alone.push(write_alone(&db, item).await);
+            }
+            alone
         }
-        txn.commit().await?;
-        Ok::<_, sea_orm::DbErr>(results)
-    }
-    .await;
-    match written {
-        Ok(results) => answers.extend(results),
-        Err(err) => {
-            let message = format!("{err}");
-            answers.extend(
-                group
-                    .iter()
-                    .map(|_| Err(AppError::Internal(anyhow::anyhow!("{message}")))),
-            );
-        }
-    }
-    for (item, result) in group.into_iter().zip(answers) {
+    };
+    for (item, result) in group.into_iter().zip(results) {
         let _ = item.answer.send(result);
+    }
+}
+
+async fn write_alone(
+    db: &DatabaseConnection,
+    item: &Pending,
+) -> AppResult<(proposals::Model, bool)> {
+    match write_items(db, &[item]).await {
+        Ok(mut done) => done
+            .pop()
+            .ok_or_else(|| anyhow::anyhow!("intake wrote nothing").into()),
+        // Another instance pushed the same ticket first (PostgreSQL): return that one.
+        Err(AppError::Database(err))
+            if matches!(
+                err.sql_err(),
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
+            ) =>
+        {
+            by_ticket(&item.input.external_id)
+                .one(db)
+                .await?
+                .map(|found| (found, false))
+                .ok_or(AppError::Database(err))
+        }
+        Err(err) => Err(err),
     }
 }
 
@@ -197,18 +189,60 @@ fn by_ticket(external_id: &str) -> sea_orm::Select<proposals::Entity> {
     proposals::Entity::find().filter(proposals::Column::ExternalId.eq(external_id))
 }
 
-/// Registers one item inside the group's transaction.
-async fn register_in<C: ConnectionTrait>(
-    txn: &C,
-    actor: &Actor,
-    channel: Channel,
-    input: &NewIntake,
-) -> AppResult<(proposals::Model, bool)> {
-    if let Some(found) = by_ticket(&input.external_id).one(txn).await? {
-        return Ok((found, false));
+/// Writes the items in one transaction: one lookup of their tickets, one block of codes, then
+/// three inserts per new item (proposal, timeline event, audit entry).
+async fn write_items(
+    db: &DatabaseConnection,
+    items: &[&Pending],
+) -> AppResult<Vec<(proposals::Model, bool)>> {
+    let txn = crate::db::begin_write(db).await?;
+    let tickets: Vec<String> = items.iter().map(|p| p.input.external_id.clone()).collect();
+    let mut known: HashMap<String, proposals::Model> = proposals::Entity::find()
+        .filter(proposals::Column::ExternalId.is_in(tickets.clone()))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .filter_map(|p| Some((p.external_id.clone()?, p)))
+        .collect();
+    let new_tickets: HashSet<&String> =
+        tickets.iter().filter(|t| !known.contains_key(*t)).collect();
+    let mut codes = if new_tickets.is_empty() {
+        Vec::new()
+    } else {
+        next_codes(
+            &txn,
+            crate::time::today().year(),
+            None,
+            new_tickets.len() as i32,
+        )
+        .await?
     }
+    .into_iter();
+    let mut done = Vec::with_capacity(items.len());
+    for item in items {
+        if let Some(found) = known.get(&item.input.external_id) {
+            done.push((found.clone(), false));
+            continue;
+        }
+        let code = codes
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("fewer codes than new tickets"))?;
+        let proposal = insert_one(&txn, item, code).await?;
+        known.insert(item.input.external_id.clone(), proposal.clone());
+        done.push((proposal, true));
+    }
+    txn.commit().await?;
+    Ok(done)
+}
+
+/// Inserts one new item with its timeline event and audit entry.
+async fn insert_one<C: ConnectionTrait>(
+    txn: &C,
+    item: &Pending,
+    code: String,
+) -> AppResult<proposals::Model> {
+    let (actor, channel, input) = (&item.actor, item.channel, &item.input);
     let now = Utc::now();
-    let code = next_code(txn, crate::time::today().year(), None).await?;
     let proposal = proposals::Entity::insert(proposals::ActiveModel {
         code: Set(code),
         external_id: Set(Some(input.external_id.clone())),
@@ -260,7 +294,7 @@ async fn register_in<C: ConnectionTrait>(
         None,
     )
     .await?;
-    Ok((proposal, true))
+    Ok(proposal)
 }
 
 #[cfg(test)]
