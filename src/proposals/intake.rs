@@ -116,22 +116,24 @@ impl IntakeBatcher {
         let mut answered = answered;
         loop {
             let turn = self.turn.lock().await;
+            // Written by the holder before us while we waited: leave without taking a group,
+            // or every waiter would write just the newest push (a convoy of groups of one).
+            match answered.try_recv() {
+                Ok(result) => return result,
+                Err(oneshot::error::TryRecvError::Closed) => return Err(lost()),
+                Err(oneshot::error::TryRecvError::Empty) => {}
+            }
             let group: Vec<Pending> = {
                 let mut queue = self.queue();
                 let n = queue.len().min(MAX_GROUP);
                 queue.drain(..n).collect()
             };
             if group.is_empty() {
-                break; // an earlier holder wrote ours
+                break; // taken by a holder that has not answered yet
             }
             // Spawned, so a client hanging up mid-write cannot cancel the others' commit.
             let _ = tokio::spawn(write_group(db.clone(), group)).await;
             drop(turn);
-            match answered.try_recv() {
-                Ok(result) => return result,
-                Err(oneshot::error::TryRecvError::Empty) => continue, // ours is further back
-                Err(oneshot::error::TryRecvError::Closed) => return Err(lost()),
-            }
         }
         answered.await.map_err(|_| lost())?
     }
@@ -143,11 +145,13 @@ impl IntakeBatcher {
 
 async fn write_group(db: DatabaseConnection, group: Vec<Pending>) {
     let items: Vec<&Pending> = group.iter().collect();
+    tracing::debug!(items = items.len(), "intake group");
     let results: Vec<AppResult<(proposals::Model, bool)>> = match write_items(&db, &items).await {
         Ok(done) => done.into_iter().map(Ok).collect(),
         // Something in the group failed and nothing of it was written: each item goes alone,
         // so only the one at fault gets the error.
-        Err(_) => {
+        Err(err) => {
+            tracing::warn!(items = items.len(), error = %format!("{err:#}"), "intake group failed; writing its items one by one");
             let mut alone = Vec::with_capacity(items.len());
             for item in &items {
                 alone.push(write_alone(&db, item).await);
