@@ -163,7 +163,7 @@ pub struct EmbeddedBackend {
 }
 
 /// Result sets kept per index generation (each holds up to 100 hits with their snippets).
-const CACHED_QUERIES: usize = 512;
+const CACHED_QUERIES: usize = 256;
 
 fn open_index(dir: Option<&Path>, schema: Schema) -> anyhow::Result<Index> {
     let Some(dir) = dir else {

@@ -99,6 +99,18 @@ impl Indexer {
     /// Processes one batch of ready rows.
     pub async fn drain_once(&self) -> anyhow::Result<Drained> {
         let _turn = self.turn.lock().await;
+        // Look before taking the write lock: an idle poll every half second would otherwise
+        // hold SQLite's write lock and make a concurrent writer wait out a busy-handler sleep.
+        let ready = search_outbox::Entity::find()
+            .filter(search_outbox::Column::AvailableAt.lte(Utc::now().fixed_offset()))
+            .select_only()
+            .column(search_outbox::Column::Id)
+            .into_tuple::<i64>()
+            .one(&self.db)
+            .await?;
+        if ready.is_none() {
+            return Ok(Drained::default());
+        }
         let txn = crate::db::begin_write(&self.db).await?;
         let mut select = search_outbox::Entity::find()
             .filter(search_outbox::Column::AvailableAt.lte(Utc::now().fixed_offset()))
