@@ -129,7 +129,9 @@ impl IntakeBatcher {
                 queue.drain(..n).collect()
             };
             if group.is_empty() {
-                break; // taken by a holder that has not answered yet
+                // Groups are answered before the turn is released, so an empty queue with our
+                // answer missing means the writer task died; the wait below reports it.
+                break;
             }
             // Spawned, so a client hanging up mid-write cannot cancel the others' commit.
             let _ = tokio::spawn(write_group(db.clone(), group)).await;
