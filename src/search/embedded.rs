@@ -417,35 +417,27 @@ impl SearchBackend for EmbeddedBackend {
         mut docs: super::RebuildStream,
         _synonyms: Vec<Vec<String>>,
     ) -> anyhow::Result<()> {
-        let writer = self.writer.clone();
-        let fields = self.fields.clone();
-        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            let mut writer = writer
-                .lock()
-                .map_err(|_| anyhow::anyhow!("index writer poisoned"))?;
-            // Deleting and adding in one commit: searchers see the old index until the new one
-            // is whole; documents are tokenised by the writer's threads while the next chunk is
-            // still being read from the database.
+        // Deleting and adding in one commit: searchers see the old index until the new one is
+        // whole; documents are tokenised by the writer's threads while the next chunk is still
+        // being read from the database.
+        self.write(move |writer, fields| {
             writer.delete_all_documents()?;
             loop {
                 match docs.blocking_recv() {
                     Some(Rebuild::Docs(batch)) => {
                         for doc in &batch {
-                            writer.add_document(to_document(&fields, doc)?)?;
+                            writer.add_document(to_document(fields, doc)?)?;
                         }
                     }
-                    Some(Rebuild::End) => break,
+                    Some(Rebuild::End) => return Ok(()),
                     None => {
                         writer.rollback()?;
                         anyhow::bail!("rebuild stopped before its end; the index is unchanged");
                     }
                 }
             }
-            writer.commit()?;
-            Ok(())
         })
-        .await??;
-        self.reloaded()
+        .await
     }
 
     async fn search(&self, query: &SearchQuery) -> anyhow::Result<SearchResults> {

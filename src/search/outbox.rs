@@ -46,6 +46,12 @@ pub async fn enqueue<C: ConnectionTrait>(
     Ok(())
 }
 
+/// Outbox rows whose retry delay, if any, has passed.
+fn ready_rows() -> sea_orm::Select<search_outbox::Entity> {
+    search_outbox::Entity::find()
+        .filter(search_outbox::Column::AvailableAt.lte(Utc::now().fixed_offset()))
+}
+
 /// Seconds to wait before retry number `attempts` (1, 2, 4 … capped).
 pub fn backoff_seconds(attempts: i32, cap: u64) -> u64 {
     let exponent = (attempts.max(1) - 1).min(30) as u32;
@@ -101,8 +107,7 @@ impl Indexer {
         let _turn = self.turn.lock().await;
         // Look before taking the write lock: an idle poll every half second would otherwise
         // hold SQLite's write lock and make a concurrent writer wait out a busy-handler sleep.
-        let ready = search_outbox::Entity::find()
-            .filter(search_outbox::Column::AvailableAt.lte(Utc::now().fixed_offset()))
+        let ready = ready_rows()
             .select_only()
             .column(search_outbox::Column::Id)
             .into_tuple::<i64>()
@@ -112,8 +117,7 @@ impl Indexer {
             return Ok(Drained::default());
         }
         let txn = crate::db::begin_write(&self.db).await?;
-        let mut select = search_outbox::Entity::find()
-            .filter(search_outbox::Column::AvailableAt.lte(Utc::now().fixed_offset()))
+        let mut select = ready_rows()
             .order_by_asc(search_outbox::Column::Id)
             .limit(BATCH);
         if txn.get_database_backend() == DbBackend::Postgres {

@@ -5,6 +5,8 @@ use std::sync::OnceLock;
 
 use jieba_rs::Jieba;
 
+use crate::web::markdown::escape_html;
+
 pub fn jieba() -> &'static Jieba {
     static JIEBA: OnceLock<Jieba> = OnceLock::new();
     JIEBA.get_or_init(Jieba::new)
@@ -176,19 +178,6 @@ pub fn plain_text(markdown: &str) -> String {
     out.trim().to_owned()
 }
 
-fn escape(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-}
-
 /// Marks every occurrence of `terms` in `text` with `<mark>`, escaping everything else.
 pub fn highlight(text: &str, terms: &[String]) -> String {
     let lower = text.to_lowercase();
@@ -203,13 +192,13 @@ pub fn highlight(text: &str, terms: &[String]) -> String {
         match hit {
             Some(term) => {
                 out.push_str("<mark>");
-                escape(&text[i..i + term.len()], &mut out);
+                escape_html(&text[i..i + term.len()], &mut out);
                 out.push_str("</mark>");
                 i += term.len();
             }
             None => {
                 let c = text[i..].chars().next().expect("inside the string");
-                escape(&c.to_string(), &mut out);
+                escape_html(&c.to_string(), &mut out);
                 i += c.len_utf8();
             }
         }

@@ -75,10 +75,10 @@ fn link_with_rel(event: Event) -> Event {
             if link_type == LinkType::Email {
                 a.push_str("mailto:");
             }
-            escape_attribute(&dest_url, &mut a);
+            escape_html(&dest_url, &mut a);
             if !title.is_empty() {
                 a.push_str("\" title=\"");
-                escape_attribute(&title, &mut a);
+                escape_html(&title, &mut a);
             }
             a.push_str("\" rel=\"noopener noreferrer nofollow\">");
             Event::InlineHtml(CowStr::from(a))
@@ -88,8 +88,9 @@ fn link_with_rel(event: Event) -> Event {
     }
 }
 
-fn escape_attribute(value: &str, out: &mut String) {
-    for c in value.chars() {
+/// Escapes text for HTML element content or a quoted attribute value.
+pub fn escape_html(text: &str, out: &mut String) {
+    for c in text.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
