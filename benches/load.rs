@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, EntityTrait};
@@ -409,11 +409,19 @@ async fn run_size(
     let embedded = Load::from_times(times, started.elapsed().as_secs_f64());
     // One searcher alone: the latency of a single query, without queueing behind fifteen others.
     let mut alone = Vec::new();
+    let mut slowest = Vec::new();
     let started = Instant::now();
     for q in mix.iter().chain(mix.iter()) {
         let s = Instant::now();
-        embedded_backend.search_uncached(q).unwrap();
-        alone.push(s.elapsed().as_secs_f64() * 1e3);
+        let found = embedded_backend.search_uncached(q).unwrap();
+        let ms = s.elapsed().as_secs_f64() * 1e3;
+        alone.push(ms);
+        slowest.push((ms, found.total, q.text.clone(), q.filters.clone()));
+    }
+    // The tail is a handful of queries: name them, for whoever profiles next.
+    slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (ms, total, text, filters) in slowest.iter().take(5) {
+        eprintln!("[{size}] slow query: {ms:.1} ms, {total} hits, {text:?} {filters:?}");
     }
     let embedded_alone = Load::from_times(alone, started.elapsed().as_secs_f64());
     drop((backend, embedded_backend, indexer));
@@ -441,42 +449,7 @@ async fn run_size(
     db.close().await.unwrap();
 
     // The release server.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let base = format!("http://127.0.0.1:{port}");
-    let started = Instant::now();
-    let mut server = Command::new(BIN)
-        .arg("serve")
-        .env("TINGSHANG_DATABASE_URL", &url)
-        .env("TINGSHANG_SEARCH_DIR", &index_dir)
-        .env("TINGSHANG_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TINGSHANG_LOG", "warn")
-        .env("TINGSHANG_SEED_ON_EMPTY", "false")
-        // One token drives all submissions; the per-client limit would cut the measurement off.
-        .env("TINGSHANG_API_RATE", "1000000/1000000")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let client = reqwest::Client::new();
-    loop {
-        if client
-            .get(format!("{base}/"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200)
-        {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let startup_ms = started.elapsed().as_secs_f64() * 1e3;
+    let (mut server, base, startup_ms) = start_server(&url, &index_dir, true).await;
     let baseline = baseline_server(&url).await;
     if !have_wrk() {
         use std::io::Write;
@@ -589,6 +562,29 @@ async fn run_size(
         .status()
         .unwrap();
     server.wait().unwrap();
+
+    // The same page loads with the page cache off: what rendering a page costs, as every page
+    // costs right after a write (a write empties the cache).
+    let (mut server, base, _) = start_server(&url, &index_dir, false).await;
+    for (name, paths) in [
+        ("session, rendered", "session.txt"),
+        ("proposal, rendered", "proposal.txt"),
+    ] {
+        eprintln!("[{size}] wrk {name}");
+        let load = wrk(
+            &base,
+            &scripts.join("paths.lua"),
+            &[("BENCH_PATHS", scripts.join(paths).display().to_string())],
+            seconds,
+            connections,
+        );
+        loads.insert(name, load);
+    }
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    server.wait().unwrap();
     SizeResult {
         size,
         generate_s,
@@ -603,6 +599,48 @@ async fn run_size(
         loads,
         queries_per_page,
     }
+}
+
+/// Starts the release server on the corpus; returns it, its address and the milliseconds until it
+/// answered its first page. `page_cache: false` renders every page request afresh.
+async fn start_server(url: &str, index_dir: &Path, page_cache: bool) -> (Child, String, f64) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    let server = Command::new(BIN)
+        .arg("serve")
+        .env("TINGSHANG_DATABASE_URL", url)
+        .env("TINGSHANG_SEARCH_DIR", index_dir)
+        .env("TINGSHANG_LISTEN", format!("127.0.0.1:{port}"))
+        .env("TINGSHANG_LOG", "warn")
+        .env("TINGSHANG_SEED_ON_EMPTY", "false")
+        .env("TINGSHANG_PAGE_CACHE", page_cache.to_string())
+        // One token drives all submissions; the per-client limit would cut the measurement off.
+        .env("TINGSHANG_API_RATE", "1000000/1000000")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::new();
+    loop {
+        if client
+            .get(format!("{base}/"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200)
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    (server, base, started.elapsed().as_secs_f64() * 1e3)
 }
 
 /// Counts the SQL statements one render of each page issues.
@@ -681,7 +719,8 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
     );
     let _ = writeln!(md, "- Machine: {}", machine());
     let _ = writeln!(md, "- Command: `cargo bench --bench load -- --sizes {}` (wrk, 2 threads, {connections} connections, {seconds} s per scenario)", results.iter().map(|r| r.size.to_string()).collect::<Vec<_>>().join(","));
-    let _ = writeln!(md, "- Ratios are to the bare axum baseline measured in the same run (absolute numbers drift on shared machines).\n");
+    let _ = writeln!(md, "- Ratios are to the bare axum baseline measured in the same run (absolute numbers drift on shared machines).");
+    let _ = writeln!(md, "- Pages are requested at random from every session and from 2,000 sampled proposals, starting with an empty page cache (each page is rendered on its first request); the \"rendered\" rows run the same paths with `TINGSHANG_PAGE_CACHE=false`, the cost of every page right after a write.\n");
     let header: Vec<String> = results
         .iter()
         .map(|r| format!("{} proposals", r.size))
@@ -692,7 +731,9 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
         "baseline",
         "home",
         "session",
+        "session, rendered",
         "proposal",
+        "proposal, rendered",
         "search page",
         "search API",
         "submissions",

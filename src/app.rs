@@ -38,12 +38,15 @@ pub struct AppState {
     pub home_counts: Arc<crate::web::memo::Memo<crate::home::ArchiveCounts>>,
     /// Groups concurrent intake pushes into shared transactions.
     pub intake: Arc<crate::proposals::intake::IntakeBatcher>,
+    /// Rendered public pages, valid until public content changes.
+    pub pages: Arc<crate::web::page_cache::PageCache>,
 }
 
 impl AppState {
     pub fn new(db: DatabaseConnection, config: Config, search: Backend) -> Self {
         let indexer = Indexer::new(db.clone(), search.clone(), config.search_retry_max_secs);
         let (rate, burst) = config.api_rate;
+        let pages = Arc::new(crate::web::page_cache::PageCache::new(config.page_cache));
         Self {
             db,
             templates: Arc::new(Templates::new()),
@@ -54,6 +57,7 @@ impl AppState {
             write_limiter: Arc::new(crate::web::hardening::RateLimiter::new(rate, burst)),
             home_counts: Arc::new(crate::web::memo::Memo::new(crate::home::COUNTS_REFRESH)),
             intake: Arc::default(),
+            pages,
         }
     }
 

@@ -1,4 +1,6 @@
-//! The append-only audit log of privileged actions: who, what, when, from where.
+//! The append-only audit log of privileged actions: who, what, when, from where. Recording an
+//! action also bumps the content revision (`crate::revision`), which is what invalidates cached
+//! public pages: an action that changes public content must be recorded in its own transaction.
 use chrono::Utc;
 use entity::audit_log;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
@@ -28,5 +30,5 @@ pub async fn record<C: ConnectionTrait>(
     })
     .exec(db)
     .await?;
-    Ok(())
+    crate::revision::bump(db).await
 }

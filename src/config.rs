@@ -37,6 +37,9 @@ pub struct Config {
     pub search_dir: Option<PathBuf>,
     /// Longest wait between retries of a failed search update, in seconds.
     pub search_retry_max_secs: u64,
+    /// Keep rendered public pages until public content changes (`web::page_cache`); off renders
+    /// every request (the benchmark measures both).
+    pub page_cache: bool,
 }
 
 impl Default for Config {
@@ -56,6 +59,7 @@ impl Default for Config {
             meili_index: "tingshang".to_owned(),
             search_dir: Some(PathBuf::from("data/search-index")),
             search_retry_max_secs: 30,
+            page_cache: true,
         }
     }
 }
@@ -84,6 +88,10 @@ impl Config {
             config.seed_on_empty = parse_bool(&flag).with_context(|| {
                 format!("TINGSHANG_SEED_ON_EMPTY must be true or false: {flag}")
             })?;
+        }
+        if let Some(flag) = get("TINGSHANG_PAGE_CACHE") {
+            config.page_cache = parse_bool(&flag)
+                .with_context(|| format!("TINGSHANG_PAGE_CACHE must be true or false: {flag}"))?;
         }
         if let Some(months) = get("TINGSHANG_REPLY_PERIOD_MONTHS") {
             let months: u32 = months

@@ -562,6 +562,7 @@ pub async fn generate(
     )
     .await?;
     crate::proposals::drafts::sync_code_sequences(&txn).await?;
+    crate::revision::bump(&txn).await?;
     txn.commit().await?;
     Ok(out)
 }

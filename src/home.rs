@@ -1,4 +1,5 @@
 //! The home page: latest sessions, recent responses and the archive's counts.
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::response::Html;
 use axum::routing::get;
@@ -50,10 +51,17 @@ async fn count_archive(db: &sea_orm::DatabaseConnection) -> Result<ArchiveCounts
     })
 }
 
-async fn index(State(state): State<AppState>) -> AppResult<Html<String>> {
+async fn index(State(state): State<AppState>) -> AppResult<Html<Bytes>> {
     let db = &state.db;
-    let sessions = crate::sessions::service::list(db, Some(5)).await?;
-    let recent_responses = crate::responses::service::recent(db, 6).await?;
-    let counts = state.home_counts.get(|| count_archive(db)).await?;
-    state.render("home.html", context! { sessions, recent_responses, counts })
+    state
+        .pages
+        .page(db, "/", || async {
+            let sessions = crate::sessions::service::list(db, Some(5)).await?;
+            let recent_responses = crate::responses::service::recent(db, 6).await?;
+            let counts = state.home_counts.get(|| count_archive(db)).await?;
+            Ok(state
+                .templates
+                .render("home.html", context! { sessions, recent_responses, counts })?)
+        })
+        .await
 }

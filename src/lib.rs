@@ -22,6 +22,7 @@ pub mod opendata;
 pub mod people;
 pub mod proposals;
 pub mod responses;
+pub mod revision;
 pub mod search;
 pub mod seed;
 pub mod sessions;

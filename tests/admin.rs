@@ -70,6 +70,20 @@ async fn the_secretariat_runs_a_session_from_creation_to_publication() {
             && public.contains("测试委员")
             && public.contains("<strong>概要</strong>")
     );
+    // Withdrawn and published again: the public page follows at once (pages are cached only
+    // until the next write).
+    for (published, expected) in [("false", 404), ("true", 200)] {
+        let path = "/admin/sessions/28/publish";
+        assert_eq!(
+            secretariat.post(path, &[("published", published)]).await.0,
+            303
+        );
+        assert_eq!(
+            app.get("/sessions/28").await.0,
+            expected,
+            "published={published}"
+        );
+    }
     app.wait_for_index().await;
     let (_, found) = app
         .json("/api/v1/search?q=%E6%B5%8B%E8%AF%95%E4%B8%BB%E9%A2%98")

@@ -125,6 +125,20 @@ async fn a_proposal_lives_from_draft_to_closure() {
     ];
     assert_ok("reply", lead.act(id, "reply", &with_commitment).await);
 
+    // The public page as it stands now (rendered pages are cached until the next write).
+    let (_, work) = member.get(&format!("/work/proposals/{id}")).await;
+    let code = work
+        .split("<span>TS-")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap();
+    let public_path = format!("/proposals/TS-{code}");
+    let answered = app.page(&public_path).await;
+    assert!(answered.contains("书面答复") && !answered.contains("已办结"));
+    assert_eq!(app.page(&public_path).await, answered);
+
     // 不满意 reopens it for re-handling; a second reply; 满意 closes it.
     let (status, body) = member
         .act(id, "rate", &[("rating", "unsatisfied"), ("comment", "")])
@@ -184,15 +198,7 @@ async fn a_proposal_lives_from_draft_to_closure() {
     assert_eq!(lead.post(&report_path, &fields).await.0, 303);
 
     // The public page shows the closed proposal with its whole timeline, and nothing unsafe.
-    let (_, work) = member.get(&format!("/work/proposals/{id}")).await;
-    let code = work
-        .split("<span>TS-")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap();
-    let public = app.anonymous().get(&format!("/proposals/TS-{code}")).await;
+    let public = app.anonymous().get(&public_path).await;
     assert_eq!(public.0, 200);
     let page = public.1;
     for expected in [

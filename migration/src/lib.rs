@@ -8,6 +8,7 @@ mod m20261123_000004_clock_pause;
 mod m20261123_000005_api_tokens;
 mod m20261123_000006_read_indexes;
 mod m20261123_000007_code_sequences;
+mod m20261129_000008_content_revision;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_api_tokens::Migration),
             Box::new(m20261123_000006_read_indexes::Migration),
             Box::new(m20261123_000007_code_sequences::Migration),
+            Box::new(m20261129_000008_content_revision::Migration),
         ]
     }
 }

@@ -118,6 +118,7 @@ pub async fn page<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<AgencyPage> 
         .filter(public_condition())
         .filter(proposals::Column::Id.is_in(assigned_ids))
         .order_by_asc(proposals::Column::Code)
+        .into_partial_model()
         .all(db)
         .await?;
     let assigned = summarize(db, assigned_rows).await?;

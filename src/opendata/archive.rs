@@ -587,6 +587,7 @@ pub async fn import(
         }
     }
     crate::proposals::drafts::sync_code_sequences(&txn).await?;
+    crate::revision::bump(&txn).await?;
     txn.commit().await?;
     // The tables may have grown by orders of magnitude: let the planner know.
     crate::db::refresh_statistics(db).await?;

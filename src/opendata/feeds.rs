@@ -123,7 +123,7 @@ async fn proposal_entries(
         .iter()
         .map(|p| (p.updated_at, excerpt(&p.body_md)))
         .collect();
-    let summaries = summarize(&state.db, rows).await?;
+    let summaries = summarize(&state.db, rows.into_iter().map(Into::into).collect()).await?;
     Ok(summaries
         .into_iter()
         .zip(stamps)

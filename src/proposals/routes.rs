@@ -1,4 +1,5 @@
 //! `/proposals` (filterable list) and `/proposals/{code}`.
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
 use axum::routing::get;
@@ -113,10 +114,18 @@ async fn index(
     )
 }
 
-async fn show(State(state): State<AppState>, Path(code): Path<String>) -> AppResult<Html<String>> {
+async fn show(State(state): State<AppState>, Path(code): Path<String>) -> AppResult<Html<Bytes>> {
     if !service::is_plausible_code(&code) {
         return Err(AppError::NotFound);
     }
-    let page = service::public_page(&state.db, &code).await?;
-    state.render("proposals/show.html", context! { page })
+    let key = format!("/proposals/{code}");
+    state
+        .pages
+        .page(&state.db, &key, || async {
+            let page = service::public_page(&state.db, &code).await?;
+            Ok(state
+                .templates
+                .render("proposals/show.html", context! { page })?)
+        })
+        .await
 }

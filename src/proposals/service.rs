@@ -119,6 +119,7 @@ pub async fn public_summaries<C: ConnectionTrait>(
         .order_by_asc(proposals::Column::Code)
         .offset(offset)
         .limit(per_page)
+        .into_partial_model()
         .all(db)
         .await?;
     Ok(SummaryPage {
@@ -149,8 +150,9 @@ pub async fn summaries_in_order<C: ConnectionTrait>(
     db: &C,
     ids: &[i32],
 ) -> AppResult<Vec<ProposalSummary>> {
-    let mut rows = proposals::Entity::find()
+    let mut rows: Vec<SummaryRow> = proposals::Entity::find()
         .filter(proposals::Column::Id.is_in(ids.iter().copied()))
+        .into_partial_model()
         .all(db)
         .await?;
     rows.sort_by_key(|p| ids.iter().position(|id| *id == p.id));
@@ -176,10 +178,40 @@ async fn ids_by_measure<C: ConnectionTrait>(db: &C, filter: &ListFilter) -> AppR
         .collect())
 }
 
+/// The columns a proposal's summary shows: list pages load these, not the Markdown bodies
+/// (on a session page the bodies were most of the bytes read and decoded).
+#[derive(Debug, Clone, sea_orm::DerivePartialModel)]
+#[sea_orm(entity = "proposals::Entity", from_query_result)]
+pub struct SummaryRow {
+    pub id: i32,
+    pub code: String,
+    pub title: String,
+    pub channel: String,
+    pub status: String,
+    pub topics: String,
+    pub author_id: Option<i32>,
+    pub session_id: Option<i32>,
+}
+
+impl From<proposals::Model> for SummaryRow {
+    fn from(p: proposals::Model) -> Self {
+        Self {
+            id: p.id,
+            code: p.code,
+            title: p.title,
+            channel: p.channel,
+            status: p.status,
+            topics: p.topics,
+            author_id: p.author_id,
+            session_id: p.session_id,
+        }
+    }
+}
+
 /// Summaries for already-loaded proposals, with a fixed number of extra queries.
 pub async fn summarize<C: ConnectionTrait>(
     db: &C,
-    rows: Vec<proposals::Model>,
+    rows: Vec<SummaryRow>,
 ) -> AppResult<Vec<ProposalSummary>> {
     let ids: Vec<i32> = rows.iter().map(|p| p.id).collect();
     let responses = responses_for_proposals(db, &ids, true).await?;
@@ -189,7 +221,7 @@ pub async fn summarize<C: ConnectionTrait>(
 /// [`summarize`] for a caller that has loaded the proposals' published responses already.
 pub async fn summarize_with<C: ConnectionTrait>(
     db: &C,
-    rows: Vec<proposals::Model>,
+    rows: Vec<SummaryRow>,
     responses: &HashMap<i32, Vec<ResponseView>>,
 ) -> AppResult<Vec<ProposalSummary>> {
     let author_ids: Vec<i32> = rows.iter().filter_map(|p| p.author_id).collect();

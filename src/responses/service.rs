@@ -130,24 +130,24 @@ pub async fn views_for<C: ConnectionTrait>(
         .map(|p| (p.id, p))
         .collect();
     let response_ids: Vec<i32> = rows.iter().map(|r| r.id).collect();
-    let answered = response_proposals::Entity::find()
+    // Only the code and title of each answered proposal (not its body).
+    let answered: Vec<(i32, String, String)> = response_proposals::Entity::find()
         .filter(response_proposals::Column::ResponseId.is_in(response_ids))
-        .find_also_related(proposals::Entity)
+        .inner_join(proposals::Entity)
         .filter(public_condition())
+        .select_only()
+        .column(response_proposals::Column::ResponseId)
+        .columns([proposals::Column::Code, proposals::Column::Title])
         .order_by_asc(proposals::Column::Code)
+        .into_tuple()
         .all(db)
         .await?;
     let mut answers: HashMap<i32, Vec<ProposalRef>> = HashMap::new();
-    for (link, proposal) in answered {
-        if let Some(p) = proposal {
-            answers
-                .entry(link.response_id)
-                .or_default()
-                .push(ProposalRef {
-                    code: p.code,
-                    title: p.title,
-                });
-        }
+    for (response_id, code, title) in answered {
+        answers
+            .entry(response_id)
+            .or_default()
+            .push(ProposalRef { code, title });
     }
     Ok(rows
         .into_iter()

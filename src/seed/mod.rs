@@ -59,6 +59,7 @@ pub async fn run(db: &DatabaseConnection) -> anyhow::Result<SeedReport> {
     seeder.load(&seeds).await?;
     let mut report = seeder.report;
     crate::proposals::drafts::sync_code_sequences(&txn).await?;
+    crate::revision::bump(&txn).await?;
     txn.commit().await?;
     report.totals = table_counts(db).await?;
     Ok(report)

@@ -1,4 +1,5 @@
 //! `/sessions` and `/sessions/{number}`.
+use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::Html;
 use axum::routing::get;
@@ -21,10 +22,16 @@ async fn index(State(state): State<AppState>) -> AppResult<Html<String>> {
     state.render("sessions/index.html", context! { sessions })
 }
 
-async fn show(
-    State(state): State<AppState>,
-    Path(number): Path<String>,
-) -> AppResult<Html<String>> {
-    let page = service::page(&state.db, parse_id(&number)?).await?;
-    state.render("sessions/show.html", context! { page })
+async fn show(State(state): State<AppState>, Path(number): Path<String>) -> AppResult<Html<Bytes>> {
+    let number = parse_id(&number)?;
+    let key = format!("/sessions/{number}");
+    state
+        .pages
+        .page(&state.db, &key, || async {
+            let page = service::page(&state.db, number).await?;
+            Ok(state
+                .templates
+                .render("sessions/show.html", context! { page })?)
+        })
+        .await
 }

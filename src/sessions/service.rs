@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{AppError, AppResult};
 use crate::followup::commitments::{load_views, CommitmentView};
 use crate::people::PersonKind;
-use crate::proposals::service::{public_condition, string_list, summarize_with, ProposalSummary};
+use crate::proposals::service::{
+    public_condition, string_list, summarize_with, ProposalSummary, SummaryRow,
+};
 use crate::responses::service::{responses_for_proposals, ResponseView};
 use crate::statistics::facts::load_items;
 use crate::statistics::measures::{tally, CommitmentFacts, Selection, Tally};
@@ -126,10 +128,11 @@ pub async fn page<C: ConnectionTrait>(db: &C, number: i32) -> AppResult<SessionP
 
     // The session's public proposals and their responses, loaded once for both the list and
     // the responses shown under each proposal.
-    let rows = proposals::Entity::find()
+    let rows: Vec<SummaryRow> = proposals::Entity::find()
         .filter(public_condition())
         .filter(proposals::Column::SessionId.eq(session.id))
         .order_by_asc(proposals::Column::Code)
+        .into_partial_model()
         .all(db)
         .await?;
     let ids: Vec<i32> = rows.iter().map(|p| p.id).collect();

@@ -6,6 +6,7 @@ pub mod form;
 pub mod hardening;
 pub mod markdown;
 pub mod memo;
+pub mod page_cache;
 pub mod templates;
 
 pub use templates::Templates;
