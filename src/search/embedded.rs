@@ -176,7 +176,7 @@ fn open_index(dir: Option<&Path>, schema: Schema) -> anyhow::Result<Index> {
         std::fs::remove_dir_all(dir)?;
     }
     std::fs::create_dir_all(dir)?;
-    let index = Index::open_or_create(tantivy::directory::MmapDirectory::open(dir)?, schema)?;
+    let index = Index::open_or_create(super::store_files::IndexDirectory::open(dir)?, schema)?;
     std::fs::write(version_file, SCHEMA_VERSION)?;
     Ok(index)
 }

@@ -10,6 +10,7 @@ pub mod flaky;
 pub mod meili;
 pub mod outbox;
 pub mod routes;
+pub mod store_files;
 pub mod text;
 
 use std::sync::Arc;
