@@ -318,8 +318,12 @@ impl Browser {
 
     async fn click_element_and_wait(&self, id: &str) {
         if !self.javascript {
-            // Without scripts chromedriver waits for the navigation a click starts by itself.
+            // Without scripts the page cannot be asked whether it is the next one; chromedriver
+            // may answer the click before the navigation it starts has replaced the document, so
+            // wait until the old document's root element is gone.
+            let root = self.find("html").await;
             self.post(&format!("/element/{id}/click"), json!({})).await;
+            self.wait_until_stale(&root).await;
             return;
         }
         self.execute("window.__leaving = true;", json!([])).await;
@@ -329,6 +333,31 @@ impl Browser {
             "return window.__leaving === undefined && document.readyState === 'complete';",
         )
         .await;
+    }
+
+    /// Waits (up to 10 s) until the element no longer belongs to the current document.
+    async fn wait_until_stale(&self, element: &str) {
+        let started = std::time::Instant::now();
+        loop {
+            let answer: Value = self
+                .http
+                .get(format!("{}/element/{element}/name", self.base))
+                .send()
+                .await
+                .expect("webdriver request")
+                .json()
+                .await
+                .expect("webdriver answers JSON");
+            if answer["value"]["error"].as_str() == Some("stale element reference") {
+                return;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(10),
+                "the click did not lead to another page: {}",
+                answer["value"]
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
     }
 
     /// Clicks the element an XPath names (for "the checkbox labelled 市工信局").
