@@ -15,6 +15,9 @@ pub async fn short_names<C: ConnectionTrait>(
     db: &C,
     ids: Vec<i32>,
 ) -> AppResult<HashMap<i32, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     Ok(agencies::Entity::find()
         .filter(agencies::Column::Id.is_in(ids))
         .all(db)

@@ -13,6 +13,9 @@ pub async fn names_by_id<C: ConnectionTrait>(
     db: &C,
     ids: Vec<i32>,
 ) -> AppResult<HashMap<i32, String>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     Ok(people::Entity::find()
         .filter(people::Column::Id.is_in(ids))
         .all(db)

@@ -305,16 +305,9 @@ pub async fn cosigners_of<C: ConnectionTrait>(
     db: &C,
     proposal_id: i32,
 ) -> AppResult<Vec<people::Model>> {
-    let ids: Vec<i32> = proposal_cosigners::Entity::find()
-        .filter(proposal_cosigners::Column::ProposalId.eq(proposal_id))
-        .order_by_asc(proposal_cosigners::Column::Id)
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|c| c.person_id)
-        .collect();
     Ok(people::Entity::find()
-        .filter(people::Column::Id.is_in(ids))
+        .inner_join(proposal_cosigners::Entity)
+        .filter(proposal_cosigners::Column::ProposalId.eq(proposal_id))
         .order_by_asc(people::Column::Id)
         .all(db)
         .await?)

@@ -122,13 +122,17 @@ pub async fn views_for<C: ConnectionTrait>(
         crate::agencies::service::short_names(db, rows.iter().map(|r| r.agency_id).collect())
             .await?;
     let responder_ids: Vec<i32> = rows.iter().filter_map(|r| r.responder_id).collect();
-    let responders: HashMap<i32, people::Model> = people::Entity::find()
-        .filter(people::Column::Id.is_in(responder_ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p))
-        .collect();
+    let responders: HashMap<i32, people::Model> = if responder_ids.is_empty() {
+        HashMap::new()
+    } else {
+        people::Entity::find()
+            .filter(people::Column::Id.is_in(responder_ids))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|p| (p.id, p))
+            .collect()
+    };
     let response_ids: Vec<i32> = rows.iter().map(|r| r.id).collect();
     // Only the code and title of each answered proposal (not its body).
     let answered: Vec<(i32, String, String)> = response_proposals::Entity::find()
