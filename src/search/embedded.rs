@@ -159,7 +159,25 @@ pub struct EmbeddedBackend {
     writer: Arc<Mutex<IndexWriter>>,
     fields: Fields,
     cache: ResultCache,
+    /// Total and facet counts per query (text and filters), shared by all its pages and orders.
+    counted: ResultCache,
     facet_tables: FacetTables,
+}
+
+fn addresses_of<K>(top: Vec<(K, DocAddress)>) -> Vec<DocAddress> {
+    top.into_iter().map(|(_, address)| address).collect()
+}
+
+/// What a query's total and facet counts depend on: its words and filters, not the page, the page
+/// size or the order.
+fn counted_key(q: &SearchQuery) -> SearchQuery {
+    SearchQuery {
+        text: q.text.clone(),
+        filters: q.filters.clone(),
+        sort: Sort::Relevance,
+        page: 0,
+        per_page: 0,
+    }
 }
 
 /// Result sets kept per index generation (each holds up to 100 hits with their snippets).
@@ -224,6 +242,7 @@ impl EmbeddedBackend {
             writer: Arc::new(Mutex::new(writer)),
             fields,
             cache: ResultCache::new(CACHED_QUERIES),
+            counted: ResultCache::new(CACHED_QUERIES),
             facet_tables: FacetTables::default(),
         })
     }
@@ -331,6 +350,18 @@ impl EmbeddedBackend {
     }
 
     fn run(&self, searcher: &Searcher, q: &SearchQuery) -> anyhow::Result<SearchResults> {
+        self.evaluate(searcher, q, None)
+    }
+
+    /// Evaluates `q`. With `counted` (its total and facet counts, from another page of the same
+    /// query) only the page's hits are collected: counting every match is most of a broad query's
+    /// cost, and paging through one query does not change its counts.
+    fn evaluate(
+        &self,
+        searcher: &Searcher,
+        q: &SearchQuery,
+        counted: Option<SearchResults>,
+    ) -> anyhow::Result<SearchResults> {
         let query = self.query(q);
         let per_page = q.per_page.clamp(1, 100);
         let offset = (q.page.max(1) - 1) * per_page;
@@ -340,22 +371,36 @@ impl EmbeddedBackend {
             field: "facets",
         };
         let top = TopDocs::with_limit(limit).and_offset(offset);
-        let (addresses, tallied): (Vec<DocAddress>, _) = match q.sort {
-            Sort::Relevance => {
+        let order = match q.sort {
+            Sort::Relevance => None,
+            Sort::Newest => Some(Order::Desc),
+            Sort::Oldest => Some(Order::Asc),
+        };
+        let (addresses, total, facets): (Vec<DocAddress>, _, _) = match (counted, order) {
+            (Some(counted), None) => (
+                addresses_of(searcher.search(&query, &top.order_by_score())?),
+                counted.total,
+                counted.facets,
+            ),
+            (Some(counted), Some(order)) => (
+                addresses_of(
+                    searcher.search(&query, &top.order_by_fast_field::<i64>("date", order))?,
+                ),
+                counted.total,
+                counted.facets,
+            ),
+            (None, None) => {
                 let (top, tallied) = searcher.search(&query, &(top.order_by_score(), tally))?;
-                (top.into_iter().map(|(_, a)| a).collect(), tallied)
+                let facets = self.facet_tables.top(&tallied, 30);
+                (addresses_of(top), tallied.docs.min(MAX_RESULTS), facets)
             }
-            Sort::Newest | Sort::Oldest => {
-                let order = if q.sort == Sort::Newest {
-                    Order::Desc
-                } else {
-                    Order::Asc
-                };
+            (None, Some(order)) => {
                 let (top, tallied) = searcher.search(
                     &query,
                     &(top.order_by_fast_field::<i64>("date", order), tally),
                 )?;
-                (top.into_iter().map(|(_, a)| a).collect(), tallied)
+                let facets = self.facet_tables.top(&tallied, 30);
+                (addresses_of(top), tallied.docs.min(MAX_RESULTS), facets)
             }
         };
         let terms = text::highlight_terms(&text::clean_query(&q.text));
@@ -374,9 +419,9 @@ impl EmbeddedBackend {
             hits.push(hit_for(&doc, &terms));
         }
         Ok(SearchResults {
-            total: tallied.docs.min(MAX_RESULTS),
+            total,
             hits,
-            facets: self.facet_tables.top(&tallied, 30),
+            facets,
         })
     }
 }
@@ -448,7 +493,18 @@ impl SearchBackend for EmbeddedBackend {
         if let Some(results) = self.cache.get(generation, query) {
             return Ok(results);
         }
-        let results = self.run(&searcher, query)?;
+        let key = counted_key(query);
+        let counted = self.counted.get(generation, &key);
+        let fresh_counts = counted.is_none();
+        let results = self.evaluate(&searcher, query, counted)?;
+        if fresh_counts {
+            let counts = SearchResults {
+                total: results.total,
+                hits: Vec::new(),
+                facets: results.facets.clone(),
+            };
+            self.counted.put(generation, &key, &counts);
+        }
         self.cache.put(generation, query, &results);
         Ok(results)
     }
@@ -484,6 +540,49 @@ mod tests {
         };
         let results = backend.search(&query).await.unwrap();
         results.hits.into_iter().map(|h| h.id).collect()
+    }
+
+    #[tokio::test]
+    async fn later_pages_reuse_the_counts_and_match_a_full_evaluation() {
+        let backend = EmbeddedBackend::open(None).unwrap();
+        let docs: Vec<SearchDoc> = (0..45)
+            .map(|i| SearchDoc {
+                date: i,
+                status: Some(if i % 3 == 0 { "closed" } else { "answered" }.into()),
+                ..doc(&format!("proposal-{i}"), &format!("概念验证中心第{i}号"))
+            })
+            .collect();
+        backend.upsert(docs).await.unwrap();
+        backend
+            .upsert(vec![doc("proposal-x", "人才公寓")])
+            .await
+            .unwrap();
+        for sort in [Sort::Relevance, Sort::Newest, Sort::Oldest] {
+            for page in [1, 2, 3, 1] {
+                let query = SearchQuery {
+                    text: "概念验证".into(),
+                    sort,
+                    page,
+                    per_page: 20,
+                    ..Default::default()
+                };
+                let served = backend.search(&query).await.unwrap();
+                let full = backend.search_uncached(&query).unwrap();
+                assert_eq!(served.total, 45);
+                assert_eq!((served.total, &served.facets), (full.total, &full.facets));
+                let ids =
+                    |r: &SearchResults| r.hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
+                assert_eq!(ids(&served), ids(&full), "{sort:?} page {page}");
+                assert_eq!(served.hits.len(), if page == 3 { 5 } else { 20 });
+            }
+        }
+        // Another query's counts are its own.
+        let other = SearchQuery {
+            text: "人才公寓".into(),
+            page: 2,
+            ..Default::default()
+        };
+        assert_eq!(backend.search(&other).await.unwrap().total, 1);
     }
 
     #[tokio::test]
