@@ -212,18 +212,23 @@ pub struct Browser {
 }
 
 impl Browser {
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    /// The whole WebDriver answer, errors included.
+    async fn answer(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let mut request = self.http.request(method, format!("{}{path}", self.base));
         if let Some(body) = body {
             request = request.json(&body);
         }
-        let response: Value = request
+        request
             .send()
             .await
             .expect("webdriver request")
             .json()
             .await
-            .expect("webdriver answers JSON");
+            .expect("webdriver answers JSON")
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let response = self.answer(method, path, body).await;
         if let Some(error) = response["value"]["error"].as_str() {
             panic!(
                 "webdriver {path}: {error}: {}",
@@ -339,15 +344,8 @@ impl Browser {
     async fn wait_until_stale(&self, element: &str) {
         let started = std::time::Instant::now();
         loop {
-            let answer: Value = self
-                .http
-                .get(format!("{}/element/{element}/name", self.base))
-                .send()
-                .await
-                .expect("webdriver request")
-                .json()
-                .await
-                .expect("webdriver answers JSON");
+            let path = format!("/element/{element}/name");
+            let answer = self.answer(reqwest::Method::GET, &path, None).await;
             if answer["value"]["error"].as_str() == Some("stale element reference") {
                 return;
             }
