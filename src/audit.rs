@@ -1,6 +1,7 @@
 //! The append-only audit log of privileged actions: who, what, when, from where. Recording an
 //! action also bumps the content revision (`crate::revision`), which is what invalidates cached
-//! public pages: an action that changes public content must be recorded in its own transaction.
+//! public pages: record an action that changes public content in its own transaction (or bump the
+//! revision there, as workflow commands do).
 use chrono::Utc;
 use entity::audit_log;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};

@@ -1,9 +1,10 @@
 //! The content revision: one counter bumped inside every transaction that changes what a public
 //! page shows, so that rendered pages can be cached under it (`web::page_cache`).
 //!
-//! Every such transaction records an audit entry (`audit::record` bumps the counter); the bulk
-//! writers that run without an actor (seeding, archive import, the benchmark corpus) bump it
-//! themselves. On PostgreSQL the `UPDATE` takes the row's lock until commit, so revisions are
+//! `audit::record` bumps the counter, so every audited write does; the writes that change public
+//! content without an audit entry bump it themselves: every workflow command (members' and
+//! agencies' steps are recorded in the timeline, not the audit log), seeding, archive import and the
+//! benchmark corpus. On PostgreSQL the `UPDATE` takes the row's lock until commit, so revisions are
 //! handed out in commit order: a reader that sees revision N sees every write numbered up to N.
 use entity::content_revision;
 use sea_orm::sea_query::{Expr, ExprTrait};

@@ -155,6 +155,9 @@ async fn a_proposal_lives_from_draft_to_closure() {
             )
             .await,
     );
+    // A member's step (not in the audit log) reaches the cached public page at once.
+    let rated = app.page(&public_path).await;
+    assert!(rated.contains("进度太慢") && !answered.contains("进度太慢"));
     let (_, work) = member.get(&format!("/work/proposals/{id}")).await;
     assert!(work.contains("重新办理"));
     assert_ok(

@@ -162,6 +162,9 @@ pub async fn apply(
     )
     .await?;
     crate::search::outbox::enqueue(&txn, crate::search::documents::PROPOSAL, proposal_id).await?;
+    // Members' and agencies' steps are not in the audit log (the timeline records them), so the
+    // public pages' revision is bumped here for every command.
+    crate::revision::bump(&txn).await?;
     if actor.is_secretariat() {
         let detail = format!("{} → {}", loaded.status.as_str(), to.as_str());
         crate::audit::record(

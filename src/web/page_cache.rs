@@ -17,8 +17,9 @@ use sea_orm::ConnectionTrait;
 
 use crate::error::AppResult;
 
-/// Total size of the cached HTML. A session page at 100k proposals is ~150 KB; when a page would
-/// take the total over, the cache starts again empty (pages are cheap to render once).
+/// Total size of the cached HTML. A session page of the 100k benchmark corpus is ~85 KB, so this
+/// holds ~200 of them; when a page would take the total over, the cache starts again empty
+/// (simpler than tracking recency, and any write empties it anyway).
 const MAX_BYTES: usize = 16 << 20;
 
 #[derive(Default)]
