@@ -9,7 +9,7 @@ use utoipa::IntoParams;
 use super::schema::*;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
-use crate::proposals::service::{public_page, public_summaries, ListFilter};
+use crate::proposals::service::{public_page_snapshot, public_summaries, ListFilter};
 use crate::proposals::{Channel, ProposalStatus};
 use crate::statistics::service::dataset;
 use crate::statistics::{Measure, Selection};
@@ -41,7 +41,7 @@ pub async fn session(
     Path(number): Path<String>,
 ) -> AppResult<Json<SessionDetail>> {
     let number = parse_id(&number)?;
-    let page = crate::sessions::service::page(&state.db, number).await?;
+    let page = crate::sessions::service::page_snapshot(&state.db, number).await?;
     Ok(Json(SessionDetail {
         url: format!("/sessions/{}", page.session.number),
         number: page.session.number,
@@ -173,7 +173,7 @@ pub async fn proposal(
     if !crate::proposals::service::is_plausible_code(&code) {
         return Err(AppError::NotFound);
     }
-    let page = public_page(&state.db, &code).await?;
+    let page = public_page_snapshot(&state.db, &code).await?;
     let p = page.proposal;
     Ok(Json(ProposalDetail {
         url: format!("/proposals/{}", p.code),

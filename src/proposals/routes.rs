@@ -5,7 +5,7 @@ use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
 use minijinja::context;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use super::service::{self, ListFilter};
@@ -122,11 +122,7 @@ async fn show(State(state): State<AppState>, Path(code): Path<String>) -> AppRes
     state
         .pages
         .page(&state.db, &key, || async {
-            // One read transaction: the page's queries see one snapshot and share a connection
-            // (instead of taking one from the pool per statement).
-            let snapshot = state.db.begin().await?;
-            let page = service::public_page(&snapshot, &code).await?;
-            snapshot.commit().await?;
+            let page = service::public_page_snapshot(&state.db, &code).await?;
             Ok(state
                 .templates
                 .render("proposals/show.html", context! { page })?)

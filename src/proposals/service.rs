@@ -5,8 +5,8 @@ use entity::{
     assignments, document_links, documents, people, proposal_cosigners, proposals, sessions,
 };
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde::Serialize;
 
@@ -311,6 +311,15 @@ pub async fn cosigners_of<C: ConnectionTrait>(
         .order_by_asc(people::Column::Id)
         .all(db)
         .await?)
+}
+
+/// [`public_page`] read in one read transaction: one snapshot (never half of a write) and one
+/// pooled connection for all its statements instead of one pool checkout each.
+pub async fn public_page_snapshot(db: &DatabaseConnection, code: &str) -> AppResult<ProposalPage> {
+    let snapshot = db.begin().await?;
+    let page = public_page(&snapshot, code).await?;
+    snapshot.commit().await?;
+    Ok(page)
 }
 
 /// The public page of one proposal; unpublished or undecided proposals are "not found".

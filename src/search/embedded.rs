@@ -346,11 +346,7 @@ impl EmbeddedBackend {
 
     /// Runs the query against the index, bypassing the result cache (the benchmark measures this).
     pub fn search_uncached(&self, q: &SearchQuery) -> anyhow::Result<SearchResults> {
-        self.run(&self.reader.searcher(), q)
-    }
-
-    fn run(&self, searcher: &Searcher, q: &SearchQuery) -> anyhow::Result<SearchResults> {
-        self.evaluate(searcher, q, None)
+        self.evaluate(&self.reader.searcher(), q, None)
     }
 
     /// Evaluates `q`. With `counted` (its total and facet counts, from another page of the same

@@ -5,7 +5,6 @@ use axum::response::Html;
 use axum::routing::get;
 use axum::Router;
 use minijinja::context;
-use sea_orm::TransactionTrait;
 
 use super::service;
 use crate::app::AppState;
@@ -29,10 +28,7 @@ async fn show(State(state): State<AppState>, Path(number): Path<String>) -> AppR
     state
         .pages
         .page(&state.db, &key, || async {
-            // One read transaction: one snapshot, one pooled connection.
-            let snapshot = state.db.begin().await?;
-            let page = service::page(&snapshot, number).await?;
-            snapshot.commit().await?;
+            let page = service::page_snapshot(&state.db, number).await?;
             Ok(state
                 .templates
                 .render("sessions/show.html", context! { page })?)

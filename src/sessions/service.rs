@@ -2,7 +2,10 @@
 use std::collections::HashMap;
 
 use entity::{commitments, people, proposals, session_participants, sessions};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, TransactionTrait,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, AppResult};
@@ -89,6 +92,14 @@ pub struct SessionPage {
     pub commitments: Vec<CommitmentView>,
     /// The follow-up summary, counted from the current states of the items.
     pub summary: Tally,
+}
+
+/// [`page`] read in one read transaction: one snapshot and one pooled connection.
+pub async fn page_snapshot(db: &DatabaseConnection, number: i32) -> AppResult<SessionPage> {
+    let snapshot = db.begin().await?;
+    let page = page(&snapshot, number).await?;
+    snapshot.commit().await?;
+    Ok(page)
 }
 
 pub async fn page<C: ConnectionTrait>(db: &C, number: i32) -> AppResult<SessionPage> {
