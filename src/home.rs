@@ -1,7 +1,7 @@
 //! The home page: latest sessions, recent responses and the archive's counts.
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::response::Html;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use entity::{commitments, documents, proposals, responses, sessions};
@@ -51,11 +51,11 @@ async fn count_archive(db: &sea_orm::DatabaseConnection) -> Result<ArchiveCounts
     })
 }
 
-async fn index(State(state): State<AppState>) -> AppResult<Html<Bytes>> {
+async fn index(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Response> {
     let db = &state.db;
     state
         .pages
-        .page(db, "/", || async {
+        .page(db, "/", &headers, || async {
             let sessions = crate::sessions::service::list(db, Some(5)).await?;
             let recent_responses = crate::responses::service::recent(db, 6).await?;
             let counts = state.home_counts.get(|| count_archive(db)).await?;

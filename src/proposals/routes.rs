@@ -1,7 +1,7 @@
 //! `/proposals` (filterable list) and `/proposals/{code}`.
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::response::Html;
+use axum::http::HeaderMap;
+use axum::response::{Html, Response};
 use axum::routing::get;
 use axum::Router;
 use minijinja::context;
@@ -114,14 +114,18 @@ async fn index(
     )
 }
 
-async fn show(State(state): State<AppState>, Path(code): Path<String>) -> AppResult<Html<Bytes>> {
+async fn show(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
     if !service::is_plausible_code(&code) {
         return Err(AppError::NotFound);
     }
     let key = format!("/proposals/{code}");
     state
         .pages
-        .page(&state.db, &key, || async {
+        .page(&state.db, &key, &headers, || async {
             let page = service::public_page_snapshot(&state.db, &code).await?;
             Ok(state
                 .templates

@@ -1,7 +1,7 @@
 //! `/sessions` and `/sessions/{number}`.
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::response::Html;
+use axum::http::HeaderMap;
+use axum::response::{Html, Response};
 use axum::routing::get;
 use axum::Router;
 use minijinja::context;
@@ -22,12 +22,16 @@ async fn index(State(state): State<AppState>) -> AppResult<Html<String>> {
     state.render("sessions/index.html", context! { sessions })
 }
 
-async fn show(State(state): State<AppState>, Path(number): Path<String>) -> AppResult<Html<Bytes>> {
+async fn show(
+    State(state): State<AppState>,
+    Path(number): Path<String>,
+    headers: HeaderMap,
+) -> AppResult<Response> {
     let number = parse_id(&number)?;
     let key = format!("/sessions/{number}");
     state
         .pages
-        .page(&state.db, &key, || async {
+        .page(&state.db, &key, &headers, || async {
             let page = service::page_snapshot(&state.db, number).await?;
             Ok(state
                 .templates

@@ -102,6 +102,41 @@ pub fn escape_html(text: &str, out: &mut String) {
     }
 }
 
+/// The first `max_chars` characters of a Markdown text as plain text (no markup), paragraphs
+/// joined by a space, with "……" when it was cut: a short preview where the full text lives on
+/// another page. The result is text, escaped by the template like any other.
+pub fn plain_excerpt(markdown: &str, max_chars: usize) -> String {
+    let mut out = String::new();
+    let mut count = 0;
+    for event in Parser::new_ext(
+        markdown,
+        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH,
+    ) {
+        let piece = match &event {
+            Event::Text(t) | Event::Code(t) => t.as_ref(),
+            Event::SoftBreak | Event::HardBreak => " ",
+            Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item) => " ",
+            _ => continue,
+        };
+        for c in piece.chars() {
+            if c == ' ' && (out.is_empty() || out.ends_with(' ')) {
+                continue;
+            }
+            if count == max_chars {
+                let kept = out.trim_end().len();
+                out.truncate(kept);
+                out.push_str("……");
+                return out;
+            }
+            out.push(c);
+            count += 1;
+        }
+    }
+    let kept = out.trim_end().len();
+    out.truncate(kept);
+    out
+}
+
 /// Plain source text (one paragraph per line, as the news reports are) turned into Markdown
 /// paragraphs, keeping lines that are already Markdown headings or list items.
 pub fn paragraphs_from_lines(text: &str) -> String {
@@ -193,6 +228,22 @@ mod tests {
         // An image with a dangerous source goes through the sanitiser, which drops the source.
         let html = render("![x](javascript:alert(1))");
         assert!(!html.contains("javascript"), "{html}");
+    }
+
+    #[test]
+    fn excerpts_are_plain_text_cut_at_a_character_count() {
+        assert_eq!(
+            plain_excerpt("**市科技局**答复:\n\n- 一\n- 二", 100),
+            "市科技局答复: 一 二"
+        );
+        assert_eq!(plain_excerpt("概念验证中心建设", 4), "概念验证……");
+        assert_eq!(plain_excerpt("概念验证", 4), "概念验证");
+        // Markup is dropped, not escaped into the text; the template escapes what is left.
+        assert_eq!(
+            plain_excerpt("<b>x</b> [链接](https://a.b) `<i>`", 50),
+            "x 链接 <i>"
+        );
+        assert_eq!(plain_excerpt("", 10), "");
     }
 
     #[test]

@@ -10,17 +10,24 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
 
-use axum::body::Bytes;
-use axum::response::Html;
+use std::io::{Read, Write};
+
+use axum::body::{Body, Bytes};
+use axum::http::header::{
+    HeaderMap, HeaderValue, ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE, VARY,
+};
+use axum::response::Response;
 use chrono::NaiveDate;
+use flate2::Compression;
 use sea_orm::ConnectionTrait;
 
 use crate::error::AppResult;
 
-/// Total size of the cached HTML. A session page of the 100k benchmark corpus is ~85 KB, so this
-/// holds ~200 of them; when a page would take the total over, the cache starts again empty
-/// (simpler than tracking recency, and any write empties it anyway).
-const MAX_BYTES: usize = 16 << 20;
+/// Total size of the cached HTML. When a new page would take the total over, the least recently
+/// served pages make room (down to three quarters, so that eviction's sort is rare). Emptying the
+/// whole cache instead made it useless once the pages in demand outgrew it: at 100k proposals
+/// 2,000 popular proposal pages (~11 KB each) wiped it every few seconds.
+const MAX_BYTES: usize = 24 << 20;
 
 #[derive(Default)]
 pub struct PageCache {
@@ -33,8 +40,117 @@ pub struct PageCache {
 struct Generation {
     revision: i64,
     day: Option<NaiveDate>,
-    pages: HashMap<String, Bytes>,
+    pages: HashMap<String, Cached>,
     bytes: usize,
+    /// Counts lookups and stores: a page's `used` is the tick of its last use.
+    tick: u64,
+}
+
+struct Cached {
+    html: Stored,
+    used: u64,
+}
+
+/// Pages from this size on are kept gzip-compressed: a session page of the 100k corpus (~50 KB)
+/// takes a quarter of the room, and browsers, which all accept gzip, get it without any work.
+/// Smaller pages stay as they are: inflating them for a client without gzip would cost more than
+/// the room saved.
+const COMPRESS_FROM: usize = 16 << 10;
+
+#[derive(Clone)]
+enum Stored {
+    Plain(Bytes),
+    Gzip(Bytes),
+}
+
+impl Stored {
+    fn new(html: Bytes) -> Self {
+        if html.len() < COMPRESS_FROM {
+            return Stored::Plain(html);
+        }
+        let mut encoder =
+            flate2::write::GzEncoder::new(Vec::with_capacity(html.len() / 3), Compression::fast());
+        match encoder.write_all(&html).and_then(|_| encoder.finish()) {
+            Ok(gzip) => Stored::Gzip(Bytes::from(gzip)),
+            Err(_) => Stored::Plain(html),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Stored::Plain(b) | Stored::Gzip(b) => b.len(),
+        }
+    }
+
+    /// The page as a response: gzip-encoded when it is stored so and the client accepts it,
+    /// otherwise plain.
+    fn into_response(self, client_accepts_gzip: bool) -> AppResult<Response> {
+        let (body, gzip) = match self {
+            Stored::Plain(html) => (html, false),
+            Stored::Gzip(gzip) if client_accepts_gzip => (gzip, true),
+            Stored::Gzip(gzip) => {
+                let mut html = Vec::with_capacity(gzip.len() * 4);
+                flate2::read::GzDecoder::new(&gzip[..])
+                    .read_to_end(&mut html)
+                    .map_err(|e| anyhow::anyhow!("cached page does not inflate: {e}"))?;
+                (Bytes::from(html), false)
+            }
+        };
+        let mut response = Response::new(Body::from(body));
+        let headers = response.headers_mut();
+        headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
+        if gzip {
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+        }
+        Ok(response)
+    }
+}
+
+/// True when the request's `Accept-Encoding` lists gzip (or `*`) with a non-zero weight.
+pub fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let name = parts.next().unwrap_or("");
+            let zero_weight = parts.any(|p| {
+                p.strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            (name.eq_ignore_ascii_case("gzip") || name == "*") && !zero_weight
+        })
+}
+
+impl Generation {
+    /// Drops the least recently used pages until `incoming` more bytes fit under three quarters
+    /// of the budget.
+    fn make_room(&mut self, incoming: usize) {
+        if self.bytes + incoming <= MAX_BYTES {
+            return;
+        }
+        let mut by_use: Vec<(u64, String)> = self
+            .pages
+            .iter()
+            .map(|(k, c)| (c.used, k.clone()))
+            .collect();
+        by_use.sort_unstable();
+        for (_, key) in by_use {
+            if self.bytes + incoming <= MAX_BYTES / 4 * 3 {
+                break;
+            }
+            if let Some(old) = self.pages.remove(&key) {
+                self.bytes -= old.html.len();
+            }
+        }
+    }
 }
 
 impl PageCache {
@@ -47,55 +163,78 @@ impl PageCache {
 
     /// The page at `key` (its path), from the cache when nothing public changed since it was
     /// rendered, otherwise from `render`. Errors (a missing page, a failed query) are not cached.
-    pub async fn page<C, F, Fut>(&self, db: &C, key: &str, render: F) -> AppResult<Html<Bytes>>
+    /// `request` is the request's headers (for `Accept-Encoding`).
+    pub async fn page<C, F, Fut>(
+        &self,
+        db: &C,
+        key: &str,
+        request: &HeaderMap,
+        render: F,
+    ) -> AppResult<Response>
     where
         C: ConnectionTrait,
         F: FnOnce() -> Fut,
         Fut: Future<Output = AppResult<String>>,
     {
+        let gzip = accepts_gzip(request);
         if self.disabled {
-            return Ok(Html(Bytes::from(render().await?)));
+            return Stored::Plain(Bytes::from(render().await?)).into_response(gzip);
         }
         // The revision is read before the page's data: content rendered after a later write is
         // then at least as new as its key, never older.
         let revision = crate::revision::current(db).await?;
         let day = crate::time::today();
-        if let Some(html) = self.lookup(revision, day, key) {
-            return Ok(Html(html));
+        if let Some(page) = self.lookup(revision, day, key) {
+            return page.into_response(gzip);
         }
         let html = Bytes::from(render().await?);
-        self.store(revision, day, key, html.clone());
-        Ok(Html(html))
+        let stored = Stored::new(html.clone());
+        self.store(revision, day, key, stored.clone());
+        match stored {
+            Stored::Gzip(_) if !gzip => Stored::Plain(html),
+            stored => stored,
+        }
+        .into_response(gzip)
     }
 
-    fn lookup(&self, revision: i64, day: NaiveDate, key: &str) -> Option<Bytes> {
-        let generation = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+    fn lookup(&self, revision: i64, day: NaiveDate, key: &str) -> Option<Stored> {
+        let mut generation = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if generation.revision != revision || generation.day != Some(day) {
             return None;
         }
-        generation.pages.get(key).cloned()
+        generation.tick += 1;
+        let tick = generation.tick;
+        let cached = generation.pages.get_mut(key)?;
+        cached.used = tick;
+        Some(cached.html.clone())
     }
 
-    fn store(&self, revision: i64, day: NaiveDate, key: &str, html: Bytes) {
+    fn store(&self, revision: i64, day: NaiveDate, key: &str, html: Stored) {
         let mut generation = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         // A render that started before a newer revision was seen must not replace its pages.
         if generation.revision > revision {
             return;
         }
-        let stale = generation.revision != revision || generation.day != Some(day);
-        if stale || generation.bytes + html.len() > MAX_BYTES {
+        if generation.revision != revision || generation.day != Some(day) {
             *generation = Generation {
                 revision,
                 day: Some(day),
                 ..Default::default()
             };
         }
-        if html.len() <= MAX_BYTES {
-            generation.bytes += html.len();
-            if let Some(old) = generation.pages.insert(key.to_owned(), html) {
-                generation.bytes -= old.len();
-            }
+        if html.len() > MAX_BYTES / 2 {
+            return;
         }
+        if let Some(old) = generation.pages.remove(key) {
+            generation.bytes -= old.html.len();
+        }
+        generation.make_room(html.len());
+        generation.tick += 1;
+        generation.bytes += html.len();
+        let used = generation.tick;
+        generation
+            .pages
+            .insert(key.to_owned(), Cached { html, used });
     }
 }
 
@@ -107,32 +246,120 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 11, d).unwrap()
     }
 
-    #[test]
-    fn pages_live_for_one_revision_and_one_day() {
-        let cache = PageCache::default();
-        cache.store(3, day(29), "/a", Bytes::from_static(b"a3"));
-        assert_eq!(cache.lookup(3, day(29), "/a").as_deref(), Some(&b"a3"[..]));
-        assert_eq!(cache.lookup(3, day(29), "/b"), None);
-        assert_eq!(cache.lookup(4, day(29), "/a"), None, "a write happened");
-        assert_eq!(cache.lookup(3, day(30), "/a"), None, "the day turned");
+    fn plain(bytes: &'static [u8]) -> Stored {
+        Stored::Plain(Bytes::from_static(bytes))
+    }
 
-        cache.store(4, day(29), "/a", Bytes::from_static(b"a4"));
-        assert_eq!(cache.lookup(4, day(29), "/a").as_deref(), Some(&b"a4"[..]));
-        // A slow render that read revision 3 does not bring back the old generation.
-        cache.store(3, day(29), "/b", Bytes::from_static(b"b3"));
-        assert_eq!(cache.lookup(4, day(29), "/a").as_deref(), Some(&b"a4"[..]));
-        assert_eq!(cache.lookup(3, day(29), "/b"), None);
+    fn text(stored: Option<Stored>) -> Option<Bytes> {
+        match stored? {
+            Stored::Plain(b) | Stored::Gzip(b) => Some(b),
+        }
     }
 
     #[test]
-    fn the_total_size_stays_bounded() {
+    fn pages_live_for_one_revision_and_one_day() {
         let cache = PageCache::default();
-        let big = Bytes::from(vec![b'x'; MAX_BYTES / 2 + 1]);
-        cache.store(1, day(29), "/one", big.clone());
-        cache.store(1, day(29), "/two", big.clone());
-        let generation = cache.inner.lock().unwrap();
-        assert!(generation.bytes <= MAX_BYTES);
-        assert_eq!(generation.pages.len(), 1);
-        assert!(generation.pages.contains_key("/two"));
+        cache.store(3, day(29), "/a", plain(b"a3"));
+        assert_eq!(
+            text(cache.lookup(3, day(29), "/a")).as_deref(),
+            Some(&b"a3"[..])
+        );
+        assert!(cache.lookup(3, day(29), "/b").is_none());
+        assert!(cache.lookup(4, day(29), "/a").is_none(), "a write happened");
+        assert!(cache.lookup(3, day(30), "/a").is_none(), "the day turned");
+
+        cache.store(4, day(29), "/a", plain(b"a4"));
+        assert_eq!(
+            text(cache.lookup(4, day(29), "/a")).as_deref(),
+            Some(&b"a4"[..])
+        );
+        // A slow render that read revision 3 does not bring back the old generation.
+        cache.store(3, day(29), "/b", plain(b"b3"));
+        assert_eq!(
+            text(cache.lookup(4, day(29), "/a")).as_deref(),
+            Some(&b"a4"[..])
+        );
+        assert!(cache.lookup(3, day(29), "/b").is_none());
+    }
+
+    #[test]
+    fn the_least_recently_used_pages_make_room() {
+        let cache = PageCache::default();
+        let page = Stored::Plain(Bytes::from(vec![b'x'; MAX_BYTES / 8]));
+        for i in 0..8 {
+            cache.store(1, day(29), &format!("/{i}"), page.clone());
+        }
+        // /0 is served again, so /1 is now the least recently used.
+        assert!(cache.lookup(1, day(29), "/0").is_some());
+        cache.store(1, day(29), "/8", page.clone());
+        let kept = |key: &str| cache.lookup(1, day(29), key).is_some();
+        assert!(kept("/0") && kept("/8"), "recent pages stay");
+        assert!(!kept("/1") && !kept("/2"), "the oldest make room");
+        let total = |cache: &PageCache| {
+            let generation = cache.inner.lock().unwrap();
+            let sum: usize = generation.pages.values().map(|c| c.html.len()).sum();
+            assert_eq!(generation.bytes, sum);
+            sum
+        };
+        assert!(total(&cache) <= MAX_BYTES);
+        // Replacing a page counts its size once; a page over half the budget is not kept.
+        cache.store(1, day(29), "/8", plain(b"small"));
+        let huge = Stored::Plain(Bytes::from(vec![b'x'; MAX_BYTES / 2 + 1]));
+        cache.store(1, day(29), "/huge", huge);
+        assert!(!kept("/huge"));
+        total(&cache);
+    }
+
+    async fn body_of(response: Response) -> Vec<u8> {
+        axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap()
+            .to_vec()
+    }
+
+    #[tokio::test]
+    async fn large_pages_are_kept_gzipped_and_inflated_for_clients_without_gzip() {
+        let html: String = "<p>科技型中小企业</p>".repeat(2000);
+        let stored = Stored::new(Bytes::from(html.clone()));
+        assert!(matches!(stored, Stored::Gzip(_)));
+        assert!(
+            stored.len() * 4 < html.len(),
+            "compressed: {}",
+            stored.len()
+        );
+
+        let inflated = stored.clone().into_response(false).unwrap();
+        assert!(inflated.headers().get(CONTENT_ENCODING).is_none());
+        assert_eq!(inflated.headers()[VARY], "accept-encoding");
+        assert_eq!(body_of(inflated).await, html.as_bytes());
+
+        let sent = stored.into_response(true).unwrap();
+        assert_eq!(sent.headers()[CONTENT_ENCODING], "gzip");
+        let mut unpacked = String::new();
+        flate2::read::GzDecoder::new(&body_of(sent).await[..])
+            .read_to_string(&mut unpacked)
+            .unwrap();
+        assert_eq!(unpacked, html);
+
+        assert!(matches!(
+            Stored::new(Bytes::from_static(b"<p>short</p>")),
+            Stored::Plain(_)
+        ));
+    }
+
+    #[test]
+    fn gzip_is_sent_only_when_accepted() {
+        let accepts = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(ACCEPT_ENCODING, HeaderValue::from_str(value).unwrap());
+            accepts_gzip(&headers)
+        };
+        assert!(accepts("gzip, deflate, br, zstd"));
+        assert!(accepts("br;q=1.0, GZIP;q=0.5"));
+        assert!(accepts("*"));
+        assert!(!accepts("gzip;q=0"));
+        assert!(!accepts("br, deflate"));
+        assert!(!accepts("identity"));
+        assert!(!accepts_gzip(&HeaderMap::new()));
     }
 }

@@ -58,6 +58,9 @@ fn configure(env: &mut Environment<'static>) {
     env.add_filter("markdown", |text: &str| {
         Value::from_safe_string(crate::web::markdown::render(text))
     });
+    env.add_filter("excerpt", |text: &str, max_chars: usize| {
+        crate::web::markdown::plain_excerpt(text, max_chars)
+    });
     env.add_filter("cn_date", cn_date);
     env.add_filter("cn_datetime", cn_datetime);
     env.add_filter("number", format_number);
