@@ -167,6 +167,27 @@ fn wrk(
     }
 }
 
+/// Requests every distinct path of a path list once, one after another (fills the page cache).
+async fn serve_each_once(base: &str, paths: &Path) {
+    let client = reqwest::Client::new();
+    let text = std::fs::read_to_string(paths).unwrap();
+    let distinct: std::collections::BTreeSet<&str> = text.lines().collect();
+    for path in distinct {
+        let response = client.get(format!("{base}{path}")).send().await.unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.status()
+        );
+        response.bytes().await.unwrap();
+    }
+}
+
+/// Row names are `&'static str`; the few built at run time live as long as the program.
+fn leak(name: String) -> &'static str {
+    Box::leak(name.into_boxed_str())
+}
+
 fn write_paths(dir: &Path, name: &str, paths: &[String]) -> PathBuf {
     let file = dir.join(name);
     std::fs::write(&file, paths.join("\n")).unwrap();
@@ -485,6 +506,11 @@ async fn run_size(
     let scripts = dir.path();
     std::fs::write(scripts.join("paths.lua"), format!("{LUA_PATHS}{LUA_DONE}")).unwrap();
     std::fs::write(
+        scripts.join("paths-gzip.lua"),
+        format!("wrk.headers[\"Accept-Encoding\"] = \"gzip\"\n{LUA_PATHS}{LUA_DONE}"),
+    )
+    .unwrap();
+    std::fs::write(
         scripts.join("submit.lua"),
         format!("{LUA_SUBMIT}{LUA_DONE}"),
     )
@@ -558,6 +584,28 @@ async fn run_size(
         );
         loads.insert(name, load);
     }
+    // The same pages once each has been served (what a popular archive serves all day), as wrk
+    // asks for them (no compression) and as browsers do (`Accept-Encoding: gzip`). Before the
+    // submissions: a public write starts the page cache afresh.
+    for (name, paths) in [("session", "session.txt"), ("proposal", "proposal.txt")] {
+        let file = scripts.join(paths);
+        serve_each_once(&base, &file).await;
+        for (label, script) in [
+            (format!("{name}, cached"), "paths.lua"),
+            (format!("{name}, cached, gzip"), "paths-gzip.lua"),
+        ] {
+            eprintln!("[{size}] wrk {label}");
+            let load = wrk(
+                &base,
+                &scripts.join(script),
+                &[("BENCH_PATHS", file.display().to_string())],
+                seconds,
+                connections,
+            );
+            loads.insert(leak(label), load);
+        }
+    }
+
     eprintln!("[{size}] wrk submissions");
     let submit = wrk(
         &base,
@@ -734,7 +782,7 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
     let _ = writeln!(md, "- Machine: {}", machine());
     let _ = writeln!(md, "- Command: `cargo bench --bench load -- --sizes {}` (wrk, 2 threads, {connections} connections, {seconds} s per scenario)", results.iter().map(|r| r.size.to_string()).collect::<Vec<_>>().join(","));
     let _ = writeln!(md, "- Ratios are to the bare axum baseline measured in the same run (absolute numbers drift on shared machines).");
-    let _ = writeln!(md, "- Pages are requested at random from every session and from 2,000 sampled proposals, starting with an empty page cache (each page is rendered on its first request); the \"rendered\" rows run the same paths with `TINGSHANG_PAGE_CACHE=false`, the cost of every page right after a write. The search rows run a mix of {} Chinese queries (half with a filter); \"search API\" repeats it (answered from the result cache after the first round), \"cache misses\" asks pages 1–25 of each.\n", QUERIES.len());
+    let _ = writeln!(md, "- Pages are requested at random from every session and from 2,000 sampled proposals, starting with an empty page cache (each page is rendered on its first request); the \"cached\" rows run them again after every page was served once (\"gzip\": with `Accept-Encoding: gzip`, as browsers send; without it a page kept compressed is inflated for each request); the \"rendered\" rows run the same paths with `TINGSHANG_PAGE_CACHE=false`, the cost of every page right after a write. The search rows run a mix of {} Chinese queries (half with a filter); \"search API\" repeats it (answered from the result cache after the first round), \"cache misses\" asks pages 1–25 of each.\n", QUERIES.len());
     let header: Vec<String> = results
         .iter()
         .map(|r| format!("{} proposals", r.size))
@@ -745,8 +793,12 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
         "baseline",
         "home",
         "session",
+        "session, cached",
+        "session, cached, gzip",
         "session, rendered",
         "proposal",
+        "proposal, cached",
+        "proposal, cached, gzip",
         "proposal, rendered",
         "search page",
         "search API",

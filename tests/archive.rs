@@ -68,6 +68,115 @@ async fn session_page_shows_members_their_proposals_and_the_responses() {
 }
 
 #[tokio::test]
+async fn large_public_pages_go_gzipped_to_clients_that_accept_it() {
+    use std::io::Read;
+    let app = spawn_app().await;
+    let plain = app.page("/sessions/27").await;
+    assert!(
+        plain.len() >= 16 * 1024,
+        "the session page is large: {}",
+        plain.len()
+    );
+    let client = reqwest::Client::new();
+    for _ in 0..2 {
+        // The first request renders the page, the second is served from the page cache.
+        let response = client
+            .get(app.url("/sessions/27"))
+            .header("Accept-Encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["content-encoding"], "gzip");
+        assert_eq!(response.headers()["vary"], "accept-encoding");
+        let body = response.bytes().await.unwrap();
+        assert!(
+            body.len() * 3 < plain.len(),
+            "compressed: {} bytes",
+            body.len()
+        );
+        let mut inflated = String::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_string(&mut inflated)
+            .unwrap();
+        assert_eq!(inflated, plain);
+    }
+    // Without Accept-Encoding the cached page comes inflated, the same as the first time.
+    assert_eq!(app.page("/sessions/27").await, plain);
+}
+
+#[tokio::test]
+async fn a_session_page_shows_the_opening_of_a_written_reply_and_links_to_its_full_text() {
+    let app = spawn_app().await;
+    let body = format!(
+        "市科技局书面答复:关于概念验证中心建设,{}我局将于年内出台专项政策。",
+        "已开展专题调研并征求高校意见,".repeat(8)
+    );
+    let now = Utc::now().fixed_offset();
+    let agency_id = entity::agencies::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|a| a.short_name == "市科技局")
+        .unwrap()
+        .id;
+    let proposal = proposals::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.code == "TS-2023-027-01")
+        .unwrap();
+    let response = entity::responses::Entity::insert(entity::responses::ActiveModel {
+        created_at: Set(now),
+        updated_at: Set(now),
+        agency_id: Set(agency_id),
+        kind: Set("written".into()),
+        body_md: Set(body.clone()),
+        doc_number: Set(Some("青科函〔2024〕1号".into())),
+        published: Set(true),
+        responded_on: Set(chrono::NaiveDate::from_ymd_opt(2024, 1, 5)),
+        ..Default::default()
+    })
+    .exec(app.db())
+    .await
+    .unwrap()
+    .last_insert_id;
+    entity::response_proposals::Entity::insert(entity::response_proposals::ActiveModel {
+        response_id: Set(response),
+        proposal_id: Set(proposal.id),
+        ..Default::default()
+    })
+    .exec(app.db())
+    .await
+    .unwrap();
+    tingshang::revision::bump(app.db()).await.unwrap();
+
+    let session = app.page("/sessions/27").await;
+    let link = format!("href=\"/proposals/TS-2023-027-01#response-{response}\">阅读全文</a>");
+    assert!(session.contains(&link), "the reply links to its full text");
+    assert!(
+        session.contains("市科技局书面答复:关于概念验证中心建设"),
+        "its opening is shown"
+    );
+    assert!(
+        !session.contains("我局将于年内出台专项政策"),
+        "not the whole text"
+    );
+    assert!(
+        session.contains("沃土计划"),
+        "on-the-spot responses stay whole"
+    );
+    let page = app.page("/proposals/TS-2023-027-01").await;
+    assert!(page.contains(&format!("id=\"response-{response}\"")));
+    assert!(
+        page.contains("我局将于年内出台专项政策"),
+        "the full text is on the proposal page"
+    );
+}
+
+#[tokio::test]
 async fn proposal_page_shows_commitment_target_and_reported_actual() {
     let app = spawn_app().await;
     let page = app.page("/proposals/TS-2023-027-06").await;

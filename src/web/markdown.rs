@@ -119,7 +119,10 @@ pub fn plain_excerpt(markdown: &str, max_chars: usize) -> String {
             _ => continue,
         };
         for c in piece.chars() {
-            if c == ' ' && (out.is_empty() || out.ends_with(' ')) {
+            if c == ' ' {
+                if !out.is_empty() && !out.ends_with(' ') {
+                    out.push(' ');
+                }
                 continue;
             }
             if count == max_chars {
