@@ -626,11 +626,13 @@ async fn run_size(
     server.wait().unwrap();
 
     // The same page loads with the page cache off: what rendering a page costs, as every page
-    // costs right after a write (a write empties the cache).
+    // costs right after a write (a write empties the cache); and the search mix with the search
+    // caches off, every request evaluated in full (as right after an index commit).
     let (mut server, base, _) = start_server(&url, &index_dir, false).await;
     for (name, paths) in [
         ("session, rendered", "session.txt"),
         ("proposal, rendered", "proposal.txt"),
+        ("search API, uncached", "search_API.txt"),
     ] {
         eprintln!("[{size}] wrk {name}");
         let load = wrk(
@@ -665,7 +667,7 @@ async fn run_size(
 
 /// Starts the release server on the corpus; returns it, its address and the milliseconds until it
 /// answered its first page. `page_cache: false` renders every page request afresh.
-async fn start_server(url: &str, index_dir: &Path, page_cache: bool) -> (Child, String, f64) {
+async fn start_server(url: &str, index_dir: &Path, caches: bool) -> (Child, String, f64) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -680,7 +682,8 @@ async fn start_server(url: &str, index_dir: &Path, page_cache: bool) -> (Child, 
         .env("TINGSHANG_LISTEN", format!("127.0.0.1:{port}"))
         .env("TINGSHANG_LOG", "warn")
         .env("TINGSHANG_SEED_ON_EMPTY", "false")
-        .env("TINGSHANG_PAGE_CACHE", page_cache.to_string())
+        .env("TINGSHANG_PAGE_CACHE", caches.to_string())
+        .env("TINGSHANG_SEARCH_CACHE", caches.to_string())
         // One token drives all submissions; the per-client limit would cut the measurement off.
         .env("TINGSHANG_API_RATE", "1000000/1000000")
         .stdout(Stdio::null())
@@ -782,7 +785,7 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
     let _ = writeln!(md, "- Machine: {}", machine());
     let _ = writeln!(md, "- Command: `cargo bench --bench load -- --sizes {}` (wrk, 2 threads, {connections} connections, {seconds} s per scenario)", results.iter().map(|r| r.size.to_string()).collect::<Vec<_>>().join(","));
     let _ = writeln!(md, "- Ratios are to the bare axum baseline measured in the same run (absolute numbers drift on shared machines).");
-    let _ = writeln!(md, "- Pages are requested at random from every session and from 2,000 sampled proposals, starting with an empty page cache (each page is rendered on its first request); the \"cached\" rows run them again after every page was served once (\"gzip\": with `Accept-Encoding: gzip`, as browsers send; without it a page kept compressed is inflated for each request); the \"rendered\" rows run the same paths with `TINGSHANG_PAGE_CACHE=false`, the cost of every page right after a write. The search rows run a mix of {} Chinese queries (half with a filter); \"search API\" repeats it (answered from the result cache after the first round), \"cache misses\" asks pages 1–25 of each.\n", QUERIES.len());
+    let _ = writeln!(md, "- Pages are requested at random from every session and from 2,000 sampled proposals, starting with an empty page cache (each page is rendered on its first request); the \"cached\" rows run them again after every page was served once (\"gzip\": with `Accept-Encoding: gzip`, as browsers send; without it a page kept compressed is inflated for each request); the \"rendered\" rows run the same paths with `TINGSHANG_PAGE_CACHE=false`, the cost of every page right after a write. The search rows run a mix of {} Chinese queries (half with a filter); \"search API\" repeats it (answered from the result cache after the first round), \"cache misses\" asks pages 1–25 of each (a page not in the result cache is cut from the query's cached ranking, scored once per 200 hits), \"uncached\" runs the mix with `TINGSHANG_SEARCH_CACHE=false` (every request scores and counts all matches).\n", QUERIES.len());
     let header: Vec<String> = results
         .iter()
         .map(|r| format!("{} proposals", r.size))
@@ -803,6 +806,7 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
         "search page",
         "search API",
         "search API, cache misses",
+        "search API, uncached",
         "submissions",
     ];
     for name in names {

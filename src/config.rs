@@ -40,6 +40,9 @@ pub struct Config {
     /// Keep rendered public pages until public content changes (`web::page_cache`); off renders
     /// every request (the benchmark measures both).
     pub page_cache: bool,
+    /// Keep the embedded index's results, counts and rankings per index generation
+    /// (`search::cache`); off evaluates every search (the benchmark measures both).
+    pub search_cache: bool,
 }
 
 impl Default for Config {
@@ -60,6 +63,7 @@ impl Default for Config {
             search_dir: Some(PathBuf::from("data/search-index")),
             search_retry_max_secs: 30,
             page_cache: true,
+            search_cache: true,
         }
     }
 }
@@ -92,6 +96,10 @@ impl Config {
         if let Some(flag) = get("TINGSHANG_PAGE_CACHE") {
             config.page_cache = parse_bool(&flag)
                 .with_context(|| format!("TINGSHANG_PAGE_CACHE must be true or false: {flag}"))?;
+        }
+        if let Some(flag) = get("TINGSHANG_SEARCH_CACHE") {
+            config.search_cache = parse_bool(&flag)
+                .with_context(|| format!("TINGSHANG_SEARCH_CACHE must be true or false: {flag}"))?;
         }
         if let Some(months) = get("TINGSHANG_REPLY_PERIOD_MONTHS") {
             let months: u32 = months

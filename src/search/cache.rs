@@ -8,20 +8,31 @@ use std::sync::Mutex;
 
 use super::{SearchQuery, SearchResults};
 
-pub struct ResultCache {
+/// Values per query and index generation: result pages by default; the embedded backend also
+/// keeps counts and ranked document lists this way.
+pub struct ResultCache<V = SearchResults> {
     capacity: usize,
-    inner: Mutex<Inner>,
+    inner: Mutex<Inner<V>>,
 }
 
-#[derive(Default)]
-struct Inner {
+struct Inner<V> {
     generation: u64,
-    entries: HashMap<SearchQuery, SearchResults>,
+    entries: HashMap<SearchQuery, V>,
     /// Insertion order, for evicting the oldest entry when full.
     order: VecDeque<SearchQuery>,
 }
 
-impl ResultCache {
+impl<V> Default for Inner<V> {
+    fn default() -> Self {
+        Self {
+            generation: 0,
+            entries: HashMap::new(),
+            order: VecDeque::new(),
+        }
+    }
+}
+
+impl<V: Clone> ResultCache<V> {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity,
@@ -30,7 +41,7 @@ impl ResultCache {
     }
 
     /// The cached results for `query` in index generation `generation`.
-    pub fn get(&self, generation: u64, query: &SearchQuery) -> Option<SearchResults> {
+    pub fn get(&self, generation: u64, query: &SearchQuery) -> Option<V> {
         let inner = self.inner.lock().ok()?;
         if inner.generation != generation {
             return None;
@@ -38,7 +49,7 @@ impl ResultCache {
         inner.entries.get(query).cloned()
     }
 
-    pub fn put(&self, generation: u64, query: &SearchQuery, results: &SearchResults) {
+    pub fn put(&self, generation: u64, query: &SearchQuery, results: &V) {
         if self.capacity == 0 {
             return;
         }

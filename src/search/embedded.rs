@@ -161,6 +161,8 @@ pub struct EmbeddedBackend {
     cache: ResultCache,
     /// Total and facet counts per query (text and filters), shared by all its pages and orders.
     counted: ResultCache,
+    /// Rankings per query and order, shared by its pages.
+    ranked: ResultCache<Ranked>,
     facet_tables: FacetTables,
 }
 
@@ -182,6 +184,35 @@ fn counted_key(q: &SearchQuery) -> SearchQuery {
 
 /// Result sets kept per index generation (each holds up to 100 hits with their snippets).
 const CACHED_QUERIES: usize = 256;
+
+/// Rankings are kept in windows of this many hits (10 pages of 20): paging through a query
+/// scores its matches once per window instead of once per page (Solr's query result window).
+const RANKED_WINDOW: usize = 200;
+
+/// The first hits of a query in one order: the top `window`, or all of them when fewer match.
+#[derive(Clone)]
+struct Ranked {
+    hits: Arc<Vec<DocAddress>>,
+    window: usize,
+}
+
+impl Ranked {
+    /// True when the hits up to `end` are all here (or the query has no more).
+    fn covers(&self, end: usize) -> bool {
+        end <= self.window || self.hits.len() < self.window
+    }
+}
+
+/// Facet counts as `SearchResults` carries them: per facet, its values with counts.
+type Facets = Vec<(String, Vec<super::FacetCount>)>;
+
+/// What a query's ranking depends on: its words, filters and order, not the page.
+fn ranked_key(q: &SearchQuery) -> SearchQuery {
+    SearchQuery {
+        sort: q.sort,
+        ..counted_key(q)
+    }
+}
 
 fn open_index(dir: Option<&Path>, schema: Schema) -> anyhow::Result<Index> {
     let Some(dir) = dir else {
@@ -243,8 +274,19 @@ impl EmbeddedBackend {
             fields,
             cache: ResultCache::new(CACHED_QUERIES),
             counted: ResultCache::new(CACHED_QUERIES),
+            ranked: ResultCache::new(CACHED_QUERIES),
             facet_tables: FacetTables::default(),
         })
+    }
+
+    /// The same index with nothing kept between searches: every search is evaluated in full.
+    pub fn without_caches(self) -> Self {
+        Self {
+            cache: ResultCache::new(0),
+            counted: ResultCache::new(0),
+            ranked: ResultCache::new(0),
+            ..self
+        }
     }
 
     /// Runs `change` on the writer, commits and makes the result visible.
@@ -346,33 +388,77 @@ impl EmbeddedBackend {
 
     /// Runs the query against the index, bypassing the result cache (the benchmark measures this).
     pub fn search_uncached(&self, q: &SearchQuery) -> anyhow::Result<SearchResults> {
-        self.evaluate(&self.reader.searcher(), q, None)
+        Ok(self.evaluate(&self.reader.searcher(), q, None, None)?.0)
     }
 
     /// Evaluates `q`. With `counted` (its total and facet counts, from another page of the same
-    /// query) only the page's hits are collected: counting every match is most of a broad query's
-    /// cost, and paging through one query does not change its counts.
+    /// query) only the hits are collected: counting every match is most of a broad query's cost,
+    /// and paging through one query does not change its counts. With `ranked` (the ranking of
+    /// the same query and order, from an earlier page) a page inside it is a slice of it, and
+    /// nothing is scored at all. Returns the page and the ranking it was cut from.
     fn evaluate(
         &self,
         searcher: &Searcher,
         q: &SearchQuery,
         counted: Option<SearchResults>,
-    ) -> anyhow::Result<SearchResults> {
-        let query = self.query(q);
+        ranked: Option<Ranked>,
+    ) -> anyhow::Result<(SearchResults, Ranked)> {
         let per_page = q.per_page.clamp(1, 100);
         let offset = (q.page.max(1) - 1) * per_page;
-        let limit = per_page.min(MAX_RESULTS.saturating_sub(offset)).max(1);
+        let end = (offset + per_page).min(MAX_RESULTS);
+        let (ranked, total, facets) = match (ranked, counted) {
+            (Some(ranked), Some(counted)) if ranked.covers(end) => {
+                (ranked, counted.total, counted.facets)
+            }
+            (_, counted) => self.rank(searcher, q, end, counted)?,
+        };
+        let terms = text::highlight_terms(&text::clean_query(&q.text));
+        let page = ranked
+            .hits
+            .get(offset.min(ranked.hits.len())..end.min(ranked.hits.len()));
+        let mut hits = Vec::with_capacity(per_page);
+        for &address in page.unwrap_or_default() {
+            let stored: TantivyDocument = searcher.doc(address)?;
+            let json = stored
+                .get_first(self.fields.doc)
+                .and_then(|v| v.as_str())
+                .unwrap_or("{}");
+            let doc: SearchDoc = serde_json::from_str(json)?;
+            hits.push(hit_for(&doc, &terms));
+        }
+        Ok((
+            SearchResults {
+                total,
+                hits,
+                facets,
+            },
+            ranked,
+        ))
+    }
+
+    /// Scores the query's matches and keeps the first hits up to the end of the window holding
+    /// `end`; counts every match (total and facets) unless `counted` already has them.
+    fn rank(
+        &self,
+        searcher: &Searcher,
+        q: &SearchQuery,
+        end: usize,
+        counted: Option<SearchResults>,
+    ) -> anyhow::Result<(Ranked, usize, Facets)> {
+        let query = self.query(q);
+        let window = end.div_ceil(RANKED_WINDOW).max(1) * RANKED_WINDOW;
+        let window = window.min(MAX_RESULTS).max(1);
         let tally = FacetTally {
             tables: &self.facet_tables,
             field: "facets",
         };
-        let top = TopDocs::with_limit(limit).and_offset(offset);
+        let top = TopDocs::with_limit(window);
         let order = match q.sort {
             Sort::Relevance => None,
             Sort::Newest => Some(Order::Desc),
             Sort::Oldest => Some(Order::Asc),
         };
-        let (addresses, total, facets): (Vec<DocAddress>, _, _) = match (counted, order) {
+        let (hits, total, facets) = match (counted, order) {
             (Some(counted), None) => (
                 addresses_of(searcher.search(&query, &top.order_by_score())?),
                 counted.total,
@@ -399,26 +485,14 @@ impl EmbeddedBackend {
                 (addresses_of(top), tallied.docs.min(MAX_RESULTS), facets)
             }
         };
-        let terms = text::highlight_terms(&text::clean_query(&q.text));
-        let mut hits = Vec::with_capacity(addresses.len());
-        for address in if offset >= MAX_RESULTS {
-            Vec::new()
-        } else {
-            addresses
-        } {
-            let stored: TantivyDocument = searcher.doc(address)?;
-            let json = stored
-                .get_first(self.fields.doc)
-                .and_then(|v| v.as_str())
-                .unwrap_or("{}");
-            let doc: SearchDoc = serde_json::from_str(json)?;
-            hits.push(hit_for(&doc, &terms));
-        }
-        Ok(SearchResults {
+        Ok((
+            Ranked {
+                hits: Arc::new(hits),
+                window,
+            },
             total,
-            hits,
             facets,
-        })
+        ))
     }
 }
 
@@ -492,7 +566,10 @@ impl SearchBackend for EmbeddedBackend {
         let key = counted_key(query);
         let counted = self.counted.get(generation, &key);
         let fresh_counts = counted.is_none();
-        let results = self.evaluate(&searcher, query, counted)?;
+        let ranking_key = ranked_key(query);
+        let ranked = self.ranked.get(generation, &ranking_key);
+        let (results, ranking) = self.evaluate(&searcher, query, counted, ranked)?;
+        self.ranked.put(generation, &ranking_key, &ranking);
         if fresh_counts {
             let counts = SearchResults {
                 total: results.total,
@@ -579,6 +656,52 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(backend.search(&other).await.unwrap().total, 1);
+    }
+
+    #[tokio::test]
+    async fn pages_cut_from_cached_rankings_match_a_full_evaluation_across_windows() {
+        let backend = EmbeddedBackend::open(None).unwrap();
+        let docs: Vec<SearchDoc> = (0..450)
+            .map(|i| SearchDoc {
+                date: (i * 7919) % 450,
+                body: format!("科技型中小企业{}", "培育".repeat(i as usize % 13)),
+                ..doc(&format!("proposal-{i}"), &format!("第{i}号建议"))
+            })
+            .collect();
+        backend.upsert(docs).await.unwrap();
+        for sort in [Sort::Relevance, Sort::Newest, Sort::Oldest] {
+            let mut seen = std::collections::HashSet::new();
+            // Forwards, then back: later windows extend the cached ranking, earlier pages reuse it.
+            for page in (1..=24).chain([3, 12]) {
+                let query = SearchQuery {
+                    text: "科技型中小企业".into(),
+                    sort,
+                    page,
+                    per_page: 20,
+                    ..Default::default()
+                };
+                let served = backend.search(&query).await.unwrap();
+                let full = backend.search_uncached(&query).unwrap();
+                let ids =
+                    |r: &SearchResults| r.hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
+                assert_eq!(ids(&served), ids(&full), "{sort:?} page {page}");
+                assert_eq!(served.total, 450);
+                let expected = if page <= 22 {
+                    20
+                } else if page == 23 {
+                    10
+                } else {
+                    0
+                };
+                assert_eq!(served.hits.len(), expected, "{sort:?} page {page}");
+                if page <= 23 && seen.len() < 450 {
+                    for id in ids(&served) {
+                        assert!(seen.insert(id), "{sort:?} page {page} repeats a hit");
+                    }
+                }
+            }
+            assert_eq!(seen.len(), 450, "every hit appears on exactly one page");
+        }
     }
 
     #[tokio::test]

@@ -214,9 +214,14 @@ pub async fn backend_from(config: &crate::config::Config) -> anyhow::Result<Back
             meili::MeiliBackend::connect(url, config.meili_api_key.as_deref(), &config.meili_index)
                 .await?,
         )),
-        None => Ok(Arc::new(embedded::EmbeddedBackend::open(
-            config.search_dir.as_deref(),
-        )?)),
+        None => {
+            let backend = embedded::EmbeddedBackend::open(config.search_dir.as_deref())?;
+            Ok(Arc::new(if config.search_cache {
+                backend
+            } else {
+                backend.without_caches()
+            }))
+        }
     }
 }
 
