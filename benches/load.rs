@@ -313,8 +313,71 @@ struct SizeResult {
     rss_mb: f64,
     embedded: Load,
     embedded_alone: Load,
+    /// With `MEILI_URL`: the same corpus in Meilisearch.
+    meili: Option<MeiliResult>,
     loads: BTreeMap<&'static str, Load>,
     queries_per_page: BTreeMap<&'static str, usize>,
+}
+
+/// The Meilisearch figures of one corpus size.
+struct MeiliResult {
+    reindex_s: f64,
+    /// The query mix through the SDK (what our backend sends), 16 at a time.
+    sdk: Load,
+}
+
+fn meili_index(size: usize) -> String {
+    format!("tingshang-bench-{size}")
+}
+
+/// Reindexes the corpus into Meilisearch and runs the query mix against it through the SDK,
+/// 16 concurrent searchers as for the embedded index.
+async fn meili_in_process(
+    db: &DatabaseConnection,
+    url: &str,
+    size: usize,
+    mix: &[SearchQuery],
+) -> MeiliResult {
+    use tingshang::search::SearchBackend;
+    let key = std::env::var("MEILI_API_KEY").ok();
+    let meili = std::sync::Arc::new(
+        tingshang::search::meili::MeiliBackend::connect(url, key.as_deref(), &meili_index(size))
+            .await
+            .expect("Meilisearch at MEILI_URL"),
+    );
+    let backend: tingshang::search::Backend = meili.clone();
+    let indexer = tingshang::search::outbox::Indexer::new(db.clone(), backend, 5);
+    eprintln!("[{size}] reindexing into Meilisearch");
+    let started = Instant::now();
+    indexer
+        .reindex(&tingshang::cli::progress("索引"))
+        .await
+        .unwrap();
+    let reindex_s = started.elapsed().as_secs_f64();
+    eprintln!();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for t in 0..16 {
+        let (meili, mix) = (meili.clone(), mix.to_vec());
+        tasks.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            for i in 0..50 {
+                let q = &mix[(i * 7 + t) % mix.len()];
+                let s = Instant::now();
+                meili.search(q).await.unwrap();
+                times.push(s.elapsed().as_secs_f64() * 1e3);
+            }
+            times
+        }));
+    }
+    let mut times = Vec::new();
+    for t in tasks {
+        times.extend(t.await.unwrap());
+    }
+    MeiliResult {
+        reindex_s,
+        sdk: Load::from_times(times, started.elapsed().as_secs_f64()),
+    }
 }
 
 /// Exports the corpus as the public archive and times importing it into an empty database.
@@ -447,6 +510,14 @@ async fn run_size(
     let embedded_alone = Load::from_times(alone, started.elapsed().as_secs_f64());
     drop((backend, embedded_backend, indexer));
 
+    let meili = match std::env::var("MEILI_URL") {
+        Ok(url) => Some(meili_in_process(&db, &url, size, &mix).await),
+        Err(_) => {
+            eprintln!("SKIPPED: [{size}] Meilisearch rows: MEILI_URL is not set");
+            None
+        }
+    };
+
     // Queries per page: the page must not issue one query per item (no N+1).
     let queries_per_page = count_queries(&url, &generated).await;
 
@@ -498,6 +569,7 @@ async fn run_size(
             rss_mb: 0.0,
             embedded,
             embedded_alone,
+            meili,
             loads: BTreeMap::new(),
             queries_per_page,
         };
@@ -649,6 +721,37 @@ async fn run_size(
         .status()
         .unwrap();
     server.wait().unwrap();
+
+    // The same search mix through our API with the Meilisearch backend.
+    if let Ok(meili_url) = std::env::var("MEILI_URL") {
+        let (mut server, base, _) = start_server_with(
+            &url,
+            &index_dir,
+            true,
+            &[
+                ("MEILI_URL", meili_url),
+                ("TINGSHANG_MEILI_INDEX", meili_index(size)),
+            ],
+        )
+        .await;
+        eprintln!("[{size}] wrk search API (Meilisearch)");
+        let load = wrk(
+            &base,
+            &scripts.join("paths.lua"),
+            &[(
+                "BENCH_PATHS",
+                scripts.join("search_API.txt").display().to_string(),
+            )],
+            seconds,
+            connections,
+        );
+        loads.insert("search API, Meilisearch backend", load);
+        Command::new("kill")
+            .args(["-TERM", &server.id().to_string()])
+            .status()
+            .unwrap();
+        server.wait().unwrap();
+    }
     SizeResult {
         size,
         generate_s,
@@ -660,6 +763,7 @@ async fn run_size(
         rss_mb,
         embedded,
         embedded_alone,
+        meili,
         loads,
         queries_per_page,
     }
@@ -668,6 +772,16 @@ async fn run_size(
 /// Starts the release server on the corpus; returns it, its address and the milliseconds until it
 /// answered its first page. `page_cache: false` renders every page request afresh.
 async fn start_server(url: &str, index_dir: &Path, caches: bool) -> (Child, String, f64) {
+    start_server_with(url, index_dir, caches, &[]).await
+}
+
+/// [`start_server`] with more environment (the Meilisearch backend).
+async fn start_server_with(
+    url: &str,
+    index_dir: &Path,
+    caches: bool,
+    env: &[(&str, String)],
+) -> (Child, String, f64) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -684,6 +798,7 @@ async fn start_server(url: &str, index_dir: &Path, caches: bool) -> (Child, Stri
         .env("TINGSHANG_SEED_ON_EMPTY", "false")
         .env("TINGSHANG_PAGE_CACHE", caches.to_string())
         .env("TINGSHANG_SEARCH_CACHE", caches.to_string())
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         // One token drives all submissions; the per-client limit would cut the measurement off.
         .env("TINGSHANG_API_RATE", "1000000/1000000")
         .stdout(Stdio::null())
@@ -807,9 +922,13 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
         "search API",
         "search API, cache misses",
         "search API, uncached",
+        "search API, Meilisearch backend",
         "submissions",
     ];
     for name in names {
+        if results.iter().any(|r| !r.loads.contains_key(name)) {
+            continue; // the Meilisearch row without MEILI_URL
+        }
         let cells: Vec<String> = results
             .iter()
             .map(|r| {
@@ -853,6 +972,18 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
             r.embedded.rps, r.embedded.p50_ms, r.embedded.p95_ms, r.embedded.p99_ms
         )
     }));
+    if results.iter().all(|r| r.meili.is_some()) {
+        md.push_str(&row("Meilisearch through the SDK (16 concurrent)", &|r| {
+            let l = &r.meili.as_ref().expect("checked").sdk;
+            format!(
+                "{:.0} q/s, p50 {:.2} / p95 {:.2} / p99 {:.2} ms",
+                l.rps, l.p50_ms, l.p95_ms, l.p99_ms
+            )
+        }));
+        md.push_str(&row("reindex into Meilisearch", &|r| {
+            format!("{:.1} s", r.meili.as_ref().expect("checked").reindex_s)
+        }));
+    }
     md.push_str(&row("reindex", &|r| {
         format!("{:.1} s ({} documents)", r.reindex_s, r.indexed)
     }));

@@ -17,6 +17,7 @@ pub mod documents;
 pub mod error;
 pub mod followup;
 pub mod home;
+pub mod memory;
 pub mod metrics;
 pub mod opendata;
 pub mod people;

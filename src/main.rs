@@ -71,8 +71,18 @@ enum MigrateDirection {
     Status,
 }
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
+    // Before any thread exists: the runtime's and the database pool's threads would each get a
+    // malloc arena of their own (measured: 13 MB more resident memory at 100k proposals).
+    tingshang::memory::limit_malloc_arenas();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("start the tokio runtime")
+        .block_on(async_main())
+}
+
+async fn async_main() -> std::process::ExitCode {
     let _ = dotenvy::dotenv();
     let cli = Cli::parse();
     match run(cli).await {
