@@ -355,16 +355,33 @@ async fn meili_in_process(
         .unwrap();
     let reindex_s = started.elapsed().as_secs_f64();
     eprintln!();
+    let sdk = sixteen_searchers(mix, 50, move |q| {
+        let meili = meili.clone();
+        async move {
+            meili.search(&q).await.unwrap();
+        }
+    })
+    .await;
+    MeiliResult { reindex_s, sdk }
+}
+
+/// Sixteen concurrent searchers, each running `per_searcher` queries of the mix (each starting
+/// at another place in it); every query is timed.
+async fn sixteen_searchers<F, Fut>(mix: &[SearchQuery], per_searcher: usize, search: F) -> Load
+where
+    F: Fn(SearchQuery) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     let started = Instant::now();
     let mut tasks = Vec::new();
     for t in 0..16 {
-        let (meili, mix) = (meili.clone(), mix.to_vec());
+        let (search, mix) = (search.clone(), mix.to_vec());
         tasks.push(tokio::spawn(async move {
             let mut times = Vec::new();
-            for i in 0..50 {
-                let q = &mix[(i * 7 + t) % mix.len()];
+            for i in 0..per_searcher {
+                let q = mix[(i * 7 + t) % mix.len()].clone();
                 let s = Instant::now();
-                meili.search(q).await.unwrap();
+                search(q).await;
                 times.push(s.elapsed().as_secs_f64() * 1e3);
             }
             times
@@ -374,10 +391,7 @@ async fn meili_in_process(
     for t in tasks {
         times.extend(t.await.unwrap());
     }
-    MeiliResult {
-        reindex_s,
-        sdk: Load::from_times(times, started.elapsed().as_secs_f64()),
-    }
+    Load::from_times(times, started.elapsed().as_secs_f64())
 }
 
 /// Exports the corpus as the public archive and times importing it into an empty database.
@@ -471,26 +485,14 @@ async fn run_size(
                 params.to_query(20)
             })
             .collect();
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for t in 0..16 {
-        let (backend, mix) = (embedded_backend.clone(), mix.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut times = Vec::new();
-            for i in 0..200 {
-                let q = &mix[(i * 7 + t) % mix.len()];
-                let s = Instant::now();
-                backend.search_uncached(q).unwrap();
-                times.push(s.elapsed().as_secs_f64() * 1e3);
-            }
-            times
-        }));
-    }
-    let mut times = Vec::new();
-    for t in tasks {
-        times.extend(t.await.unwrap());
-    }
-    let embedded = Load::from_times(times, started.elapsed().as_secs_f64());
+    let searcher = embedded_backend.clone();
+    let embedded = sixteen_searchers(&mix, 200, move |q| {
+        let searcher = searcher.clone();
+        async move {
+            searcher.search_uncached(&q).unwrap();
+        }
+    })
+    .await;
     // One searcher alone: the latency of a single query, without queueing behind fifteen others.
     let mut alone = Vec::new();
     let mut slowest = Vec::new();

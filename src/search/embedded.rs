@@ -615,6 +615,31 @@ mod tests {
         results.hits.into_iter().map(|h| h.id).collect()
     }
 
+    /// The page as served (through the caches), checked against a full evaluation of it.
+    async fn served_as_evaluated(
+        backend: &EmbeddedBackend,
+        text: &str,
+        sort: Sort,
+        page: usize,
+    ) -> SearchResults {
+        let query = SearchQuery {
+            text: text.into(),
+            sort,
+            page,
+            per_page: 20,
+            ..Default::default()
+        };
+        let served = backend.search(&query).await.unwrap();
+        let full = backend.search_uncached(&query).unwrap();
+        assert_eq!((served.total, &served.facets), (full.total, &full.facets));
+        assert_eq!(ids(&served), ids(&full), "{sort:?} page {page}");
+        served
+    }
+
+    fn ids(results: &SearchResults) -> Vec<String> {
+        results.hits.iter().map(|h| h.id.clone()).collect()
+    }
+
     #[tokio::test]
     async fn later_pages_reuse_the_counts_and_match_a_full_evaluation() {
         let backend = EmbeddedBackend::open(None).unwrap();
@@ -632,20 +657,8 @@ mod tests {
             .unwrap();
         for sort in [Sort::Relevance, Sort::Newest, Sort::Oldest] {
             for page in [1, 2, 3, 1] {
-                let query = SearchQuery {
-                    text: "概念验证".into(),
-                    sort,
-                    page,
-                    per_page: 20,
-                    ..Default::default()
-                };
-                let served = backend.search(&query).await.unwrap();
-                let full = backend.search_uncached(&query).unwrap();
+                let served = served_as_evaluated(&backend, "概念验证", sort, page).await;
                 assert_eq!(served.total, 45);
-                assert_eq!((served.total, &served.facets), (full.total, &full.facets));
-                let ids =
-                    |r: &SearchResults| r.hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
-                assert_eq!(ids(&served), ids(&full), "{sort:?} page {page}");
                 assert_eq!(served.hits.len(), if page == 3 { 5 } else { 20 });
             }
         }
@@ -673,18 +686,7 @@ mod tests {
             let mut seen = std::collections::HashSet::new();
             // Forwards, then back: later windows extend the cached ranking, earlier pages reuse it.
             for page in (1..=24).chain([3, 12]) {
-                let query = SearchQuery {
-                    text: "科技型中小企业".into(),
-                    sort,
-                    page,
-                    per_page: 20,
-                    ..Default::default()
-                };
-                let served = backend.search(&query).await.unwrap();
-                let full = backend.search_uncached(&query).unwrap();
-                let ids =
-                    |r: &SearchResults| r.hits.iter().map(|h| h.id.clone()).collect::<Vec<_>>();
-                assert_eq!(ids(&served), ids(&full), "{sort:?} page {page}");
+                let served = served_as_evaluated(&backend, "科技型中小企业", sort, page).await;
                 assert_eq!(served.total, 450);
                 let expected = if page <= 22 {
                     20

@@ -5,12 +5,12 @@
 //! So its HTML is cached under the content revision (`crate::revision`), read with one primary-key
 //! lookup per request; any write that changes public content bumps the revision and the next
 //! request renders afresh. At 100k proposals this turns a session page's ~20 queries and Markdown
-//! rendering of ~40 proposals into one query.
+//! rendering of ~40 proposals into one query. Within a revision the least recently served pages
+//! make room for new ones; large pages are kept gzip-compressed (see [`COMPRESS_FROM`]).
 use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Mutex;
-
 use std::io::{Read, Write};
+use std::sync::Mutex;
 
 use axum::body::{Body, Bytes};
 use axum::http::header::{
