@@ -726,16 +726,14 @@ async fn run_size(
 
     // The same search mix through our API with the Meilisearch backend.
     if let Ok(meili_url) = std::env::var("MEILI_URL") {
-        let (mut server, base, _) = start_server_with(
-            &url,
-            &index_dir,
-            true,
-            &[
-                ("MEILI_URL", meili_url),
-                ("TINGSHANG_MEILI_INDEX", meili_index(size)),
-            ],
-        )
-        .await;
+        let mut env = vec![
+            ("MEILI_URL", meili_url),
+            ("TINGSHANG_MEILI_INDEX", meili_index(size)),
+        ];
+        if let Ok(key) = std::env::var("MEILI_API_KEY") {
+            env.push(("MEILI_API_KEY", key));
+        }
+        let (mut server, base, _) = start_server_with(&url, &index_dir, true, &env).await;
         eprintln!("[{size}] wrk search API (Meilisearch)");
         let load = wrk(
             &base,
@@ -800,6 +798,10 @@ async fn start_server_with(
         .env("TINGSHANG_SEED_ON_EMPTY", "false")
         .env("TINGSHANG_PAGE_CACHE", caches.to_string())
         .env("TINGSHANG_SEARCH_CACHE", caches.to_string())
+        // The embedded index unless told otherwise: the benchmark's own MEILI_URL is for the
+        // Meilisearch rows only (inherited, it put the embedded rows on Meilisearch).
+        .env_remove("MEILI_URL")
+        .env_remove("MEILI_API_KEY")
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         // One token drives all submissions; the per-client limit would cut the measurement off.
         .env("TINGSHANG_API_RATE", "1000000/1000000")
