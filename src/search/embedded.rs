@@ -446,8 +446,7 @@ impl EmbeddedBackend {
         counted: Option<SearchResults>,
     ) -> anyhow::Result<(Ranked, usize, Facets)> {
         let query = self.query(q);
-        let window = end.div_ceil(RANKED_WINDOW).max(1) * RANKED_WINDOW;
-        let window = window.min(MAX_RESULTS).max(1);
+        let window = (end.div_ceil(RANKED_WINDOW).max(1) * RANKED_WINDOW).min(MAX_RESULTS);
         let tally = FacetTally {
             tables: &self.facet_tables,
             field: "facets",
