@@ -120,7 +120,10 @@ pub fn plain_excerpt(markdown: &str, max_chars: usize) -> String {
         };
         for c in piece.chars() {
             if c == ' ' {
-                if !out.is_empty() && !out.ends_with(' ') {
+                // Chinese sentences end in full-width punctuation and need no space after it.
+                let after_break =
+                    out.ends_with(|p: char| p == ' ' || "。!?;:,、”’)》】".contains(p));
+                if !out.is_empty() && !after_break {
                     out.push(' ');
                 }
                 continue;
@@ -237,10 +240,14 @@ mod tests {
     fn excerpts_are_plain_text_cut_at_a_character_count() {
         assert_eq!(
             plain_excerpt("**市科技局**答复:\n\n- 一\n- 二", 100),
-            "市科技局答复: 一 二"
+            "市科技局答复:一 二"
         );
         assert_eq!(plain_excerpt("概念验证中心建设", 4), "概念验证……");
         assert_eq!(plain_excerpt("概念验证", 4), "概念验证");
+        assert_eq!(
+            plain_excerpt("第一段。\n\n第二段\n\n第三段", 20),
+            "第一段。第二段 第三段"
+        );
         // Markup is dropped, not escaped into the text; the template escapes what is left.
         assert_eq!(
             plain_excerpt("<b>x</b> [链接](https://a.b) `<i>`", 50),
