@@ -104,9 +104,6 @@ fn settings(synonyms: &[Vec<String>]) -> Settings {
                 "grams".into(),
             ],
         }])
-        // Proximity by attribute, not by word position: `grams` holds hundreds of bigrams per
-        // document, and word-pair proximity over them was most of Meilisearch's indexing work.
-        .with_proximity_precision("byAttribute")
         .with_synonyms(synonym_map)
         .with_pagination(PaginationSetting {
             max_total_hits: MAX_RESULTS,
