@@ -281,6 +281,11 @@ async fn tokens_act_within_their_account_and_the_hotline_intake_is_idempotent() 
         "a token is shown only when created"
     );
 
+    // Nothing public changes while tokens are made, people sign in and tickets arrive (a
+    // submitted proposal is not public yet): cached public pages stay valid.
+    let revision = || async { tingshang::revision::current(app.db()).await.unwrap() };
+    let before = revision().await;
+
     // The 12345 hotline pushes a ticket; a repeat push changes nothing.
     let ticket = json!({
         "channel": "hotline_12345",
@@ -295,6 +300,13 @@ async fn tokens_act_within_their_account_and_the_hotline_intake_is_idempotent() 
     assert_eq!(first["status"], "submitted");
     let (status, again) = post_json(&app, "/api/v1/intake", Some(&hotline), ticket.clone()).await;
     assert_eq!(status, 200);
+    token_for(&admin, "kjj").await;
+    app.signed_in("mishu2", "secretariat", None, None).await;
+    assert_eq!(
+        revision().await,
+        before,
+        "intake, a token and a sign-in left public pages alone"
+    );
     assert_eq!(
         (again["created"].clone(), again["code"].clone()),
         (json!(false), first["code"].clone())

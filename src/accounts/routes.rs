@@ -117,7 +117,7 @@ async fn login(
         .map(str::to_owned);
     let token = sessions::create(&state.db, user.id, Some(ip.clone()), agent).await?;
     let actor = sessions::actor_from(&user);
-    crate::audit::record(&state.db, actor.as_ref(), "login", None, None, Some(&ip)).await?;
+    crate::audit::record_private(&state.db, actor.as_ref(), "login", None, None, Some(&ip)).await?;
     let secure = state.config.secure_cookies;
     let mut response = Redirect::to(&next).into_response();
     let headers = response.headers_mut();

@@ -291,7 +291,7 @@ async fn insert_one<C: ConnectionTrait>(
         },
     )
     .await?;
-    crate::audit::record(
+    crate::audit::record_private(
         txn,
         Some(actor),
         "intake",
