@@ -395,22 +395,25 @@ impl EmbeddedBackend {
     /// query) only the hits are collected: counting every match is most of a broad query's cost,
     /// and paging through one query does not change its counts. With `ranked` (the ranking of
     /// the same query and order, from an earlier page) a page inside it is a slice of it, and
-    /// nothing is scored at all. Returns the page and the ranking it was cut from.
+    /// nothing is scored at all. Returns the page, and the ranking when it was computed afresh.
     fn evaluate(
         &self,
         searcher: &Searcher,
         q: &SearchQuery,
         counted: Option<SearchResults>,
         ranked: Option<Ranked>,
-    ) -> anyhow::Result<(SearchResults, Ranked)> {
+    ) -> anyhow::Result<(SearchResults, Option<Ranked>)> {
         let per_page = q.per_page.clamp(1, 100);
         let offset = (q.page.max(1) - 1) * per_page;
         let end = (offset + per_page).min(MAX_RESULTS);
-        let (ranked, total, facets) = match (ranked, counted) {
+        let (ranked, fresh, total, facets) = match (ranked, counted) {
             (Some(ranked), Some(counted)) if ranked.covers(end) => {
-                (ranked, counted.total, counted.facets)
+                (ranked, false, counted.total, counted.facets)
             }
-            (_, counted) => self.rank(searcher, q, end, counted)?,
+            (_, counted) => {
+                let (ranked, total, facets) = self.rank(searcher, q, end, counted)?;
+                (ranked, true, total, facets)
+            }
         };
         let terms = text::highlight_terms(&text::clean_query(&q.text));
         let page = ranked
@@ -432,7 +435,7 @@ impl EmbeddedBackend {
                 hits,
                 facets,
             },
-            ranked,
+            fresh.then_some(ranked),
         ))
     }
 
@@ -568,7 +571,9 @@ impl SearchBackend for EmbeddedBackend {
         let ranking_key = ranked_key(query);
         let ranked = self.ranked.get(generation, &ranking_key);
         let (results, ranking) = self.evaluate(&searcher, query, counted, ranked)?;
-        self.ranked.put(generation, &ranking_key, &ranking);
+        if let Some(ranking) = ranking {
+            self.ranked.put(generation, &ranking_key, &ranking);
+        }
         if fresh_counts {
             let counts = SearchResults {
                 total: results.total,

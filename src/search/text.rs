@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 use jieba_rs::Jieba;
 
 use crate::web::markdown::escape_html;
+pub use crate::web::markdown::plain_text;
 
 pub fn jieba() -> &'static Jieba {
     static JIEBA: OnceLock<Jieba> = OnceLock::new();
@@ -159,23 +160,6 @@ pub fn highlight_terms(query: &str) -> Vec<String> {
     terms.dedup();
     terms.retain(|t| !t.is_empty());
     terms
-}
-
-/// Markdown to plain text (for indexing and snippets).
-pub fn plain_text(markdown: &str) -> String {
-    use pulldown_cmark::{Event, Parser, TagEnd};
-    let mut out = String::with_capacity(markdown.len());
-    for event in Parser::new(markdown) {
-        match event {
-            Event::Text(t) | Event::Code(t) => out.push_str(&t),
-            Event::SoftBreak | Event::HardBreak => out.push(' '),
-            Event::End(
-                TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::BlockQuote(_),
-            ) => out.push('\n'),
-            _ => {}
-        }
-    }
-    out.trim().to_owned()
 }
 
 /// `c` lower-cased when that gives one character, otherwise `c`. CJK characters have no case:

@@ -102,41 +102,45 @@ pub fn escape_html(text: &str, out: &mut String) {
     }
 }
 
-/// The first `max_chars` characters of a Markdown text as plain text (no markup), paragraphs
-/// joined by a space, with "……" when it was cut: a short preview where the full text lives on
-/// another page. The result is text, escaped by the template like any other.
+/// Markdown to plain text (for indexing and snippets).
+pub fn plain_text(markdown: &str) -> String {
+    let mut out = String::with_capacity(markdown.len());
+    for event in Parser::new(markdown) {
+        match event {
+            Event::Text(t) | Event::Code(t) => out.push_str(&t),
+            Event::SoftBreak | Event::HardBreak => out.push(' '),
+            Event::End(
+                TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item | TagEnd::BlockQuote(_),
+            ) => out.push('\n'),
+            _ => {}
+        }
+    }
+    out.trim().to_owned()
+}
+
+/// The first `max_chars` characters of a Markdown text as plain text ([`plain_text`]),
+/// paragraphs joined by a space, with "……" when it was cut: a short preview where the full text
+/// lives on another page. The result is text, escaped by the template like any other.
 pub fn plain_excerpt(markdown: &str, max_chars: usize) -> String {
     let mut out = String::new();
     let mut count = 0;
-    for event in Parser::new_ext(
-        markdown,
-        Options::ENABLE_TABLES | Options::ENABLE_STRIKETHROUGH,
-    ) {
-        let piece = match &event {
-            Event::Text(t) | Event::Code(t) => t.as_ref(),
-            Event::SoftBreak | Event::HardBreak => " ",
-            Event::End(TagEnd::Paragraph | TagEnd::Heading(_) | TagEnd::Item) => " ",
-            _ => continue,
-        };
-        for c in piece.chars() {
-            if c == ' ' {
-                // Chinese sentences end in full-width punctuation and need no space after it.
-                let after_break =
-                    out.ends_with(|p: char| p == ' ' || "。!?;:,、”’)》】".contains(p));
-                if !out.is_empty() && !after_break {
-                    out.push(' ');
-                }
-                continue;
+    for c in plain_text(markdown).chars() {
+        if c.is_whitespace() {
+            // Chinese sentences end in full-width punctuation and need no space after it.
+            let after_break = out.ends_with(|p: char| p == ' ' || "。!?;:,、”’)》】".contains(p));
+            if !out.is_empty() && !after_break {
+                out.push(' ');
             }
-            if count == max_chars {
-                let kept = out.trim_end().len();
-                out.truncate(kept);
-                out.push_str("……");
-                return out;
-            }
-            out.push(c);
-            count += 1;
+            continue;
         }
+        if count == max_chars {
+            let kept = out.trim_end().len();
+            out.truncate(kept);
+            out.push_str("……");
+            return out;
+        }
+        out.push(c);
+        count += 1;
     }
     let kept = out.trim_end().len();
     out.truncate(kept);
