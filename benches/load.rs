@@ -36,6 +36,16 @@ struct Args {
     skip_import: bool,
 }
 
+/// Sends SIGTERM to a server this benchmark started. A direct `kill(2)`: procps-ng's `kill`
+/// program misreads some pid arguments (`kill -KILL -4862` signals group 4, and a pid starting
+/// with 1 becomes -1, every process), so no pid goes through it.
+fn terminate(server: &Child) {
+    let pid = libc::pid_t::try_from(server.id()).expect("pid fits pid_t");
+    assert!(pid > 1, "refusing to signal pid {pid}");
+    // SAFETY: kill(2) with a positive pid of our own child touches nothing else.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+}
+
 fn have_wrk() -> bool {
     Command::new("wrk").arg("--version").output().is_ok()
 }
@@ -555,10 +565,7 @@ async fn run_size(
             std::io::stderr(),
             "SKIPPED: load scenarios: wrk is not installed (apt-get install wrk); corpus, import, reindex, search and N+1 checks ran"
         );
-        Command::new("kill")
-            .args(["-TERM", &server.id().to_string()])
-            .status()
-            .unwrap();
+        terminate(&server);
         server.wait().unwrap();
         return SizeResult {
             size,
@@ -693,10 +700,7 @@ async fn run_size(
     );
     loads.insert("submissions", submit);
     let rss_mb = rss_peak_mb(server.id());
-    Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
+    terminate(&server);
     server.wait().unwrap();
 
     // The same page loads with the page cache off: what rendering a page costs, as every page
@@ -718,10 +722,7 @@ async fn run_size(
         );
         loads.insert(name, load);
     }
-    Command::new("kill")
-        .args(["-TERM", &server.id().to_string()])
-        .status()
-        .unwrap();
+    terminate(&server);
     server.wait().unwrap();
 
     // The same search mix through our API with the Meilisearch backend.
@@ -746,10 +747,7 @@ async fn run_size(
             connections,
         );
         loads.insert("search API, Meilisearch backend", load);
-        Command::new("kill")
-            .args(["-TERM", &server.id().to_string()])
-            .status()
-            .unwrap();
+        terminate(&server);
         server.wait().unwrap();
     }
     SizeResult {

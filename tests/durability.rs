@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{engine, fresh_database, skip, spawn_app, spawn_app_on};
+use common::{engine, fresh_database, send_signal, skip, spawn_app, spawn_app_on};
 use sea_orm::{ColumnTrait, Database, EntityTrait, PaginatorTrait, QueryFilter};
 
 const BIN: &str = env!("CARGO_BIN_EXE_tingshang");
@@ -218,9 +218,8 @@ async fn acknowledged_submissions_survive_kill_9_exactly_once_and_become_searcha
     );
 
     // SIGTERM: the server stops accepting, finishes, flushes and exits cleanly.
-    let pid = server.child.id().to_string();
     let mut child = server.child;
-    Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    send_signal(i64::from(child.id()), libc::SIGTERM);
     let deadline = Instant::now() + Duration::from_secs(15);
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {

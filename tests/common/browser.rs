@@ -24,9 +24,7 @@ pub struct Driver {
 impl Drop for Driver {
     /// Ends chromedriver and every browser it started (its own process group), even after a panic.
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", &format!("-{}", self.process.id())])
-            .status();
+        super::send_signal(-i64::from(self.process.id()), libc::SIGKILL);
         let _ = self.process.kill();
         let _ = self.process.wait();
     }

@@ -11,6 +11,17 @@ use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
 use tingshang::app::{self, AppState};
 use tingshang::config::Config;
 
+/// Sends `signal` to the process (`pid > 0`) or process group (`pid < 0`) a test started, by a
+/// direct `kill(2)`. Never through procps-ng's `kill` program: it misreads `-KILL -4862` as group
+/// 4, and a group id starting with 1 as -1 — every process on the machine, CI's runner included.
+pub fn send_signal(pid: i64, signal: libc::c_int) {
+    assert!(pid.abs() > 1, "refusing to signal {pid}");
+    let pid = libc::pid_t::try_from(pid).expect("pid fits pid_t");
+    // SAFETY: kill(2) takes plain integers; the guard above keeps 0, 1 and -1 (ourselves, init,
+    // everyone) out of reach.
+    unsafe { libc::kill(pid, signal) };
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
