@@ -193,6 +193,44 @@ async fn serve_each_once(base: &str, paths: &Path) {
     }
 }
 
+/// Registers a 12345 ticket and accepts it (立案) through the API every 100 ms for `duration`, as
+/// the secretariat; returns how many were accepted.
+async fn accept_intakes(base: String, token: String, size: usize, duration: Duration) -> usize {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let mut accepted = 0;
+    while started.elapsed() < duration {
+        let tick = Instant::now();
+        let ticket: serde_json::Value = client
+            .post(format!("{base}/api/v1/intake"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({
+                "channel": "hotline_12345",
+                "external_id": format!("bench-accept-{size}-{accepted}"),
+                "title": format!("压力测试立案工单 {accepted}"),
+                "body_md": "市民来电反映科技型中小企业政策咨询需求。",
+            }))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let code = ticket["code"].as_str().expect("intake answers with a code");
+        let decision = client
+            .post(format!("{base}/api/v1/proposals/{code}/decision"))
+            .bearer_auth(&token)
+            .json(&serde_json::json!({ "action": "accept" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(decision.status(), 201, "accepting {code}");
+        accepted += 1;
+        tokio::time::sleep(Duration::from_millis(100).saturating_sub(tick.elapsed())).await;
+    }
+    accepted
+}
+
 /// Row names are `&'static str`; the few built at run time live as long as the program.
 fn leak(name: String) -> &'static str {
     Box::leak(name.into_boxed_str())
@@ -687,6 +725,36 @@ async fn run_size(
         }
     }
 
+    // The session pages again while the secretariat registers and accepts a 12345 ticket every
+    // 100 ms: each acceptance is a public write (a new public proposal; the home page), which
+    // names the pages it touched, so the cached session pages stay (they used to be dropped by
+    // every write, ten times a second here).
+    let label = "session, cached, 10 acceptances/s";
+    eprintln!("[{size}] wrk {label}");
+    let steps = tokio::spawn(accept_intakes(
+        base.clone(),
+        token.clone(),
+        size,
+        Duration::from_secs(seconds),
+    ));
+    let (wrk_base, session_paths) = (base.clone(), scripts.join("session.txt"));
+    let script = scripts.join("paths.lua");
+    let load = tokio::task::spawn_blocking(move || {
+        wrk(
+            &wrk_base,
+            &script,
+            &[("BENCH_PATHS", session_paths.display().to_string())],
+            seconds,
+            connections,
+        )
+    })
+    .await
+    .unwrap();
+    let accepted = steps.await.unwrap();
+    assert!(accepted > 0, "no acceptance landed during {label}");
+    eprintln!("[{size}] {accepted} tickets accepted during {label}");
+    loads.insert(label, load);
+
     eprintln!("[{size}] wrk submissions");
     let submit = wrk(
         &base,
@@ -902,7 +970,7 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
     let _ = writeln!(md, "- Machine: {}", machine());
     let _ = writeln!(md, "- Command: `cargo bench --bench load -- --sizes {}` (wrk, 2 threads, {connections} connections, {seconds} s per scenario)", results.iter().map(|r| r.size.to_string()).collect::<Vec<_>>().join(","));
     let _ = writeln!(md, "- Ratios are to the bare axum baseline measured in the same run (absolute numbers drift on shared machines).");
-    let _ = writeln!(md, "- Pages are requested at random from every session and from 2,000 sampled proposals, starting with an empty page cache (each page is rendered on its first request); the \"cached\" rows run them again after every page was served once (\"gzip\": with `Accept-Encoding: gzip`, as browsers send; without it a page kept compressed is inflated for each request); the \"rendered\" rows run the same paths with `TINGSHANG_PAGE_CACHE=false`, the cost of every page right after a write. The search rows run a mix of {} Chinese queries (half with a filter); \"search API\" repeats it (answered from the result cache after the first round), \"cache misses\" asks pages 1–25 of each (a page not in the result cache is cut from the query's cached ranking, scored once per 200 hits), \"uncached\" runs the mix with `TINGSHANG_SEARCH_CACHE=false` (every request scores and counts all matches).\n", QUERIES.len());
+    let _ = writeln!(md, "- Pages are requested at random from every session and from 2,000 sampled proposals, starting with an empty page cache (each page is rendered on its first request); the \"cached\" rows run them again after every page was served once (\"gzip\": with `Accept-Encoding: gzip`, as browsers send; without it a page kept compressed is inflated for each request); \"10 acceptances/s\" runs the cached session pages while the secretariat registers and accepts a 12345 ticket through the API every 100 ms (public writes that touch no session page); the \"rendered\" rows run the same paths with `TINGSHANG_PAGE_CACHE=false`, the cost of a page on its first request after a write that touches it. The search rows run a mix of {} Chinese queries (half with a filter); \"search API\" repeats it (answered from the result cache after the first round), \"cache misses\" asks pages 1–25 of each (a page not in the result cache is cut from the query's cached ranking, scored once per 200 hits), \"uncached\" runs the mix with `TINGSHANG_SEARCH_CACHE=false` (every request scores and counts all matches).\n", QUERIES.len());
     let header: Vec<String> = results
         .iter()
         .map(|r| format!("{} proposals", r.size))
@@ -915,6 +983,7 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
         "session",
         "session, cached",
         "session, cached, gzip",
+        "session, cached, 10 acceptances/s",
         "session, rendered",
         "proposal",
         "proposal, cached",

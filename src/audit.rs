@@ -24,7 +24,9 @@ pub async fn record<C: ConnectionTrait>(
     crate::revision::bump(db).await
 }
 
-/// Logs an action that changes nothing on a public page (cached pages stay valid).
+/// Logs an action without marking content as changed: it changes nothing on a public page
+/// (cached pages stay valid), or its caller marks just the pages it changed
+/// (`crate::revision::bump_pages`: workflow steps, reported actuals).
 pub async fn record_private<C: ConnectionTrait>(
     db: &C,
     actor: Option<&Actor>,

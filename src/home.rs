@@ -11,6 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use crate::app::AppState;
 use crate::error::AppResult;
 use crate::proposals::service::public_condition;
+use crate::web::page_cache::Shows;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/", get(index))
@@ -55,7 +56,7 @@ async fn index(State(state): State<AppState>, headers: HeaderMap) -> AppResult<R
     let db = &state.db;
     state
         .pages
-        .page(db, "/", &headers, || async {
+        .page(db, "/", Shows::Anything, &headers, || async {
             let sessions = crate::sessions::service::list(db, Some(5)).await?;
             let recent_responses = crate::responses::service::recent(db, 6).await?;
             let counts = state.home_counts.get(|| count_archive(db)).await?;

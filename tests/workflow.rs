@@ -2,6 +2,7 @@
 mod common;
 
 use common::{assert_ok, cast, spawn_app, Cast, UserClient};
+use sea_orm::EntityTrait;
 
 fn agency_id(page: &str, short_name: &str) -> String {
     let marker = format!("\">{short_name}</option>");
@@ -261,4 +262,80 @@ async fn stale_forms_are_detected_and_nothing_is_overwritten() {
     );
     let (_, page) = secretariat.get(&format!("/work/proposals/{id}")).await;
     assert!(page.contains("已立案"));
+}
+
+/// A workflow step makes stale only the pages that show its proposal (its own, its session's)
+/// and the home page; the other cached pages stay. A change of unknown reach drops them all.
+#[tokio::test]
+async fn a_step_on_one_proposal_refreshes_its_pages_and_keeps_the_others_cached() {
+    let app = spawn_app().await;
+    let Cast {
+        member,
+        secretariat,
+        kjj: lead,
+        ..
+    } = cast(&app).await;
+    let id = member
+        .new_draft(&[
+            ("title", "支持高校建设概念验证中心"),
+            ("body_md", "建议加快建设概念验证中心。"),
+            ("topics", "概念验证中心"),
+            ("cosigners", ""),
+            ("session_number", "27"),
+        ])
+        .await;
+    assert_ok("submit", member.act(id, "submit", &[]).await);
+    assert_ok("accept", secretariat.act(id, "accept", &[]).await);
+    let (_, page) = secretariat.get(&format!("/work/proposals/{id}")).await;
+    let kjj = agency_id(&page, "市科技局");
+    let due = (chrono::Utc::now().date_naive() + chrono::Duration::days(90)).to_string();
+    assert_ok(
+        "assign",
+        secretariat
+            .act(id, "assign", &[("lead", &kjj), ("due_on", &due)])
+            .await,
+    );
+    let code = entity::proposals::Entity::find_by_id(id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .code;
+    let own = format!("/proposals/{code}");
+    let other = "/proposals/TS-2023-027-06";
+    let pages = ["/", "/sessions/27", own.as_str(), other];
+    for path in pages {
+        app.page(path).await;
+        assert!(app.state.pages.holds(path), "{path} is cached");
+    }
+
+    let report = "已走访驻青高校七所,形成概念验证中心建设清单";
+    assert_ok(
+        "progress",
+        lead.act(
+            id,
+            "progress",
+            &[("response_kind", "progress"), ("body_md", report)],
+        )
+        .await,
+    );
+    // The first request after the step catches the cache up: the three pages that show the
+    // proposal are rendered afresh with the report, the other proposal's page is still cached.
+    assert!(app.page(&own).await.contains(report), "its own page");
+    assert!(
+        app.state.pages.holds(other),
+        "an untouched page stays cached"
+    );
+    assert!(!app.state.pages.holds("/"), "the home page shows anything");
+    assert!(!app.state.pages.holds("/sessions/27"));
+    assert!(
+        app.page("/sessions/27").await.contains(report),
+        "its session's page"
+    );
+    assert_eq!(app.page(other).await, app.page(other).await);
+
+    // A change that names no pages (a session edited by the secretariat, say) drops them all.
+    tingshang::revision::bump(app.db()).await.unwrap();
+    app.page("/sessions/27").await;
+    assert!(!app.state.pages.holds(other));
 }

@@ -10,6 +10,7 @@ pub mod calendar_days;
 pub mod code_sequences;
 pub mod commitment_reports;
 pub mod commitments;
+pub mod content_changes;
 pub mod content_revision;
 pub mod document_links;
 pub mod documents;

@@ -8,6 +8,7 @@ pub use super::calendar_days::Entity as CalendarDays;
 pub use super::code_sequences::Entity as CodeSequences;
 pub use super::commitment_reports::Entity as CommitmentReports;
 pub use super::commitments::Entity as Commitments;
+pub use super::content_changes::Entity as ContentChanges;
 pub use super::content_revision::Entity as ContentRevision;
 pub use super::document_links::Entity as DocumentLinks;
 pub use super::documents::Entity as Documents;

@@ -77,7 +77,7 @@ pub async fn intake(
     Ok((
         status,
         Json(IntakeResult {
-            url: format!("/proposals/{}", proposal.code),
+            url: crate::proposals::page_path(&proposal.code),
             code: proposal.code,
             status: proposal.status,
             created,
@@ -147,7 +147,7 @@ async fn act(
     Ok((
         StatusCode::CREATED,
         Json(ActionResult {
-            url: format!("/proposals/{code}"),
+            url: crate::proposals::page_path(&code),
             code,
             status: status.as_str().to_owned(),
         }),

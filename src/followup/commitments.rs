@@ -418,7 +418,7 @@ pub async fn report_actual(
     })
     .exec(&txn)
     .await?;
-    let code = match commitment.proposal_id {
+    let proposal = match commitment.proposal_id {
         Some(proposal_id) => {
             crate::followup::timeline::append(
                 &txn,
@@ -443,14 +443,19 @@ pub async fn report_actual(
             .await?;
             crate::search::outbox::enqueue(&txn, crate::search::documents::PROPOSAL, proposal_id)
                 .await?;
-            proposals::Entity::find_by_id(proposal_id)
-                .one(&txn)
-                .await?
-                .map(|p| p.code)
+            proposals::Entity::find_by_id(proposal_id).one(&txn).await?
         }
         None => None,
     };
-    crate::audit::record(
+    // An actual shows on its proposal's page and its session's (and the home page's counts).
+    match &proposal {
+        Some(proposal) => {
+            let pages = crate::proposals::service::pages_showing(&txn, proposal).await?;
+            crate::revision::bump_pages(&txn, &pages).await?;
+        }
+        None => crate::revision::bump(&txn).await?,
+    }
+    crate::audit::record_private(
         &txn,
         Some(actor),
         "report_actual",
@@ -460,5 +465,5 @@ pub async fn report_actual(
     )
     .await?;
     txn.commit().await?;
-    Ok(code)
+    Ok(proposal.map(|p| p.code))
 }

@@ -130,7 +130,7 @@ async fn proposal_entries(
         .map(|(p, (updated, body))| Entry {
             id: format!("{TAG}proposal/{}", p.code),
             title: format!("{}({})", p.title, p.status.label),
-            link: format!("/proposals/{}", p.code),
+            link: crate::proposals::page_path(&p.code),
             updated,
             author: p.author_name,
             summary: body,
@@ -149,7 +149,7 @@ fn response_entries(responses: Vec<ResponseView>) -> Vec<Entry> {
                 title: format!("{}{}:{}", r.agency_name, r.kind_label, answers.join("、")),
                 link: r.answers.first().map_or_else(
                     || format!("/agencies/{}", r.agency_id),
-                    |a| format!("/proposals/{}", a.code),
+                    |a| crate::proposals::page_path(&a.code),
                 ),
                 updated: at_noon(r.responded_on),
                 author: r.responder_name.or(Some(r.agency_name)),
@@ -227,7 +227,7 @@ pub async fn session_feed(
         Feed {
             id: format!("{TAG}session/{number}"),
             title: format!("听商:第{number}期 {}", session.topic),
-            page: format!("/sessions/{number}"),
+            page: crate::sessions::page_path(number),
             own: format!("/sessions/{number}/feed.atom"),
             entries,
         },
@@ -267,7 +267,7 @@ pub async fn proposal_feed(
         Feed {
             id: format!("{TAG}proposal/{code}"),
             title: format!("听商:{} 的办理进展", proposal.title),
-            page: format!("/proposals/{code}"),
+            page: crate::proposals::page_path(&code),
             own: format!("/proposals/{code}/feed.atom"),
             entries,
         },

@@ -163,11 +163,20 @@ pub async fn apply(
     .await?;
     crate::search::outbox::enqueue(&txn, crate::search::documents::PROPOSAL, proposal_id).await?;
     // Members' and agencies' steps are not in the audit log (the timeline records them), so the
-    // public pages' revision is bumped here for every command.
-    crate::revision::bump(&txn).await?;
+    // public pages' revision is bumped here for every command: a step changes this proposal's
+    // page and its session's, or none while the proposal is not public (a draft submitted); a
+    // merge also changes the target's, so it may change anything.
+    if matches!(command, Command::Merge { .. }) {
+        crate::revision::bump(&txn).await?;
+    } else if loaded.status.is_public() || to.is_public() {
+        let pages = super::service::pages_showing(&txn, &loaded.proposal).await?;
+        crate::revision::bump_pages(&txn, &pages).await?;
+    } else {
+        crate::revision::bump_pages(&txn, &[]).await?;
+    }
     if actor.is_secretariat() {
         let detail = format!("{} → {}", loaded.status.as_str(), to.as_str());
-        crate::audit::record(
+        crate::audit::record_private(
             &txn,
             Some(actor),
             command.kind().as_str(),

@@ -13,6 +13,7 @@ use super::{Channel, ProposalStatus};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::statistics::Measure;
+use crate::web::page_cache::Shows;
 
 const PER_PAGE: u64 = 20;
 
@@ -122,10 +123,10 @@ async fn show(
     if !service::is_plausible_code(&code) {
         return Err(AppError::NotFound);
     }
-    let key = format!("/proposals/{code}");
+    let key = super::page_path(&code);
     state
         .pages
-        .page(&state.db, &key, &headers, || async {
+        .page(&state.db, &key, Shows::Itself, &headers, || async {
             let page = service::public_page_snapshot(&state.db, &code).await?;
             Ok(state
                 .templates

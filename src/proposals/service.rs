@@ -322,6 +322,24 @@ pub async fn public_page_snapshot(db: &DatabaseConnection, code: &str) -> AppRes
     Ok(page)
 }
 
+/// The paths of the public pages that show `proposal`: its own and its session's.
+pub async fn pages_showing<C: ConnectionTrait>(
+    db: &C,
+    proposal: &proposals::Model,
+) -> Result<Vec<String>, sea_orm::DbErr> {
+    let mut pages = vec![super::page_path(&proposal.code)];
+    if let Some(id) = proposal.session_id {
+        let number: Option<i32> = sessions::Entity::find_by_id(id)
+            .select_only()
+            .column(sessions::Column::Number)
+            .into_tuple()
+            .one(db)
+            .await?;
+        pages.extend(number.map(crate::sessions::page_path));
+    }
+    Ok(pages)
+}
+
 /// The public page of one proposal; unpublished or undecided proposals are "not found".
 pub async fn public_page<C: ConnectionTrait>(db: &C, code: &str) -> AppResult<ProposalPage> {
     let proposal = proposals::Entity::find()

@@ -146,7 +146,7 @@ pub async fn build_proposals<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResu
             SearchDoc {
                 id: doc_id(PROPOSAL, p.id),
                 kind: PROPOSAL.into(),
-                url: format!("/proposals/{}", p.code),
+                url: crate::proposals::page_path(&p.code),
                 title: p.title,
                 code: Some(p.code),
                 body,
@@ -196,7 +196,7 @@ pub async fn build_sessions<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResul
             SearchDoc {
                 id: doc_id(SESSION, s.id),
                 kind: SESSION.into(),
-                url: format!("/sessions/{}", s.number),
+                url: crate::sessions::page_path(s.number),
                 title: format!("第{}期 {}", s.number, s.topic),
                 code: None,
                 body: format!("{}{roster}", plain_text(&s.summary_md)),

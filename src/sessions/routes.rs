@@ -9,6 +9,7 @@ use minijinja::context;
 use super::service;
 use crate::app::AppState;
 use crate::error::AppResult;
+use crate::web::page_cache::Shows;
 use crate::web::parse_id;
 
 pub fn routes() -> Router<AppState> {
@@ -28,10 +29,10 @@ async fn show(
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let number = parse_id(&number)?;
-    let key = format!("/sessions/{number}");
+    let key = super::page_path(number);
     state
         .pages
-        .page(&state.db, &key, &headers, || async {
+        .page(&state.db, &key, Shows::Itself, &headers, || async {
             let page = service::page_snapshot(&state.db, number).await?;
             Ok(state
                 .templates

@@ -129,7 +129,7 @@ impl Dataset {
                 .iter()
                 .map(|s| Row {
                     label: format!("第{}期 {}", s.number, s.topic),
-                    href: Some(format!("/sessions/{}", s.number)),
+                    href: Some(crate::sessions::page_path(s.number)),
                     query: join_query(&[format!("session={}", s.number), year_query.clone()]),
                     tally: self.tally(&Selection {
                         session_id: Some(s.id),

@@ -3,10 +3,13 @@
 //! A public page (proposal, session, home) is a function of the database and of today's date
 //! (overdue flags, days left) and of nothing about the visitor: the layout carries no user state.
 //! So its HTML is cached under the content revision (`crate::revision`), read with one primary-key
-//! lookup per request; any write that changes public content bumps the revision and the next
-//! request renders afresh. At 100k proposals this turns a session page's ~20 queries and Markdown
-//! rendering of ~40 proposals into one query. Within a revision the least recently served pages
-//! make room for new ones; large pages are kept gzip-compressed (see [`COMPRESS_FROM`]).
+//! lookup per request. At 100k proposals this turns a session page's ~20 queries and Markdown
+//! rendering of ~40 proposals into one query. When the revision moves, the cache reads which pages
+//! the new changes touched (`crate::revision::pages_changed`): a workflow step on one proposal
+//! drops that proposal's page, its session's page and the pages that show anything ([`Shows`]),
+//! and the rest stay; a change of unknown reach drops every page. Within a revision the least
+//! recently served pages make room for new ones; large pages are kept gzip-compressed (see
+//! [`COMPRESS_FROM`]).
 use std::collections::HashMap;
 use std::future::Future;
 use std::io::{Read, Write};
@@ -50,6 +53,25 @@ struct Generation {
 struct Cached {
     html: Stored,
     used: u64,
+    shows: Shows,
+}
+
+/// What a cached page shows, which decides the changes that make it stale.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shows {
+    /// Only what the changes that touch it name by its path: a proposal's page, a session's page.
+    Itself,
+    /// Anything (the home page's latest items and counts): every change makes it stale.
+    Anything,
+}
+
+/// What the cache holds for a request.
+enum Found {
+    Page(Stored),
+    /// Not cached under this revision and day.
+    Missing,
+    /// The cache holds an older revision of the same day: the changes since then decide.
+    Behind(i64),
 }
 
 /// Pages from this size on are kept gzip-compressed: a session page of the 100k corpus (~50 KB)
@@ -172,6 +194,7 @@ impl PageCache {
         &self,
         db: &C,
         key: &str,
+        shows: Shows,
         request: &HeaderMap,
         render: F,
     ) -> AppResult<Response>
@@ -188,12 +211,18 @@ impl PageCache {
         // then at least as new as its key, never older.
         let revision = crate::revision::current(db).await?;
         let day = crate::time::today();
-        if let Some(page) = self.lookup(revision, day, key) {
+        let mut found = self.lookup(revision, day, key);
+        if let Found::Behind(since) = found {
+            let changed = crate::revision::pages_changed(db, since, revision).await?;
+            self.catch_up(since, revision, day, changed.as_deref());
+            found = self.lookup(revision, day, key);
+        }
+        if let Found::Page(page) = found {
             return page.into_response(gzip);
         }
         let html = Bytes::from(render().await?);
         let stored = Stored::new(html.clone());
-        self.store(revision, day, key, stored.clone());
+        self.store(revision, day, key, shows, stored.clone());
         match stored {
             Stored::Gzip(_) if !gzip => Stored::Plain(html),
             stored => stored,
@@ -201,19 +230,60 @@ impl PageCache {
         .into_response(gzip)
     }
 
-    fn lookup(&self, revision: i64, day: NaiveDate, key: &str) -> Option<Stored> {
+    /// True when the page at `key` is cached for the revision last seen (for tests and
+    /// diagnostics: whether a change left the page in place).
+    pub fn holds(&self, key: &str) -> bool {
+        let generation = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        generation.pages.contains_key(key)
+    }
+
+    fn lookup(&self, revision: i64, day: NaiveDate, key: &str) -> Found {
         let mut generation = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if generation.revision != revision || generation.day != Some(day) {
-            return None;
+        if generation.day != Some(day) || generation.revision > revision {
+            return Found::Missing;
+        }
+        if generation.revision < revision {
+            return Found::Behind(generation.revision);
         }
         generation.tick += 1;
         let tick = generation.tick;
-        let cached = generation.pages.get_mut(key)?;
-        cached.used = tick;
-        Some(cached.html.clone())
+        match generation.pages.get_mut(key) {
+            Some(cached) => {
+                cached.used = tick;
+                Found::Page(cached.html.clone())
+            }
+            None => Found::Missing,
+        }
     }
 
-    fn store(&self, revision: i64, day: NaiveDate, key: &str, html: Stored) {
+    /// Moves the cache from revision `since` to `revision`, dropping the pages that `changed`
+    /// (the paths the changes in between touched) makes stale, or every page when it is `None`.
+    /// Does nothing when another request moved the cache meanwhile.
+    fn catch_up(&self, since: i64, revision: i64, day: NaiveDate, changed: Option<&[String]>) {
+        let mut generation = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if generation.revision != since || generation.day != Some(day) {
+            return;
+        }
+        let Some(changed) = changed else {
+            *generation = Generation {
+                revision,
+                day: Some(day),
+                ..Default::default()
+            };
+            return;
+        };
+        let Generation { pages, bytes, .. } = &mut *generation;
+        pages.retain(|key, cached| {
+            let keep = cached.shows == Shows::Itself && !changed.iter().any(|c| c == key);
+            if !keep {
+                *bytes -= cached.html.len();
+            }
+            keep
+        });
+        generation.revision = revision;
+    }
+
+    fn store(&self, revision: i64, day: NaiveDate, key: &str, shows: Shows, html: Stored) {
         let mut generation = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         // A render that started before a newer revision was seen must not replace its pages.
         if generation.revision > revision {
@@ -238,7 +308,7 @@ impl PageCache {
         let used = generation.tick;
         generation
             .pages
-            .insert(key.to_owned(), Cached { html, used });
+            .insert(key.to_owned(), Cached { html, used, shows });
     }
 }
 
@@ -254,6 +324,14 @@ mod tests {
         Stored::Plain(Bytes::from_static(bytes))
     }
 
+    /// The cached page, when the cache holds it under this revision and day.
+    fn hit(cache: &PageCache, revision: i64, day: NaiveDate, key: &str) -> Option<Stored> {
+        match cache.lookup(revision, day, key) {
+            Found::Page(page) => Some(page),
+            Found::Missing | Found::Behind(_) => None,
+        }
+    }
+
     fn text(stored: Option<Stored>) -> Option<Bytes> {
         match stored? {
             Stored::Plain(b) | Stored::Gzip(b) => Some(b),
@@ -263,27 +341,72 @@ mod tests {
     #[test]
     fn pages_live_for_one_revision_and_one_day() {
         let cache = PageCache::default();
-        cache.store(3, day(29), "/a", plain(b"a3"));
+        cache.store(3, day(29), "/a", Shows::Itself, plain(b"a3"));
         assert_eq!(
-            text(cache.lookup(3, day(29), "/a")).as_deref(),
+            text(hit(&cache, 3, day(29), "/a")).as_deref(),
             Some(&b"a3"[..])
         );
-        assert!(cache.lookup(3, day(29), "/b").is_none());
-        assert!(cache.lookup(4, day(29), "/a").is_none(), "a write happened");
-        assert!(cache.lookup(3, day(30), "/a").is_none(), "the day turned");
+        assert!(hit(&cache, 3, day(29), "/b").is_none());
+        assert!(hit(&cache, 4, day(29), "/a").is_none(), "a write happened");
+        assert!(hit(&cache, 3, day(30), "/a").is_none(), "the day turned");
 
-        cache.store(4, day(29), "/a", plain(b"a4"));
+        cache.store(4, day(29), "/a", Shows::Itself, plain(b"a4"));
         assert_eq!(
-            text(cache.lookup(4, day(29), "/a")).as_deref(),
+            text(hit(&cache, 4, day(29), "/a")).as_deref(),
             Some(&b"a4"[..])
         );
         // A slow render that read revision 3 does not bring back the old generation.
-        cache.store(3, day(29), "/b", plain(b"b3"));
+        cache.store(3, day(29), "/b", Shows::Itself, plain(b"b3"));
         assert_eq!(
-            text(cache.lookup(4, day(29), "/a")).as_deref(),
+            text(hit(&cache, 4, day(29), "/a")).as_deref(),
             Some(&b"a4"[..])
         );
-        assert!(cache.lookup(3, day(29), "/b").is_none());
+        assert!(hit(&cache, 3, day(29), "/b").is_none());
+    }
+
+    #[test]
+    fn a_change_drops_the_pages_it_names_and_those_that_show_anything() {
+        let cache = PageCache::default();
+        cache.store(5, day(29), "/", Shows::Anything, plain(b"home"));
+        cache.store(5, day(29), "/sessions/27", Shows::Itself, plain(b"s27"));
+        cache.store(5, day(29), "/sessions/28", Shows::Itself, plain(b"s28"));
+        cache.store(5, day(29), "/proposals/A", Shows::Itself, plain(b"a"));
+        assert!(matches!(
+            cache.lookup(7, day(29), "/sessions/28"),
+            Found::Behind(5)
+        ));
+
+        let changed = ["/proposals/A".to_owned(), "/sessions/27".to_owned()];
+        cache.catch_up(5, 7, day(29), Some(&changed));
+        assert!(
+            hit(&cache, 7, day(29), "/sessions/28").is_some(),
+            "untouched"
+        );
+        for stale in ["/", "/sessions/27", "/proposals/A"] {
+            assert!(hit(&cache, 7, day(29), stale).is_none(), "{stale} is stale");
+        }
+        assert_eq!(
+            cache.inner.lock().unwrap().bytes,
+            3,
+            "bytes follow the drops"
+        );
+
+        // Another request moved the cache meanwhile: a catch-up from the old revision is ignored.
+        cache.catch_up(5, 9, day(29), None);
+        assert!(hit(&cache, 7, day(29), "/sessions/28").is_some());
+        // A change of unknown reach drops everything.
+        cache.catch_up(7, 8, day(29), None);
+        assert!(hit(&cache, 8, day(29), "/sessions/28").is_none());
+        assert!(matches!(
+            cache.lookup(8, day(29), "/sessions/28"),
+            Found::Missing
+        ));
+        // The day turning is not caught up on: pages count the days left.
+        cache.store(8, day(29), "/sessions/28", Shows::Itself, plain(b"s28"));
+        assert!(matches!(
+            cache.lookup(9, day(30), "/sessions/28"),
+            Found::Missing
+        ));
     }
 
     #[test]
@@ -291,12 +414,12 @@ mod tests {
         let cache = PageCache::default();
         let page = Stored::Plain(Bytes::from(vec![b'x'; MAX_BYTES / 8]));
         for i in 0..8 {
-            cache.store(1, day(29), &format!("/{i}"), page.clone());
+            cache.store(1, day(29), &format!("/{i}"), Shows::Itself, page.clone());
         }
         // /0 is served again, so /1 is now the least recently used.
-        assert!(cache.lookup(1, day(29), "/0").is_some());
-        cache.store(1, day(29), "/8", page.clone());
-        let kept = |key: &str| cache.lookup(1, day(29), key).is_some();
+        assert!(hit(&cache, 1, day(29), "/0").is_some());
+        cache.store(1, day(29), "/8", Shows::Itself, page.clone());
+        let kept = |key: &str| hit(&cache, 1, day(29), key).is_some();
         assert!(kept("/0") && kept("/8"), "recent pages stay");
         assert!(!kept("/1") && !kept("/2"), "the oldest make room");
         let total = |cache: &PageCache| {
@@ -307,9 +430,9 @@ mod tests {
         };
         assert!(total(&cache) <= MAX_BYTES);
         // Replacing a page counts its size once; a page over half the budget is not kept.
-        cache.store(1, day(29), "/8", plain(b"small"));
+        cache.store(1, day(29), "/8", Shows::Itself, plain(b"small"));
         let huge = Stored::Plain(Bytes::from(vec![b'x'; MAX_BYTES / 2 + 1]));
-        cache.store(1, day(29), "/huge", huge);
+        cache.store(1, day(29), "/huge", Shows::Itself, huge);
         assert!(!kept("/huge"));
         total(&cache);
     }
