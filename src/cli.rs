@@ -88,7 +88,7 @@ pub async fn token(db: &DatabaseConnection, command: TokenCommand) -> anyhow::Re
 /// A progress line on standard error for long work: `重建索引 1200/10000 (12%)`.
 pub fn progress(label: &'static str) -> impl Fn(usize, usize) + Sync {
     move |done, total| {
-        let percent = if total == 0 { 100 } else { done * 100 / total };
+        let percent = (done * 100).checked_div(total).unwrap_or(100);
         eprint!("\r{label} {done}/{total} ({percent}%)   ");
     }
 }

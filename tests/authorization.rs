@@ -87,6 +87,7 @@ async fn proposal_at(app: &TestApp, p: &People, stage: Stage) -> i32 {
         .new_draft(&[("title", "授权矩阵测试建议"), ("body_md", "正文")])
         .await;
     let due = (chrono::Utc::now().date_naive() + chrono::Duration::days(60)).to_string();
+    #[allow(clippy::type_complexity)]
     let steps: Vec<(Stage, &UserClient, &str, Vec<(&str, String)>)> = vec![
         (Stage::Submitted, &p.author, "submit", vec![]),
         (Stage::Accepted, &p.secretariat, "accept", vec![]),
@@ -154,6 +155,7 @@ async fn every_role_may_do_exactly_its_own_actions() {
     let p = people(&app).await;
     let due = (chrono::Utc::now().date_naive() + chrono::Duration::days(200)).to_string();
     let lead_id = app.agency_id("市科技局").await.to_string();
+    #[allow(clippy::type_complexity)]
     let cases: Vec<(&str, Stage, Vec<(&str, &str)>, Vec<&str>)> = vec![
         ("submit", Stage::Draft, vec![], vec!["author"]),
         ("withdraw", Stage::Submitted, vec![], vec!["author"]),

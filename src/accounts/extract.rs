@@ -77,17 +77,6 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn csrf_tokens_must_match_exactly() {
-        assert!(super::check_csrf("abc", "abc").is_ok());
-        assert!(super::check_csrf("abc", "abd").is_err());
-        assert!(super::check_csrf("abc", "ab").is_err());
-        assert!(super::check_csrf("", "").is_err());
-    }
-}
-
 /// A form posted by a signed-in user, with its CSRF token already checked: the one way handlers
 /// receive state-changing forms.
 pub struct SignedForm {
@@ -117,5 +106,16 @@ impl axum::extract::FromRequest<AppState> for SignedForm {
         let fields = crate::web::form::Fields::new(pairs);
         check_csrf(&session.csrf_token, fields.get("csrf"))?;
         Ok(Self { session, fields })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn csrf_tokens_must_match_exactly() {
+        assert!(super::check_csrf("abc", "abc").is_ok());
+        assert!(super::check_csrf("abc", "abd").is_err());
+        assert!(super::check_csrf("abc", "ab").is_err());
+        assert!(super::check_csrf("", "").is_err());
     }
 }

@@ -167,6 +167,8 @@ const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$
 pub async fn create_demo_users(
     db: &DatabaseConnection,
 ) -> AppResult<Vec<(String, Role, String, Option<String>)>> {
+    // (username, role, display name, person, agency)
+    #[allow(clippy::type_complexity)]
     let mut wanted: Vec<(String, Role, String, Option<i32>, Option<i32>)> = vec![
         ("admin".into(), Role::Admin, "系统管理员".into(), None, None),
         (

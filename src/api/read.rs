@@ -74,7 +74,7 @@ pub async fn session(
             .collect(),
         proposals: page.proposals.into_iter().map(Into::into).collect(),
         commitments: page.commitments.into_iter().map(Into::into).collect(),
-        follow_up: page.summary.into(),
+        follow_up: page.summary,
     }))
 }
 
@@ -234,7 +234,7 @@ pub async fn agencies(State(state): State<AppState>) -> AppResult<Json<Vec<Agenc
                 agency_id: Some(a.id),
                 ..Default::default()
             });
-            agency_out(a.clone(), tally.into())
+            agency_out(a.clone(), tally)
         })
         .collect();
     Ok(Json(out))
@@ -261,7 +261,7 @@ pub async fn agency(
         .filter_map(|row| {
             Some(YearStatistics {
                 year: row.label.trim_end_matches('年').parse().ok()?,
-                statistics: row.tally.into(),
+                statistics: row.tally,
             })
         })
         .collect();
@@ -272,7 +272,7 @@ pub async fn agency(
     // Only the commitments: the agency page's other parts are not in this document.
     let commitments = crate::agencies::service::commitments_of(&state.db, id, None).await?;
     Ok(Json(AgencyDetail {
-        agency: agency_out(model, total.into()),
+        agency: agency_out(model, total),
         by_year,
         commitments: commitments.into_iter().map(Into::into).collect(),
     }))

@@ -256,6 +256,101 @@ pub async fn load_views<C: ConnectionTrait>(
         .collect())
 }
 
+/// A dated actual reported against a commitment.
+pub struct NewReport {
+    pub value: f64,
+    pub reported_on: NaiveDate,
+    pub source: String,
+}
+
+/// Records an actual as `actor`, with the proposal's timeline event, outbox row and audit entry,
+/// in one transaction.
+pub async fn report_actual(
+    db: &sea_orm::DatabaseConnection,
+    actor: &crate::accounts::Actor,
+    commitment_id: i32,
+    report: NewReport,
+) -> crate::error::AppResult<Option<String>> {
+    use crate::error::AppError;
+    use sea_orm::ActiveValue::Set;
+    if !report.value.is_finite() || report.value.abs() > 1e15 {
+        return Err(AppError::bad_request("实际值须为合理的数值。"));
+    }
+    crate::proposals::drafts::check_text("数据来源", &report.source, 2000, true)
+        .map_err(AppError::BadRequest)?;
+    if report.reported_on > crate::time::today() {
+        return Err(AppError::bad_request("报告日期不能晚于今天。"));
+    }
+    let txn = crate::db::begin_write(db).await?;
+    let commitment = commitments::Entity::find_by_id(commitment_id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !crate::accounts::policy::may_report_actual(actor, commitment.agency_id) {
+        return Err(AppError::Forbidden);
+    }
+    let now = chrono::Utc::now();
+    commitment_reports::Entity::insert(commitment_reports::ActiveModel {
+        commitment_id: Set(commitment.id),
+        value: Set(report.value),
+        reported_on: Set(Some(report.reported_on)),
+        note: Set(Some(report.source.clone())),
+        created_at: Set(now.fixed_offset()),
+        updated_at: Set(now.fixed_offset()),
+        ..Default::default()
+    })
+    .exec(&txn)
+    .await?;
+    let proposal = match commitment.proposal_id {
+        Some(proposal_id) => {
+            crate::followup::timeline::append(
+                &txn,
+                crate::followup::timeline::NewEvent {
+                    proposal_id,
+                    occurred_at: now,
+                    precision: crate::time::Precision::Exact,
+                    actor_user_id: Some(actor.user_id),
+                    actor_label: &actor.display_name,
+                    action: crate::followup::timeline::TimelineAction::Progress,
+                    from_status: None,
+                    to_status: None,
+                    note: Some(format!(
+                        "报告承诺“{}”实际完成 {} {}({})",
+                        commitment.metric, report.value, commitment.unit, report.source
+                    )),
+                    public: true,
+                    source_file: None,
+                    source_quote: None,
+                },
+            )
+            .await?;
+            crate::search::outbox::enqueue(&txn, crate::search::documents::PROPOSAL, proposal_id)
+                .await?;
+            proposals::Entity::find_by_id(proposal_id).one(&txn).await?
+        }
+        None => None,
+    };
+    // An actual shows on its proposal's page and its session's (and the home page's counts).
+    match &proposal {
+        Some(proposal) => {
+            let pages = crate::proposals::service::pages_showing(&txn, proposal).await?;
+            crate::revision::bump_pages(&txn, &pages).await?;
+        }
+        None => crate::revision::bump(&txn).await?,
+    }
+    crate::audit::record_private(
+        &txn,
+        Some(actor),
+        "report_actual",
+        Some(format!("commitment {}", commitment.id)),
+        Some(report.value.to_string()),
+        None,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(proposal.map(|p| p.code))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -371,99 +466,4 @@ mod tests {
             None
         );
     }
-}
-
-/// A dated actual reported against a commitment.
-pub struct NewReport {
-    pub value: f64,
-    pub reported_on: NaiveDate,
-    pub source: String,
-}
-
-/// Records an actual as `actor`, with the proposal's timeline event, outbox row and audit entry,
-/// in one transaction.
-pub async fn report_actual(
-    db: &sea_orm::DatabaseConnection,
-    actor: &crate::accounts::Actor,
-    commitment_id: i32,
-    report: NewReport,
-) -> crate::error::AppResult<Option<String>> {
-    use crate::error::AppError;
-    use sea_orm::ActiveValue::Set;
-    if !report.value.is_finite() || report.value.abs() > 1e15 {
-        return Err(AppError::bad_request("实际值须为合理的数值。"));
-    }
-    crate::proposals::drafts::check_text("数据来源", &report.source, 2000, true)
-        .map_err(AppError::BadRequest)?;
-    if report.reported_on > crate::time::today() {
-        return Err(AppError::bad_request("报告日期不能晚于今天。"));
-    }
-    let txn = crate::db::begin_write(db).await?;
-    let commitment = commitments::Entity::find_by_id(commitment_id)
-        .one(&txn)
-        .await?
-        .ok_or(AppError::NotFound)?;
-    if !crate::accounts::policy::may_report_actual(actor, commitment.agency_id) {
-        return Err(AppError::Forbidden);
-    }
-    let now = chrono::Utc::now();
-    commitment_reports::Entity::insert(commitment_reports::ActiveModel {
-        commitment_id: Set(commitment.id),
-        value: Set(report.value),
-        reported_on: Set(Some(report.reported_on)),
-        note: Set(Some(report.source.clone())),
-        created_at: Set(now.fixed_offset()),
-        updated_at: Set(now.fixed_offset()),
-        ..Default::default()
-    })
-    .exec(&txn)
-    .await?;
-    let proposal = match commitment.proposal_id {
-        Some(proposal_id) => {
-            crate::followup::timeline::append(
-                &txn,
-                crate::followup::timeline::NewEvent {
-                    proposal_id,
-                    occurred_at: now,
-                    precision: crate::time::Precision::Exact,
-                    actor_user_id: Some(actor.user_id),
-                    actor_label: &actor.display_name,
-                    action: crate::followup::timeline::TimelineAction::Progress,
-                    from_status: None,
-                    to_status: None,
-                    note: Some(format!(
-                        "报告承诺“{}”实际完成 {} {}({})",
-                        commitment.metric, report.value, commitment.unit, report.source
-                    )),
-                    public: true,
-                    source_file: None,
-                    source_quote: None,
-                },
-            )
-            .await?;
-            crate::search::outbox::enqueue(&txn, crate::search::documents::PROPOSAL, proposal_id)
-                .await?;
-            proposals::Entity::find_by_id(proposal_id).one(&txn).await?
-        }
-        None => None,
-    };
-    // An actual shows on its proposal's page and its session's (and the home page's counts).
-    match &proposal {
-        Some(proposal) => {
-            let pages = crate::proposals::service::pages_showing(&txn, proposal).await?;
-            crate::revision::bump_pages(&txn, &pages).await?;
-        }
-        None => crate::revision::bump(&txn).await?,
-    }
-    crate::audit::record_private(
-        &txn,
-        Some(actor),
-        "report_actual",
-        Some(format!("commitment {}", commitment.id)),
-        Some(report.value.to_string()),
-        None,
-    )
-    .await?;
-    txn.commit().await?;
-    Ok(proposal.map(|p| p.code))
 }

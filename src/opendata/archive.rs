@@ -527,7 +527,7 @@ impl IdMap {
     ) -> Option<i32> {
         let claimed = self.claimed.get(table);
         rows.into_iter()
-            .map(|m| id(m))
+            .map(id)
             .find(|i| claimed.is_none_or(|c| !c.contains(i)))
     }
     fn get(&self, table: &'static str, old: i32) -> i32 {

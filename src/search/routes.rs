@@ -208,7 +208,7 @@ async fn page(State(state): State<AppState>, Query(params): Query<Params>) -> Ap
             prev => (query.page > 1).then(|| page_link(query.page - 1)),
             next => (query.page < pages).then(|| page_link(query.page + 1)),
             sort => match query.sort { Sort::Relevance => "relevance", Sort::Newest => "newest", Sort::Oldest => "oldest" },
-            hidden => query.filters.pairs().into_iter().map(|(k, v)| (k, v)).collect::<Vec<_>>(),
+            hidden => query.filters.pairs().into_iter().collect::<Vec<_>>(),
             searched => !query.text.is_empty() || !query.filters.pairs().is_empty(),
         },
     )?;
