@@ -5,6 +5,8 @@
 //! with wrk (Lua scripts pick paths and queries at random): home, session, proposal, search page,
 //! search API and authenticated submissions, next to a bare axum handler that reads the same
 //! proposal row from the same SQLite file. Results are printed and written to BENCHMARKS.md.
+//! `--search-only` stops after the search figures (corpus, reindex, in-process query mix): the
+//! 1M-proposal run, `-- --sizes 1000000 --search-only --out …`.
 //!
 //! `cargo test` runs this same program as a smoke test (a 300-proposal corpus, one-second wrk runs,
 //! nothing written), so the benchmark cannot rot; it fails on errors or on a page whose number of
@@ -34,6 +36,9 @@ struct Args {
     keep: Option<PathBuf>,
     /// Leave out the bulk import (minutes at 100k) when profiling something else.
     skip_import: bool,
+    /// Only the search index: corpus, reindex and the in-process query mix (for 1M proposals,
+    /// where the page scenarios would take the better part of an hour).
+    search_only: bool,
 }
 
 /// Sends SIGTERM to a server this benchmark started. A direct `kill(2)`: procps-ng's `kill`
@@ -61,6 +66,7 @@ fn args() -> Args {
             out: None,
             keep: None,
             skip_import: false,
+            search_only: false,
         };
     }
     let mut a = Args {
@@ -71,6 +77,7 @@ fn args() -> Args {
         out: Some(PathBuf::from("BENCHMARKS.md")),
         keep: None,
         skip_import: false,
+        search_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -89,6 +96,7 @@ fn args() -> Args {
             "--out" => a.out = Some(PathBuf::from(it.next().unwrap())),
             "--keep" => a.keep = Some(PathBuf::from(it.next().unwrap())),
             "--skip-import" => a.skip_import = true,
+            "--search-only" => a.search_only = true,
             _ => {} // cargo passes --bench
         }
     }
@@ -350,6 +358,7 @@ impl Workdir {
     }
 }
 
+#[derive(Clone)]
 struct SizeResult {
     size: usize,
     generate_s: f64,
@@ -368,6 +377,7 @@ struct SizeResult {
 }
 
 /// The Meilisearch figures of one corpus size.
+#[derive(Clone)]
 struct MeiliResult {
     reindex_s: f64,
     /// The query mix through the SDK (what our backend sends), 16 at a time.
@@ -467,6 +477,7 @@ async fn run_size(
     connections: usize,
     keep: Option<&Path>,
     skip_import: bool,
+    search_only: bool,
 ) -> SizeResult {
     let dir = tempfile::tempdir().unwrap();
     let dir = match keep {
@@ -497,7 +508,7 @@ async fn run_size(
     let db = connect(&url).await;
 
     // Bulk import: the public archive of this corpus into an empty database.
-    let (import_s, import_records) = if skip_import {
+    let (import_s, import_records) = if skip_import || search_only {
         (f64::NAN, 0)
     } else {
         bulk_import(&db, dir.path(), size).await
@@ -568,8 +579,29 @@ async fn run_size(
         }
     };
 
+    // The figures so far; the server's are filled in below (NaN: not measured).
+    let mut result = SizeResult {
+        size,
+        generate_s,
+        import_s,
+        import_records,
+        reindex_s,
+        indexed,
+        startup_ms: f64::NAN,
+        rss_mb: f64::NAN,
+        embedded,
+        embedded_alone,
+        meili,
+        loads: BTreeMap::new(),
+        queries_per_page: BTreeMap::new(),
+    };
+    if search_only {
+        db.close().await.unwrap();
+        return result;
+    }
+
     // Queries per page: the page must not issue one query per item (no N+1).
-    let queries_per_page = count_queries(&url, &generated).await;
+    result.queries_per_page = count_queries(&url, &generated).await;
 
     // A token for authenticated submissions.
     tingshang::accounts::service::create_user(
@@ -596,6 +628,7 @@ async fn run_size(
 
     // The release server.
     let (mut server, base, startup_ms) = start_server(&url, &index_dir, true).await;
+    result.startup_ms = startup_ms;
     let baseline = baseline_server(&url).await;
     if !have_wrk() {
         use std::io::Write;
@@ -605,21 +638,7 @@ async fn run_size(
         );
         terminate(&server);
         server.wait().unwrap();
-        return SizeResult {
-            size,
-            generate_s,
-            import_s,
-            import_records,
-            reindex_s,
-            indexed,
-            startup_ms,
-            rss_mb: 0.0,
-            embedded,
-            embedded_alone,
-            meili,
-            loads: BTreeMap::new(),
-            queries_per_page,
-        };
+        return result;
     }
 
     let scripts = dir.path();
@@ -730,6 +749,8 @@ async fn run_size(
     // names the pages it touched, so the cached session pages stay (they used to be dropped by
     // every write, ten times a second here).
     let label = "session, cached, 10 acceptances/s";
+    // The proposal rows above made the least recently used session pages room for theirs.
+    serve_each_once(&base, &scripts.join("session.txt")).await;
     eprintln!("[{size}] wrk {label}");
     let steps = tokio::spawn(accept_intakes(
         base.clone(),
@@ -818,21 +839,9 @@ async fn run_size(
         terminate(&server);
         server.wait().unwrap();
     }
-    SizeResult {
-        size,
-        generate_s,
-        import_s,
-        import_records,
-        reindex_s,
-        indexed,
-        startup_ms,
-        rss_mb,
-        embedded,
-        embedded_alone,
-        meili,
-        loads,
-        queries_per_page,
-    }
+    result.rss_mb = rss_mb;
+    result.loads = loads;
+    result
 }
 
 /// Starts the release server on the corpus; returns it, its address and the milliseconds until it
@@ -997,13 +1006,15 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
         "submissions",
     ];
     for name in names {
-        if results.iter().any(|r| !r.loads.contains_key(name)) {
+        if results.iter().all(|r| !r.loads.contains_key(name)) {
             continue; // the Meilisearch row without MEILI_URL
         }
         let cells: Vec<String> = results
             .iter()
             .map(|r| {
-                let l = &r.loads[name];
+                let Some(l) = r.loads.get(name) else {
+                    return "—".to_owned(); // not run at this size (--search-only)
+                };
                 let ratio = l.rps / r.loads["baseline"].rps;
                 format!(
                     "{:.0} req/s ({:.2}×), p50 {:.1} / p95 {:.1} / p99 {:.1} ms{}",
@@ -1068,15 +1079,22 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
     md.push_str(&row("corpus generation", &|r| {
         format!("{:.1} s", r.generate_s)
     }));
+    let or_dash = |value: f64, unit: &str| {
+        if value.is_nan() {
+            "—".to_owned()
+        } else {
+            format!("{value:.0} {unit}")
+        }
+    };
     md.push_str(&row("start-up to first page", &|r| {
-        format!("{:.0} ms", r.startup_ms)
+        or_dash(r.startup_ms, "ms")
     }));
-    md.push_str(&row("peak RSS of the server", &|r| {
-        format!("{:.0} MB", r.rss_mb)
-    }));
+    md.push_str(&row("peak RSS of the server", &|r| or_dash(r.rss_mb, "MB")));
     for page in ["proposal page", "session page", "proposal list (20)"] {
         md.push_str(&row(&format!("SQL statements: {page}"), &|r| {
-            r.queries_per_page[page].to_string()
+            r.queries_per_page
+                .get(page)
+                .map_or_else(|| "—".to_owned(), ToString::to_string)
         }));
     }
     md
@@ -1094,12 +1112,13 @@ async fn main() {
                 args.connections,
                 args.keep.as_deref(),
                 args.skip_import,
+                args.search_only,
             )
             .await,
         );
     }
-    if results.iter().any(|r| r.loads.is_empty()) {
-        return;
+    if !args.search_only && results.iter().any(|r| r.loads.is_empty()) {
+        return; // wrk is missing: said so above
     }
     // The smoke run must be clean; a full run reports failed requests in the table instead.
     if args.smoke {
@@ -1109,6 +1128,14 @@ async fn main() {
                 assert_eq!(load.errors, 0, "{name}: {} failed requests", load.errors);
             }
         }
+        // The search-only run (`--search-only`, for 1M) beside a full one in one table.
+        let search_only = run_size(args.sizes[0], 1, 4, None, false, true).await;
+        assert!(search_only.indexed > 0 && search_only.embedded.rps > 0.0);
+        let mixed = report(&[results[0].clone(), search_only], 1, 4);
+        assert!(
+            mixed.contains("| search API | ") && mixed.contains(" | — |"),
+            "a search-only column shows dashes for what it did not run:\n{mixed}"
+        );
     }
     let table = report(&results, args.seconds, args.connections);
     println!("{table}");

@@ -17,3 +17,13 @@ pub fn limit_malloc_arenas() {
         }
     }
 }
+
+/// Returns memory freed inside the allocator's arenas to the system. After a burst of large,
+/// short-lived buffers (an index commit's), glibc keeps the freed pages resident for reuse.
+pub fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free pages; it is safe to call from any thread.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
