@@ -212,7 +212,10 @@ impl PageCache {
         let revision = crate::revision::current(db).await?;
         let day = crate::time::today();
         let mut found = self.lookup(revision, day, key);
-        if let Found::Behind(since) = found {
+        // Concurrent requests may catch the cache up to revisions between its own and this one's;
+        // a few rounds follow them (each a cheap read), then the page is rendered uncached.
+        for _ in 0..4 {
+            let Found::Behind(since) = found else { break };
             let changed = crate::revision::pages_changed(db, since, revision).await?;
             self.catch_up(since, revision, day, changed.as_deref());
             found = self.lookup(revision, day, key);
@@ -285,16 +288,18 @@ impl PageCache {
 
     fn store(&self, revision: i64, day: NaiveDate, key: &str, shows: Shows, html: Stored) {
         let mut generation = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        // A render that started before a newer revision was seen must not replace its pages.
-        if generation.revision > revision {
-            return;
-        }
-        if generation.revision != revision || generation.day != Some(day) {
+        if generation.day != Some(day) {
+            // The first page of the day (or ever): the pages of other days count other days.
             *generation = Generation {
                 revision,
                 day: Some(day),
                 ..Default::default()
             };
+        } else if generation.revision != revision {
+            // Rendered under another revision than the cache's: an older one must not replace
+            // newer pages, and a newer one is for the next request's catch-up to reach (starting
+            // the cache afresh here would drop every page that change left valid).
+            return;
         }
         if html.len() > MAX_BYTES / 2 {
             return;
@@ -350,6 +355,11 @@ mod tests {
         assert!(hit(&cache, 4, day(29), "/a").is_none(), "a write happened");
         assert!(hit(&cache, 3, day(30), "/a").is_none(), "the day turned");
 
+        // A page rendered under a revision the cache has not caught up to is not kept: storing
+        // it would have to drop the pages the change left valid.
+        cache.store(4, day(29), "/b", Shows::Itself, plain(b"b4"));
+        assert!(hit(&cache, 3, day(29), "/a").is_some() && hit(&cache, 4, day(29), "/b").is_none());
+        cache.catch_up(3, 4, day(29), None);
         cache.store(4, day(29), "/a", Shows::Itself, plain(b"a4"));
         assert_eq!(
             text(hit(&cache, 4, day(29), "/a")).as_deref(),
