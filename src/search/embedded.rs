@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use tantivy::collector::TopDocs;
+use tantivy::merge_policy::LogMergePolicy;
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
     Facet, FacetOptions, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value,
@@ -261,9 +262,9 @@ fn to_document(f: &Fields, doc: &SearchDoc) -> anyhow::Result<TantivyDocument> {
 /// The two index writers: their buffers are what indexing keeps resident.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Writer {
-    /// For the few documents of each change: one thread, tantivy's smallest budget. The 50 MB,
-    /// two-thread writer used for everything before kept the server's resident set ~80 MB
-    /// higher once changes were indexed (kept 100k corpus, 20 accepted tickets: 69 → 180 MB).
+    /// For the few documents of each change: one thread, tantivy's smallest budget (the 50 MB,
+    /// two-thread writer used for everything before: peak RSS 214 against 187 MB, kept 100k
+    /// corpus, the search mix and then 20 accepted tickets).
     Small,
     /// For a rebuild: a thread per core and room for large segments.
     Large,
@@ -272,7 +273,17 @@ enum Writer {
 impl Writer {
     fn open(self, index: &Index) -> tantivy::Result<IndexWriter> {
         match self {
-            Writer::Small => index.writer_with_num_threads(1, 15_000_000),
+            Writer::Small => {
+                let writer = index.writer_with_num_threads(1, 15_000_000)?;
+                // The small segments of single changes merge among themselves, never with a
+                // rebuild's: merging reads whole document stores into memory (three 3,000-document
+                // segments of the 100k corpus took 32 MB at once, heaptrack), and the next
+                // rebuild compacts everything anyway.
+                let mut policy = LogMergePolicy::default();
+                policy.set_max_docs_before_merge(1_000);
+                writer.set_merge_policy(Box::new(policy));
+                Ok(writer)
+            }
             Writer::Large => index.writer(50_000_000),
         }
     }
