@@ -332,10 +332,7 @@ pub async fn report_actual(
     };
     // An actual shows on its proposal's page and its session's (and the home page's counts).
     match &proposal {
-        Some(proposal) => {
-            let pages = crate::proposals::service::pages_showing(&txn, proposal).await?;
-            crate::revision::bump_pages(&txn, &pages).await?;
-        }
+        Some(proposal) => crate::proposals::service::mark_pages_changed(&txn, proposal).await?,
         None => crate::revision::bump(&txn).await?,
     }
     crate::audit::record_private(

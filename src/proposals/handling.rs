@@ -169,8 +169,7 @@ pub async fn apply(
     if matches!(command, Command::Merge { .. }) {
         crate::revision::bump(&txn).await?;
     } else if loaded.status.is_public() || to.is_public() {
-        let pages = super::service::pages_showing(&txn, &loaded.proposal).await?;
-        crate::revision::bump_pages(&txn, &pages).await?;
+        super::service::mark_pages_changed(&txn, &loaded.proposal).await?;
     } else {
         crate::revision::bump_pages(&txn, &[]).await?;
     }

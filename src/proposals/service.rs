@@ -322,8 +322,18 @@ pub async fn public_page_snapshot(db: &DatabaseConnection, code: &str) -> AppRes
     Ok(page)
 }
 
+/// Marks the public pages that show `proposal` as changed: its own and its session's (with the
+/// pages that show anything). Call inside the writing transaction.
+pub async fn mark_pages_changed<C: ConnectionTrait>(
+    db: &C,
+    proposal: &proposals::Model,
+) -> Result<(), sea_orm::DbErr> {
+    let pages = pages_showing(db, proposal).await?;
+    crate::revision::bump_pages(db, &pages).await
+}
+
 /// The paths of the public pages that show `proposal`: its own and its session's.
-pub async fn pages_showing<C: ConnectionTrait>(
+async fn pages_showing<C: ConnectionTrait>(
     db: &C,
     proposal: &proposals::Model,
 ) -> Result<Vec<String>, sea_orm::DbErr> {

@@ -289,6 +289,41 @@ impl Writer {
     }
 }
 
+/// Runs `change` on a writer of the given size and commits (on a blocking thread).
+fn commit_with(
+    writer: &Mutex<Option<IndexWriter>>,
+    size: Writer,
+    fields: &Fields,
+    change: impl FnOnce(&mut IndexWriter, &Fields) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    let mut slot = writer
+        .lock()
+        .map_err(|_| anyhow::anyhow!("index writer poisoned"))?;
+    let small = slot
+        .as_mut()
+        .ok_or_else(|| anyhow::anyhow!("no index writer"))?;
+    if size == Writer::Small {
+        change(small, fields)?;
+        small.commit()?;
+        return Ok(());
+    }
+    // One writer per index (tantivy holds a lock file): the small one goes first, and
+    // comes back whatever happens to the large one.
+    let index = small.index().clone();
+    drop(slot.take());
+    let written = (|| -> anyhow::Result<()> {
+        let mut large = Writer::Large.open(&index)?;
+        change(&mut large, fields)?;
+        large.commit()?;
+        // The merges the commit started, finished here rather than abandoned when the
+        // writer goes: the server then searches a few large segments.
+        large.wait_merging_threads()?;
+        Ok(())
+    })();
+    *slot = Some(Writer::Small.open(&index)?);
+    written
+}
+
 impl EmbeddedBackend {
     /// Opens (or creates) the index in `dir`, or in memory when `dir` is `None`.
     pub fn open(dir: Option<&Path>) -> anyhow::Result<Self> {
@@ -331,37 +366,13 @@ impl EmbeddedBackend {
         let writer = self.writer.clone();
         let fields = self.fields.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            let mut slot = writer
-                .lock()
-                .map_err(|_| anyhow::anyhow!("index writer poisoned"))?;
-            let small = slot
-                .as_mut()
-                .ok_or_else(|| anyhow::anyhow!("no index writer"))?;
-            if size == Writer::Small {
-                change(small, &fields)?;
-                small.commit()?;
-                return Ok(());
-            }
-            // One writer per index (tantivy holds a lock file): the small one goes first, and
-            // comes back whatever happens to the large one.
-            let index = small.index().clone();
-            drop(slot.take());
-            let written = (|| -> anyhow::Result<()> {
-                let mut large = Writer::Large.open(&index)?;
-                change(&mut large, &fields)?;
-                large.commit()?;
-                // The merges the commit started, finished here rather than abandoned when the
-                // writer goes: the server then searches a few large segments.
-                large.wait_merging_threads()?;
-                Ok(())
-            })();
-            *slot = Some(Writer::Small.open(&index)?);
+            let written = commit_with(&writer, size, &fields, change);
+            // Each commit's indexing buffers are freed by now; hand them back rather than keep
+            // them resident until the next one (here, off the runtime's threads: it walks the heap).
+            crate::memory::release_free_memory();
             written
         })
         .await??;
-        // Each commit's indexing buffers are freed; hand them back rather than keep them
-        // resident until the next one.
-        crate::memory::release_free_memory();
         self.reloaded()
     }
 
