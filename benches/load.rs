@@ -239,6 +239,59 @@ async fn accept_intakes(base: String, token: String, size: usize, duration: Dura
     accepted
 }
 
+/// Eight writers, each registering a 12345 ticket and accepting it (立案) as fast as they are
+/// answered, for `duration`, while the outbox worker indexes every accepted ticket: each HTTP call
+/// is one durable write. Returns the per-write latencies as a load.
+async fn eight_writers(base: String, token: String, size: usize, duration: Duration) -> Load {
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let mut writers = Vec::new();
+    for w in 0..8 {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        writers.push(tokio::spawn(async move {
+            let mut times = Vec::new();
+            let mut n = 0;
+            while started.elapsed() < duration {
+                n += 1;
+                let t = Instant::now();
+                let ticket: serde_json::Value = client
+                    .post(format!("{base}/api/v1/intake"))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({
+                        "channel": "hotline_12345",
+                        "external_id": format!("bench-writers-{size}-{w}-{n}"),
+                        "title": format!("并发写入工单 {w}-{n}"),
+                        "body_md": "市民来电反映科技型中小企业政策咨询需求。",
+                    }))
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+                let code = ticket["code"].as_str().expect("intake answers with a code");
+                let t = Instant::now();
+                let decision = client
+                    .post(format!("{base}/api/v1/proposals/{code}/decision"))
+                    .bearer_auth(&token)
+                    .json(&serde_json::json!({ "action": "accept" }))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(decision.status(), 201, "accepting {code}");
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+            }
+            times
+        }));
+    }
+    let mut times = Vec::new();
+    for w in writers {
+        times.extend(w.await.unwrap());
+    }
+    Load::from_times(times, started.elapsed().as_secs_f64())
+}
+
 /// Row names are `&'static str`; the few built at run time live as long as the program.
 fn leak(name: String) -> &'static str {
     Box::leak(name.into_boxed_str())
@@ -776,6 +829,12 @@ async fn run_size(
     eprintln!("[{size}] {accepted} tickets accepted during {label}");
     loads.insert(label, load);
 
+    // Writers against the index: every acceptance is an outbox row the worker indexes meanwhile.
+    let label = "8 writers: intake + acceptance";
+    eprintln!("[{size}] {label}");
+    let writers = eight_writers(base.clone(), token.clone(), size, Duration::from_secs(seconds)).await;
+    loads.insert(label, writers);
+
     eprintln!("[{size}] wrk submissions");
     let submit = wrk(
         &base,
@@ -1004,6 +1063,7 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
         "search API, uncached",
         "search API, Meilisearch backend",
         "submissions",
+        "8 writers: intake + acceptance",
     ];
     for name in names {
         if results.iter().all(|r| !r.loads.contains_key(name)) {

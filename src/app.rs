@@ -83,8 +83,14 @@ impl AppState {
 }
 
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The router with `extra` routes under the same layers (tests add a route that panics).
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     Router::new()
+        .merge(extra)
         .merge(crate::home::routes())
         .merge(crate::accounts::routes())
         .merge(crate::accounts::admin_routes())
@@ -120,6 +126,9 @@ pub fn router(state: AppState) -> Router {
             crate::metrics::track,
         ))
         .fallback(|| async { AppError::NotFound })
+        // Inside the error renderer: a panicking handler becomes the ordinary 500 page with its
+        // request id (and a log line), never a dropped connection.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::web::errors::render_errors,
@@ -141,6 +150,15 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))
         .with_state(state)
+}
+
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let message = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".to_owned());
+    AppError::Internal(anyhow::anyhow!("handler panicked: {message}")).into_response()
 }
 
 /// Connects, migrates, seeds an empty database (when configured) and returns the state with the

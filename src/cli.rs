@@ -227,7 +227,7 @@ async fn set_disabled(
     username: &str,
     disabled: bool,
 ) -> anyhow::Result<()> {
-    service::set_disabled(db, username, disabled)
+    service::set_disabled(db, None, username, disabled)
         .await
         .map_err(|e| anyhow::anyhow!(e.report().detail))?;
     let action = if disabled {

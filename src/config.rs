@@ -29,6 +29,9 @@ pub struct Config {
     pub public_url: String,
     /// Mark cookies `Secure` (set when served over HTTPS).
     pub secure_cookies: bool,
+    /// Bearer token that opens `/metrics` and `/readyz`'s detail to non-local clients; without
+    /// it they answer only on loopback.
+    pub metrics_token: Option<String>,
     /// Meilisearch server; when unset, the embedded index is used.
     pub meili_url: Option<String>,
     pub meili_api_key: Option<String>,
@@ -57,6 +60,7 @@ impl Default for Config {
             api_rate: (50.0, 200.0),
             return_window_days: 7,
             secure_cookies: false,
+            metrics_token: None,
             meili_url: None,
             meili_api_key: None,
             meili_index: "tingshang".to_owned(),
@@ -132,6 +136,7 @@ impl Config {
                 .filter(|(r, b): &(f64, f64)| *r > 0.0 && *b >= 1.0)
                 .with_context(|| format!("TINGSHANG_API_RATE must look like 50/200: {rate}"))?;
         }
+        config.metrics_token = get("TINGSHANG_METRICS_TOKEN").filter(|t| !t.trim().is_empty());
         config.meili_url = get("MEILI_URL").filter(|u| !u.trim().is_empty());
         config.meili_api_key = get("MEILI_API_KEY").filter(|k| !k.is_empty());
         if let Some(index) = get("TINGSHANG_MEILI_INDEX") {

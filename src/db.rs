@@ -28,6 +28,12 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(5))
                 .create_if_missing(true)
+        })
+        .map_sqlx_sqlite_pool_opts(|pool| {
+            pool.after_release(|conn, _| Box::pin(async move { Ok(sqlite_is_clean(conn).await) }))
+        })
+        .map_sqlx_postgres_pool_opts(|pool| {
+            pool.after_release(|conn, _| Box::pin(async move { Ok(postgres_is_clean(conn)) }))
         });
     if config.database_url.starts_with("sqlite:") {
         // The bundled SQLite is 3.51.3, which fixes the WAL-reset corruption that two connections
@@ -38,6 +44,46 @@ pub async fn connect(config: &Config) -> anyhow::Result<DatabaseConnection> {
         options.max_connections(16);
     }
     Ok(Database::connect(options).await?)
+}
+
+/// Whether a connection coming back to the pool may serve the next request. A connection whose
+/// COMMIT or ROLLBACK failed (a full disk, an I/O error) is not: sqlx still counts the
+/// transaction as open, so the next `begin` on it would become a SAVEPOINT inside a transaction
+/// that never commits — writes acknowledged and then lost, SQLite's write lock kept. SQLite's own
+/// view (`sqlite3_get_autocommit`) is checked too, since it can end a transaction by itself on
+/// SQLITE_FULL or SQLITE_IOERR. Closing such a connection rolls back whatever it still holds.
+async fn sqlite_is_clean(conn: &mut sea_orm::sqlx::SqliteConnection) -> bool {
+    use sea_orm::sqlx::Connection;
+    // Taking the handle waits until the connection's worker has run everything queued before,
+    // such as the rollback a dropped transaction leaves behind.
+    let in_sqlite_transaction = match conn.lock_handle().await {
+        // SAFETY: the locked handle is a live `sqlite3*` that no other thread uses while held;
+        // `sqlite3_get_autocommit` only reads a flag of it.
+        Ok(mut handle) => unsafe {
+            libsqlite3_sys::sqlite3_get_autocommit(handle.as_raw_handle().as_ptr()) == 0
+        },
+        Err(_) => return false,
+    };
+    let clean = !in_sqlite_transaction && !conn.is_in_transaction();
+    if !clean {
+        tracing::warn!(
+            in_sqlite_transaction,
+            sqlx_depth_open = conn.is_in_transaction(),
+            "discarding a database connection left inside a transaction"
+        );
+    }
+    clean
+}
+
+/// PostgreSQL ends a transaction whose COMMIT failed, but sqlx's count of open transactions does
+/// not follow; a connection that still counts one is closed rather than reused.
+fn postgres_is_clean(conn: &mut sea_orm::sqlx::PgConnection) -> bool {
+    use sea_orm::sqlx::Connection;
+    let clean = !conn.is_in_transaction();
+    if !clean {
+        tracing::warn!("discarding a database connection left inside a transaction");
+    }
+    clean
 }
 
 pub async fn migrate(db: &DatabaseConnection) -> anyhow::Result<()> {
@@ -115,4 +161,94 @@ where
         .into_iter()
         .filter_map(|(k, n)| k.map(|k| (k, n as usize)))
         .collect())
+}
+
+/// Why the database refused a write when the fault is the storage's, not the request's: the
+/// client gets 503 with a message saying so (nothing was written), never a 500 or a success.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageFailure {
+    /// The disk (or the database's quota) is full.
+    Full,
+    /// The file system reported an I/O error.
+    Io,
+    /// The database or its file system is read-only.
+    ReadOnly,
+    /// The database server cannot be reached.
+    Unreachable,
+}
+
+impl StorageFailure {
+    /// The label in `/metrics` and `/readyz`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Full => "full",
+            Self::Io => "io",
+            Self::ReadOnly => "read_only",
+            Self::Unreachable => "unreachable",
+        }
+    }
+}
+
+/// Classifies a database error as a storage failure (SQLite result codes, PostgreSQL SQLSTATEs,
+/// lost connections), or `None` when the error is anything else.
+pub fn storage_failure(err: &sea_orm::DbErr) -> Option<StorageFailure> {
+    use sea_orm::sqlx::Error as SqlxError;
+    use sea_orm::{DbErr, RuntimeErr};
+    let sqlx = match err {
+        DbErr::Conn(RuntimeErr::SqlxError(e))
+        | DbErr::Exec(RuntimeErr::SqlxError(e))
+        | DbErr::Query(RuntimeErr::SqlxError(e)) => e,
+        DbErr::ConnectionAcquire(_) => return Some(StorageFailure::Unreachable),
+        _ => return None,
+    };
+    match sqlx.as_ref() {
+        SqlxError::Database(db) => {
+            let code = db.code()?;
+            if let Ok(extended) = code.parse::<i32>() {
+                // SQLite: the primary result code is the low byte of the extended one.
+                return match extended & 0xff {
+                    libsqlite3_sys::SQLITE_FULL => Some(StorageFailure::Full),
+                    libsqlite3_sys::SQLITE_IOERR | libsqlite3_sys::SQLITE_CANTOPEN => {
+                        Some(StorageFailure::Io)
+                    }
+                    libsqlite3_sys::SQLITE_READONLY => Some(StorageFailure::ReadOnly),
+                    _ => None,
+                };
+            }
+            // PostgreSQL SQLSTATE classes 53 (insufficient resources) and 58 (system error),
+            // and read-only transactions (a standby, or default_transaction_read_only).
+            match code.as_ref() {
+                "53100" => Some(StorageFailure::Full),
+                c if c.starts_with("58") => Some(StorageFailure::Io),
+                "25006" => Some(StorageFailure::ReadOnly),
+                "57P01" | "57P02" | "57P03" => Some(StorageFailure::Unreachable),
+                _ => None,
+            }
+        }
+        SqlxError::Io(_) | SqlxError::PoolTimedOut | SqlxError::PoolClosed => {
+            Some(StorageFailure::Unreachable)
+        }
+        _ => None,
+    }
+}
+
+/// Rewrites `/readyz`'s one probe row: succeeds only if the database takes a durable write now.
+pub async fn probe_write(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::{ConnectionTrait, Statement};
+    let txn = begin_write(db).await?;
+    let now = chrono::Utc::now().to_rfc3339();
+    txn.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        match db.get_database_backend() {
+            sea_orm::DbBackend::Postgres => {
+                "INSERT INTO write_probe (id, probed_at) VALUES (1, $1) \
+                 ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at"
+            }
+            _ => "INSERT INTO write_probe (id, probed_at) VALUES (1, ?) \
+                  ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at",
+        },
+        [now.into()],
+    ))
+    .await?;
+    txn.commit().await
 }

@@ -47,6 +47,9 @@ pub struct ErrorReport {
     pub kind: &'static str,
     /// Internal description for the log (5xx only).
     pub internal: Option<String>,
+    /// Set when the database refused a write for a storage fault (counted in `/metrics`, shown
+    /// by `/readyz`).
+    pub storage: Option<crate::db::StorageFailure>,
 }
 
 impl AppError {
@@ -55,6 +58,10 @@ impl AppError {
     }
 
     pub fn report(&self) -> ErrorReport {
+        let storage = match self {
+            Self::Database(err) => crate::db::storage_failure(err),
+            _ => None,
+        };
         let (status, title, kind, detail) = match self {
             Self::NotFound => (
                 StatusCode::NOT_FOUND,
@@ -110,6 +117,7 @@ impl AppError {
                 "payload-too-large",
                 "提交的内容超过了允许的大小。".to_owned(),
             ),
+            Self::Database(_) if storage.is_some() => storage_report(storage),
             Self::Database(_) | Self::Template(_) | Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "服务器内部错误",
@@ -125,14 +133,53 @@ impl AppError {
             detail,
             kind,
             internal,
+            storage,
         }
     }
+}
+
+/// What a client is told when the database cannot take its write: nothing of the request was
+/// saved, and it may be sent again later (an intake with the same ticket number is idempotent).
+fn storage_report(
+    failure: Option<crate::db::StorageFailure>,
+) -> (StatusCode, &'static str, &'static str, String) {
+    use crate::db::StorageFailure;
+    let (title, kind, cause) = match failure {
+        Some(StorageFailure::Full) => ("存储空间不足", "storage-full", "服务器存储空间不足"),
+        Some(StorageFailure::ReadOnly) => (
+            "暂时无法保存",
+            "storage-read-only",
+            "数据库当前为只读状态",
+        ),
+        Some(StorageFailure::Unreachable) => (
+            "暂时无法保存",
+            "database-unavailable",
+            "数据库暂时无法连接",
+        ),
+        Some(StorageFailure::Io) | None => (
+            "暂时无法保存",
+            "storage-error",
+            "服务器存储设备读写出错",
+        ),
+    };
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        title,
+        kind,
+        format!("{cause},本次提交没有保存。请稍后重试;已公开的内容仍可正常查阅。"),
+    )
 }
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let report = self.report();
         let mut response = (report.status, report.detail.clone()).into_response();
+        if report.storage.is_some() {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("30"),
+            );
+        }
         response.extensions_mut().insert(report);
         response
     }

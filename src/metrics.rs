@@ -72,6 +72,9 @@ struct Inner {
     latency: BTreeMap<String, Histogram>,
     search: Histogram,
     search_failures: u64,
+    /// Writes the database refused for a storage fault, by kind.
+    storage_failures: BTreeMap<&'static str, u64>,
+    last_storage_failure: Option<(Instant, crate::db::StorageFailure)>,
 }
 
 #[derive(Default)]
@@ -112,6 +115,19 @@ impl Metrics {
         }
     }
 
+    pub fn record_storage_failure(&self, failure: crate::db::StorageFailure) {
+        let mut inner = self.lock();
+        *inner.storage_failures.entry(failure.as_str()).or_default() += 1;
+        inner.last_storage_failure = Some((Instant::now(), failure));
+    }
+
+    /// The latest storage failure a request met, with how long ago it was.
+    pub fn last_storage_failure(&self) -> Option<(std::time::Duration, crate::db::StorageFailure)> {
+        self.lock()
+            .last_storage_failure
+            .map(|(at, failure)| (at.elapsed(), failure))
+    }
+
     /// The registry in the Prometheus text exposition format, with the outbox figures added.
     pub fn render(&self, outbox_pending: u64, outbox_oldest_seconds: i64) -> String {
         let inner = self.lock();
@@ -149,6 +165,20 @@ impl Metrics {
             "tingshang_search_failures_total {}",
             inner.search_failures
         );
+        out.push_str(
+            "# HELP tingshang_db_write_failures_total Writes refused by the database for a storage fault (full, io, read_only, unreachable).\n",
+        );
+        out.push_str("# TYPE tingshang_db_write_failures_total counter\n");
+        for failure in [
+            crate::db::StorageFailure::Full,
+            crate::db::StorageFailure::Io,
+            crate::db::StorageFailure::ReadOnly,
+            crate::db::StorageFailure::Unreachable,
+        ] {
+            let kind = failure.as_str();
+            let n = inner.storage_failures.get(kind).copied().unwrap_or(0);
+            let _ = writeln!(out, "tingshang_db_write_failures_total{{kind=\"{kind}\"}} {n}");
+        }
         out.push_str(
             "# HELP tingshang_outbox_pending Changes waiting to reach the search index.\n",
         );
@@ -194,14 +224,70 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(serde_json::json!({ "status": "ok" }))
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
+/// A storage failure this recent keeps `/readyz` saying "not writable" even if its own small
+/// probe write got through (a nearly full disk takes a probe row but not a 60 KB intake).
+const STORAGE_FAILURE_MEMORY: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Whether the request may read operational detail: it comes straight from this machine (no proxy
+/// header: a local reverse proxy forwards outside clients), or carries the configured
+/// `TINGSHANG_METRICS_TOKEN` as a bearer token.
+fn may_read_detail(state: &AppState, request: &axum::http::request::Parts) -> bool {
+    let local = request
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .is_some_and(|info| info.0.ip().is_loopback())
+        && !request.headers.contains_key("x-forwarded-for")
+        && !request.headers.contains_key(header::FORWARDED);
+    let token = state.config.metrics_token.as_deref().is_some_and(|expected| {
+        request
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .is_some_and(|given| constant_time_eq(given.trim().as_bytes(), expected.as_bytes()))
+    });
+    local || token
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Ready or not, for anyone (a load balancer needs no more); the detail (database, search and
+/// outbox state, errors) only for [`may_read_detail`].
+async fn readyz(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, _) = request.into_parts();
+    let detail = may_read_detail(&state, &parts);
     let database = state.db.execute_unprepared("SELECT 1").await;
+    let probe = crate::db::probe_write(&state.db).await;
+    let recent_failure = state
+        .metrics
+        .last_storage_failure()
+        .filter(|(ago, _)| *ago < STORAGE_FAILURE_MEMORY);
+    let writable = probe.is_ok() && recent_failure.is_none();
     let search = state.search.health().await;
     let lag = state.indexer.lag().await.ok();
-    let ready = database.is_ok() && search.ok;
+    let ready = database.is_ok() && writable && search.ok;
+    let write_error = match (&probe, recent_failure) {
+        (Err(err), _) => Some(
+            crate::db::storage_failure(err)
+                .map_or_else(|| err.to_string(), |f| f.as_str().to_owned()),
+        ),
+        (Ok(()), Some((ago, failure))) => Some(format!(
+            "{} ({} s ago)",
+            failure.as_str(),
+            ago.as_secs()
+        )),
+        (Ok(()), None) => None,
+    };
     let body = serde_json::json!({
         "status": if ready { "ready" } else { "not_ready" },
-        "database": { "ok": database.is_ok(), "error": database.err().map(|e| e.to_string()) },
+        "database": {
+            "ok": database.is_ok(),
+            "error": database.err().map(|e| e.to_string()),
+            "writable": writable,
+            "write_error": write_error,
+        },
         "search": search,
         "outbox": lag,
     });
@@ -210,10 +296,17 @@ async fn readyz(State(state): State<AppState>) -> Response {
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    if !detail {
+        return (status, Json(serde_json::json!({ "status": body["status"] }))).into_response();
+    }
     (status, Json(body)).into_response()
 }
 
-async fn metrics(State(state): State<AppState>) -> Response {
+async fn metrics(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, _) = request.into_parts();
+    if !may_read_detail(&state, &parts) {
+        return crate::error::AppError::Forbidden.into_response();
+    }
     let (pending, oldest) = match state.indexer.lag().await {
         Ok(lag) => (lag.pending, lag.oldest_seconds),
         Err(_) => (0, 0),

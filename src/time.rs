@@ -15,6 +15,24 @@ pub fn start_of_day(date: NaiveDate) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// Years a date in the record may fall in: from the founding of the CPPCC's current form to the
+/// end of the century. Outside it a date is a typing error (or an attack: chrono accepts years up
+/// to 262,142, and deadline arithmetic on those overflows).
+pub const RECORD_YEARS: std::ops::RangeInclusive<i32> = 1949..=2100;
+
+/// `date` if it lies within [`RECORD_YEARS`], else the message to show (naming `label`).
+pub fn check_record_date(date: NaiveDate, label: &str) -> Result<NaiveDate, String> {
+    if RECORD_YEARS.contains(&date.year()) {
+        Ok(date)
+    } else {
+        Err(format!(
+            "{label}须在 {} 年至 {} 年之间。",
+            RECORD_YEARS.start(),
+            RECORD_YEARS.end()
+        ))
+    }
+}
+
 pub fn today() -> NaiveDate {
     Utc::now().with_timezone(&china()).date_naive()
 }

@@ -4,73 +4,16 @@
 mod common;
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use common::process::{cli, start};
 use common::{engine, fresh_database, send_signal, skip, spawn_app, spawn_app_on};
 use sea_orm::{ColumnTrait, Database, EntityTrait, PaginatorTrait, QueryFilter};
 
-const BIN: &str = env!("CARGO_BIN_EXE_tingshang");
 const CYCLES: usize = 4;
 const WORKERS: usize = 6;
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-fn cli(url: &str, search_dir: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(args)
-        .env("TINGSHANG_DATABASE_URL", url)
-        .env("TINGSHANG_SEARCH_DIR", search_dir)
-        .env("TINGSHANG_LOG", "warn")
-        .stdin(Stdio::null())
-        .output()
-        .expect("run the binary");
-    assert!(
-        out.status.success(),
-        "tingshang {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start(url: &str, search_dir: &std::path::Path) -> Server {
-    let port = free_port();
-    let child = Command::new(BIN)
-        .arg("serve")
-        .env("TINGSHANG_DATABASE_URL", url)
-        .env("TINGSHANG_SEARCH_DIR", search_dir)
-        .env("TINGSHANG_LISTEN", format!("127.0.0.1:{port}"))
-        .env("TINGSHANG_LOG", "warn")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start the server");
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = reqwest::get(format!("{base}/healthz")).await {
-            if r.status() == 200 {
-                break;
-            }
-        }
-        assert!(Instant::now() < deadline, "server did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Server { child, base }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn acknowledged_submissions_survive_kill_9_exactly_once_and_become_searchable() {

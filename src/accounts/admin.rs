@@ -134,7 +134,7 @@ async fn set_disabled(
     if username == session.actor.username {
         return Err(AppError::bad_request("不能停用自己的账号。"));
     }
-    service::set_disabled(&state.db, username, disabled).await?;
+    service::set_disabled(&state.db, Some(&session.actor), username, disabled).await?;
     let action = if disabled {
         "user_disable"
     } else {

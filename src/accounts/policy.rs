@@ -205,7 +205,55 @@ pub fn may_edit_draft(relation: Relation, status: ProposalStatus) -> bool {
     relation == Relation::Author && status == ProposalStatus::Draft
 }
 
-/// The secretariat creates accounts; only an admin creates another admin.
+/// How far a role reaches in account management: no one acts on an account above their own.
+fn rank(role: Role) -> u8 {
+    match role {
+        Role::Admin => 3,
+        Role::Secretariat => 2,
+        Role::Member | Role::AgencyStaff => 1,
+    }
+}
+
+/// The one rule for account management (creating, disabling, enabling): the secretariat and
+/// admins manage accounts, never one of a higher role than their own — the secretariat cannot
+/// create, disable or re-enable an administrator.
+pub fn may_manage_account(actor: &Actor, target: Role) -> bool {
+    actor.is_secretariat() && rank(target) <= rank(actor.role)
+}
+
+/// Creating an account follows the account-management rule.
 pub fn may_create_account(actor: &Actor, role: Role) -> bool {
-    actor.is_secretariat() && (role != Role::Admin || actor.role == Role::Admin)
+    may_manage_account(actor, role)
+}
+
+#[cfg(test)]
+mod account_tests {
+    use super::*;
+
+    #[test]
+    fn no_one_manages_an_account_above_their_own_role() {
+        let of = |role| Actor {
+            user_id: 1,
+            username: "u".into(),
+            display_name: "u".into(),
+            role,
+            person_id: None,
+            agency_id: None,
+        };
+        let roles = [Role::Admin, Role::Secretariat, Role::Member, Role::AgencyStaff];
+        for actor in roles {
+            for target in roles {
+                let expected = match actor {
+                    Role::Admin => true,
+                    Role::Secretariat => target != Role::Admin,
+                    Role::Member | Role::AgencyStaff => false,
+                };
+                assert_eq!(
+                    may_manage_account(&of(actor), target),
+                    expected,
+                    "{actor:?} on {target:?}"
+                );
+            }
+        }
+    }
 }

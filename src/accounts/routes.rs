@@ -26,18 +26,28 @@ struct NextQuery {
     next: Option<String>,
 }
 
-/// Only local paths may be redirected to after login (no `//evil.example`).
+/// Where to go after login: only a path on this site. Browsers strip tabs and newlines from a URL
+/// and read `\` as `/` (WHATWG URL rules), so `/\t/evil.example` is `//evil.example`; any control
+/// character, space, backslash or non-ASCII byte is refused outright, and what is left must
+/// resolve, against this site, to this site. Anything else goes to `/me`. Checked before anything
+/// is written, and the result is always a valid `Location` value.
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.contains('\\')
-                && path.len() < 500 =>
-        {
+    const HOME: &str = "/me";
+    let Some(path) = next else {
+        return HOME.to_owned();
+    };
+    let plain = path.len() < 500
+        && path.starts_with('/')
+        && path.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'\\');
+    if !plain {
+        return HOME.to_owned();
+    }
+    let site = url::Url::parse("http://tingshang.invalid/").expect("a valid base");
+    match site.join(path) {
+        Ok(target) if target.origin() == site.origin() && !path.starts_with("//") => {
             path.to_owned()
         }
-        _ => "/me".to_owned(),
+        _ => HOME.to_owned(),
     }
 }
 
@@ -210,7 +220,19 @@ mod tests {
             super::safe_next(Some("/work/proposals/3")),
             "/work/proposals/3"
         );
-        for bad in ["//evil.example", "https://evil.example", "/\\evil", "evil"] {
+        for bad in [
+            "//evil.example",
+            "https://evil.example",
+            "/\\evil",
+            "evil",
+            "/\t/evil.example",
+            "/\n/evil.example",
+            "/\r\nSet-Cookie: x=1",
+            "/ /evil.example",
+            "/提案",
+            "/\u{7f}/evil.example",
+            "/%09/evil.example\u{0}",
+        ] {
             assert_eq!(super::safe_next(Some(bad)), "/me", "{bad}");
         }
         assert_eq!(super::safe_next(None), "/me");

@@ -116,13 +116,23 @@ pub async fn set_password(
     Ok(())
 }
 
+/// Disables (ending its sessions and revoking its API tokens) or enables an account. `by` is the
+/// signed-in user doing it, checked against the account-management rule in the policy module;
+/// `None` is the operator's command line.
 pub async fn set_disabled(
     db: &DatabaseConnection,
+    by: Option<&super::Actor>,
     username: &str,
     disabled: bool,
 ) -> AppResult<()> {
     let txn = crate::db::begin_write(db).await?;
     let user = find(&txn, username).await?;
+    if let Some(actor) = by {
+        let role = Role::parse(&user.role).ok_or(AppError::Forbidden)?;
+        if !super::policy::may_manage_account(actor, role) {
+            return Err(AppError::Forbidden);
+        }
+    }
     let user_id = user.id;
     let mut active: users::ActiveModel = user.into();
     active.disabled = Set(disabled);
@@ -130,6 +140,7 @@ pub async fn set_disabled(
     active.update(&txn).await?;
     if disabled {
         sessions::revoke_all(&txn, user_id).await?;
+        super::tokens::revoke_all(&txn, user_id).await?;
     }
     txn.commit().await?;
     Ok(())

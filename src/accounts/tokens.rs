@@ -73,6 +73,21 @@ pub async fn create(
     Ok((model, token))
 }
 
+/// Revokes every token of the account (when it is disabled: re-enabling it must not bring back
+/// tokens handed to systems while it was trusted). Returns how many were revoked.
+pub async fn revoke_all<C: ConnectionTrait>(db: &C, user_id: i32) -> AppResult<u64> {
+    Ok(api_tokens::Entity::update_many()
+        .col_expr(
+            api_tokens::Column::RevokedAt,
+            Expr::value(Utc::now().fixed_offset()),
+        )
+        .filter(api_tokens::Column::UserId.eq(user_id))
+        .filter(api_tokens::Column::RevokedAt.is_null())
+        .exec(db)
+        .await?
+        .rows_affected)
+}
+
 pub async fn revoke(db: &DatabaseConnection, admin: Option<&Actor>, id: i32) -> AppResult<()> {
     let txn = crate::db::begin_write(db).await?;
     let token = api_tokens::Entity::find_by_id(id)

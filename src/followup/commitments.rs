@@ -278,6 +278,7 @@ pub async fn report_actual(
     }
     crate::proposals::drafts::check_text("数据来源", &report.source, 2000, true)
         .map_err(AppError::BadRequest)?;
+    crate::time::check_record_date(report.reported_on, "报告日期").map_err(AppError::BadRequest)?;
     if report.reported_on > crate::time::today() {
         return Err(AppError::bad_request("报告日期不能晚于今天。"));
     }

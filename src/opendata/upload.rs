@@ -16,9 +16,15 @@ pub async fn form(
     SignedIn(session): SignedIn,
 ) -> AppResult<Response> {
     require_secretariat(&session.actor)?;
+    // The page shows every variable the result page does (templates are strict about undefined).
     state.render_form(
         "admin/import.html",
-        context! { csrf => &session.csrf_token },
+        context! {
+            csrf => &session.csrf_token,
+            report => Option::<archive::ImportReport>::None,
+            errors => Vec::<archive::LineError>::new(),
+            error => Option::<String>::None,
+        },
         None,
     )
 }

@@ -97,6 +97,9 @@ pub async fn apply(
     expected_version: i32,
     command: Command,
 ) -> AppResult<ProposalStatus> {
+    for (label, date) in command.dates() {
+        crate::time::check_record_date(date, label).map_err(AppError::BadRequest)?;
+    }
     let txn = crate::db::begin_write(db).await?;
     let loaded = load(&txn, Some(actor), proposal_id).await?;
     let to = decide(loaded.status, loaded.relation, &command)?;

@@ -104,6 +104,24 @@ pub struct NewCommitment {
     pub target_date: Option<NaiveDate>,
 }
 
+impl Command {
+    /// The dates the command carries, with their labels (checked against the record's range
+    /// before anything is written).
+    pub fn dates(&self) -> Vec<(&'static str, NaiveDate)> {
+        match self {
+            Self::Assign { due_on, .. } | Self::Extend { due_on, .. } => vec![("答复期限", *due_on)],
+            Self::Reply {
+                commitment: Some(NewCommitment {
+                    target_date: Some(date),
+                    ..
+                }),
+                ..
+            } => vec![("承诺完成日期", *date)],
+            _ => Vec::new(),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     Submit,

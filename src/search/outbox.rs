@@ -13,7 +13,7 @@ use entity::search_outbox;
 use sea_orm::sea_query::{Expr, LockBehavior, LockType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use tokio::sync::{watch, Notify};
 
@@ -24,6 +24,9 @@ use super::{Backend, Rebuild};
 
 const BATCH: u64 = 200;
 const POLL: Duration = Duration::from_millis(500);
+/// How long claimed rows stay with the drain that claimed them; if it dies meanwhile, they are
+/// claimed again after this.
+const LEASE: Duration = Duration::from_secs(30);
 
 /// Adds an outbox row for an item whose searchable content changed; call inside the write's transaction.
 pub async fn enqueue<C: ConnectionTrait>(
@@ -102,7 +105,12 @@ impl Indexer {
         self.wake.notify_one();
     }
 
-    /// Processes one batch of ready rows.
+    /// Processes one batch of ready rows in three steps, none of which holds a write transaction
+    /// while the index works: claim the rows (a short write transaction that leases them by
+    /// moving their `available_at` past [`LEASE`]), build their documents from a read snapshot
+    /// and send them to the backend, then delete the rows (or record the failure and back off)
+    /// in another short write. A crash between the index's commit and the delete leaves the rows
+    /// to be claimed again once the lease ends: indexing them twice is harmless.
     pub async fn drain_once(&self) -> anyhow::Result<Drained> {
         let _turn = self.turn.lock().await;
         // Look before taking the write lock: an idle poll every half second would otherwise
@@ -116,16 +124,8 @@ impl Indexer {
         if ready.is_none() {
             return Ok(Drained::default());
         }
-        let txn = crate::db::begin_write(&self.db).await?;
-        let mut select = ready_rows()
-            .order_by_asc(search_outbox::Column::Id)
-            .limit(BATCH);
-        if txn.get_database_backend() == DbBackend::Postgres {
-            select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-        }
-        let rows = select.all(&txn).await?;
+        let rows = self.claim().await?;
         if rows.is_empty() {
-            txn.commit().await?;
             return Ok(Drained::default());
         }
         let ids_of = |kind: &str| -> Vec<i32> {
@@ -137,33 +137,37 @@ impl Indexer {
                 .collect()
         };
         let (proposals, sessions, docs) = (ids_of(PROPOSAL), ids_of(SESSION), ids_of(DOCUMENT));
-        let mut built = build_proposals(&txn, &proposals).await?;
-        built.extend(build_sessions(&txn, &sessions).await?);
-        built.extend(build_documents(&txn, &docs).await?);
-        let present: BTreeSet<&str> = built.iter().map(|d| d.id.as_str()).collect();
-        let gone: Vec<String> = proposals
-            .iter()
-            .map(|id| doc_id(PROPOSAL, *id))
-            .chain(sessions.iter().map(|id| doc_id(SESSION, *id)))
-            .chain(docs.iter().map(|id| doc_id(DOCUMENT, *id)))
-            .filter(|id| !present.contains(id.as_str()))
-            .collect();
-        let indexed = built.len() + gone.len();
         let outcome = async {
+            // One read snapshot, so a document never mixes two states of its item; under WAL it
+            // takes no lock a writer waits for.
+            let snapshot = self.db.begin().await?;
+            let mut built = build_proposals(&snapshot, &proposals).await?;
+            built.extend(build_sessions(&snapshot, &sessions).await?);
+            built.extend(build_documents(&snapshot, &docs).await?);
+            snapshot.commit().await?;
+            let present: BTreeSet<&str> = built.iter().map(|d| d.id.as_str()).collect();
+            let gone: Vec<String> = proposals
+                .iter()
+                .map(|id| doc_id(PROPOSAL, *id))
+                .chain(sessions.iter().map(|id| doc_id(SESSION, *id)))
+                .chain(docs.iter().map(|id| doc_id(DOCUMENT, *id)))
+                .filter(|id| !present.contains(id.as_str()))
+                .collect();
+            let indexed = built.len() + gone.len();
             if !built.is_empty() {
                 self.backend.upsert(built).await?;
             }
             if !gone.is_empty() {
                 self.backend.delete(gone).await?;
             }
-            anyhow::Ok(())
+            anyhow::Ok(indexed)
         }
         .await;
-        let row_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let txn = crate::db::begin_write(&self.db).await?;
         let result = match outcome {
-            Ok(()) => {
+            Ok(indexed) => {
                 search_outbox::Entity::delete_many()
-                    .filter(search_outbox::Column::Id.is_in(row_ids))
+                    .filter(search_outbox::Column::Id.is_in(rows.iter().map(|r| r.id)))
                     .exec(&txn)
                     .await?;
                 Drained { indexed, failed: 0 }
@@ -199,6 +203,32 @@ impl Indexer {
         };
         txn.commit().await?;
         Ok(result)
+    }
+
+    /// Leases up to [`BATCH`] ready rows to this drain (on PostgreSQL skipping rows another
+    /// instance is claiming at the same moment) and returns them as they were.
+    async fn claim(&self) -> anyhow::Result<Vec<search_outbox::Model>> {
+        let txn = crate::db::begin_write(&self.db).await?;
+        let mut select = ready_rows()
+            .order_by_asc(search_outbox::Column::Id)
+            .limit(BATCH);
+        if txn.get_database_backend() == DbBackend::Postgres {
+            select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let rows = select.all(&txn).await?;
+        if !rows.is_empty() {
+            let lease_ends = Utc::now() + chrono::Duration::from_std(LEASE)?;
+            search_outbox::Entity::update_many()
+                .col_expr(
+                    search_outbox::Column::AvailableAt,
+                    Expr::value(lease_ends.fixed_offset()),
+                )
+                .filter(search_outbox::Column::Id.is_in(rows.iter().map(|r| r.id)))
+                .exec(&txn)
+                .await?;
+        }
+        txn.commit().await?;
+        Ok(rows)
     }
 
     /// Drains until no row is ready (rows waiting out a backoff are left for later).

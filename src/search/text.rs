@@ -180,34 +180,41 @@ fn fold_char(c: char) -> char {
 }
 
 /// Marks every occurrence of `terms` in `text` with `<mark>`, escaping everything else.
+/// Matching runs over characters, each folded to one character, so a mark always starts and ends
+/// on the original text's character boundaries (lower-casing changes byte lengths: `Ⱥ` is two
+/// bytes and `ⱥ` three, `Ω` three and `ω` two).
 pub fn highlight(text: &str, terms: &[String]) -> String {
-    let lower: String = text.chars().map(fold_char).collect();
-    // Lower-casing can change byte lengths outside ASCII; fall back to no marks then.
-    let comparable = lower.len() == text.len();
+    let chars: Vec<char> = text.chars().collect();
+    let folded: Vec<char> = chars.iter().copied().map(fold_char).collect();
+    let terms: Vec<Vec<char>> = terms
+        .iter()
+        .map(|t| t.chars().map(fold_char).collect::<Vec<char>>())
+        .filter(|t| !t.is_empty())
+        .collect();
     let mut out = String::with_capacity(text.len() + 32);
     let mut i = 0;
-    while i < text.len() {
-        let hit = comparable
-            .then(|| terms.iter().find(|t| lower[i..].starts_with(t.as_str())))
-            .flatten();
-        match hit {
+    while i < chars.len() {
+        match terms.iter().find(|t| folded[i..].starts_with(t)) {
             Some(term) => {
                 out.push_str("<mark>");
-                escape_html(&text[i..i + term.len()], &mut out);
+                push_escaped(&chars[i..i + term.len()], &mut out);
                 out.push_str("</mark>");
                 i += term.len();
             }
             None => {
-                let c = text[i..].chars().next().expect("inside the string");
-                match c {
-                    '&' | '<' | '>' | '"' | '\'' => escape_html(&text[i..i + 1], &mut out),
-                    c => out.push(c),
-                }
-                i += c.len_utf8();
+                push_escaped(&chars[i..=i], &mut out);
+                i += 1;
             }
         }
     }
     out
+}
+
+fn push_escaped(chars: &[char], out: &mut String) {
+    let mut buf = [0u8; 4];
+    for c in chars {
+        escape_html(c.encode_utf8(&mut buf), out);
+    }
 }
 
 /// A window of about `length` characters around the densest cluster of matches, highlighted.
@@ -217,7 +224,11 @@ pub fn snippet(text: &str, terms: &[String], length: usize) -> String {
         return highlight(text, terms);
     }
     let lower: Vec<char> = chars.iter().copied().map(fold_char).collect();
-    let terms_chars: Vec<Vec<char>> = terms.iter().map(|t| t.chars().collect()).collect();
+    let terms_chars: Vec<Vec<char>> = terms
+        .iter()
+        .map(|t| t.chars().map(fold_char).collect::<Vec<char>>())
+        .filter(|t| !t.is_empty())
+        .collect();
     let starts: Vec<usize> = (0..chars.len())
         .filter(|&i| {
             terms_chars
@@ -323,8 +334,8 @@ mod tests {
             highlight("İstanbul", &["stan".into()]),
             "İ<mark>stan</mark>bul"
         );
-        // Ⱥ lower-cases to a longer UTF-8 sequence: byte offsets differ, so no marks at all.
-        assert_eq!(highlight("Ⱥ b", &["b".into()]), "Ⱥ b");
+        // Ⱥ lower-cases to a longer UTF-8 sequence; matching by characters still marks the rest.
+        assert_eq!(highlight("Ⱥ b", &["b".into()]), "Ⱥ <mark>b</mark>");
         let long = format!("{}QINGDAO 科技{}", "前".repeat(60), "后".repeat(60));
         let s = snippet(&long, &["qingdao".into(), "科技".into()], 30);
         assert!(s.contains("<mark>QINGDAO</mark> <mark>科技</mark>"), "{s}");
@@ -353,5 +364,59 @@ mod tests {
     fn queries_are_cleaned() {
         assert_eq!(clean_query("  科技\t局\n\u{0} "), "科技 局");
         assert_eq!(clean_query(&"字".repeat(500)).chars().count(), 200);
+    }
+
+    #[test]
+    fn case_folding_that_changes_byte_lengths_never_splits_a_character() {
+        // Ⱥ (2 bytes) folds to ⱥ (3 bytes), Ω (3 bytes) to ω (2 bytes): the total length stays
+        // the same while every offset between them shifts.
+        let title = "温度Ⱥ测量Ω温度";
+        let terms = highlight_terms("温度");
+        assert_eq!(
+            highlight(title, &terms),
+            "<mark>温度</mark>Ⱥ测量Ω<mark>温度</mark>"
+        );
+        assert_eq!(highlight("ȺΩ", &highlight_terms("ⱥω")), "<mark>ȺΩ</mark>");
+        let long = format!("{}温度Ⱥ{}", "Ω".repeat(300), "Ⱥ".repeat(300));
+        assert!(snippet(&long, &terms, 40).contains("<mark>温度</mark>"));
+        assert_eq!(highlight("abc", &[String::new()]), "abc", "an empty term marks nothing");
+    }
+
+    /// What a highlighted text shows once its marks are removed and its entities decoded.
+    fn unmarked(html: &str) -> String {
+        html.replace("<mark>", "")
+            .replace("</mark>", "")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&amp;", "&")
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2_000))]
+
+        #[test]
+        fn highlighting_keeps_the_text_and_escapes_it(text in "\\PC{0,80}", query in "\\PC{0,12}") {
+            let terms = highlight_terms(&clean_query(&query));
+            let html = highlight(&text, &terms);
+            proptest::prop_assert_eq!(unmarked(&html), text.clone());
+            let tags = html.replace("<mark>", "").replace("</mark>", "");
+            proptest::prop_assert!(!tags.contains('<') && !tags.contains('>'));
+        }
+
+        #[test]
+        fn any_unicode_is_safe_for_snippets_and_queries(text in proptest::prelude::any::<String>(), query in proptest::prelude::any::<String>(), length in 1usize..200) {
+            let cleaned = clean_query(&query);
+            proptest::prop_assert!(cleaned.chars().count() <= 200);
+            proptest::prop_assert!(!cleaned.chars().any(char::is_control));
+            let terms = highlight_terms(&cleaned);
+            let cut = snippet(&text, &terms, length);
+            let shown = unmarked(&cut).replace('…', "");
+            proptest::prop_assert!(shown.chars().count() <= length);
+            let _ = words(&text);
+            let _ = bigrams(&text);
+            let _ = meili_quote(&text);
+        }
     }
 }

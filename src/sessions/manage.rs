@@ -78,6 +78,7 @@ fn validate(form: &SessionForm) -> Result<(i32, NaiveDate, Vec<String>), String>
         .ok_or("期数须为正整数。")?;
     let held_on = NaiveDate::parse_from_str(form.held_on.trim(), "%Y-%m-%d")
         .map_err(|_| "日期须为 2026-09-28 这样的格式。")?;
+    let held_on = crate::time::check_record_date(held_on, "日期")?;
     check_text("主题", &form.topic, 400, true)?;
     check_text("概要", &form.summary_md, MAX_BODY_BYTES, false)?;
     check_text("主办单位", &form.organisers, 1000, false)?;

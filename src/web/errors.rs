@@ -47,6 +47,9 @@ pub async fn render_errors(
     if let Some(internal) = &report.internal {
         tracing::error!(%request_id, %path, error = %internal, "request failed");
     }
+    if let Some(failure) = report.storage {
+        state.metrics.record_storage_failure(failure);
+    }
     let mut page = if path.starts_with("/api/") {
         problem_json(&report, &request_id)
     } else {
@@ -106,6 +109,7 @@ fn generic_report(status: StatusCode) -> ErrorReport {
         internal: status
             .is_server_error()
             .then(|| format!("unreported {status}")),
+        storage: None,
     }
 }
 

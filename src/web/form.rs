@@ -44,6 +44,7 @@ impl Fields {
     pub fn date(&self, name: &str, label: &str) -> Result<NaiveDate, String> {
         NaiveDate::parse_from_str(self.get(name).trim(), "%Y-%m-%d")
             .map_err(|_| format!("{label}须为日期(如 2026-12-31)。"))
+            .and_then(|date| crate::time::check_record_date(date, label))
     }
 
     pub fn optional_date(&self, name: &str, label: &str) -> Result<Option<NaiveDate>, String> {

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod process;
 
 use std::net::SocketAddr;
 
@@ -146,7 +147,10 @@ pub async fn spawn_app_on(
         .await
         .expect("bind");
     let addr = listener.local_addr().unwrap();
-    let router = app::router(state.clone());
+    // With the peer's address, as `serve` runs it: per-address code paths (login throttling,
+    // rate limits, the loopback-only operational endpoints) see real addresses.
+    let router = app::router(state.clone())
+        .into_make_service_with_connect_info::<std::net::SocketAddr>();
     tokio::spawn(async move {
         axum::serve(listener, router).await.expect("server runs");
     });
