@@ -308,7 +308,9 @@ async fn draft_page(
     errors: Vec<String>,
     preview: bool,
 ) -> AppResult<Response> {
+    // Only published sessions may be linked (`drafts::create` refuses the others).
     let sessions_list = sessions::Entity::find()
+        .filter(crate::visibility::public_sessions())
         .order_by_desc(sessions::Column::Number)
         .all(&state.db)
         .await?;
