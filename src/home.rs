@@ -10,7 +10,7 @@ use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use crate::app::AppState;
 use crate::error::AppResult;
-use crate::proposals::service::public_condition;
+use crate::visibility::{public_proposals, public_sessions};
 use crate::web::page_cache::Shows;
 
 pub fn routes() -> Router<AppState> {
@@ -33,11 +33,11 @@ pub struct ArchiveCounts {
 async fn count_archive(db: &sea_orm::DatabaseConnection) -> Result<ArchiveCounts, sea_orm::DbErr> {
     Ok(ArchiveCounts {
         sessions: sessions::Entity::find()
-            .filter(sessions::Column::Published.eq(true))
+            .filter(public_sessions())
             .count(db)
             .await?,
         proposals: proposals::Entity::find()
-            .filter(public_condition())
+            .filter(public_proposals())
             .count(db)
             .await?,
         responses: responses::Entity::find()

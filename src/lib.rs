@@ -29,6 +29,7 @@ pub mod seed;
 pub mod sessions;
 pub mod statistics;
 pub mod time;
+pub mod visibility;
 pub mod vocab;
 pub mod web;
 

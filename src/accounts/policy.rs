@@ -44,6 +44,20 @@ pub fn can_see(relation: Relation, status: ProposalStatus, published: bool) -> b
     }
 }
 
+/// Whether the reason `returned_by` (an agency) gave for returning its assignment may be shown: to
+/// the secretariat, to that agency and to the proposal's lead agency, who have to sort the
+/// assignment out — not to the author, other members or other agencies. `None` when the returning
+/// agency is not known (a timeline note), so only the secretariat and the lead see it.
+pub fn may_see_return_reason(actor: &Actor, relation: Relation, returned_by: Option<i32>) -> bool {
+    match relation {
+        Relation::Secretariat | Relation::LeadAgency => true,
+        _ => {
+            actor.role == Role::AgencyStaff
+                && actor.agency_id.is_some_and(|a| Some(a) == returned_by)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +146,55 @@ mod tests {
             true
         ));
         assert!(can_see(Relation::Public, ProposalStatus::Closed, true));
+    }
+
+    #[test]
+    fn return_reasons_are_for_the_secretariat_the_lead_and_the_returning_agency() {
+        let staff = |agency| actor(Role::AgencyStaff, None, Some(agency));
+        let secretariat = actor(Role::Secretariat, None, None);
+        assert!(may_see_return_reason(
+            &secretariat,
+            Relation::Secretariat,
+            Some(11)
+        ));
+        assert!(may_see_return_reason(
+            &secretariat,
+            Relation::Secretariat,
+            None
+        ));
+        assert!(may_see_return_reason(
+            &staff(10),
+            Relation::LeadAgency,
+            Some(11)
+        ));
+        // The returning agency no longer has an active assignment: it relates as another agency.
+        assert!(may_see_return_reason(
+            &staff(11),
+            Relation::OtherAgency,
+            Some(11)
+        ));
+        assert!(!may_see_return_reason(
+            &staff(11),
+            Relation::OtherAgency,
+            None
+        ));
+        assert!(!may_see_return_reason(
+            &staff(12),
+            Relation::OtherAgency,
+            Some(11)
+        ));
+        assert!(!may_see_return_reason(
+            &staff(13),
+            Relation::CoAgency,
+            Some(11)
+        ));
+        let member = actor(Role::Member, Some(1), None);
+        assert!(!may_see_return_reason(&member, Relation::Author, Some(11)));
+        assert!(!may_see_return_reason(
+            &member,
+            Relation::OtherMember,
+            Some(11)
+        ));
     }
 }
 

@@ -7,8 +7,9 @@ use serde::Serialize;
 
 use crate::error::{AppError, AppResult};
 use crate::followup::commitments::{load_views, CommitmentView};
-use crate::proposals::service::{public_condition, string_list, summarize, ProposalSummary};
+use crate::proposals::service::{string_list, summarize, ProposalSummary};
 use crate::responses::service::ResponseView;
+use crate::visibility::{public_assignments, public_proposals};
 
 /// Short names (市科技局) by id.
 pub async fn short_names<C: ConnectionTrait>(
@@ -112,13 +113,14 @@ pub async fn page<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<AgencyPage> 
     let responses = crate::responses::service::by_agency(db, id).await?;
     let assigned_ids: Vec<i32> = assignments::Entity::find()
         .filter(assignments::Column::AgencyId.eq(id))
+        .filter(public_assignments())
         .all(db)
         .await?
         .into_iter()
         .map(|a| a.proposal_id)
         .collect();
     let assigned_rows = proposals::Entity::find()
-        .filter(public_condition())
+        .filter(public_proposals())
         .filter(proposals::Column::Id.is_in(assigned_ids))
         .order_by_asc(proposals::Column::Code)
         .into_partial_model()

@@ -122,10 +122,7 @@ impl ProposalQuery {
         };
         let session_id = match self.session {
             Some(number) => Some(
-                entity::sessions::Entity::find()
-                    .filter(entity::sessions::Column::Number.eq(number))
-                    .filter(entity::sessions::Column::Published.eq(true))
-                    .one(&state.db)
+                crate::visibility::published_session(&state.db, number)
                     .await?
                     .ok_or_else(|| bad("session"))?
                     .id,

@@ -230,6 +230,7 @@ pub struct Assignment {
     pub agency: String,
     /// lead or co.
     pub role: String,
+    /// active or completed (returned assignments are not public).
     pub state: String,
     pub due_on: NaiveDate,
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::error::{AppError, AppResult};
 use crate::followup::commitments::{load_views, CommitmentView};
-use crate::proposals::service::public_condition;
+use crate::visibility::public_proposals;
 
 pub async fn list<C: ConnectionTrait>(db: &C) -> AppResult<Vec<documents::Model>> {
     Ok(documents::Entity::find()
@@ -40,7 +40,7 @@ pub async fn page<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<DocumentPage
     let proposals = document_links::Entity::find()
         .filter(document_links::Column::DocumentId.eq(id))
         .find_also_related(proposals::Entity)
-        .filter(public_condition())
+        .filter(public_proposals())
         .order_by_asc(proposals::Column::Code)
         .all(db)
         .await?

@@ -19,8 +19,8 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::proposals::service::public_condition;
 use crate::proposals::{Channel, ProposalStatus};
+use crate::visibility::{public_assignments, public_proposals, public_sessions};
 
 pub const FORMAT: &str = "tingshang-archive";
 pub const VERSION: u32 = 1;
@@ -75,14 +75,9 @@ fn ids_of<E: EntityTrait>(condition: Condition, id: E::Column) -> SelectStatemen
 /// each table is read once.
 pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, sea_orm::DbErr> {
     use std::collections::HashSet;
-    let public_proposals =
-        || ids_of::<proposals::Entity>(public_condition(), proposals::Column::Id);
-    let published_sessions = || {
-        ids_of::<sessions::Entity>(
-            Condition::all().add(sessions::Column::Published.eq(true)),
-            sessions::Column::Id,
-        )
-    };
+    let public_proposal_ids =
+        || ids_of::<proposals::Entity>(public_proposals(), proposals::Column::Id);
+    let public_session_ids = || ids_of::<sessions::Entity>(public_sessions(), sessions::Column::Id);
     let published_documents = || {
         ids_of::<documents::Entity>(
             Condition::all().add(documents::Column::Published.eq(true)),
@@ -99,7 +94,7 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
     let exported_commitments = || {
         Condition::any()
             .add(commitments::Column::ProposalId.is_null())
-            .add(commitments::Column::ProposalId.in_subquery(public_proposals()))
+            .add(commitments::Column::ProposalId.in_subquery(public_proposal_ids()))
     };
 
     let mut out = vec![Record::Header(Header {
@@ -131,7 +126,7 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
     let document_ids: HashSet<i32> = documents.iter().map(|d| d.id).collect();
     out.extend(documents.into_iter().map(Record::Document));
     let sessions = sessions::Entity::find()
-        .filter(sessions::Column::Published.eq(true))
+        .filter(public_sessions())
         .order_by_asc(sessions::Column::Id)
         .all(db)
         .await?;
@@ -139,7 +134,7 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
     out.extend(sessions.into_iter().map(Record::Session));
     out.extend(
         session_participants::Entity::find()
-            .filter(session_participants::Column::SessionId.in_subquery(published_sessions()))
+            .filter(session_participants::Column::SessionId.in_subquery(public_session_ids()))
             .order_by_asc(session_participants::Column::Id)
             .all(db)
             .await?
@@ -147,7 +142,7 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
             .map(Record::Participant),
     );
     let proposals = proposals::Entity::find()
-        .filter(public_condition())
+        .filter(public_proposals())
         .order_by_asc(proposals::Column::Id)
         .all(db)
         .await?;
@@ -165,7 +160,7 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
     }));
     out.extend(
         proposal_cosigners::Entity::find()
-            .filter(proposal_cosigners::Column::ProposalId.in_subquery(public_proposals()))
+            .filter(proposal_cosigners::Column::ProposalId.in_subquery(public_proposal_ids()))
             .order_by_asc(proposal_cosigners::Column::Id)
             .all(db)
             .await?
@@ -174,12 +169,18 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
     );
     out.extend(
         assignments::Entity::find()
-            .filter(assignments::Column::ProposalId.in_subquery(public_proposals()))
+            .filter(assignments::Column::ProposalId.in_subquery(public_proposal_ids()))
+            .filter(public_assignments())
             .order_by_asc(assignments::Column::Id)
             .all(db)
             .await?
             .into_iter()
-            .map(Record::Assignment),
+            .map(|mut a| {
+                // Internal even where set on an assignment that stands.
+                a.return_reason = None;
+                a.returned_at = None;
+                Record::Assignment(a)
+            }),
     );
     let responses = responses::Entity::find()
         .filter(responses::Column::Published.eq(true))
@@ -197,7 +198,7 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
     out.extend(
         response_proposals::Entity::find()
             .filter(response_proposals::Column::ResponseId.in_subquery(published_responses()))
-            .filter(response_proposals::Column::ProposalId.in_subquery(public_proposals()))
+            .filter(response_proposals::Column::ProposalId.in_subquery(public_proposal_ids()))
             .order_by_asc(response_proposals::Column::Id)
             .all(db)
             .await?
@@ -207,7 +208,7 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
     out.extend(
         document_links::Entity::find()
             .filter(document_links::Column::DocumentId.in_subquery(published_documents()))
-            .filter(document_links::Column::ProposalId.in_subquery(public_proposals()))
+            .filter(document_links::Column::ProposalId.in_subquery(public_proposal_ids()))
             .order_by_asc(document_links::Column::Id)
             .all(db)
             .await?
@@ -251,7 +252,7 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
     );
     out.extend(
         timeline_events::Entity::find()
-            .filter(timeline_events::Column::ProposalId.in_subquery(public_proposals()))
+            .filter(timeline_events::Column::ProposalId.in_subquery(public_proposal_ids()))
             .filter(timeline_events::Column::Public.eq(true))
             .order_by_asc(timeline_events::Column::Id)
             .all(db)
@@ -264,7 +265,7 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
     );
     out.extend(
         evaluations::Entity::find()
-            .filter(evaluations::Column::ProposalId.in_subquery(public_proposals()))
+            .filter(evaluations::Column::ProposalId.in_subquery(public_proposal_ids()))
             .order_by_asc(evaluations::Column::Id)
             .all(db)
             .await?

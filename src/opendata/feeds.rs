@@ -4,14 +4,15 @@ use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
-use entity::{proposals, sessions};
+use entity::proposals;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
-use crate::proposals::service::{public_condition, summarize};
+use crate::proposals::service::summarize;
 use crate::responses::service::ResponseView;
 use crate::statistics::charts::xml_escape;
+use crate::visibility::{public_proposals, published_session};
 use crate::web::parse_id;
 
 const LIMIT: u64 = 50;
@@ -112,7 +113,7 @@ async fn proposal_entries(
     condition: sea_orm::Condition,
 ) -> AppResult<Vec<Entry>> {
     let rows = proposals::Entity::find()
-        .filter(public_condition())
+        .filter(public_proposals())
         .filter(condition)
         .order_by_desc(proposals::Column::SubmittedAt)
         .order_by_desc(proposals::Column::Id)
@@ -211,10 +212,7 @@ pub async fn session_feed(
     Path(number): Path<String>,
 ) -> AppResult<Response> {
     let number = parse_id(&number)?;
-    let session = sessions::Entity::find()
-        .filter(sessions::Column::Number.eq(number))
-        .filter(sessions::Column::Published.eq(true))
-        .one(&state.db)
+    let session = published_session(&state.db, number)
         .await?
         .ok_or(AppError::NotFound)?;
     let entries = proposal_entries(
@@ -242,7 +240,7 @@ pub async fn proposal_feed(
         return Err(AppError::NotFound);
     }
     let proposal = proposals::Entity::find()
-        .filter(public_condition())
+        .filter(public_proposals())
         .filter(proposals::Column::Code.eq(code.as_str()))
         .one(&state.db)
         .await?

@@ -54,7 +54,7 @@ pub async fn page<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<PersonPage> 
     let sessions = session_participants::Entity::find()
         .filter(session_participants::Column::PersonId.eq(id))
         .find_also_related(sessions::Entity)
-        .filter(sessions::Column::Published.eq(true))
+        .filter(crate::visibility::public_sessions())
         .order_by_desc(sessions::Column::Number)
         .all(db)
         .await?

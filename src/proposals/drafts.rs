@@ -1,7 +1,7 @@
 //! Members writing proposals: validation of what they type, creating and editing drafts, and
 //! public codes (`TS-2026-000-07`: year, session number or 000, sequence).
 use chrono::{Datelike, Utc};
-use entity::{code_sequences, people, proposal_cosigners, proposals, sessions};
+use entity::{code_sequences, people, proposal_cosigners, proposals};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -119,14 +119,13 @@ async fn resolve_cosigners<C: ConnectionTrait>(
     Ok(ids)
 }
 
+/// The session a draft names, which must be published: a proposal's public page shows its
+/// session, so linking one the public may not see would publish it.
 async fn session_id_for<C: ConnectionTrait>(db: &C, number: Option<i32>) -> AppResult<Option<i32>> {
     let Some(number) = number else {
         return Ok(None);
     };
-    let session = sessions::Entity::find()
-        .filter(sessions::Column::Number.eq(number))
-        .one(db)
-        .await?;
+    let session = crate::visibility::published_session(db, number).await?;
     Ok(Some(
         session
             .ok_or_else(|| AppError::BadRequest(format!("不存在第{number}期协商活动。")))?

@@ -14,7 +14,7 @@ use super::drafts::{check_text, MAX_BODY_BYTES};
 use super::workflow::{
     clock_command_fits, decide, may_return, Command, NewCommitment, Relation, WorkflowError,
 };
-use super::{AssignmentRole, ProposalStatus};
+use super::{AssignmentRole, AssignmentState, ProposalStatus};
 use crate::accounts::notifications::{notify, Audience};
 use crate::accounts::policy::{self, ActiveAssignment};
 use crate::accounts::Actor;
@@ -25,10 +25,6 @@ use crate::followup::timeline::{self, NewEvent};
 use crate::followup::Rating;
 use crate::responses::ResponseKind;
 use crate::time::Precision;
-
-const ASSIGNMENT_ACTIVE: &str = "active";
-const ASSIGNMENT_RETURNED: &str = "returned";
-const ASSIGNMENT_COMPLETED: &str = "completed";
 
 pub fn stale() -> AppError {
     AppError::Conflict("此建议刚被他人更新,您的操作未保存。请刷新页面查看最新状态后再试。".into())
@@ -64,7 +60,7 @@ pub async fn load<C: ConnectionTrait>(
         .ok_or_else(|| anyhow::anyhow!("bad status {}", proposal.status))?;
     let assignments = assignments::Entity::find()
         .filter(assignments::Column::ProposalId.eq(proposal_id))
-        .filter(assignments::Column::State.eq(ASSIGNMENT_ACTIVE))
+        .filter(assignments::Column::State.eq(AssignmentState::Active.as_str()))
         .order_by_asc(assignments::Column::Id)
         .all(db)
         .await?;
@@ -244,7 +240,7 @@ impl<'a> Effects<'a> {
         assignments::Entity::update_many()
             .col_expr(assignments::Column::DueOn, Expr::value(due))
             .filter(assignments::Column::ProposalId.eq(self.id()))
-            .filter(assignments::Column::State.eq(ASSIGNMENT_ACTIVE))
+            .filter(assignments::Column::State.eq(AssignmentState::Active.as_str()))
             .exec(self.txn)
             .await?;
         self.set(proposals::Column::DueOn, due);
@@ -399,7 +395,10 @@ impl<'a> Effects<'a> {
                     vec![own.id]
                 };
                 assignments::Entity::update_many()
-                    .col_expr(assignments::Column::State, Expr::value(ASSIGNMENT_RETURNED))
+                    .col_expr(
+                        assignments::Column::State,
+                        Expr::value(AssignmentState::Returned.as_str()),
+                    )
                     .col_expr(
                         assignments::Column::ReturnReason,
                         Expr::value(reason.clone()),
@@ -602,7 +601,7 @@ impl<'a> Effects<'a> {
                 proposal_id: Set(self.id()),
                 agency_id: Set(agency),
                 role: Set(role.as_str().into()),
-                state: Set(ASSIGNMENT_ACTIVE.into()),
+                state: Set(AssignmentState::Active.as_str().into()),
                 assigned_at: Set(self.now.fixed_offset()),
                 due_on: Set(due_on),
                 created_at: Set(self.now.fixed_offset()),
@@ -764,10 +763,10 @@ impl<'a> Effects<'a> {
             assignments::Entity::update_many()
                 .col_expr(
                     assignments::Column::State,
-                    Expr::value(ASSIGNMENT_COMPLETED),
+                    Expr::value(AssignmentState::Completed.as_str()),
                 )
                 .filter(assignments::Column::ProposalId.eq(self.id()))
-                .filter(assignments::Column::State.eq(ASSIGNMENT_ACTIVE))
+                .filter(assignments::Column::State.eq(AssignmentState::Active.as_str()))
                 .exec(self.txn)
                 .await?;
             self.set(proposals::Column::ClosedAt, self.now.fixed_offset());
@@ -797,10 +796,13 @@ impl<'a> Effects<'a> {
     /// Brings back the assignments completed at closure, with a new due date.
     async fn reactivate_assignments(&self, due: NaiveDate) -> AppResult<()> {
         assignments::Entity::update_many()
-            .col_expr(assignments::Column::State, Expr::value(ASSIGNMENT_ACTIVE))
+            .col_expr(
+                assignments::Column::State,
+                Expr::value(AssignmentState::Active.as_str()),
+            )
             .col_expr(assignments::Column::DueOn, Expr::value(due))
             .filter(assignments::Column::ProposalId.eq(self.id()))
-            .filter(assignments::Column::State.eq(ASSIGNMENT_COMPLETED))
+            .filter(assignments::Column::State.eq(AssignmentState::Completed.as_str()))
             .exec(self.txn)
             .await?;
         Ok(())
@@ -809,7 +811,7 @@ impl<'a> Effects<'a> {
     async fn reactivated_agencies(&self) -> AppResult<Vec<i32>> {
         Ok(assignments::Entity::find()
             .filter(assignments::Column::ProposalId.eq(self.id()))
-            .filter(assignments::Column::State.eq(ASSIGNMENT_ACTIVE))
+            .filter(assignments::Column::State.eq(AssignmentState::Active.as_str()))
             .all(self.txn)
             .await?
             .into_iter()

@@ -35,3 +35,13 @@ crate::vocabulary! {
         Co = "co" => "协办",
     }
 }
+
+crate::vocabulary! {
+    /// Where an agency's assignment stands: handling it, returned as a wrong assignment (退回交办),
+    /// or done with when the proposal was closed (active again if it is reopened).
+    pub enum AssignmentState {
+        Active = "active" => "办理中",
+        Returned = "returned" => "已退回",
+        Completed = "completed" => "已完成",
+    }
+}

@@ -6,7 +6,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde::Serialize;
 
 use super::workflow::{is_overdue, StatusBadge};
-use super::{AssignmentRole, ProposalStatus};
+use super::{AssignmentRole, AssignmentState, ProposalStatus};
 use crate::error::AppResult;
 
 #[derive(Debug, Serialize)]
@@ -96,7 +96,7 @@ pub async fn of_agency<C: ConnectionTrait>(
 ) -> AppResult<Vec<WorkItem>> {
     let rows = assignments::Entity::find()
         .filter(assignments::Column::AgencyId.eq(agency_id))
-        .filter(assignments::Column::State.eq("active"))
+        .filter(assignments::Column::State.eq(AssignmentState::Active.as_str()))
         .find_also_related(proposals::Entity)
         .all(db)
         .await?;

@@ -5,7 +5,7 @@ use axum::response::{Html, Response};
 use axum::routing::get;
 use axum::Router;
 use minijinja::context;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::EntityTrait;
 use serde::Deserialize;
 
 use super::service::{self, ListFilter};
@@ -52,13 +52,7 @@ async fn index(
         .unwrap_or(1)
         .clamp(1, 100_000);
     let session = match query.session.as_deref().and_then(|s| s.parse::<i32>().ok()) {
-        Some(number) => {
-            entity::sessions::Entity::find()
-                .filter(entity::sessions::Column::Number.eq(number))
-                .filter(entity::sessions::Column::Published.eq(true))
-                .one(&state.db)
-                .await?
-        }
+        Some(number) => crate::visibility::published_session(&state.db, number).await?,
         None => None,
     };
     let measure = query.group.as_deref().and_then(Measure::parse);

@@ -18,6 +18,7 @@ use crate::followup::timeline::{self, EventView};
 use crate::responses::service::{responses_for_proposals, ResponseView};
 use crate::statistics::facts;
 use crate::statistics::measures::{matching, Measure, Selection};
+use crate::visibility::{public_assignments, public_proposals, public_sessions};
 
 /// Decodes a JSON array of strings stored in a text column; bad data shows as no items.
 pub fn string_list(json: &str) -> Vec<String> {
@@ -28,13 +29,6 @@ pub fn string_list(json: &str) -> Vec<String> {
 /// bytes, which PostgreSQL rejects, or megabytes of text) cannot name a proposal.
 pub fn is_plausible_code(code: &str) -> bool {
     (1..=64).contains(&code.len()) && code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-}
-
-/// The condition every public read of proposals applies.
-pub fn public_condition() -> Condition {
-    Condition::all()
-        .add(proposals::Column::Published.eq(true))
-        .add(proposals::Column::Status.is_in(ProposalStatus::public_statuses()))
 }
 
 #[derive(Debug, Default, Clone)]
@@ -77,7 +71,7 @@ pub struct SummaryPage {
 }
 
 fn list_condition(filter: &ListFilter) -> Condition {
-    let mut condition = public_condition();
+    let mut condition = public_proposals();
     if let Some(id) = filter.session_id {
         condition = condition.add(proposals::Column::SessionId.eq(id));
     }
@@ -228,6 +222,7 @@ pub async fn summarize_with<C: ConnectionTrait>(
     let authors = crate::people::service::names_by_id(db, author_ids).await?;
     let session_ids: Vec<i32> = rows.iter().filter_map(|p| p.session_id).collect();
     let session_numbers: HashMap<i32, i32> = sessions::Entity::find()
+        .filter(public_sessions())
         .filter(sessions::Column::Id.is_in(session_ids))
         .all(db)
         .await?
@@ -353,7 +348,7 @@ async fn pages_showing<C: ConnectionTrait>(
 /// The public page of one proposal; unpublished or undecided proposals are "not found".
 pub async fn public_page<C: ConnectionTrait>(db: &C, code: &str) -> AppResult<ProposalPage> {
     let proposal = proposals::Entity::find()
-        .filter(public_condition())
+        .filter(public_proposals())
         .filter(proposals::Column::Code.eq(code))
         .one(db)
         .await?
@@ -366,7 +361,12 @@ pub async fn public_page<C: ConnectionTrait>(db: &C, code: &str) -> AppResult<Pr
     };
     let cosigners = cosigners_of(db, proposal.id).await?;
     let session = match proposal.session_id {
-        Some(id) => sessions::Entity::find_by_id(id).one(db).await?,
+        Some(id) => {
+            sessions::Entity::find_by_id(id)
+                .filter(public_sessions())
+                .one(db)
+                .await?
+        }
         None => None,
     };
     let merged_into = match proposal.merged_into_id {
@@ -379,6 +379,7 @@ pub async fn public_page<C: ConnectionTrait>(db: &C, code: &str) -> AppResult<Pr
 
     let assignment_rows = assignments::Entity::find()
         .filter(assignments::Column::ProposalId.eq(proposal.id))
+        .filter(public_assignments())
         .order_by_asc(assignments::Column::Id)
         .all(db)
         .await?;

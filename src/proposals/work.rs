@@ -17,9 +17,11 @@ use super::handling::{self, Loaded};
 use super::service::string_list;
 use super::workflow::{self, Command, CommandKind, NewCommitment, Relation};
 use crate::accounts::extract::SignedForm;
+use crate::accounts::policy;
 use crate::accounts::SignedIn;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
+use crate::followup::timeline::TimelineAction;
 use crate::followup::Rating;
 use crate::responses::{Grade, ResponseKind};
 use crate::web::form::Fields;
@@ -163,12 +165,18 @@ async fn render_work(
         .iter()
         .map(|a| (a.id, a.short_name.clone()))
         .collect();
+    let actor = &session.actor;
     let assignment_rows: Vec<_> = all_assignments
         .iter()
         .map(|a| {
+            let reason = a
+                .return_reason
+                .as_ref()
+                .filter(|_| policy::may_see_return_reason(actor, relation, Some(a.agency_id)));
             context! {
                 agency => agency_names.get(&a.agency_id), role => super::AssignmentRole::parse(&a.role).map(|r| r.label()),
-                state => &a.state, due_on => a.due_on, return_reason => &a.return_reason,
+                state => super::AssignmentState::parse(&a.state).map(|s| s.label()),
+                due_on => a.due_on, return_reason => reason,
             }
         })
         .collect();
@@ -183,7 +191,15 @@ async fn render_work(
     let commitments =
         crate::followup::commitments::load_views(db, commitment_rows, crate::time::today()).await?;
     let internal = matches!(relation, Relation::Author | Relation::Secretariat);
-    let timeline = crate::followup::timeline::events_for(db, proposal_id, internal).await?;
+    let mut timeline = crate::followup::timeline::events_for(db, proposal_id, internal).await?;
+    if !policy::may_see_return_reason(actor, relation, None) {
+        // A return's note is its reason (the author sees the internal events).
+        for event in &mut timeline {
+            if event.action == TimelineAction::Returned.as_str() {
+                event.note = None;
+            }
+        }
+    }
     let paused = proposal.paused_on.is_some();
     let actions: Vec<_> = workflow::available(current, relation)
         .into_iter()
@@ -308,7 +324,9 @@ async fn draft_page(
     errors: Vec<String>,
     preview: bool,
 ) -> AppResult<Response> {
+    // Only published sessions may be linked (`drafts::create` refuses the others).
     let sessions_list = sessions::Entity::find()
+        .filter(crate::visibility::public_sessions())
         .order_by_desc(sessions::Column::Number)
         .all(&state.db)
         .await?;

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::{Grade, ResponseKind};
 use crate::error::AppResult;
-use crate::proposals::service::public_condition;
+use crate::visibility::public_proposals;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ProposalRef {
@@ -138,7 +138,7 @@ pub async fn views_for<C: ConnectionTrait>(
     let answered: Vec<(i32, String, String)> = response_proposals::Entity::find()
         .filter(response_proposals::Column::ResponseId.is_in(response_ids))
         .inner_join(proposals::Entity)
-        .filter(public_condition())
+        .filter(public_proposals())
         .select_only()
         .column(response_proposals::Column::ResponseId)
         .columns([proposals::Column::Code, proposals::Column::Title])

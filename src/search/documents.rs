@@ -13,9 +13,10 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelec
 use super::text::plain_text;
 use super::SearchDoc;
 use crate::error::AppResult;
-use crate::proposals::service::{public_condition, string_list};
+use crate::proposals::service::string_list;
 use crate::responses::service::responses_for_proposals;
 use crate::time::china;
+use crate::visibility::{public_assignments, public_proposals, public_sessions};
 
 pub const PROPOSAL: &str = "proposal";
 pub const SESSION: &str = "session";
@@ -46,7 +47,7 @@ pub async fn build_proposals<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResu
         return Ok(Vec::new());
     }
     let rows = proposals::Entity::find()
-        .filter(public_condition())
+        .filter(public_proposals())
         .filter(proposals::Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await?;
@@ -69,6 +70,7 @@ pub async fn build_proposals<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResu
         .collect();
     let session_ids: HashSet<i32> = rows.iter().filter_map(|p| p.session_id).collect();
     let sessions: HashMap<i32, sessions::Model> = sessions::Entity::find()
+        .filter(public_sessions())
         .filter(sessions::Column::Id.is_in(session_ids))
         .all(db)
         .await?
@@ -78,7 +80,7 @@ pub async fn build_proposals<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResu
     let responses = responses_for_proposals(db, &ids, true).await?;
     let assigned = assignments::Entity::find()
         .filter(assignments::Column::ProposalId.is_in(ids.clone()))
-        .filter(assignments::Column::State.ne("returned"))
+        .filter(public_assignments())
         .all(db)
         .await?;
     let agency_ids: HashSet<i32> = assigned
@@ -172,7 +174,7 @@ pub async fn build_sessions<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResul
         return Ok(Vec::new());
     }
     let rows = sessions::Entity::find()
-        .filter(sessions::Column::Published.eq(true))
+        .filter(public_sessions())
         .filter(sessions::Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await?;
@@ -243,14 +245,14 @@ pub async fn indexable_ids<C: ConnectionTrait>(
     db: &C,
 ) -> AppResult<(Vec<i32>, Vec<i32>, Vec<i32>)> {
     let proposals: Vec<i32> = proposals::Entity::find()
-        .filter(public_condition())
+        .filter(public_proposals())
         .select_only()
         .column(proposals::Column::Id)
         .into_tuple()
         .all(db)
         .await?;
     let sessions: Vec<i32> = sessions::Entity::find()
-        .filter(sessions::Column::Published.eq(true))
+        .filter(public_sessions())
         .select_only()
         .column(sessions::Column::Id)
         .into_tuple()

@@ -4,9 +4,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use chrono::{NaiveDate, Utc};
-use entity::{people, session_participants, sessions};
+use entity::{people, proposals, session_participants, sessions};
 use minijinja::context;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
 use crate::accounts::extract::{check_csrf, ClientIp};
@@ -328,6 +328,17 @@ async fn publish(
         .exec(&txn)
         .await?;
     crate::search::outbox::enqueue(&txn, crate::search::documents::SESSION, target.id).await?;
+    // Its proposals' documents name the session only while it is published.
+    let linked: Vec<i32> = proposals::Entity::find()
+        .filter(proposals::Column::SessionId.eq(target.id))
+        .select_only()
+        .column(proposals::Column::Id)
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    for id in linked {
+        crate::search::outbox::enqueue(&txn, crate::search::documents::PROPOSAL, id).await?;
+    }
     let action = if published {
         "session_publish"
     } else {

@@ -11,12 +11,11 @@ use serde::{Deserialize, Serialize};
 use crate::error::{AppError, AppResult};
 use crate::followup::commitments::{load_views, CommitmentView};
 use crate::people::PersonKind;
-use crate::proposals::service::{
-    public_condition, string_list, summarize_with, ProposalSummary, SummaryRow,
-};
+use crate::proposals::service::{string_list, summarize_with, ProposalSummary, SummaryRow};
 use crate::responses::service::{responses_for_proposals, ResponseView};
 use crate::statistics::facts::load_items;
 use crate::statistics::measures::{tally, CommitmentFacts, Selection, Tally};
+use crate::visibility::{public_proposals, public_sessions, published_session};
 use chrono::Datelike;
 
 /// One entry of a session's `media_links` JSON column.
@@ -41,7 +40,7 @@ pub async fn list<C: ConnectionTrait>(
     limit: Option<u64>,
 ) -> AppResult<Vec<SessionListItem>> {
     let mut query = sessions::Entity::find()
-        .filter(sessions::Column::Published.eq(true))
+        .filter(public_sessions())
         .order_by_desc(sessions::Column::HeldOn);
     if let Some(limit) = limit {
         query = query.limit(limit);
@@ -51,7 +50,7 @@ pub async fn list<C: ConnectionTrait>(
     let counts = crate::db::count_by(
         db,
         proposals::Entity::find()
-            .filter(public_condition())
+            .filter(public_proposals())
             .filter(proposals::Column::SessionId.is_in(ids)),
         proposals::Column::SessionId,
     )
@@ -103,10 +102,7 @@ pub async fn page_snapshot(db: &DatabaseConnection, number: i32) -> AppResult<Se
 }
 
 pub async fn page<C: ConnectionTrait>(db: &C, number: i32) -> AppResult<SessionPage> {
-    let session = sessions::Entity::find()
-        .filter(sessions::Column::Number.eq(number))
-        .filter(sessions::Column::Published.eq(true))
-        .one(db)
+    let session = published_session(db, number)
         .await?
         .ok_or(AppError::NotFound)?;
 
@@ -140,7 +136,7 @@ pub async fn page<C: ConnectionTrait>(db: &C, number: i32) -> AppResult<SessionP
     // The session's public proposals and their responses, loaded once for both the list and
     // the responses shown under each proposal.
     let rows: Vec<SummaryRow> = proposals::Entity::find()
-        .filter(public_condition())
+        .filter(public_proposals())
         .filter(proposals::Column::SessionId.eq(session.id))
         .order_by_asc(proposals::Column::Code)
         .into_partial_model()

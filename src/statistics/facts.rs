@@ -11,12 +11,10 @@ use sea_orm::{QuerySelect, QueryTrait};
 
 use super::measures::{CommitmentFacts, ItemFacts, Selection};
 use crate::followup::{assess, Comparison, Rating};
-use crate::proposals::service::public_condition;
 use crate::proposals::{AssignmentRole, Channel, ProposalStatus};
 use crate::responses::{Grade, ResponseKind};
 use crate::time::{china, start_of_day};
-
-const RETURNED: &str = "returned";
+use crate::visibility::{public_assignments, public_proposals};
 
 fn local_date(at: DateTime<FixedOffset>) -> NaiveDate {
     at.with_timezone(&china()).date_naive()
@@ -24,7 +22,7 @@ fn local_date(at: DateTime<FixedOffset>) -> NaiveDate {
 
 /// The SQL side of a selection: published proposals of the session, channel, year and agency.
 fn condition(selection: &Selection) -> Condition {
-    let mut condition = public_condition();
+    let mut condition = public_proposals();
     if let Some(id) = selection.session_id {
         condition = condition.add(proposals::Column::SessionId.eq(id));
     }
@@ -47,7 +45,7 @@ fn condition(selection: &Selection) -> Condition {
                     .column(assignments::Column::ProposalId)
                     .from(assignments::Entity)
                     .and_where(assignments::Column::AgencyId.eq(agency))
-                    .and_where(assignments::Column::State.ne(RETURNED))
+                    .cond_where(public_assignments())
                     .to_owned(),
             ),
         );
@@ -99,7 +97,7 @@ pub async fn load_items<C: ConnectionTrait>(
     let in_selection = || selected_ids(selection);
     let assignment_rows: Vec<(i32, i32, String)> = assignments::Entity::find()
         .filter(assignments::Column::ProposalId.in_subquery(in_selection()))
-        .filter(assignments::Column::State.ne(RETURNED))
+        .filter(public_assignments())
         .select_only()
         .columns([
             assignments::Column::ProposalId,

@@ -2,7 +2,7 @@
 //! carrying the query that lists its items, plus CSV and chart renderings of a table.
 use chrono::NaiveDate;
 use entity::{agencies, sessions};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 
 use super::charts::{bar_chart, Bar};
@@ -63,7 +63,7 @@ pub async fn dataset<C: ConnectionTrait>(
         .all(db)
         .await?;
     let sessions = sessions::Entity::find()
-        .filter(sessions::Column::Published.eq(true))
+        .filter(crate::visibility::public_sessions())
         .order_by_desc(sessions::Column::Number)
         .all(db)
         .await?;
