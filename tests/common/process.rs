@@ -89,7 +89,12 @@ pub async fn start_with(url: &str, search_dir: &Path, env: &[(&str, &str)]) -> S
         .env("TINGSHANG_LISTEN", format!("127.0.0.1:{port}"))
         .env("TINGSHANG_LOG", "warn")
         .stdin(Stdio::null())
-        .stdout(Stdio::null());
+        // The server's log, when a test run asks for it (TEST_SERVER_LOG=1).
+        .stdout(if std::env::var_os("TEST_SERVER_LOG").is_some() {
+            Stdio::inherit()
+        } else {
+            Stdio::null()
+        });
     for (name, value) in env {
         command.env(name, value);
     }
