@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use common::browser::{Browser, Driver, Options};
-use common::{spawn_app, TestApp};
+use common::TestApp;
 use serde_json::{json, Value};
 
 /// The accessibility engine, installed from npm by `.ci/run` (`npm ci --prefix tests/browser`).
@@ -124,7 +124,21 @@ async fn the_whole_journey_in_chromium() {
              (npm ci --prefix tests/browser; .ci/run does this)"
         );
     }
-    let app = spawn_app().await;
+    // CI's PostgreSQL pass sets MEILI_URL: the journey's searches then go through Meilisearch.
+    let meili = std::env::var("MEILI_URL")
+        .ok()
+        .map(|url| common::MeiliIndex::fresh(url, std::env::var("MEILI_API_KEY").ok()));
+    let on_meili = meili.is_some();
+    let app = common::spawn_app_with_search(true, meili, |b| b).await;
+    if on_meili {
+        // The first start fills the new index in the background; the journey searches early.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while app.json("/api/v1/search?q=%E7%A7%91%E6%8A%80").await.1["total"] == 0 {
+            assert!(std::time::Instant::now() < deadline, "the Meilisearch index was not built");
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        eprintln!("browser journey: searching through Meilisearch");
+    }
     let pw = |user: &str| format!("pw-{user}-0123456789");
     app.create_user("xing", "member", Some("邢占军"), None)
         .await;

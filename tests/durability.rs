@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::process::{cli, start};
-use common::{engine, fresh_database, send_signal, skip, spawn_app, spawn_app_on};
+use common::{engine, fresh_database, skip, spawn_app, spawn_app_on};
 use sea_orm::{ColumnTrait, Database, EntityTrait, PaginatorTrait, QueryFilter};
 
 const CYCLES: usize = 4;
@@ -161,16 +161,7 @@ async fn acknowledged_submissions_survive_kill_9_exactly_once_and_become_searcha
     );
 
     // SIGTERM: the server stops accepting, finishes, flushes and exits cleanly.
-    let mut child = server.child;
-    send_signal(i64::from(child.id()), libc::SIGTERM);
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "no exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let status = server.stop().expect("exit after SIGTERM");
     assert!(status.success(), "clean exit after SIGTERM: {status}");
     eprintln!(
         "crash test ({}): {CYCLES} kill -9 cycles, {WORKERS} workers, {} acknowledged pushes each stored once, {} acceptances, {} searchable",

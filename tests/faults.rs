@@ -329,13 +329,13 @@ async fn a_full_disk_loses_no_acknowledged_write_and_recovers_without_restart() 
     assert_all_stored(&outside, &again, "space back").await;
 
     // And after a restart.
-    assert!(server.stop().success());
+    assert!(server.stop().expect("exit after SIGTERM").success());
     let server = start(&url, search.path()).await;
     assert_all_stored(&outside, &full, "after restart").await;
     assert_all_stored(&outside, &again, "after restart").await;
     let after = push_until_refused(&server, &token, "after", 1, 5).await;
     assert_eq!(after.acknowledged.len(), 5, "{:?}", after.refused);
-    server.stop();
+    let _ = server.stop();
     eprintln!(
         "disk full: {} acknowledged before the disk filled, {} refused with 503 storage-full, 0 missing, 0 codes twice; {} acknowledged after space came back (writes worked {} ms after freeing); {:.1} s in all",
         full.acknowledged.len(),
@@ -403,7 +403,7 @@ async fn an_io_error_under_the_database_loses_no_acknowledged_write() {
     assert_eq!(status, 200, "reads keep working after an I/O error");
     let (status, ready) = json(&client, &server.url("/readyz")).await;
     assert_eq!((status, &ready["database"]["writable"]), (503, &serde_json::json!(false)));
-    server.stop();
+    let _ = server.stop();
 
     // The device is repaired: space back, file system checked and mounted again.
     std::fs::remove_file(&reserve).unwrap();
@@ -432,7 +432,7 @@ async fn an_io_error_under_the_database_loses_no_acknowledged_write() {
     let server = start(&url, search.path()).await;
     let after = push_until_refused(&server, &token, "repaired", 1, 5).await;
     assert_eq!(after.acknowledged.len(), 5, "{:?}", after.refused);
-    server.stop();
+    let _ = server.stop();
     eprintln!(
         "I/O error: {} acknowledged, {} refused with 503 ({kinds:?}), 0 missing, 0 codes twice, integrity ok after repair",
         failing.acknowledged.len(),

@@ -279,12 +279,10 @@ async fn embedded_backend_conforms() {
 
 #[tokio::test]
 async fn meilisearch_backend_conforms() {
-    let Ok(url) = std::env::var("MEILI_URL") else {
-        common::skip("meilisearch_backend_conforms: MEILI_URL is not set; the Meilisearch conformance run did not happen");
+    let Some(meili) = common::meili::server_for("meilisearch_backend_conforms").await else {
         return;
     };
-    let index = format!("tingshang_test_{}", uuid::Uuid::new_v4().simple());
-    let app = spawn_app_with_search(true, Some((url, index)), |b| b).await;
+    let app = spawn_app_with_search(true, Some(meili.fresh_index()), |b| b).await;
     conformance(&app, "meilisearch").await;
 }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod meili;
 pub mod process;
 
 use std::net::SocketAddr;
@@ -104,11 +105,29 @@ pub async fn spawn_app_with(seed: bool) -> TestApp {
     spawn_app_with_search(seed, None, |backend| backend).await
 }
 
+/// A Meilisearch server and the index a test uses on it.
+pub struct MeiliIndex {
+    pub url: String,
+    pub key: Option<String>,
+    pub index: String,
+}
+
+impl MeiliIndex {
+    /// A fresh index of its own on the server.
+    pub fn fresh(url: String, key: Option<String>) -> Self {
+        Self {
+            url,
+            key,
+            index: format!("tingshang_test_{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+}
+
 /// The app with a chosen Meilisearch index (or the in-memory embedded index when `meili` is None),
 /// its backend optionally wrapped (e.g. in `FlakyBackend`), and the outbox worker running.
 pub async fn spawn_app_with_search(
     seed: bool,
-    meili: Option<(String, String)>,
+    meili: Option<MeiliIndex>,
     wrap: impl FnOnce(tingshang::search::Backend) -> tingshang::search::Backend,
 ) -> TestApp {
     let (database_url, dir) = fresh_database().await;
@@ -120,7 +139,7 @@ pub async fn spawn_app_on(
     database_url: String,
     dir: Option<tempfile::TempDir>,
     seed: bool,
-    meili: Option<(String, String)>,
+    meili: Option<MeiliIndex>,
     wrap: impl FnOnce(tingshang::search::Backend) -> tingshang::search::Backend,
 ) -> TestApp {
     let config = Config {
@@ -130,9 +149,9 @@ pub async fn spawn_app_on(
         seed_on_empty: seed,
         search_dir: None,
         search_retry_max_secs: 1,
-        meili_url: meili.as_ref().map(|m| m.0.clone()),
-        meili_index: meili.map_or_else(|| "unused".to_owned(), |m| m.1),
-        meili_api_key: std::env::var("MEILI_API_KEY").ok(),
+        meili_url: meili.as_ref().map(|m| m.url.clone()),
+        meili_api_key: meili.as_ref().and_then(|m| m.key.clone()),
+        meili_index: meili.map_or_else(|| "unused".to_owned(), |m| m.index),
         ..Config::default()
     };
     let backend = tingshang::search::backend_from(&config)

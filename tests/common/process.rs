@@ -26,24 +26,18 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
-    /// SIGTERM, then waits for the exit (a clean shutdown flushes the outbox).
-    pub fn stop(mut self) -> std::process::ExitStatus {
-        self.terminate()
-    }
-
-    fn terminate(&mut self) -> std::process::ExitStatus {
+    /// SIGTERM, then waits up to 15 s for the exit (a clean shutdown flushes the outbox);
+    /// `None` if it did not exit (it is killed when dropped).
+    pub fn stop(mut self) -> Option<std::process::ExitStatus> {
         super::send_signal(i64::from(self.child.id()), libc::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
+        while Instant::now() < deadline {
             if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                return self.child.wait().unwrap();
+                return Some(status);
             }
             std::thread::sleep(Duration::from_millis(50));
         }
+        None
     }
 }
 
@@ -95,6 +89,14 @@ pub async fn start_with(url: &str, search_dir: &Path, env: &[(&str, &str)]) -> S
         } else {
             Stdio::null()
         });
+    if std::env::var_os("MEILI_URL").is_some() {
+        // On a shared Meilisearch server each database gets its own index, the same one across
+        // restarts of its server.
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        url.hash(&mut hasher);
+        command.env("TINGSHANG_MEILI_INDEX", format!("tingshang_test_{:016x}", hasher.finish()));
+    }
     for (name, value) in env {
         command.env(name, value);
     }
