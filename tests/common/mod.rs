@@ -114,6 +114,12 @@ pub async fn spawn_app_with_search(
     spawn_app_on(database_url, dir, seed, meili, wrap).await
 }
 
+/// The app with its configuration adjusted (small limits, trusted proxies) and the embedded index.
+pub async fn spawn_app_configured(seed: bool, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let (database_url, dir) = fresh_database().await;
+    spawn_app_on_with(database_url, dir, seed, None, |backend| backend, adjust).await
+}
+
 /// The app on an existing database (e.g. one restored from a backup).
 pub async fn spawn_app_on(
     database_url: String,
@@ -122,7 +128,18 @@ pub async fn spawn_app_on(
     meili: Option<(String, String)>,
     wrap: impl FnOnce(tingshang::search::Backend) -> tingshang::search::Backend,
 ) -> TestApp {
-    let config = Config {
+    spawn_app_on_with(database_url, dir, seed, meili, wrap, |_| {}).await
+}
+
+async fn spawn_app_on_with(
+    database_url: String,
+    dir: Option<tempfile::TempDir>,
+    seed: bool,
+    meili: Option<(String, String)>,
+    wrap: impl FnOnce(tingshang::search::Backend) -> tingshang::search::Backend,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
+    let mut config = Config {
         database_url,
         listen_addr: "127.0.0.1:0".parse().unwrap(),
         log_filter: "warn".into(),
@@ -134,6 +151,7 @@ pub async fn spawn_app_on(
         meili_api_key: std::env::var("MEILI_API_KEY").ok(),
         ..Config::default()
     };
+    adjust(&mut config);
     let backend = tingshang::search::backend_from(&config)
         .await
         .expect("search backend");
@@ -146,9 +164,10 @@ pub async fn spawn_app_on(
         .await
         .expect("bind");
     let addr = listener.local_addr().unwrap();
-    let router = app::router(state.clone());
+    // With the peer's address, as `app::serve` runs it: per-address rules see real addresses.
+    let service = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("server runs");
+        axum::serve(listener, service).await.expect("server runs");
     });
     let client = reqwest::Client::builder()
         .cookie_store(true)
