@@ -1,11 +1,12 @@
 //! Hostile input and hardening: every payload of `tests/hostile/corpus.txt` goes through every
 //! form field, API field, search query, filter, id and header. Required: no 5xx, no stored payload
 //! rendered as active HTML, nothing half written. Also: the security headers, body limits, the
-//! write-API rate limit and the metrics endpoint.
+//! write-API rate limit, the client address behind proxies and the metrics endpoint.
 mod common;
 
-use common::{post_json, spawn_app, token_for, TestApp};
-use sea_orm::{EntityTrait, PaginatorTrait};
+use common::{post_json, spawn_app, spawn_app_configured, token_for, TestApp};
+use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder};
+use tingshang::web::client_addr::TrustedProxies;
 
 /// The corpus, unescaped (`\n`, `\r`, `\t`, `\0`, `\\`), with `@repeat N unit[\ttail]` expanded.
 fn corpus() -> Vec<String> {
@@ -400,4 +401,83 @@ async fn responses_carry_the_security_headers_and_limits_hold() {
     assert!(!metrics.contains("TS-2023-027-06"));
     let (status, ready) = app.get("/readyz").await;
     assert_eq!(status, 200, "{ready}");
+}
+
+/// POSTs `{}` to the intake endpoint with a raw `Authorization` header (if any) and
+/// `X-Forwarded-For` (if any); returns the status.
+async fn push(app: &TestApp, authorization: Option<&str>, forwarded_for: Option<&str>) -> u16 {
+    let mut request = reqwest::Client::new()
+        .post(app.url("/api/v1/intake"))
+        .json(&serde_json::json!({}));
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    if let Some(value) = forwarded_for {
+        request = request.header("x-forwarded-for", value);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+/// The address recorded for a failed login sent with this `X-Forwarded-For`.
+async fn login_address(app: &TestApp, forwarded_for: &str) -> String {
+    let client = app.anonymous().client;
+    let form = client
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = common::input_value(&form, "csrf").unwrap();
+    let status = client
+        .post(app.url("/login"))
+        .header("x-forwarded-for", forwarded_for)
+        .form(&[("username", "nobody"), ("password", "x"), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 401);
+    entity::login_attempts::Entity::find()
+        .order_by_desc(entity::login_attempts::Column::Id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .expect("the attempt is recorded")
+        .ip
+}
+
+#[tokio::test]
+async fn forwarded_for_is_believed_only_from_trusted_proxies() {
+    // The test client connects from 127.0.0.1.
+    for trusted in [false, true] {
+        let app = spawn_app_configured(false, |config| {
+            config.api_rate = (0.001, 2.0);
+            if trusted {
+                config.trusted_proxies = TrustedProxies::parse("10.0.0.0/8, 127.0.0.1").unwrap();
+            }
+        })
+        .await;
+        // The client forged the first hop; the proxy appended the address it saw.
+        let address = login_address(&app, "192.0.2.1, 203.0.113.9").await;
+        let expected = if trusted { "203.0.113.9" } else { "127.0.0.1" };
+        assert_eq!(address, expected, "trusted: {trusted}");
+        // Hops that are trusted proxies themselves are skipped.
+        let address = login_address(&app, "203.0.113.10, 10.1.1.1").await;
+        let expected = if trusted { "203.0.113.10" } else { "127.0.0.1" };
+        assert_eq!(address, expected, "trusted: {trusted}");
+
+        // The write-API limiter sees the same addresses.
+        for _ in 0..2 {
+            assert_eq!(push(&app, None, Some("203.0.113.1")).await, 401);
+        }
+        assert_eq!(push(&app, None, Some("203.0.113.1")).await, 429);
+        let elsewhere = push(&app, None, Some("203.0.113.2")).await;
+        if trusted {
+            assert_eq!(elsewhere, 401, "another client behind the proxy has its own bucket");
+        } else {
+            assert_eq!(elsewhere, 429, "an untrusted peer cannot pick its bucket");
+        }
+    }
 }

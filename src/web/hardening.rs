@@ -1,11 +1,10 @@
 //! Response hardening and request limits: the security headers every response carries, and a
 //! per-client rate limit on the write API.
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -115,13 +114,13 @@ pub async fn limit_writes(State(state): State<AppState>, request: Request, next:
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .map(crate::accounts::sessions::token_hash)
-        .or_else(|| {
-            request
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-        })
-        .unwrap_or_default();
+        .unwrap_or_else(|| {
+            crate::web::client_addr::of_request(
+                request.headers(),
+                request.extensions(),
+                &state.config.trusted_proxies,
+            )
+        });
     match state.write_limiter.check(&key, Instant::now()) {
         Ok(()) => next.run(request).await,
         Err(wait) => {
