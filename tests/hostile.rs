@@ -380,7 +380,7 @@ async fn responses_carry_the_security_headers_and_limits_hold() {
         limited.headers()["content-type"],
         "application/problem+json"
     );
-    // Another client is not affected.
+    // A made-up token counts against its address; a real token has a bucket of its own.
     let (status, _) = post_json(
         &app,
         "/api/v1/intake",
@@ -388,7 +388,10 @@ async fn responses_carry_the_security_headers_and_limits_hold() {
         serde_json::json!({}),
     )
     .await;
-    assert_eq!(status, 401);
+    assert_eq!(status, 429, "made-up tokens share their address's bucket");
+    let (status, body) =
+        post_json(&app, "/api/v1/intake", Some(&token), serde_json::json!({})).await;
+    assert!(status != 429 && status < 500, "{status} {body}");
 
     // Metrics count requests by route template, not raw path.
     let (_, metrics) = app.get("/metrics").await;
@@ -416,6 +419,35 @@ async fn push(app: &TestApp, authorization: Option<&str>, forwarded_for: Option<
         request = request.header("x-forwarded-for", value);
     }
     request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn one_token_is_one_bucket_however_it_is_spelled() {
+    let app = spawn_app_configured(false, |config| config.api_rate = (0.001, 3.0)).await;
+    let admin = app.signed_in("root", "admin", None, None).await;
+    app.create_user("hotline", "secretariat", None, None).await;
+    let token = token_for(&admin, "hotline").await;
+    let other = token_for(&admin, "hotline").await;
+    for _ in 0..3 {
+        let status = push(&app, Some(&format!("Bearer {token}")), None).await;
+        assert!(status != 429 && status < 500, "{status}");
+    }
+    // The same token, spelled as the token check accepts it, is the same client.
+    for spelling in [
+        format!("Bearer   {token}"),
+        format!("Bearer {token}  "),
+        format!("bearer {token}"),
+    ] {
+        assert_eq!(push(&app, Some(&spelling), None).await, 429, "{spelling:?}");
+    }
+    // Another token, and requests without a valid one, have buckets of their own.
+    let status = push(&app, Some(&format!("Bearer {other}")), None).await;
+    assert!(status != 429 && status < 500, "{status}");
+    for _ in 0..3 {
+        assert_eq!(push(&app, Some("Bearer ts_madeup"), None).await, 401);
+    }
+    assert_eq!(push(&app, Some("Bearer   ts_madeup2"), None).await, 429);
+    assert_eq!(push(&app, None, None).await, 429, "made-up or none: the address counts");
 }
 
 /// The address recorded for a failed login sent with this `X-Forwarded-For`.
