@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use crate::accounts::throttle;
 use crate::followup::deadlines::{DeadlineRules, Period};
 use crate::web::client_addr::TrustedProxies;
 
@@ -33,6 +34,8 @@ pub struct Config {
     /// Proxies whose `X-Forwarded-For` names the client (`web::client_addr`); none by default,
     /// so the TCP peer is the client.
     pub trusted_proxies: TrustedProxies,
+    /// How failed logins slow down further attempts.
+    pub login_throttle: throttle::Policy,
     /// Meilisearch server; when unset, the embedded index is used.
     pub meili_url: Option<String>,
     pub meili_api_key: Option<String>,
@@ -62,6 +65,7 @@ impl Default for Config {
             return_window_days: 7,
             secure_cookies: false,
             trusted_proxies: TrustedProxies::default(),
+            login_throttle: throttle::Policy::default(),
             meili_url: None,
             meili_api_key: None,
             meili_index: "tingshang".to_owned(),

@@ -6,6 +6,7 @@ mod common;
 
 use common::{post_json, spawn_app, spawn_app_configured, token_for, TestApp};
 use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder};
+use tingshang::accounts::throttle::Policy;
 use tingshang::web::client_addr::TrustedProxies;
 
 /// The corpus, unescaped (`\n`, `\r`, `\t`, `\0`, `\\`), with `@repeat N unit[\ttail]` expanded.
@@ -156,7 +157,16 @@ async fn proposal_count(app: &TestApp) -> u64 {
 async fn the_hostile_corpus_breaks_nothing() {
     let payloads = corpus();
     assert!(payloads.len() >= 200, "{} payloads", payloads.len());
-    let app = spawn_app().await;
+    // Every payload tries to sign in from one address: no throttling, so each reaches the check.
+    let app = spawn_app_configured(true, |config| {
+        config.login_throttle = Policy {
+            free_failures: u32::MAX,
+            free_account_failures: u32::MAX,
+            address_limit: 0,
+            ..Policy::default()
+        };
+    })
+    .await;
     let member = app.signed_in("xing", "member", Some("邢占军"), None).await;
     let admin = app.signed_in("root", "admin", None, None).await;
     app.create_user("hotline", "secretariat", None, None).await;
@@ -285,11 +295,24 @@ async fn the_hostile_corpus_breaks_nothing() {
             requests += 1;
             no_5xx("headers", response.status().as_u16());
         }
-        let (status, _, _) = anonymous
-            .post_raw("/login", &[("username", payload), ("password", payload)])
+        // The login form with its real CSRF token, so the payload reaches the credential check.
+        let form = anonymous.get("/login").await.1;
+        let csrf = common::input_value(&form, "csrf").expect("login form has a csrf field");
+        let (status, body, _) = anonymous
+            .post_raw(
+                "/login",
+                &[("username", payload), ("password", payload), ("csrf", &csrf)],
+            )
             .await;
-        requests += 1;
+        requests += 2;
         no_5xx("login", status);
+        assert!(
+            status == 401 || status == 413,
+            "payload #{n} {payload:.80?} → {status} at login (wrong credentials are 401)"
+        );
+        if let Some(active) = active_html(&body) {
+            panic!("payload #{n} echoed as active HTML on the login form: {active}");
+        }
     }
     eprintln!(
         "hostile corpus: {} payloads, {requests} requests, {stored} drafts stored and re-read, no 5xx, no active HTML",

@@ -10,6 +10,7 @@ mod m20261123_000006_read_indexes;
 mod m20261123_000007_code_sequences;
 mod m20261129_000008_content_revision;
 mod m20261201_000009_content_changes;
+mod m20261210_000010_login_devices;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_code_sequences::Migration),
             Box::new(m20261129_000008_content_revision::Migration),
             Box::new(m20261201_000009_content_changes::Migration),
+            Box::new(m20261210_000010_login_devices::Migration),
         ]
     }
 }
