@@ -213,14 +213,21 @@ mod tests {
     #[test]
     fn trusted_proxies_are_read_and_checked() {
         let config = Config::from_lookup(|_| None).unwrap();
-        assert!(config.trusted_proxies.is_empty(), "nobody is trusted by default");
+        assert!(
+            config.trusted_proxies.is_empty(),
+            "nobody is trusted by default"
+        );
         let config = Config::from_lookup(|k| {
             (k == "TINGSHANG_TRUSTED_PROXIES").then(|| "10.0.0.0/8, 127.0.0.1".into())
         })
         .unwrap();
         assert!(config.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
-        assert!(config.trusted_proxies.contains("127.0.0.1".parse().unwrap()));
-        assert!(!config.trusted_proxies.contains("127.0.0.2".parse().unwrap()));
+        assert!(config
+            .trusted_proxies
+            .contains("127.0.0.1".parse().unwrap()));
+        assert!(!config
+            .trusted_proxies
+            .contains("127.0.0.2".parse().unwrap()));
         assert!(
             Config::from_lookup(|k| (k == "TINGSHANG_TRUSTED_PROXIES").then(|| "lb".into()))
                 .is_err()

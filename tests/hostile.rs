@@ -301,7 +301,11 @@ async fn the_hostile_corpus_breaks_nothing() {
         let (status, body, _) = anonymous
             .post_raw(
                 "/login",
-                &[("username", payload), ("password", payload), ("csrf", &csrf)],
+                &[
+                    ("username", payload),
+                    ("password", payload),
+                    ("csrf", &csrf),
+                ],
             )
             .await;
         requests += 2;
@@ -470,7 +474,11 @@ async fn one_token_is_one_bucket_however_it_is_spelled() {
         assert_eq!(push(&app, Some("Bearer ts_madeup"), None).await, 401);
     }
     assert_eq!(push(&app, Some("Bearer   ts_madeup2"), None).await, 429);
-    assert_eq!(push(&app, None, None).await, 429, "made-up or none: the address counts");
+    assert_eq!(
+        push(&app, None, None).await,
+        429,
+        "made-up or none: the address counts"
+    );
 }
 
 /// The address recorded for a failed login sent with this `X-Forwarded-For`.
@@ -530,7 +538,10 @@ async fn forwarded_for_is_believed_only_from_trusted_proxies() {
         assert_eq!(push(&app, None, Some("203.0.113.1")).await, 429);
         let elsewhere = push(&app, None, Some("203.0.113.2")).await;
         if trusted {
-            assert_eq!(elsewhere, 401, "another client behind the proxy has its own bucket");
+            assert_eq!(
+                elsewhere, 401,
+                "another client behind the proxy has its own bucket"
+            );
         } else {
             assert_eq!(elsewhere, 429, "an untrusted peer cannot pick its bucket");
         }

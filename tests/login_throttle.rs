@@ -171,11 +171,19 @@ async fn an_attacker_cannot_lock_the_owner_out() {
     // way around it.
     let mallory = app.create_user("mallory", "secretariat", None, None).await;
     let (attacker, jar) = browser_with_jar();
-    assert_eq!(sign_in(&app, &attacker, ATTACKERS[2], "mallory", &mallory).await.0, 303);
+    assert_eq!(
+        sign_in(&app, &attacker, ATTACKERS[2], "mallory", &mallory)
+            .await
+            .0,
+        303
+    );
     let own = device_cookie(&app, &jar).expect("a device cookie after signing in");
     assert!(own.contains(".mallory."), "{own}");
     let (status, _) = sign_in(&app, &attacker, ATTACKERS[2], "xing", WRONG).await;
-    assert_eq!(status, 429, "a device cookie for another account does not count");
+    assert_eq!(
+        status, 429,
+        "a device cookie for another account does not count"
+    );
     let (forger, forged_jar) = browser_with_jar();
     forged_jar.add_cookie_str(
         &format!("ts_device={}", own.replace(".mallory.", ".xing.")),
@@ -194,7 +202,10 @@ async fn an_attacker_cannot_lock_the_owner_out() {
     }
     // ... and the owner's browser still signs in right after the latest failure.
     let (status, _) = sign_in(&app, &owner, TRAVEL, "xing", &password).await;
-    assert_eq!(status, 303, "the owner's device is not locked out by a long attack");
+    assert_eq!(
+        status, 303,
+        "the owner's device is not locked out by a long attack"
+    );
     // Its own typing errors slow only it, and only after its free failures.
     for attempt in 0..3 {
         let (status, _) = sign_in(&app, &owner, TRAVEL, "xing", WRONG).await;
@@ -259,7 +270,10 @@ async fn one_address_failing_on_many_accounts_is_stopped_alone() {
     assert_eq!(status, 401, "other addresses are not affected");
     // The owner's browser behind the same address (an office NAT) still signs in.
     let (status, _) = sign_in(&app, &owner, ATTACKERS[0], "xing", &password).await;
-    assert_eq!(status, 303, "the owner's device is not stopped with the address");
+    assert_eq!(
+        status, 303,
+        "the owner's device is not stopped with the address"
+    );
     // The address waits out the window from its oldest counted failure, not forever.
     assert!(wait.is_some_and(|w| (840..=900).contains(&w)), "{wait:?}");
 }

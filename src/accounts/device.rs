@@ -150,7 +150,10 @@ mod tests {
         let tampered = [
             value.replace(".xing.", ".root."),
             value.replace("v1.d00d", "v1.beef"),
-            value.replace(&now().timestamp().to_string(), &(now().timestamp() + 1).to_string()),
+            value.replace(
+                &now().timestamp().to_string(),
+                &(now().timestamp() + 1).to_string(),
+            ),
             flip_last(&value),
             value[..value.len() - 2].to_owned(),
             value.rsplit_once('.').unwrap().0.to_owned(),
@@ -167,7 +170,9 @@ mod tests {
             None,
             "issued in the future"
         );
-        assert!(key(7).verify(&value, now() + LIFETIME - Duration::seconds(1)).is_some());
+        assert!(key(7)
+            .verify(&value, now() + LIFETIME - Duration::seconds(1))
+            .is_some());
     }
 
     #[test]

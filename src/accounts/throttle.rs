@@ -205,8 +205,7 @@ async fn history<C: ConnectionTrait>(
         .filter(login_attempts::Column::Ip.eq(client.ip))
         .filter(login_attempts::Column::Succeeded.eq(false))
         .filter(
-            login_attempts::Column::AttemptedAt
-                .gt((now - policy.address_window).fixed_offset()),
+            login_attempts::Column::AttemptedAt.gt((now - policy.address_window).fixed_offset()),
         )
         .order_by_desc(login_attempts::Column::AttemptedAt)
         .limit(u64::from(policy.address_limit))
@@ -328,7 +327,10 @@ mod tests {
     #[test]
     fn a_pair_waits_from_its_last_failure_and_a_success_ends_its_streak() {
         let p = policy();
-        let me = Client { ip: "a", device: None };
+        let me = Client {
+            ip: "a",
+            device: None,
+        };
         let mut history = History {
             attempts: failures("a", None, 2),
             known_address: true,
@@ -341,7 +343,10 @@ mod tests {
         assert_eq!(wait(&p, &history, me, t(120)), None, "the wait is over");
         // A success before the failures: only the two after it count.
         history.attempts = failures("a", None, 2);
-        history.attempts.push(Attempt { succeeded: true, ..failures("a", None, 1)[0].clone() });
+        history.attempts.push(Attempt {
+            succeeded: true,
+            ..failures("a", None, 1)[0].clone()
+        });
         history.attempts.extend(failures("a", None, 9));
         assert_eq!(wait(&p, &history, me, t(0)), None);
     }
@@ -354,10 +359,20 @@ mod tests {
             known_address: true,
             ..History::default()
         };
-        let home = Client { ip: "home", device: None };
+        let home = Client {
+            ip: "home",
+            device: None,
+        };
         assert_eq!(wait(&p, &history, home, t(0)), None);
-        let device = Client { ip: "attacker", device: Some("d1") };
-        assert_eq!(wait(&p, &history, device, t(0)), None, "even from the attacker's address");
+        let device = Client {
+            ip: "attacker",
+            device: Some("d1"),
+        };
+        assert_eq!(
+            wait(&p, &history, device, t(0)),
+            None,
+            "even from the attacker's address"
+        );
         // A device is slowed by its own failures.
         let mut own = History {
             attempts: failures("x", Some("d1"), 3),
@@ -365,7 +380,10 @@ mod tests {
         };
         own.attempts.extend(failures("x", None, 50));
         assert_eq!(secs(wait(&p, &own, device, t(0))), 60);
-        let other_device = Client { ip: "x", device: Some("d2") };
+        let other_device = Client {
+            ip: "x",
+            device: Some("d2"),
+        };
         assert_eq!(wait(&p, &own, other_device, t(0)), None);
     }
 
@@ -381,7 +399,10 @@ mod tests {
             attempts,
             ..History::default()
         };
-        let fresh = Client { ip: "fresh", device: None };
+        let fresh = Client {
+            ip: "fresh",
+            device: None,
+        };
         // Five failures cost nothing more, the fifth is followed by the first delay and the
         // sixth doubles it, counted from the last failure.
         assert_eq!(secs(wait(&p, &history, fresh, t(0))), 120);
@@ -389,7 +410,11 @@ mod tests {
         history.attempts.remove(0);
         assert_eq!(secs(wait(&p, &history, fresh, t(0))), 60);
         history.known_address = true;
-        assert_eq!(wait(&p, &history, fresh, t(0)), None, "known addresses are exempt");
+        assert_eq!(
+            wait(&p, &history, fresh, t(0)),
+            None,
+            "known addresses are exempt"
+        );
     }
 
     #[test]
@@ -400,7 +425,10 @@ mod tests {
             address_failures: (0..4).map(|i| t(-i * 60)).collect(),
             ..History::default()
         };
-        let me = Client { ip: "a", device: None };
+        let me = Client {
+            ip: "a",
+            device: None,
+        };
         // The oldest of the last four was 3 minutes ago: 12 minutes of the window remain.
         assert_eq!(secs(wait(&p, &history, me, t(0))), 12 * 60);
         assert_eq!(wait(&p, &history, me, t(12 * 60)), None);
@@ -409,8 +437,15 @@ mod tests {
             ..history.clone()
         };
         assert_eq!(wait(&p, &fewer, me, t(0)), None);
-        let device = Client { ip: "a", device: Some("d") };
-        assert_eq!(wait(&p, &history, device, t(0)), None, "a device cookie is exempt");
+        let device = Client {
+            ip: "a",
+            device: Some("d"),
+        };
+        assert_eq!(
+            wait(&p, &history, device, t(0)),
+            None,
+            "a device cookie is exempt"
+        );
     }
 
     #[test]

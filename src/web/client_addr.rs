@@ -78,7 +78,11 @@ pub fn resolve<'a>(
 }
 
 /// The client address of a request ("unknown" when the server runs without connection info).
-pub fn of_request(headers: &HeaderMap, extensions: &Extensions, trusted: &TrustedProxies) -> String {
+pub fn of_request(
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    trusted: &TrustedProxies,
+) -> String {
     let Some(ConnectInfo(peer)) = extensions.get::<ConnectInfo<SocketAddr>>() else {
         return "unknown".to_owned();
     };
@@ -119,10 +123,19 @@ mod tests {
         let none = TrustedProxies::default();
         let xff = ["203.0.113.9"];
         // An untrusted peer's header is ignored.
-        assert_eq!(resolve(ip("198.51.100.1"), xff.into_iter(), &trusted), ip("198.51.100.1"));
-        assert_eq!(resolve(ip("10.0.0.2"), xff.into_iter(), &none), ip("10.0.0.2"));
+        assert_eq!(
+            resolve(ip("198.51.100.1"), xff.into_iter(), &trusted),
+            ip("198.51.100.1")
+        );
+        assert_eq!(
+            resolve(ip("10.0.0.2"), xff.into_iter(), &none),
+            ip("10.0.0.2")
+        );
         // A trusted proxy's is believed.
-        assert_eq!(resolve(ip("10.0.0.2"), xff.into_iter(), &trusted), ip("203.0.113.9"));
+        assert_eq!(
+            resolve(ip("10.0.0.2"), xff.into_iter(), &trusted),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
@@ -130,20 +143,41 @@ mod tests {
         let trusted = TrustedProxies::parse("10.0.0.0/8").unwrap();
         // The client forged the leftmost hop; the first untrusted one from the right is real.
         let spoofed = ["1.1.1.1, 203.0.113.9", "10.0.0.5"];
-        assert_eq!(resolve(ip("10.0.0.2"), spoofed.into_iter(), &trusted), ip("203.0.113.9"));
+        assert_eq!(
+            resolve(ip("10.0.0.2"), spoofed.into_iter(), &trusted),
+            ip("203.0.113.9")
+        );
         // Every hop trusted: the furthest one is the best we know.
         let inside = ["10.9.9.9, 10.0.0.5"];
-        assert_eq!(resolve(ip("10.0.0.2"), inside.into_iter(), &trusted), ip("10.9.9.9"));
+        assert_eq!(
+            resolve(ip("10.0.0.2"), inside.into_iter(), &trusted),
+            ip("10.9.9.9")
+        );
         // No header: the proxy itself.
-        assert_eq!(resolve(ip("10.0.0.2"), std::iter::empty(), &trusted), ip("10.0.0.2"));
+        assert_eq!(
+            resolve(ip("10.0.0.2"), std::iter::empty(), &trusted),
+            ip("10.0.0.2")
+        );
         // Garbage stops the walk at the last address that parsed.
         let garbage = ["<script>, 10.0.0.5"];
-        assert_eq!(resolve(ip("10.0.0.2"), garbage.into_iter(), &trusted), ip("10.0.0.5"));
+        assert_eq!(
+            resolve(ip("10.0.0.2"), garbage.into_iter(), &trusted),
+            ip("10.0.0.5")
+        );
         // Ports and brackets are tolerated; mapped IPv4 is plain IPv4.
         let ports = ["[2001:db8::1]:4711", "203.0.113.9:80"];
-        assert_eq!(resolve(ip("10.0.0.2"), ports[..1].iter().copied(), &trusted), ip("2001:db8::1"));
-        assert_eq!(resolve(ip("10.0.0.2"), ports[1..].iter().copied(), &trusted), ip("203.0.113.9"));
+        assert_eq!(
+            resolve(ip("10.0.0.2"), ports[..1].iter().copied(), &trusted),
+            ip("2001:db8::1")
+        );
+        assert_eq!(
+            resolve(ip("10.0.0.2"), ports[1..].iter().copied(), &trusted),
+            ip("203.0.113.9")
+        );
         let mapped = ["::ffff:203.0.113.9"];
-        assert_eq!(resolve(ip("::ffff:10.0.0.2"), mapped.into_iter(), &trusted), ip("203.0.113.9"));
+        assert_eq!(
+            resolve(ip("::ffff:10.0.0.2"), mapped.into_iter(), &trusted),
+            ip("203.0.113.9")
+        );
     }
 }
