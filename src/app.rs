@@ -40,10 +40,17 @@ pub struct AppState {
     pub intake: Arc<crate::proposals::intake::IntakeBatcher>,
     /// Rendered public pages, valid until public content changes.
     pub pages: Arc<crate::web::page_cache::PageCache>,
+    /// Signs and checks device cookies.
+    pub device_key: Arc<crate::accounts::device::DeviceKey>,
 }
 
 impl AppState {
-    pub fn new(db: DatabaseConnection, config: Config, search: Backend) -> Self {
+    pub fn new(
+        db: DatabaseConnection,
+        config: Config,
+        search: Backend,
+        device_key: crate::accounts::device::DeviceKey,
+    ) -> Self {
         let indexer = Indexer::new(db.clone(), search.clone(), config.search_retry_max_secs);
         let (rate, burst) = config.api_rate;
         let pages = Arc::new(crate::web::page_cache::PageCache::new(config.page_cache));
@@ -58,6 +65,7 @@ impl AppState {
             home_counts: Arc::new(crate::web::memo::Memo::new(crate::home::COUNTS_REFRESH)),
             intake: Arc::default(),
             pages,
+            device_key: Arc::new(device_key),
         }
     }
 
@@ -176,7 +184,8 @@ pub async fn prepare_with_backend(config: Config, backend: Backend) -> anyhow::R
         let report = crate::seed::run(&db).await?;
         tracing::info!(%report, "seeded an empty database");
     }
-    Ok(AppState::new(db, config, backend))
+    let device_key = crate::accounts::device::load_or_create_key(&db).await?;
+    Ok(AppState::new(db, config, backend, device_key))
 }
 
 /// Starts the outbox worker; an empty index is first rebuilt from the database.

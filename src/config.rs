@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
+use crate::accounts::throttle;
 use crate::followup::deadlines::{DeadlineRules, Period};
+use crate::web::client_addr::TrustedProxies;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://data/tingshang.db?mode=rwc";
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
@@ -32,6 +34,11 @@ pub struct Config {
     /// Bearer token that opens `/metrics` and `/readyz`'s detail to non-local clients; without
     /// it they answer only on loopback.
     pub metrics_token: Option<String>,
+    /// Proxies whose `X-Forwarded-For` names the client (`web::client_addr`); none by default,
+    /// so the TCP peer is the client.
+    pub trusted_proxies: TrustedProxies,
+    /// How failed logins slow down further attempts.
+    pub login_throttle: throttle::Policy,
     /// Meilisearch server; when unset, the embedded index is used.
     pub meili_url: Option<String>,
     pub meili_api_key: Option<String>,
@@ -61,6 +68,8 @@ impl Default for Config {
             return_window_days: 7,
             secure_cookies: false,
             metrics_token: None,
+            trusted_proxies: TrustedProxies::default(),
+            login_throttle: throttle::Policy::default(),
             meili_url: None,
             meili_api_key: None,
             meili_index: "tingshang".to_owned(),
@@ -145,6 +154,10 @@ impl Config {
         if let Some(dir) = get("TINGSHANG_SEARCH_DIR") {
             config.search_dir = (dir != "memory").then(|| PathBuf::from(dir));
         }
+        if let Some(spec) = get("TINGSHANG_TRUSTED_PROXIES") {
+            config.trusted_proxies = TrustedProxies::parse(&spec)
+                .map_err(|e| anyhow::anyhow!("TINGSHANG_TRUSTED_PROXIES: {e}"))?;
+        }
         if let Some(flag) = get("TINGSHANG_SECURE_COOKIES") {
             config.secure_cookies = parse_bool(&flag).with_context(|| {
                 format!("TINGSHANG_SECURE_COOKIES must be true or false: {flag}")
@@ -198,6 +211,30 @@ mod tests {
         assert!(Config::from_lookup(|k| (k == "TINGSHANG_LISTEN").then(|| "nope".into())).is_err());
         assert!(
             Config::from_lookup(|k| (k == "TINGSHANG_SEED_ON_EMPTY").then(|| "maybe".into()))
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn trusted_proxies_are_read_and_checked() {
+        let config = Config::from_lookup(|_| None).unwrap();
+        assert!(
+            config.trusted_proxies.is_empty(),
+            "nobody is trusted by default"
+        );
+        let config = Config::from_lookup(|k| {
+            (k == "TINGSHANG_TRUSTED_PROXIES").then(|| "10.0.0.0/8, 127.0.0.1".into())
+        })
+        .unwrap();
+        assert!(config.trusted_proxies.contains("10.1.2.3".parse().unwrap()));
+        assert!(config
+            .trusted_proxies
+            .contains("127.0.0.1".parse().unwrap()));
+        assert!(!config
+            .trusted_proxies
+            .contains("127.0.0.2".parse().unwrap()));
+        assert!(
+            Config::from_lookup(|k| (k == "TINGSHANG_TRUSTED_PROXIES").then(|| "lb".into()))
                 .is_err()
         );
     }

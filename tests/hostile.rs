@@ -1,11 +1,13 @@
 //! Hostile input and hardening: every payload of `tests/hostile/corpus.txt` goes through every
 //! form field, API field, search query, filter, id and header. Required: no 5xx, no stored payload
 //! rendered as active HTML, nothing half written. Also: the security headers, body limits, the
-//! write-API rate limit and the metrics endpoint.
+//! write-API rate limit, the client address behind proxies and the metrics endpoint.
 mod common;
 
-use common::{post_json, spawn_app, token_for, TestApp};
-use sea_orm::{EntityTrait, PaginatorTrait};
+use common::{post_json, spawn_app, spawn_app_configured, token_for, TestApp};
+use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder};
+use tingshang::accounts::throttle::Policy;
+use tingshang::web::client_addr::TrustedProxies;
 
 /// The corpus, unescaped (`\n`, `\r`, `\t`, `\0`, `\\`), with `@repeat N unit[\ttail]` expanded.
 fn corpus() -> Vec<String> {
@@ -155,7 +157,16 @@ async fn proposal_count(app: &TestApp) -> u64 {
 async fn the_hostile_corpus_breaks_nothing() {
     let payloads = corpus();
     assert!(payloads.len() >= 200, "{} payloads", payloads.len());
-    let app = spawn_app().await;
+    // Every payload tries to sign in from one address: no throttling, so each reaches the check.
+    let app = spawn_app_configured(true, |config| {
+        config.login_throttle = Policy {
+            free_failures: u32::MAX,
+            free_account_failures: u32::MAX,
+            address_limit: 0,
+            ..Policy::default()
+        };
+    })
+    .await;
     let member = app.signed_in("xing", "member", Some("邢占军"), None).await;
     let admin = app.signed_in("root", "admin", None, None).await;
     app.create_user("hotline", "secretariat", None, None).await;
@@ -284,11 +295,28 @@ async fn the_hostile_corpus_breaks_nothing() {
             requests += 1;
             no_5xx("headers", response.status().as_u16());
         }
-        let (status, _, _) = anonymous
-            .post_raw("/login", &[("username", payload), ("password", payload)])
+        // The login form with its real CSRF token, so the payload reaches the credential check.
+        let form = anonymous.get("/login").await.1;
+        let csrf = common::input_value(&form, "csrf").expect("login form has a csrf field");
+        let (status, body, _) = anonymous
+            .post_raw(
+                "/login",
+                &[
+                    ("username", payload),
+                    ("password", payload),
+                    ("csrf", &csrf),
+                ],
+            )
             .await;
-        requests += 1;
+        requests += 2;
         no_5xx("login", status);
+        assert!(
+            status == 401 || status == 413,
+            "payload #{n} {payload:.80?} → {status} at login (wrong credentials are 401)"
+        );
+        if let Some(active) = active_html(&body) {
+            panic!("payload #{n} echoed as active HTML on the login form: {active}");
+        }
     }
     eprintln!(
         "hostile corpus: {} payloads, {requests} requests, {stored} drafts stored and re-read, no 5xx, no active HTML",
@@ -379,7 +407,7 @@ async fn responses_carry_the_security_headers_and_limits_hold() {
         limited.headers()["content-type"],
         "application/problem+json"
     );
-    // Another client is not affected.
+    // A made-up token counts against its address; a real token has a bucket of its own.
     let (status, _) = post_json(
         &app,
         "/api/v1/intake",
@@ -387,7 +415,10 @@ async fn responses_carry_the_security_headers_and_limits_hold() {
         serde_json::json!({}),
     )
     .await;
-    assert_eq!(status, 401);
+    assert_eq!(status, 429, "made-up tokens share their address's bucket");
+    let (status, body) =
+        post_json(&app, "/api/v1/intake", Some(&token), serde_json::json!({})).await;
+    assert!(status != 429 && status < 500, "{status} {body}");
 
     // Metrics count requests by route template, not raw path.
     let (_, metrics) = app.get("/metrics").await;
@@ -400,4 +431,119 @@ async fn responses_carry_the_security_headers_and_limits_hold() {
     assert!(!metrics.contains("TS-2023-027-06"));
     let (status, ready) = app.get("/readyz").await;
     assert_eq!(status, 200, "{ready}");
+}
+
+/// POSTs `{}` to the intake endpoint with a raw `Authorization` header (if any) and
+/// `X-Forwarded-For` (if any); returns the status.
+async fn push(app: &TestApp, authorization: Option<&str>, forwarded_for: Option<&str>) -> u16 {
+    let mut request = reqwest::Client::new()
+        .post(app.url("/api/v1/intake"))
+        .json(&serde_json::json!({}));
+    if let Some(value) = authorization {
+        request = request.header("authorization", value);
+    }
+    if let Some(value) = forwarded_for {
+        request = request.header("x-forwarded-for", value);
+    }
+    request.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn one_token_is_one_bucket_however_it_is_spelled() {
+    let app = spawn_app_configured(false, |config| config.api_rate = (0.001, 3.0)).await;
+    let admin = app.signed_in("root", "admin", None, None).await;
+    app.create_user("hotline", "secretariat", None, None).await;
+    let token = token_for(&admin, "hotline").await;
+    let other = token_for(&admin, "hotline").await;
+    for _ in 0..3 {
+        let status = push(&app, Some(&format!("Bearer {token}")), None).await;
+        assert!(status != 429 && status < 500, "{status}");
+    }
+    // The same token, spelled as the token check accepts it, is the same client.
+    for spelling in [
+        format!("Bearer   {token}"),
+        format!("Bearer {token}  "),
+        format!("bearer {token}"),
+    ] {
+        assert_eq!(push(&app, Some(&spelling), None).await, 429, "{spelling:?}");
+    }
+    // Another token, and requests without a valid one, have buckets of their own.
+    let status = push(&app, Some(&format!("Bearer {other}")), None).await;
+    assert!(status != 429 && status < 500, "{status}");
+    for _ in 0..3 {
+        assert_eq!(push(&app, Some("Bearer ts_madeup"), None).await, 401);
+    }
+    assert_eq!(push(&app, Some("Bearer   ts_madeup2"), None).await, 429);
+    assert_eq!(
+        push(&app, None, None).await,
+        429,
+        "made-up or none: the address counts"
+    );
+}
+
+/// The address recorded for a failed login sent with this `X-Forwarded-For`.
+async fn login_address(app: &TestApp, forwarded_for: &str) -> String {
+    let client = app.anonymous().client;
+    let form = client
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = common::input_value(&form, "csrf").unwrap();
+    let status = client
+        .post(app.url("/login"))
+        .header("x-forwarded-for", forwarded_for)
+        .form(&[("username", "nobody"), ("password", "x"), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 401);
+    entity::login_attempts::Entity::find()
+        .order_by_desc(entity::login_attempts::Column::Id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .expect("the attempt is recorded")
+        .ip
+}
+
+#[tokio::test]
+async fn forwarded_for_is_believed_only_from_trusted_proxies() {
+    // The test client connects from 127.0.0.1.
+    for trusted in [false, true] {
+        let app = spawn_app_configured(false, |config| {
+            config.api_rate = (0.001, 2.0);
+            if trusted {
+                config.trusted_proxies = TrustedProxies::parse("10.0.0.0/8, 127.0.0.1").unwrap();
+            }
+        })
+        .await;
+        // The client forged the first hop; the proxy appended the address it saw.
+        let address = login_address(&app, "192.0.2.1, 203.0.113.9").await;
+        let expected = if trusted { "203.0.113.9" } else { "127.0.0.1" };
+        assert_eq!(address, expected, "trusted: {trusted}");
+        // Hops that are trusted proxies themselves are skipped.
+        let address = login_address(&app, "203.0.113.10, 10.1.1.1").await;
+        let expected = if trusted { "203.0.113.10" } else { "127.0.0.1" };
+        assert_eq!(address, expected, "trusted: {trusted}");
+
+        // The write-API limiter sees the same addresses.
+        for _ in 0..2 {
+            assert_eq!(push(&app, None, Some("203.0.113.1")).await, 401);
+        }
+        assert_eq!(push(&app, None, Some("203.0.113.1")).await, 429);
+        let elsewhere = push(&app, None, Some("203.0.113.2")).await;
+        if trusted {
+            assert_eq!(
+                elsewhere, 401,
+                "another client behind the proxy has its own bucket"
+            );
+        } else {
+            assert_eq!(elsewhere, 429, "an untrusted peer cannot pick its bucket");
+        }
+    }
 }

@@ -12,6 +12,8 @@ pub struct Model {
     pub ip: String,
     pub succeeded: bool,
     pub attempted_at: DateTimeWithTimeZone,
+    /// The device id of the valid device cookie the attempt carried, if any.
+    pub device: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,6 +11,7 @@ mod m20261123_000007_code_sequences;
 mod m20261129_000008_content_revision;
 mod m20261201_000009_content_changes;
 mod m20261201_000010_write_probe;
+mod m20261201_000011_login_devices;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000008_content_revision::Migration),
             Box::new(m20261201_000009_content_changes::Migration),
             Box::new(m20261201_000010_write_probe::Migration),
+            Box::new(m20261201_000011_login_devices::Migration),
         ]
     }
 }

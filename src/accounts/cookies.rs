@@ -1,8 +1,10 @@
-//! Reading and writing the two cookies the app uses: the login session and the pre-login CSRF token.
+//! Reading and writing the app's cookies: the login session, the pre-login CSRF token and the
+//! device cookie (`accounts::device`).
 use axum::http::{header, HeaderMap, HeaderValue};
 
 pub const SESSION: &str = "ts_session";
 pub const LOGIN_CSRF: &str = "ts_login_csrf";
+pub const DEVICE: &str = "ts_device";
 
 pub fn get<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
@@ -24,7 +26,7 @@ pub fn set(name: &str, value: &str, max_age: Option<i64>, secure: bool) -> Heade
     if secure {
         cookie.push_str("; Secure");
     }
-    HeaderValue::from_str(&cookie).expect("cookie values are hex tokens")
+    HeaderValue::from_str(&cookie).expect("cookie values are hex tokens or signed device cookies")
 }
 
 pub fn clear(name: &str, secure: bool) -> HeaderValue {

@@ -1,7 +1,5 @@
 //! Request extractors: who is signed in, and the CSRF check every state-changing form passes.
-use std::net::SocketAddr;
-
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::cookies;
@@ -58,22 +56,22 @@ pub fn check_csrf(expected: &str, given: &str) -> Result<(), AppError> {
     }
 }
 
-/// The peer's IP address ("unknown" when the server runs without connection info).
+/// The client's address (`web::client_addr`: the peer, or what a trusted proxy says it forwarded
+/// for; "unknown" when the server runs without connection info).
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or_else(
-                    || "unknown".to_owned(),
-                    |ConnectInfo(addr)| addr.ip().to_string(),
-                ),
-        ))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(crate::web::client_addr::of_request(
+            &parts.headers,
+            &parts.extensions,
+            &state.config.trusted_proxies,
+        )))
     }
 }
 

@@ -1,7 +1,8 @@
-//! Accounts: users and roles, passwords, server-side login sessions, CSRF, login throttling,
-//! notifications, and the policy that says how a user relates to a proposal.
+//! Accounts: users and roles, passwords, server-side login sessions, CSRF, login throttling and
+//! device cookies, notifications, and the policy that says how a user relates to a proposal.
 mod admin;
 pub mod cookies;
+pub mod device;
 pub mod extract;
 pub mod notifications;
 pub mod password;

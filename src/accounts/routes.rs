@@ -1,6 +1,6 @@
 //! `/login`, `/logout`, `/me` (the signed-in user's dashboard and inbox).
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -109,18 +109,27 @@ async fn login(
         &form.csrf,
     )?;
     let next = safe_next(form.next.as_deref());
-    let username = form.username.trim().to_lowercase();
-    if throttle::locked(&state.db, &username, &ip).await? {
-        return Err(AppError::TooManyAttempts(format!(
-            "登录失败次数过多,已暂时锁定。请{}分钟后再试。",
-            throttle::WINDOW.num_minutes()
-        )));
-    }
-    let user = service::authenticate(&state.db, &username, &form.password).await?;
-    throttle::record(&state.db, &username, &ip, user.is_some()).await?;
-    let Some(user) = user else {
+    let username = throttle::key(&form.username);
+    let now = chrono::Utc::now();
+    let presented = cookies::get(&headers, cookies::DEVICE)
+        .and_then(|value| state.device_key.verify(value, now));
+    // A device cookie counts only for the account it names.
+    let client = throttle::Client {
+        ip: &ip,
+        device: presented
+            .as_ref()
+            .filter(|cookie| cookie.username == username)
+            .map(|cookie| cookie.device.as_str()),
+    };
+    let policy = &state.config.login_throttle;
+    let attempt = match throttle::begin(&state.db, policy, &username, client, now).await? {
+        throttle::Admission::Try(attempt) => attempt,
+        throttle::Admission::Wait(wait) => return Ok(too_many_attempts(wait)),
+    };
+    let Some(user) = service::authenticate(&state.db, &username, &form.password).await? else {
         return render_login(&state, &next, &username, Some("用户名或密码不正确。"));
     };
+    throttle::succeeded(&state.db, attempt).await?;
     let agent = headers
         .get(header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
@@ -129,6 +138,10 @@ async fn login(
     let actor = sessions::actor_from(&user);
     crate::audit::record_private(&state.db, actor.as_ref(), "login", None, None, Some(&ip)).await?;
     let secure = state.config.secure_cookies;
+    // The browser keeps its device id across sign-ins (and accounts); the cookie names the
+    // account just signed in to and is renewed.
+    let device_id = presented.map_or_else(|| random_token(16), |cookie| cookie.device);
+    let device_cookie = state.device_key.sign(&user.username, &device_id, now);
     let mut response = Redirect::to(&next).into_response();
     let headers = response.headers_mut();
     headers.append(
@@ -139,7 +152,31 @@ async fn login(
         header::SET_COOKIE,
         cookies::clear(cookies::LOGIN_CSRF, secure),
     );
+    headers.append(
+        header::SET_COOKIE,
+        cookies::set(
+            cookies::DEVICE,
+            &device_cookie,
+            Some(super::device::LIFETIME.num_seconds()),
+            secure,
+        ),
+    );
     Ok(response)
+}
+
+/// 429 with `Retry-After` and the wait in words.
+fn too_many_attempts(wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let message = if seconds >= 60 {
+        format!("登录失败次数过多,请{}分钟后再试。", seconds.div_ceil(60))
+    } else {
+        format!("登录失败次数过多,请{seconds}秒后再试。")
+    };
+    let mut response = AppError::TooManyAttempts(message).into_response();
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    response
 }
 
 #[derive(Deserialize)]

@@ -144,8 +144,15 @@ pub async fn list<C: ConnectionTrait>(db: &C) -> AppResult<Vec<TokenListItem>> {
 /// How often a token's `last_used_at` is brought up to date.
 const LAST_USED_RESOLUTION: chrono::Duration = chrono::Duration::seconds(60);
 
+/// A valid token: its id (what the write-API limiter counts by) and the account it acts as.
+#[derive(Clone, Debug)]
+pub struct TokenActor {
+    pub token_id: i32,
+    pub actor: Actor,
+}
+
 /// The account a bearer token acts as; `None` for an unknown, revoked or disabled one.
-pub async fn authenticate(db: &DatabaseConnection, token: &str) -> AppResult<Option<Actor>> {
+pub async fn authenticate(db: &DatabaseConnection, token: &str) -> AppResult<Option<TokenActor>> {
     if !token.starts_with(PREFIX) || token.len() > 200 {
         return Ok(None);
     }
@@ -176,5 +183,8 @@ pub async fn authenticate(db: &DatabaseConnection, token: &str) -> AppResult<Opt
             .exec(db)
             .await?;
     }
-    Ok(actor_from(&user))
+    Ok(actor_from(&user).map(|actor| TokenActor {
+        token_id: row.id,
+        actor,
+    }))
 }

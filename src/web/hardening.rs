@@ -1,11 +1,10 @@
 //! Response hardening and request limits: the security headers every response carries, and a
 //! per-client rate limit on the write API.
 use std::collections::HashMap;
-use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -105,23 +104,33 @@ impl RateLimiter {
     }
 }
 
-/// Limits the write API per bearer token (or per address without one).
-pub async fn limit_writes(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Limits the write API per valid bearer token, or per client address without one. The key is
+/// the token's id, not the header's text: spellings of one token (extra spaces, `bearer`) share a
+/// bucket, and made-up tokens share their address's.
+pub async fn limit_writes(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     if request.method() == axum::http::Method::GET || request.method() == axum::http::Method::HEAD {
         return next.run(request).await;
     }
-    let key = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(crate::accounts::sessions::token_hash)
-        .or_else(|| {
-            request
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-        })
-        .unwrap_or_default();
+    let authenticated = match crate::api::auth::authenticate(&state, request.headers()).await {
+        Ok(authenticated) => authenticated,
+        Err(err) => return err.into_response(),
+    };
+    let key = match &authenticated.0 {
+        Some(token) => format!("token:{}", token.token_id),
+        None => format!(
+            "address:{}",
+            crate::web::client_addr::of_request(
+                request.headers(),
+                request.extensions(),
+                &state.config.trusted_proxies,
+            )
+        ),
+    };
+    request.extensions_mut().insert(authenticated);
     match state.write_limiter.check(&key, Instant::now()) {
         Ok(()) => next.run(request).await,
         Err(wait) => {

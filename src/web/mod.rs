@@ -1,5 +1,7 @@
-//! Web plumbing shared by every capability: templates, Markdown, the error page.
+//! Web plumbing shared by every capability: templates, Markdown, the error page, the client's
+//! address.
 pub mod assets;
+pub mod client_addr;
 pub mod csv;
 pub mod errors;
 pub mod form;

@@ -134,6 +134,12 @@ pub async fn spawn_app_with_search(
     spawn_app_on(database_url, dir, seed, meili, wrap).await
 }
 
+/// The app with its configuration adjusted (small limits, trusted proxies) and the embedded index.
+pub async fn spawn_app_configured(seed: bool, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    let (database_url, dir) = fresh_database().await;
+    spawn_app_on_with(database_url, dir, seed, None, |backend| backend, adjust).await
+}
+
 /// The app on an existing database (e.g. one restored from a backup).
 pub async fn spawn_app_on(
     database_url: String,
@@ -142,7 +148,18 @@ pub async fn spawn_app_on(
     meili: Option<MeiliIndex>,
     wrap: impl FnOnce(tingshang::search::Backend) -> tingshang::search::Backend,
 ) -> TestApp {
-    let config = Config {
+    spawn_app_on_with(database_url, dir, seed, meili, wrap, |_| {}).await
+}
+
+async fn spawn_app_on_with(
+    database_url: String,
+    dir: Option<tempfile::TempDir>,
+    seed: bool,
+    meili: Option<MeiliIndex>,
+    wrap: impl FnOnce(tingshang::search::Backend) -> tingshang::search::Backend,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
+    let mut config = Config {
         database_url,
         listen_addr: "127.0.0.1:0".parse().unwrap(),
         log_filter: "warn".into(),
@@ -154,6 +171,7 @@ pub async fn spawn_app_on(
         meili_index: meili.map_or_else(|| "unused".to_owned(), |m| m.index),
         ..Config::default()
     };
+    adjust(&mut config);
     let backend = tingshang::search::backend_from(&config)
         .await
         .expect("search backend");
@@ -166,12 +184,11 @@ pub async fn spawn_app_on(
         .await
         .expect("bind");
     let addr = listener.local_addr().unwrap();
-    // With the peer's address, as `serve` runs it: per-address code paths (login throttling,
+    // With the peer's address, as `app::serve` runs it: per-address code paths (login throttling,
     // rate limits, the loopback-only operational endpoints) see real addresses.
-    let router = app::router(state.clone())
-        .into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let service = app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move {
-        axum::serve(listener, router).await.expect("server runs");
+        axum::serve(listener, service).await.expect("server runs");
     });
     let client = reqwest::Client::builder()
         .cookie_store(true)
