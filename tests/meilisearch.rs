@@ -26,6 +26,11 @@ async fn a_stopped_meilisearch_loses_no_update_and_catches_up_when_it_returns() 
     let Some(binary) = common::meili::binary_for(test) else {
         return;
     };
+    if std::env::var_os("TEST_LOG").is_some() {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(std::env::var("TEST_LOG").unwrap())
+            .try_init();
+    }
     let mut meili = Meili::start(binary).await;
     let app = spawn_app_with_search(
         true,
@@ -114,10 +119,20 @@ async fn a_stopped_meilisearch_loses_no_update_and_catches_up_when_it_returns() 
         if ready["outbox"]["pending"] == 0 && ready["search"]["ok"] == true {
             break back.elapsed();
         }
-        assert!(
-            back.elapsed() < Duration::from_secs(60),
-            "the outbox did not drain: {ready}"
-        );
+        if back.elapsed() > Duration::from_secs(60) {
+            use sea_orm::{EntityTrait, QueryOrder};
+            let rows = entity::search_outbox::Entity::find()
+                .order_by_desc(entity::search_outbox::Column::Attempts)
+                .all(app.db())
+                .await
+                .unwrap();
+            let sample: Vec<String> = rows
+                .iter()
+                .take(3)
+                .map(|r| format!("{} {} attempts={} available_at={} error={:?}", r.entity_kind, r.entity_id, r.attempts, r.available_at, r.last_error))
+                .collect();
+            panic!("the outbox did not drain: {ready}\n{}", sample.join("\n"));
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     let accepted = accepted.lock().unwrap().clone();

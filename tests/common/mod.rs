@@ -28,6 +28,7 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub client: reqwest::Client,
     pub state: AppState,
+    _indexer_stop: tokio::sync::watch::Sender<bool>,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -178,7 +179,9 @@ async fn spawn_app_on_with(
     let state = app::prepare_with_backend(config, wrap(backend))
         .await
         .expect("app prepares");
-    let _ = app::start_indexer(&state);
+    // The stop handle lives as long as the app: dropping it would stop the outbox worker at once
+    // (tests would then see the index only where they drain it themselves).
+    let (indexer_stop, _) = app::start_indexer(&state);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -199,6 +202,7 @@ async fn spawn_app_on_with(
         addr,
         client,
         state,
+        _indexer_stop: indexer_stop,
         _dir: dir,
     }
 }
