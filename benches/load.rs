@@ -209,34 +209,61 @@ async fn accept_intakes(base: String, token: String, size: usize, duration: Dura
     let mut accepted = 0;
     while started.elapsed() < duration {
         let tick = Instant::now();
-        let ticket: serde_json::Value = client
-            .post(format!("{base}/api/v1/intake"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({
-                "channel": "hotline_12345",
-                "external_id": format!("bench-accept-{size}-{accepted}"),
-                "title": format!("压力测试立案工单 {accepted}"),
-                "body_md": "市民来电反映科技型中小企业政策咨询需求。",
-            }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let code = ticket["code"].as_str().expect("intake answers with a code");
-        let decision = client
-            .post(format!("{base}/api/v1/proposals/{code}/decision"))
-            .bearer_auth(&token)
-            .json(&serde_json::json!({ "action": "accept" }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(decision.status(), 201, "accepting {code}");
+        let ticket = format!("bench-accept-{size}-{accepted}");
+        let code = register(
+            &client,
+            &base,
+            &token,
+            &ticket,
+            &format!("压力测试立案工单 {accepted}"),
+        )
+        .await;
+        accept(&client, &base, &token, &code).await;
         accepted += 1;
         tokio::time::sleep(Duration::from_millis(100).saturating_sub(tick.elapsed())).await;
     }
     accepted
+}
+
+/// Registers a 12345 ticket through the API; returns its proposal code.
+async fn register(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    ticket: &str,
+    title: &str,
+) -> String {
+    let answer: serde_json::Value = client
+        .post(format!("{base}/api/v1/intake"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({
+            "channel": "hotline_12345",
+            "external_id": ticket,
+            "title": title,
+            "body_md": "市民来电反映科技型中小企业政策咨询需求。",
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    answer["code"]
+        .as_str()
+        .expect("intake answers with a code")
+        .to_owned()
+}
+
+/// Accepts (立案) a registered ticket through the API.
+async fn accept(client: &reqwest::Client, base: &str, token: &str, code: &str) {
+    let decision = client
+        .post(format!("{base}/api/v1/proposals/{code}/decision"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "action": "accept" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decision.status(), 201, "accepting {code}");
 }
 
 /// Eight writers, each registering a 12345 ticket and accepting it (立案) as fast as they are
@@ -254,32 +281,18 @@ async fn eight_writers(base: String, token: String, size: usize, duration: Durat
             while started.elapsed() < duration {
                 n += 1;
                 let t = Instant::now();
-                let ticket: serde_json::Value = client
-                    .post(format!("{base}/api/v1/intake"))
-                    .bearer_auth(&token)
-                    .json(&serde_json::json!({
-                        "channel": "hotline_12345",
-                        "external_id": format!("bench-writers-{size}-{w}-{n}"),
-                        "title": format!("并发写入工单 {w}-{n}"),
-                        "body_md": "市民来电反映科技型中小企业政策咨询需求。",
-                    }))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let ticket = format!("bench-writers-{size}-{w}-{n}");
+                let code = register(
+                    &client,
+                    &base,
+                    &token,
+                    &ticket,
+                    &format!("并发写入工单 {w}-{n}"),
+                )
+                .await;
                 times.push(t.elapsed().as_secs_f64() * 1000.0);
-                let code = ticket["code"].as_str().expect("intake answers with a code");
                 let t = Instant::now();
-                let decision = client
-                    .post(format!("{base}/api/v1/proposals/{code}/decision"))
-                    .bearer_auth(&token)
-                    .json(&serde_json::json!({ "action": "accept" }))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(decision.status(), 201, "accepting {code}");
+                accept(&client, &base, &token, &code).await;
                 times.push(t.elapsed().as_secs_f64() * 1000.0);
             }
             times
@@ -832,7 +845,13 @@ async fn run_size(
     // Writers against the index: every acceptance is an outbox row the worker indexes meanwhile.
     let label = "8 writers: intake + acceptance";
     eprintln!("[{size}] {label}");
-    let writers = eight_writers(base.clone(), token.clone(), size, Duration::from_secs(seconds)).await;
+    let writers = eight_writers(
+        base.clone(),
+        token.clone(),
+        size,
+        Duration::from_secs(seconds),
+    )
+    .await;
     loads.insert(label, writers);
 
     eprintln!("[{size}] wrk submissions");

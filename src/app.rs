@@ -136,7 +136,9 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .fallback(|| async { AppError::NotFound })
         // Inside the error renderer: a panicking handler becomes the ordinary 500 page with its
         // request id (and a log line), never a dropped connection.
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panic_response))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            panic_response,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::web::errors::render_errors,

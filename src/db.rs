@@ -244,8 +244,10 @@ pub async fn probe_write(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> 
                 "INSERT INTO write_probe (id, probed_at) VALUES (1, $1) \
                  ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at"
             }
-            _ => "INSERT INTO write_probe (id, probed_at) VALUES (1, ?) \
-                  ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at",
+            _ => {
+                "INSERT INTO write_probe (id, probed_at) VALUES (1, ?) \
+                  ON CONFLICT (id) DO UPDATE SET probed_at = excluded.probed_at"
+            }
         },
         [now.into()],
     ))

@@ -146,21 +146,15 @@ fn storage_report(
     use crate::db::StorageFailure;
     let (title, kind, cause) = match failure {
         Some(StorageFailure::Full) => ("存储空间不足", "storage-full", "服务器存储空间不足"),
-        Some(StorageFailure::ReadOnly) => (
-            "暂时无法保存",
-            "storage-read-only",
-            "数据库当前为只读状态",
-        ),
-        Some(StorageFailure::Unreachable) => (
-            "暂时无法保存",
-            "database-unavailable",
-            "数据库暂时无法连接",
-        ),
-        Some(StorageFailure::Io) | None => (
-            "暂时无法保存",
-            "storage-error",
-            "服务器存储设备读写出错",
-        ),
+        Some(StorageFailure::ReadOnly) => {
+            ("暂时无法保存", "storage-read-only", "数据库当前为只读状态")
+        }
+        Some(StorageFailure::Unreachable) => {
+            ("暂时无法保存", "database-unavailable", "数据库暂时无法连接")
+        }
+        Some(StorageFailure::Io) | None => {
+            ("暂时无法保存", "storage-error", "服务器存储设备读写出错")
+        }
     };
     (
         StatusCode::SERVICE_UNAVAILABLE,

@@ -177,7 +177,10 @@ impl Metrics {
         ] {
             let kind = failure.as_str();
             let n = inner.storage_failures.get(kind).copied().unwrap_or(0);
-            let _ = writeln!(out, "tingshang_db_write_failures_total{{kind=\"{kind}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "tingshang_db_write_failures_total{{kind=\"{kind}\"}} {n}"
+            );
         }
         out.push_str(
             "# HELP tingshang_outbox_pending Changes waiting to reach the search index.\n",
@@ -238,14 +241,18 @@ fn may_read_detail(state: &AppState, request: &axum::http::request::Parts) -> bo
         .is_some_and(|info| info.0.ip().is_loopback())
         && !request.headers.contains_key("x-forwarded-for")
         && !request.headers.contains_key(header::FORWARDED);
-    let token = state.config.metrics_token.as_deref().is_some_and(|expected| {
-        request
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .is_some_and(|given| constant_time_eq(given.trim().as_bytes(), expected.as_bytes()))
-    });
+    let token = state
+        .config
+        .metrics_token
+        .as_deref()
+        .is_some_and(|expected| {
+            request
+                .headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .is_some_and(|given| constant_time_eq(given.trim().as_bytes(), expected.as_bytes()))
+        });
     local || token
 }
 
@@ -273,11 +280,9 @@ async fn readyz(State(state): State<AppState>, request: Request) -> Response {
             crate::db::storage_failure(err)
                 .map_or_else(|| err.to_string(), |f| f.as_str().to_owned()),
         ),
-        (Ok(()), Some((ago, failure))) => Some(format!(
-            "{} ({} s ago)",
-            failure.as_str(),
-            ago.as_secs()
-        )),
+        (Ok(()), Some((ago, failure))) => {
+            Some(format!("{} ({} s ago)", failure.as_str(), ago.as_secs()))
+        }
         (Ok(()), None) => None,
     };
     let body = serde_json::json!({
@@ -297,7 +302,11 @@ async fn readyz(State(state): State<AppState>, request: Request) -> Response {
         StatusCode::SERVICE_UNAVAILABLE
     };
     if !detail {
-        return (status, Json(serde_json::json!({ "status": body["status"] }))).into_response();
+        return (
+            status,
+            Json(serde_json::json!({ "status": body["status"] })),
+        )
+            .into_response();
     }
     (status, Json(body)).into_response()
 }

@@ -134,7 +134,10 @@ async fn the_whole_journey_in_chromium() {
         // The first start fills the new index in the background; the journey searches early.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while app.json("/api/v1/search?q=%E7%A7%91%E6%8A%80").await.1["total"] == 0 {
-            assert!(std::time::Instant::now() < deadline, "the Meilisearch index was not built");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the Meilisearch index was not built"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
         eprintln!("browser journey: searching through Meilisearch");

@@ -59,7 +59,14 @@ fn mount_tmpfs(dir: &Path, size: &str) -> Result<Mount, String> {
     std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     run(
         "mount",
-        &["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs", &dir.display().to_string()],
+        &[
+            "-t",
+            "tmpfs",
+            "-o",
+            &format!("size={size}"),
+            "tmpfs",
+            &dir.display().to_string(),
+        ],
     )?;
     Ok(Mount {
         dir: dir.to_owned(),
@@ -82,7 +89,9 @@ fn can_inject(test: &str) -> bool {
                 std::env::var_os("CI").is_none(),
                 "{test}: cannot mount a file system to inject faults ({why}); CI must run this as root"
             );
-            skip(&format!("{test}: cannot mount a file system ({why}); run as root"));
+            skip(&format!(
+                "{test}: cannot mount a file system ({why}); run as root"
+            ));
             false
         }
     }
@@ -136,7 +145,11 @@ async fn push_until_refused(
     let sent = Arc::new(AtomicUsize::new(0));
     let mut workers = Vec::new();
     for w in 0..WORKERS {
-        let (client, url, token) = (client.clone(), server.url("/api/v1/intake"), token.to_owned());
+        let (client, url, token) = (
+            client.clone(),
+            server.url("/api/v1/intake"),
+            token.to_owned(),
+        );
         let (pushes, sent, prefix) = (pushes.clone(), sent.clone(), prefix.to_owned());
         workers.push(tokio::spawn(async move {
             loop {
@@ -180,7 +193,10 @@ async fn push_until_refused(
 async fn assert_all_stored(db: &DatabaseConnection, pushes: &Pushes, when: &str) {
     let mut seen = HashSet::new();
     let duplicates: Vec<&String> = pushes.codes.iter().filter(|c| !seen.insert(*c)).collect();
-    assert!(duplicates.is_empty(), "{when}: codes given twice: {duplicates:?}");
+    assert!(
+        duplicates.is_empty(),
+        "{when}: codes given twice: {duplicates:?}"
+    );
     let rows = db
         .query_all_raw(Statement::from_string(
             db.get_database_backend(),
@@ -220,7 +236,9 @@ async fn json(client: &reqwest::Client, url: &str) -> (u16, serde_json::Value) {
 
 /// A write-lock taken and given back from outside the app: nothing of the app still holds it.
 async fn outside_write_lock(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
-    db.execute_unprepared("BEGIN IMMEDIATE; ROLLBACK;").await.map(|_| ())
+    db.execute_unprepared("BEGIN IMMEDIATE; ROLLBACK;")
+        .await
+        .map(|_| ())
 }
 
 /// The server on the faulty storage, with the write-API limit out of the way (the load is ours).
@@ -231,10 +249,18 @@ async fn start(url: &str, search: &Path) -> Server {
 async fn prepare(dir: &Path, search: &Path) -> (String, String) {
     let url = format!("sqlite://{}?mode=rwc", dir.join("tingshang.db").display());
     cli(&url, search, &["seed"]);
-    cli(&url, search, &["user", "add", "hotline", "--role", "secretariat"]);
-    let token = cli(&url, search, &["token", "create", "--user", "hotline", "--name", "faults"])
-        .trim()
-        .to_owned();
+    cli(
+        &url,
+        search,
+        &["user", "add", "hotline", "--role", "secretariat"],
+    );
+    let token = cli(
+        &url,
+        search,
+        &["token", "create", "--user", "hotline", "--name", "faults"],
+    )
+    .trim()
+    .to_owned();
     (url, token)
 }
 
@@ -276,7 +302,11 @@ async fn a_full_disk_loses_no_acknowledged_write_and_recovers_without_restart() 
     );
 
     // While writes fail: reads work, /readyz and /metrics say so.
-    for page in ["/", "/proposals/TS-2023-027-06", "/api/v1/proposals?per_page=1"] {
+    for page in [
+        "/",
+        "/proposals/TS-2023-027-06",
+        "/api/v1/proposals?per_page=1",
+    ] {
         let status = client.get(server.url(page)).send().await.unwrap().status();
         assert_eq!(status, 200, "reads keep working on a full disk: {page}");
     }
@@ -361,20 +391,33 @@ async fn an_io_error_under_the_database_loses_no_acknowledged_write() {
     run("truncate", &["-s", "96M", &image.display().to_string()]).unwrap();
     run(
         "mkfs.ext4",
-        &["-q", "-F", "-E", "lazy_itable_init=0,nodiscard", &image.display().to_string()],
+        &[
+            "-q",
+            "-F",
+            "-E",
+            "lazy_itable_init=0,nodiscard",
+            &image.display().to_string(),
+        ],
     )
     .unwrap();
     let dir = root.path().join("db");
     std::fs::create_dir_all(&dir).unwrap();
     if let Err(why) = run(
         "mount",
-        &["-o", "loop", &image.display().to_string(), &dir.display().to_string()],
+        &[
+            "-o",
+            "loop",
+            &image.display().to_string(),
+            &dir.display().to_string(),
+        ],
     ) {
         assert!(
             std::env::var_os("CI").is_none(),
             "cannot mount a loop device ({why}); CI must run this as root"
         );
-        skip(&format!("an_io_error_under_the_database_loses_no_acknowledged_write: no loop device ({why})"));
+        skip(&format!(
+            "an_io_error_under_the_database_loses_no_acknowledged_write: no loop device ({why})"
+        ));
         return;
     }
     let ext4 = Mount { dir: dir.clone() };
@@ -384,7 +427,11 @@ async fn an_io_error_under_the_database_loses_no_acknowledged_write() {
 
     let server = start(&url, search.path()).await;
     let failing = push_until_refused(&server, &token, "eio", 40, 3_000).await;
-    assert!(failing.acknowledged.len() > 20, "{}", failing.acknowledged.len());
+    assert!(
+        failing.acknowledged.len() > 20,
+        "{}",
+        failing.acknowledged.len()
+    );
     assert!(failing.refused.len() >= 40, "{}", failing.refused.len());
     let kinds: HashSet<&str> = failing.refused.iter().map(|(_, k)| k.as_str()).collect();
     let wrong: Vec<&(u16, String)> = failing
@@ -397,26 +444,41 @@ async fn an_io_error_under_the_database_loses_no_acknowledged_write() {
                     || kind.ends_with("/storage-full"))
         })
         .collect();
-    assert!(wrong.is_empty(), "an I/O error is a 503 storage problem: {wrong:?}");
+    assert!(
+        wrong.is_empty(),
+        "an I/O error is a 503 storage problem: {wrong:?}"
+    );
     let client = reqwest::Client::new();
     let status = client.get(server.url("/")).send().await.unwrap().status();
     assert_eq!(status, 200, "reads keep working after an I/O error");
     let (status, ready) = json(&client, &server.url("/readyz")).await;
-    assert_eq!((status, &ready["database"]["writable"]), (503, &serde_json::json!(false)));
+    assert_eq!(
+        (status, &ready["database"]["writable"]),
+        (503, &serde_json::json!(false))
+    );
     let _ = server.stop();
 
     // The device is repaired: space back, file system checked and mounted again.
     std::fs::remove_file(&reserve).unwrap();
     drop(ext4);
     std::thread::sleep(Duration::from_millis(200));
-    let _ = Command::new("e2fsck").args(["-fy", &image.display().to_string()]).output();
+    let _ = Command::new("e2fsck")
+        .args(["-fy", &image.display().to_string()])
+        .output();
     run(
         "mount",
-        &["-o", "loop", &image.display().to_string(), &dir.display().to_string()],
+        &[
+            "-o",
+            "loop",
+            &image.display().to_string(),
+            &dir.display().to_string(),
+        ],
     )
     .expect("mount the repaired file system");
     let _ext4 = Mount { dir: dir.clone() };
-    let outside = Database::connect(url.replace("mode=rwc", "mode=rw")).await.unwrap();
+    let outside = Database::connect(url.replace("mode=rwc", "mode=rw"))
+        .await
+        .unwrap();
     let integrity = outside
         .query_one_raw(Statement::from_string(
             outside.get_database_backend(),

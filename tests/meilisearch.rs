@@ -34,7 +34,10 @@ async fn a_stopped_meilisearch_loses_no_update_and_catches_up_when_it_returns() 
     let mut meili = Meili::start(binary).await;
     let app = spawn_app_with_search(
         true,
-        Some(MeiliIndex::fresh(meili.url.clone(), Some(meili.key.clone()))),
+        Some(MeiliIndex::fresh(
+            meili.url.clone(),
+            Some(meili.key.clone()),
+        )),
         |b| b,
     )
     .await;
@@ -69,7 +72,10 @@ async fn a_stopped_meilisearch_loses_no_update_and_catches_up_when_it_returns() 
                     .await
                     .unwrap();
                 if ticket.status() != 201 {
-                    failed.lock().unwrap().push(format!("intake {}", ticket.status()));
+                    failed
+                        .lock()
+                        .unwrap()
+                        .push(format!("intake {}", ticket.status()));
                     continue;
                 }
                 let body: serde_json::Value = ticket.json().await.unwrap();
@@ -84,7 +90,10 @@ async fn a_stopped_meilisearch_loses_no_update_and_catches_up_when_it_returns() 
                 if decision.status() == 201 {
                     accepted.lock().unwrap().push(code);
                 } else {
-                    failed.lock().unwrap().push(format!("accept {}", decision.status()));
+                    failed
+                        .lock()
+                        .unwrap()
+                        .push(format!("accept {}", decision.status()));
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
@@ -101,11 +110,17 @@ async fn a_stopped_meilisearch_loses_no_update_and_catches_up_when_it_returns() 
     assert!(page.contains("检索服务暂时不可用"));
     app.page("/sessions/27").await;
     let (status, ready) = app.json("/readyz").await;
-    assert_eq!((status, &ready["search"]["ok"]), (503, &serde_json::json!(false)));
+    assert_eq!(
+        (status, &ready["search"]["ok"]),
+        (503, &serde_json::json!(false))
+    );
     tokio::time::sleep(outage().saturating_sub(down_since.elapsed())).await;
     let (_, ready) = app.json("/readyz").await;
     let pending_at_return = ready["outbox"]["pending"].as_u64().unwrap();
-    assert!(pending_at_return > 0, "changes waited in the outbox: {ready}");
+    assert!(
+        pending_at_return > 0,
+        "changes waited in the outbox: {ready}"
+    );
 
     // Back: the writers stop, and the outbox drains on its own (no drain called by the test).
     stop.store(true, Ordering::Relaxed);
@@ -129,7 +144,12 @@ async fn a_stopped_meilisearch_loses_no_update_and_catches_up_when_it_returns() 
             let sample: Vec<String> = rows
                 .iter()
                 .take(3)
-                .map(|r| format!("{} {} attempts={} available_at={} error={:?}", r.entity_kind, r.entity_id, r.attempts, r.available_at, r.last_error))
+                .map(|r| {
+                    format!(
+                        "{} {} attempts={} available_at={} error={:?}",
+                        r.entity_kind, r.entity_id, r.attempts, r.available_at, r.last_error
+                    )
+                })
                 .collect();
             panic!("the outbox did not drain: {ready}\n{}", sample.join("\n"));
         }

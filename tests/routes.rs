@@ -78,7 +78,10 @@ async fn every_get_route_answers_every_role_without_a_server_error() {
     let routes = get_routes();
     assert!(routes.len() > 40, "the sweep found the routes: {routes:?}");
     let ids = Ids {
-        proposal: cast.member.new_draft(&[("title", "路由巡检草稿"), ("body_md", "正文")]).await,
+        proposal: cast
+            .member
+            .new_draft(&[("title", "路由巡检草稿"), ("body_md", "正文")])
+            .await,
     };
     let visitors: [(&str, &UserClient); 6] = [
         ("anonymous", &anonymous),
@@ -103,7 +106,11 @@ async fn every_get_route_answers_every_role_without_a_server_error() {
             }
         }
     }
-    assert!(failures.is_empty(), "server errors:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "server errors:\n{}",
+        failures.join("\n")
+    );
     eprintln!(
         "route sweep: {} GET routes × {} visitors = {visits} requests, no 5xx",
         routes.len(),

@@ -57,19 +57,31 @@ async fn disabling_an_account_revokes_its_api_tokens_for_good() {
     let (status, _) = post_json(&app, "/api/v1/intake", Some(&token), intake(1)).await;
     assert_eq!(status, 201);
     for action in ["disable", "enable"] {
-        let (status, _, _) = admin.post(&format!("/admin/users/hotline/{action}"), &[]).await;
+        let (status, _, _) = admin
+            .post(&format!("/admin/users/hotline/{action}"), &[])
+            .await;
         assert_eq!(status, 303, "{action}");
     }
     let (status, body) = post_json(&app, "/api/v1/intake", Some(&token), intake(2)).await;
-    assert_eq!(status, 401, "a token does not come back with its account: {body}");
+    assert_eq!(
+        status, 401,
+        "a token does not come back with its account: {body}"
+    );
 }
 
 #[tokio::test]
 async fn login_redirects_only_to_this_site_and_validates_before_writing() {
     let app = spawn_app().await;
-    let password = app.create_user("member1", "member", Some("邢占军"), None).await;
+    let password = app
+        .create_user("member1", "member", Some("邢占军"), None)
+        .await;
     let anonymous = app.anonymous();
-    for next in ["%2F%09%2Fevil.example", "%2F%0A%2Fevil.example", "%2F%5Cevil.example", "%2F%2Fevil.example"] {
+    for next in [
+        "%2F%09%2Fevil.example",
+        "%2F%0A%2Fevil.example",
+        "%2F%5Cevil.example",
+        "%2F%2Fevil.example",
+    ] {
         let (status, page) = anonymous.get(&format!("/login?next={next}")).await;
         assert_eq!(status, 200);
         assert_eq!(
@@ -78,14 +90,25 @@ async fn login_redirects_only_to_this_site_and_validates_before_writing() {
             "{next} is replaced by the dashboard"
         );
     }
-    let audit_before = entity::audit_log::Entity::find().all(app.db()).await.unwrap().len();
+    let audit_before = entity::audit_log::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap()
+        .len();
     for next in ["/\t/evil.example", "/\r\nSet-Cookie: x=1", "/提案"] {
         let client = reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let form = client.get(app.url("/login")).send().await.unwrap().text().await.unwrap();
+        let form = client
+            .get(app.url("/login"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         let csrf = common::input_value(&form, "csrf").unwrap();
         let response = client
             .post(app.url("/login"))
@@ -101,8 +124,16 @@ async fn login_redirects_only_to_this_site_and_validates_before_writing() {
         assert_eq!(response.status(), 303, "{next:?}");
         assert_eq!(response.headers()["location"], "/me", "{next:?}");
     }
-    let audit_after = entity::audit_log::Entity::find().all(app.db()).await.unwrap().len();
-    assert_eq!(audit_after, audit_before + 3, "one login entry per sign-in, none half written");
+    let audit_after = entity::audit_log::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(
+        audit_after,
+        audit_before + 3,
+        "one login entry per sign-in, none half written"
+    );
 }
 
 #[tokio::test]
@@ -122,7 +153,10 @@ async fn a_stored_character_that_changes_length_when_folded_cannot_break_search(
         .unwrap();
     app.wait_for_index().await;
     let page = app.page("/search?q=温度").await;
-    assert!(page.contains("<mark>温度</mark>Ⱥ测量Ω<mark>温度</mark>"), "highlighted");
+    assert!(
+        page.contains("<mark>温度</mark>Ⱥ测量Ω<mark>温度</mark>"),
+        "highlighted"
+    );
     let (status, body) = app.get("/api/v1/search?q=%E6%B8%A9%E5%BA%A6").await;
     assert_eq!(status, 200, "{body}");
     let (status, _) = app.get("/?q=%E6%B8%A9%E5%BA%A6").await;
@@ -150,16 +184,25 @@ async fn a_panicking_handler_becomes_the_error_page_with_a_request_id() {
         .await
         .expect("an answer, not a dropped connection");
     assert_eq!(response.status(), 500);
-    let request_id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     let page = response.text().await.unwrap();
-    assert!(page.contains("服务器内部错误") && page.contains(&request_id), "{page}");
+    assert!(
+        page.contains("服务器内部错误") && page.contains(&request_id),
+        "{page}"
+    );
 }
 
 #[tokio::test]
 async fn dates_outside_the_record_are_refused() {
     let app = spawn_app().await;
     let cast = cast(&app).await;
-    let id = cast.member.new_draft(&[("title", "期限测试"), ("body_md", "正文")]).await;
+    let id = cast
+        .member
+        .new_draft(&[("title", "期限测试"), ("body_md", "正文")])
+        .await;
     assert_ok("submit", cast.member.act(id, "submit", &[]).await);
     assert_ok("accept", cast.secretariat.act(id, "accept", &[]).await);
     let kjj = app.agency_id("市科技局").await.to_string();
@@ -169,8 +212,17 @@ async fn dates_outside_the_record_are_refused() {
             .act(id, "assign", &[("lead", &kjj), ("due_on", due)])
             .await;
         assert_eq!(status, 400, "{due}");
-        let reason = page.split("role=\"alert\">").nth(1).unwrap_or("").split('<').next().unwrap_or("");
-        assert!(reason.contains("1949 年至 2100 年"), "{due}: the reason is given: {reason}");
+        let reason = page
+            .split("role=\"alert\">")
+            .nth(1)
+            .unwrap_or("")
+            .split('<')
+            .next()
+            .unwrap_or("");
+        assert!(
+            reason.contains("1949 年至 2100 年"),
+            "{due}: the reason is given: {reason}"
+        );
     }
     let admin = app.signed_in("root", "admin", None, None).await;
     let token = token_for(&admin, &cast.secretariat.username).await;

@@ -303,7 +303,12 @@ mod account_tests {
             person_id: None,
             agency_id: None,
         };
-        let roles = [Role::Admin, Role::Secretariat, Role::Member, Role::AgencyStaff];
+        let roles = [
+            Role::Admin,
+            Role::Secretariat,
+            Role::Member,
+            Role::AgencyStaff,
+        ];
         for actor in roles {
             for target in roles {
                 let expected = match actor {

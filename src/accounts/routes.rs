@@ -38,7 +38,9 @@ fn safe_next(next: Option<&str>) -> String {
     };
     let plain = path.len() < 500
         && path.starts_with('/')
-        && path.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'\\');
+        && path
+            .bytes()
+            .all(|b| (0x21..=0x7e).contains(&b) && b != b'\\');
     if !plain {
         return HOME.to_owned();
     }

@@ -109,12 +109,15 @@ impl Command {
     /// before anything is written).
     pub fn dates(&self) -> Vec<(&'static str, NaiveDate)> {
         match self {
-            Self::Assign { due_on, .. } | Self::Extend { due_on, .. } => vec![("答复期限", *due_on)],
+            Self::Assign { due_on, .. } | Self::Extend { due_on, .. } => {
+                vec![("答复期限", *due_on)]
+            }
             Self::Reply {
-                commitment: Some(NewCommitment {
-                    target_date: Some(date),
-                    ..
-                }),
+                commitment:
+                    Some(NewCommitment {
+                        target_date: Some(date),
+                        ..
+                    }),
                 ..
             } => vec![("承诺完成日期", *date)],
             _ => Vec::new(),

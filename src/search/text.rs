@@ -379,7 +379,11 @@ mod tests {
         assert_eq!(highlight("ȺΩ", &highlight_terms("ⱥω")), "<mark>ȺΩ</mark>");
         let long = format!("{}温度Ⱥ{}", "Ω".repeat(300), "Ⱥ".repeat(300));
         assert!(snippet(&long, &terms, 40).contains("<mark>温度</mark>"));
-        assert_eq!(highlight("abc", &[String::new()]), "abc", "an empty term marks nothing");
+        assert_eq!(
+            highlight("abc", &[String::new()]),
+            "abc",
+            "an empty term marks nothing"
+        );
     }
 
     /// What a highlighted text shows once its marks are removed and its entities decoded.

@@ -95,7 +95,10 @@ pub async fn start_with(url: &str, search_dir: &Path, env: &[(&str, &str)]) -> S
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         url.hash(&mut hasher);
-        command.env("TINGSHANG_MEILI_INDEX", format!("tingshang_test_{:016x}", hasher.finish()));
+        command.env(
+            "TINGSHANG_MEILI_INDEX",
+            format!("tingshang_test_{:016x}", hasher.finish()),
+        );
     }
     for (name, value) in env {
         command.env(name, value);
