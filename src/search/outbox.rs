@@ -22,7 +22,9 @@ use super::documents::{
 };
 use super::{Backend, Rebuild};
 
-const BATCH: u64 = 200;
+/// Rows per drain: after an outage a backlog goes in a few large batches (one backend task each)
+/// rather than many small ones.
+const BATCH: u64 = 1000;
 const POLL: Duration = Duration::from_millis(500);
 /// How long claimed rows stay with the drain that claimed them; if it dies meanwhile, they are
 /// claimed again after this.
@@ -122,6 +124,7 @@ impl Indexer {
             .one(&self.db)
             .await?;
         if ready.is_none() {
+            self.release_if_backend_is_back().await?;
             return Ok(Drained::default());
         }
         let rows = self.claim().await?;
@@ -203,6 +206,40 @@ impl Indexer {
         };
         txn.commit().await?;
         Ok(result)
+    }
+
+    /// Rows that failed wait out a growing delay (up to the retry cap, 30 s by default). When the
+    /// backend answers again they need not: this makes them ready at once, so a backlog is applied
+    /// within seconds of the backend's return instead of after the longest delay. Asks the
+    /// backend only while failed rows wait, at most once per poll.
+    async fn release_if_backend_is_back(&self) -> anyhow::Result<()> {
+        let now = Utc::now().fixed_offset();
+        let waiting = search_outbox::Entity::find()
+            .filter(search_outbox::Column::Attempts.gt(0))
+            .filter(search_outbox::Column::AvailableAt.gt(now))
+            .select_only()
+            .column(search_outbox::Column::Id)
+            .into_tuple::<i64>()
+            .one(&self.db)
+            .await?;
+        if waiting.is_none() || !self.backend.health().await.ok {
+            return Ok(());
+        }
+        let txn = crate::db::begin_write(&self.db).await?;
+        let released = search_outbox::Entity::update_many()
+            .col_expr(search_outbox::Column::AvailableAt, Expr::value(now))
+            .filter(search_outbox::Column::Attempts.gt(0))
+            .filter(search_outbox::Column::AvailableAt.gt(now))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        txn.commit().await?;
+        tracing::info!(
+            rows = released,
+            "search backend answers again; retrying its backlog now"
+        );
+        self.wake();
+        Ok(())
     }
 
     /// Leases up to [`BATCH`] ready rows to this drain (on PostgreSQL skipping rows another
