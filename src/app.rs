@@ -36,6 +36,8 @@ pub struct AppState {
     pub write_limiter: Arc<crate::web::hardening::RateLimiter>,
     /// The home page's archive totals, counted at most once a minute.
     pub home_counts: Arc<crate::web::memo::Memo<crate::home::ArchiveCounts>>,
+    /// `/readyz`'s probe write, made at most once a second (one caller at a time).
+    pub write_probe: Arc<crate::web::memo::Memo<()>>,
     /// Groups concurrent intake pushes into shared transactions.
     pub intake: Arc<crate::proposals::intake::IntakeBatcher>,
     /// Rendered public pages, valid until public content changes.
@@ -63,6 +65,7 @@ impl AppState {
             metrics: Arc::default(),
             write_limiter: Arc::new(crate::web::hardening::RateLimiter::new(rate, burst)),
             home_counts: Arc::new(crate::web::memo::Memo::new(crate::home::COUNTS_REFRESH)),
+            write_probe: Arc::new(crate::web::memo::Memo::new(Duration::from_secs(1))),
             intake: Arc::default(),
             pages,
             device_key: Arc::new(device_key),

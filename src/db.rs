@@ -203,9 +203,12 @@ pub fn storage_failure(err: &sea_orm::DbErr) -> Option<StorageFailure> {
     };
     match sqlx.as_ref() {
         SqlxError::Database(db) => {
-            let code = db.code()?;
-            if let Ok(extended) = code.parse::<i32>() {
-                // SQLite: the primary result code is the low byte of the extended one.
+            if db
+                .try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>()
+                .is_some()
+            {
+                // The primary result code is the low byte of the extended one.
+                let extended: i32 = db.code()?.parse().ok()?;
                 return match extended & 0xff {
                     libsqlite3_sys::SQLITE_FULL => Some(StorageFailure::Full),
                     libsqlite3_sys::SQLITE_IOERR | libsqlite3_sys::SQLITE_CANTOPEN => {
@@ -215,9 +218,10 @@ pub fn storage_failure(err: &sea_orm::DbErr) -> Option<StorageFailure> {
                     _ => None,
                 };
             }
-            // PostgreSQL SQLSTATE classes 53 (insufficient resources) and 58 (system error),
-            // and read-only transactions (a standby, or default_transaction_read_only).
-            match code.as_ref() {
+            // PostgreSQL SQLSTATEs (all digits too, hence the downcast above): class 53
+            // (insufficient resources: 53100 disk full), class 58 (system error, I/O), read-only
+            // transactions (a standby), and the server shutting down.
+            match db.code()?.as_ref() {
                 "53100" => Some(StorageFailure::Full),
                 c if c.starts_with("58") => Some(StorageFailure::Io),
                 "25006" => Some(StorageFailure::ReadOnly),

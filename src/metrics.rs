@@ -231,14 +231,17 @@ async fn healthz() -> Json<serde_json::Value> {
 /// probe write got through (a nearly full disk takes a probe row but not a 60 KB intake).
 const STORAGE_FAILURE_MEMORY: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Whether the request may read operational detail: it comes straight from this machine (no proxy
-/// header: a local reverse proxy forwards outside clients), or carries the configured
+/// Whether the request may read operational detail: it comes straight from this machine — a
+/// loopback peer that is not a configured proxy (a proxy on this host forwards outside clients,
+/// with or without `X-Forwarded-For`) and carries no proxy header — or it carries the configured
 /// `TINGSHANG_METRICS_TOKEN` as a bearer token.
 fn may_read_detail(state: &AppState, request: &axum::http::request::Parts) -> bool {
     let local = request
         .extensions
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .is_some_and(|info| info.0.ip().is_loopback())
+        .is_some_and(|info| {
+            info.0.ip().is_loopback() && !state.config.trusted_proxies.contains(info.0.ip())
+        })
         && !request.headers.contains_key("x-forwarded-for")
         && !request.headers.contains_key(header::FORWARDED);
     let token = state
@@ -266,20 +269,29 @@ async fn readyz(State(state): State<AppState>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
     let detail = may_read_detail(&state, &parts);
     let database = state.db.execute_unprepared("SELECT 1").await;
-    let probe = crate::db::probe_write(&state.db).await;
+    // At most one probe write per second, however often (and by whom) readiness is asked.
+    let probe = state
+        .write_probe
+        .get(|| async {
+            crate::db::probe_write(&state.db)
+                .await
+                .map_err(|e| e.to_string())
+        })
+        .await;
+    // A pool that timed out under load is not a storage fault: it must not take every
+    // instance out of the balancer at once.
     let recent_failure = state
         .metrics
         .last_storage_failure()
-        .filter(|(ago, _)| *ago < STORAGE_FAILURE_MEMORY);
+        .filter(|(ago, failure)| {
+            *ago < STORAGE_FAILURE_MEMORY && *failure != crate::db::StorageFailure::Unreachable
+        });
     let writable = probe.is_ok() && recent_failure.is_none();
     let search = state.search.health().await;
     let lag = state.indexer.lag().await.ok();
     let ready = database.is_ok() && writable && search.ok;
     let write_error = match (&probe, recent_failure) {
-        (Err(err), _) => Some(
-            crate::db::storage_failure(err)
-                .map_or_else(|| err.to_string(), |f| f.as_str().to_owned()),
-        ),
+        (Err(err), _) => Some(err.clone()),
         (Ok(()), Some((ago, failure))) => {
             Some(format!("{} ({} s ago)", failure.as_str(), ago.as_secs()))
         }

@@ -112,6 +112,12 @@ async fn login(
     )?;
     let next = safe_next(form.next.as_deref());
     let username = throttle::key(&form.username);
+    // No account has a name outside the username rules; such a name (a NUL byte, which
+    // PostgreSQL's text type refuses, or any other control character) is a failed sign-in that
+    // never reaches the database.
+    if service::validate_username(&username).is_err() {
+        return render_login(&state, &next, "", Some("用户名或密码不正确。"));
+    }
     let now = chrono::Utc::now();
     let presented = cookies::get(&headers, cookies::DEVICE)
         .and_then(|value| state.device_key.verify(value, now));

@@ -232,7 +232,31 @@ pub enum Admission {
 }
 
 /// Decides whether `client` may try to sign in to `username` now and, if so, records the attempt.
-pub async fn begin<C: ConnectionTrait>(
+pub async fn begin(
+    db: &sea_orm::DatabaseConnection,
+    policy: &Policy,
+    username: &str,
+    client: Client<'_>,
+    now: DateTime<Utc>,
+) -> Result<Admission, sea_orm::DbErr> {
+    // Reading the history and recording this attempt happen in one write transaction, one
+    // account at a time (SQLite's write lock; a per-username advisory lock on PostgreSQL), so a
+    // burst of parallel guesses sees each other instead of all reading the same history.
+    let txn = crate::db::begin_write(db).await?;
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtext($1))",
+            [username.into()],
+        ))
+        .await?;
+    }
+    let admission = admit(&txn, policy, username, client, now).await?;
+    txn.commit().await?;
+    Ok(admission)
+}
+
+async fn admit<C: ConnectionTrait>(
     db: &C,
     policy: &Policy,
     username: &str,

@@ -134,7 +134,13 @@ impl ProposalQuery {
             channel,
             session_id,
             agency_id: self.agency,
-            year: self.year,
+            // Years outside the record's range would only overflow the date arithmetic.
+            year: match self.year {
+                Some(year) if !crate::time::RECORD_YEARS.contains(&year) => {
+                    return Err(bad("year"));
+                }
+                year => year,
+            },
             measure,
             page: self.page.unwrap_or(1).clamp(1, 1_000_000),
             per_page: self.per_page.unwrap_or(50).clamp(1, 200),

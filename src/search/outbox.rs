@@ -79,6 +79,10 @@ pub struct Indexer {
     /// the outbox and are applied after it. (In-process: with several instances on one database,
     /// run `reindex` while the others are stopped, or rely on their outbox retries.)
     turn: tokio::sync::Mutex<()>,
+    /// Set when a drain failed while the backend did not answer its health check: only its
+    /// return releases the waiting rows early. A backend that answers but refuses a write keeps
+    /// its rows on their growing delays.
+    backend_down: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, serde::Serialize)]
@@ -95,6 +99,7 @@ impl Indexer {
             wake: Notify::new(),
             retry_cap_secs,
             turn: tokio::sync::Mutex::new(()),
+            backend_down: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -197,7 +202,10 @@ impl Indexer {
                         .exec(&txn)
                         .await?;
                 }
-                tracing::warn!(rows = rows.len(), error = %message, "search backend write failed; will retry");
+                let down = !self.backend.health().await.ok;
+                self.backend_down
+                    .store(down, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(rows = rows.len(), backend_down = down, error = %message, "search backend write failed; will retry");
                 Drained {
                     indexed: 0,
                     failed: rows.len(),
@@ -209,10 +217,14 @@ impl Indexer {
     }
 
     /// Rows that failed wait out a growing delay (up to the retry cap, 30 s by default). When the
-    /// backend answers again they need not: this makes them ready at once, so a backlog is applied
-    /// within seconds of the backend's return instead of after the longest delay. Asks the
-    /// backend only while failed rows wait, at most once per poll.
+    /// backend was down and answers again they need not: this makes them ready at once, so a
+    /// backlog is applied within seconds of the backend's return instead of after the longest
+    /// delay. Asks the backend only while it is known to be down, at most once per poll.
     async fn release_if_backend_is_back(&self) -> anyhow::Result<()> {
+        use std::sync::atomic::Ordering;
+        if !self.backend_down.load(Ordering::Relaxed) {
+            return Ok(());
+        }
         let now = Utc::now().fixed_offset();
         let waiting = search_outbox::Entity::find()
             .filter(search_outbox::Column::Attempts.gt(0))
@@ -222,9 +234,14 @@ impl Indexer {
             .into_tuple::<i64>()
             .one(&self.db)
             .await?;
-        if waiting.is_none() || !self.backend.health().await.ok {
+        if waiting.is_none() {
+            self.backend_down.store(false, Ordering::Relaxed);
             return Ok(());
         }
+        if !self.backend.health().await.ok {
+            return Ok(());
+        }
+        self.backend_down.store(false, Ordering::Relaxed);
         let txn = crate::db::begin_write(&self.db).await?;
         let released = search_outbox::Entity::update_many()
             .col_expr(search_outbox::Column::AvailableAt, Expr::value(now))
