@@ -484,15 +484,7 @@ async fn one_token_is_one_bucket_however_it_is_spelled() {
 /// The address recorded for a failed login sent with this `X-Forwarded-For`.
 async fn login_address(app: &TestApp, forwarded_for: &str) -> String {
     let client = app.anonymous().client;
-    let form = client
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = common::input_value(&form, "csrf").unwrap();
+    let csrf = common::login_csrf(client.get(app.url("/login"))).await;
     let status = client
         .post(app.url("/login"))
         .header("x-forwarded-for", forwarded_for)

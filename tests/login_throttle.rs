@@ -7,7 +7,7 @@ mod common;
 
 use std::sync::Arc;
 
-use common::{input_value, spawn_app_configured, TestApp};
+use common::{spawn_app_configured, TestApp};
 use reqwest::cookie::{CookieStore, Jar};
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, PaginatorTrait};
 use tingshang::accounts::throttle::Policy;
@@ -79,16 +79,12 @@ async fn sign_in(
     username: &str,
     password: &str,
 ) -> (u16, Option<u64>) {
-    let form = browser
-        .get(app.url("/login"))
-        .header("x-forwarded-for", from)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = input_value(&form, "csrf").expect("login form has a csrf field");
+    let csrf = common::login_csrf(
+        browser
+            .get(app.url("/login"))
+            .header("x-forwarded-for", from),
+    )
+    .await;
     let response = browser
         .post(app.url("/login"))
         .header("x-forwarded-for", from)

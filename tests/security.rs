@@ -101,15 +101,7 @@ async fn login_redirects_only_to_this_site_and_validates_before_writing() {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        let form = client
-            .get(app.url("/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let csrf = common::input_value(&form, "csrf").unwrap();
+        let csrf = common::login_csrf(client.get(app.url("/login"))).await;
         let response = client
             .post(app.url("/login"))
             .form(&[

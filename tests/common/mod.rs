@@ -226,6 +226,13 @@ pub fn input_value(html: &str, name: &str) -> Option<String> {
     )
 }
 
+/// Opens the login form with `request` (a GET of `/login`, with whatever headers the test needs)
+/// and returns its CSRF token; the client's cookie jar keeps the matching cookie.
+pub async fn login_csrf(request: reqwest::RequestBuilder) -> String {
+    let form = request.send().await.unwrap().text().await.unwrap();
+    input_value(&form, "csrf").expect("login form has a csrf field")
+}
+
 fn new_client() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
@@ -283,15 +290,7 @@ impl TestApp {
     /// Logs in through the login form, like a browser.
     pub async fn login(&self, username: &str, password: &str) -> UserClient {
         let client = new_client();
-        let form = client
-            .get(self.url("/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let csrf = input_value(&form, "csrf").expect("login form has a csrf field");
+        let csrf = login_csrf(client.get(self.url("/login"))).await;
         let response = client
             .post(self.url("/login"))
             .form(&[
