@@ -43,13 +43,7 @@ impl FromRequestParts<AppState> for SignedIn {
 
 /// Compares the form's token with the session's in constant time.
 pub fn check_csrf(expected: &str, given: &str) -> Result<(), AppError> {
-    let equal = expected.len() == given.len()
-        && expected
-            .bytes()
-            .zip(given.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0;
-    if equal && !expected.is_empty() {
+    if crate::web::constant_time_eq(expected.as_bytes(), given.as_bytes()) && !expected.is_empty() {
         Ok(())
     } else {
         Err(AppError::Csrf)

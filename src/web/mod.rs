@@ -11,6 +11,12 @@ pub mod memo;
 pub mod page_cache;
 pub mod templates;
 
+/// Whether two secrets are equal, in time that depends only on their length (CSRF tokens, the
+/// metrics token).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 pub use templates::Templates;
 
 use crate::error::{AppError, AppResult};
