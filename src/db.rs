@@ -4,10 +4,15 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
+
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, Statement,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
+use tokio::sync::Semaphore;
 
 use crate::config::Config;
 
@@ -124,16 +129,118 @@ pub async fn reset_sequences<C: sea_orm::ConnectionTrait>(
 }
 
 /// Starts a write transaction. On SQLite it is `BEGIN IMMEDIATE`: the write lock is taken up
-/// front (waiting up to the busy timeout), so a transaction that reads before it writes cannot fail
-/// with `SQLITE_BUSY_SNAPSHOT` when another writer commits in between. On PostgreSQL it is an
-/// ordinary READ COMMITTED transaction; state changes are guarded by `version` checks in their
-/// `UPDATE … WHERE version = ?`, so two concurrent transitions cannot both win.
-pub async fn begin_write<C: TransactionTrait>(db: &C) -> Result<C::Transaction, sea_orm::DbErr> {
-    db.begin_with_options(TransactionOptions {
-        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-        ..Default::default()
-    })
-    .await
+/// front, so a transaction that reads before it writes cannot fail with `SQLITE_BUSY_SNAPSHOT`
+/// when another writer commits in between. On PostgreSQL it is an ordinary READ COMMITTED
+/// transaction; state changes are guarded by `version` checks in their `UPDATE … WHERE version = ?`,
+/// so two concurrent transitions cannot both win.
+///
+/// SQLite admits one writer per file. Writers of this process queue for it in order on an async
+/// gate ([`WriteGate`]) instead of inside SQLite's busy handler, which sleeps and retries (1, 2,
+/// 5 … 100 ms) and so hands the lock over late and unfairly: with eight writers the busy handler
+/// gave p99 latencies above 300 ms (BENCHMARKS.md, writer row).
+pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTransaction, sea_orm::DbErr> {
+    let turn = match db.get_database_backend() {
+        sea_orm::DbBackend::Sqlite => WriteGate::turn(db).await,
+        _ => None,
+    };
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        })
+        .await?;
+    Ok(WriteTransaction { txn, _turn: turn })
+}
+
+/// A write transaction holding this process's turn to write (SQLite) until it commits or rolls
+/// back. It is used like the [`DatabaseTransaction`] inside it.
+pub struct WriteTransaction {
+    txn: DatabaseTransaction,
+    _turn: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl WriteTransaction {
+    pub async fn commit(self) -> Result<(), sea_orm::DbErr> {
+        self.txn.commit().await
+    }
+
+    pub async fn rollback(self) -> Result<(), sea_orm::DbErr> {
+        self.txn.rollback().await
+    }
+}
+
+impl std::ops::Deref for WriteTransaction {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.txn
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for WriteTransaction {
+    fn get_database_backend(&self) -> sea_orm::DbBackend {
+        self.txn.get_database_backend()
+    }
+    async fn execute_raw(&self, stmt: Statement) -> Result<sea_orm::ExecResult, sea_orm::DbErr> {
+        self.txn.execute_raw(stmt).await
+    }
+    async fn execute_unprepared(&self, sql: &str) -> Result<sea_orm::ExecResult, sea_orm::DbErr> {
+        self.txn.execute_unprepared(sql).await
+    }
+    async fn query_one_raw(
+        &self,
+        stmt: Statement,
+    ) -> Result<Option<sea_orm::QueryResult>, sea_orm::DbErr> {
+        self.txn.query_one_raw(stmt).await
+    }
+    async fn query_all_raw(
+        &self,
+        stmt: Statement,
+    ) -> Result<Vec<sea_orm::QueryResult>, sea_orm::DbErr> {
+        self.txn.query_all_raw(stmt).await
+    }
+    fn support_returning(&self) -> bool {
+        self.txn.support_returning()
+    }
+}
+
+/// The queue for one SQLite file's write lock, shared by every pool of this process that opens
+/// the file (tests open several databases in one process; each file has its own gate).
+struct WriteGate;
+
+impl WriteGate {
+    /// Waiting longer than SQLite's busy timeout means something holds a turn it should not (a
+    /// transaction left open across a slow await): the writer then goes on to SQLite's own
+    /// locking, which is no worse than before the gate existed.
+    const PATIENCE: Duration = Duration::from_secs(5);
+
+    async fn turn(db: &DatabaseConnection) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        match tokio::time::timeout(Self::PATIENCE, Self::of(db).acquire_owned()).await {
+            Ok(Ok(permit)) => Some(permit),
+            Ok(Err(_closed)) => None,
+            Err(_elapsed) => {
+                tracing::warn!("a write waited 5 s for its turn; going on to SQLite's lock");
+                None
+            }
+        }
+    }
+
+    fn of(db: &DatabaseConnection) -> Arc<Semaphore> {
+        static GATES: OnceLock<Mutex<HashMap<PathBuf, Arc<Semaphore>>>> = OnceLock::new();
+        let file = db
+            .get_sqlite_connection_pool()
+            .connect_options()
+            .get_filename()
+            .to_path_buf();
+        let mut gates = GATES
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        gates
+            .entry(file)
+            .or_insert_with(|| Arc::new(Semaphore::new(1)))
+            .clone()
+    }
 }
 
 /// `SELECT key, COUNT(*) … GROUP BY key` for a filtered query: counts per key computed by the
@@ -238,7 +345,6 @@ pub fn storage_failure(err: &sea_orm::DbErr) -> Option<StorageFailure> {
 
 /// Rewrites `/readyz`'s one probe row: succeeds only if the database takes a durable write now.
 pub async fn probe_write(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
-    use sea_orm::{ConnectionTrait, Statement};
     let txn = begin_write(db).await?;
     let now = chrono::Utc::now().to_rfc3339();
     txn.execute_raw(Statement::from_sql_and_values(

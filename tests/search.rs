@@ -153,6 +153,8 @@ async fn conformance(app: &TestApp, backend: &str) {
     );
     report.push(format!("农业 → {:?}", codes(&r)));
 
+    query_language(app, backend, &mut report).await;
+
     // Filters and facets.
     let r = search(
         app,
@@ -269,6 +271,95 @@ async fn conformance(app: &TestApp, backend: &str) {
     assert!(empty.contains("没有找到"));
 
     println!("== {backend} ==\n{}", report.join("\n"));
+}
+
+/// Sorted codes of the proposals a query finds.
+async fn found(app: &TestApp, text: &str) -> Vec<String> {
+    let r = search(app, &format!("q={}&kind=proposal&per_page=50", q(text))).await;
+    let mut found = codes(&r);
+    found.sort();
+    found
+}
+
+/// The query language, the same on both backends: contiguous sub-words only, folding, phrases,
+/// exclusions, synonyms (curated ones applied without a reindex), titles first, counts.
+async fn query_language(app: &TestApp, backend: &str, report: &mut Vec<String>) {
+    for (code, title, body) in [
+        ("TS-TEST-QL-01", "全固态电池产业链", "支持市政协委员调研的全固态电池项目。"),
+        ("TS-TEST-QL-02", "高水平人才引进", "为企业提供高效的电池回收服务,固态 电池分开写。"),
+        ("TS-TEST-QL-03", "创新联合的体制", "组建创新联合机制,合体办公。"),
+        ("TS-TEST-QL-04", "組建創新聯合體", "以ＡＩ芯片推动產學研協同。"),
+        ("TS-TEST-QL-05", "高新技术企业认定", "加快培育认定工作。"),
+        ("TS-TEST-QL-06", "电池回收", "正文提到全固态电池。"),
+    ] {
+        add_proposal(app, code, title, body).await;
+    }
+    app.wait_for_index().await;
+    let cases: [(&str, &[&str]); 16] = [
+        // Sub-words inside longer words, and nothing where the characters only stand apart.
+        ("固态电池", &["TS-TEST-QL-01", "TS-TEST-QL-06"]),
+        ("政协委员", &["TS-TEST-QL-01"]),
+        ("创新联合体", &["TS-TEST-QL-04"]),
+        // Traditional and simplified fold to each other, full-width to half-width, case.
+        ("創新聯合體", &["TS-TEST-QL-04"]),
+        ("产学研", &["TS-TEST-QL-04"]),
+        ("ai芯片", &["TS-TEST-QL-04"]),
+        ("Ａｉ", &["TS-TEST-QL-04"]),
+        // Phrases, several words, exclusions.
+        ("\"固态 电池\"", &["TS-TEST-QL-02"]),
+        ("电池 回收", &["TS-TEST-QL-02", "TS-TEST-QL-06"]),
+        ("固态电池 -政协", &["TS-TEST-QL-06"]),
+        ("电池 -\"全固态\"", &["TS-TEST-QL-02"]),
+        // Synonyms: curated (高企 = 高新技术企业, from the starting list) and both ways.
+        ("高企", &["TS-TEST-QL-05"]),
+        ("高新技术企业认定", &["TS-TEST-QL-05"]),
+        ("高效", &["TS-TEST-QL-02"]),
+        ("合体", &["TS-TEST-QL-03", "TS-TEST-QL-04"]),
+        ("联合体 -組建", &[]),
+    ];
+    for (text, expected) in cases {
+        let got: Vec<String> = found(app, text)
+            .await
+            .into_iter()
+            .filter(|c| c.starts_with("TS-TEST-QL"))
+            .collect();
+        assert_eq!(got, expected, "{backend}: {text}");
+        report.push(format!("{text} → {got:?}"));
+    }
+    // 科小 = 科技型中小企业 (starting list) finds the SME proposal of session 27.
+    assert!(
+        found(app, "科小").await.contains(&"TS-2023-027-06".to_owned()),
+        "{backend}: 科小"
+    );
+
+    // A match in the title ranks before one in the body only.
+    let r = search(app, &format!("q={}&kind=proposal", q("电池回收"))).await;
+    assert_eq!(codes(&r).first().map(String::as_str), Some("TS-TEST-QL-06"), "{backend}: title first {r}");
+
+    // A synonym group added on the admin page applies at once, without a reindex.
+    assert!(found(app, "联合体攻关").await.is_empty());
+    let secretariat = app.signed_in("mishu", "secretariat", None, None).await;
+    let (status, body, _) = secretariat
+        .post("/admin/synonyms", &[("words", "联合体攻关 = 产学研"), ("note", "测试")])
+        .await;
+    assert!(status < 400, "{backend}: adding synonyms: {status} {body}");
+    assert_eq!(found(app, "联合体攻关").await, ["TS-TEST-QL-04"], "{backend}: curated synonym");
+    let (status, page) = secretariat.get("/admin/synonyms").await;
+    assert!(status == 200 && page.contains("联合体攻关 = 产学研"), "{status}");
+
+    // Counts are exact (no 约) at this size.
+    let r = search(app, "").await;
+    assert_eq!(r["total_is_estimate"], false, "{backend}");
+
+    // Nothing found: broader searches that do find something are offered.
+    let page = app
+        .page(&format!("/search?q={}", q("创新联合体 完全不存在乙丙")))
+        .await;
+    assert!(page.contains("范围更宽") && page.contains(">创新联合体</a>"), "{backend}: broader");
+    let page = app
+        .page(&format!("/search?q={}&kind=session", q("固态电池")))
+        .await;
+    assert!(page.contains("在全部类型中有 2 条"), "{backend}: unfiltered count");
 }
 
 #[tokio::test]

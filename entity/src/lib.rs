@@ -24,6 +24,7 @@ pub mod proposals;
 pub mod response_proposals;
 pub mod responses;
 pub mod search_outbox;
+pub mod search_synonyms;
 pub mod server_keys;
 pub mod session_participants;
 pub mod sessions;

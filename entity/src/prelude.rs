@@ -22,6 +22,7 @@ pub use super::proposals::Entity as Proposals;
 pub use super::response_proposals::Entity as ResponseProposals;
 pub use super::responses::Entity as Responses;
 pub use super::search_outbox::Entity as SearchOutbox;
+pub use super::search_synonyms::Entity as SearchSynonyms;
 pub use super::server_keys::Entity as ServerKeys;
 pub use super::session_participants::Entity as SessionParticipants;
 pub use super::sessions::Entity as Sessions;

@@ -5,7 +5,7 @@
 use libfuzzer_sys::fuzz_target;
 use tingshang::search::meili::filter_expression;
 use tingshang::search::routes::Params;
-use tingshang::search::text;
+use tingshang::search::{query, text};
 
 fuzz_target!(|data: &[u8]| {
     let text_input = String::from_utf8_lossy(data);
@@ -26,7 +26,8 @@ fuzz_target!(|data: &[u8]| {
         per_page: next(),
     };
     let query = params.to_query(20);
-    let terms = text::highlight_terms(&query.text);
+    let synonyms = query::Synonyms::default();
+    let terms = query::parse(&query.text, &synonyms).highlight_terms(&synonyms);
     let _ = text::highlight(&text_input, &terms);
     let _ = text::snippet(&text_input, &terms, 120);
     let Some(expression) = filter_expression(&query) else {

@@ -12,6 +12,7 @@ mod m20261129_000008_content_revision;
 mod m20261201_000009_content_changes;
 mod m20261201_000010_write_probe;
 mod m20261201_000011_login_devices;
+mod m20261202_000012_search_synonyms;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_content_changes::Migration),
             Box::new(m20261201_000010_write_probe::Migration),
             Box::new(m20261201_000011_login_devices::Migration),
+            Box::new(m20261202_000012_search_synonyms::Migration),
         ]
     }
 }

@@ -49,6 +49,14 @@ impl<V: Clone> ResultCache<V> {
         inner.entries.get(query).cloned()
     }
 
+    /// Forgets every entry (what the results depend on changed without a commit: the synonyms).
+    pub fn clear(&self) {
+        if let Ok(mut inner) = self.inner.lock() {
+            inner.entries.clear();
+            inner.order.clear();
+        }
+    }
+
     pub fn put(&self, generation: u64, query: &SearchQuery, results: &V) {
         if self.capacity == 0 {
             return;
@@ -94,6 +102,7 @@ mod tests {
     fn results(total: usize) -> SearchResults {
         SearchResults {
             total,
+            total_is_estimate: false,
             hits: Vec::new(),
             facets: Vec::new(),
         }

@@ -8,7 +8,7 @@ use entity::{
     agencies, assignments, documents, people, proposal_cosigners, proposals, session_participants,
     sessions,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::text::plain_text;
 use super::SearchDoc;
@@ -32,14 +32,28 @@ fn agency_names(agency: &agencies::Model) -> Vec<String> {
     names
 }
 
-/// Groups of names that mean the same agency, for Meilisearch synonyms.
+/// The synonym groups queries expand with: the secretariat's list first, then each agency's
+/// names and aliases.
 pub async fn synonyms<C: ConnectionTrait>(db: &C) -> AppResult<Vec<Vec<String>>> {
-    Ok(agencies::Entity::find()
+    let mut groups: Vec<Vec<String>> = entity::search_synonyms::Entity::find()
+        .order_by_asc(entity::search_synonyms::Column::Id)
         .all(db)
         .await?
         .iter()
-        .map(agency_names)
-        .collect())
+        .map(|row| synonym_words(&row.words))
+        .collect();
+    groups.extend(agencies::Entity::find().all(db).await?.iter().map(agency_names));
+    Ok(groups)
+}
+
+/// A stored group's words ("高企 = 高新技术企业").
+pub fn synonym_words(stored: &str) -> Vec<String> {
+    stored
+        .split(['=', '＝', '\n'])
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 pub async fn build_proposals<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResult<Vec<SearchDoc>> {

@@ -1,13 +1,18 @@
-//! The embedded search backend: a tantivy index on disk (or in memory), with jieba search-mode
-//! words for ranking and CJK bigrams for sub-word matches. No query parser: the user's text only
-//! ever becomes term queries (a word = all of its bigrams), and filters are exact facet terms, so nothing typed can
-//! change the query's structure.
+//! The embedded search backend: a tantivy index on disk (or in memory) of the tokens both
+//! backends share (`text::bigrams`: CJK bigrams and words of letters and digits, with positions).
+//! No query parser: a parsed [`Query`] becomes phrase and term queries (a word = its tokens in a
+//! row), and filters are exact facet terms, so nothing typed can change the query's structure.
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use tantivy::collector::TopDocs;
 use tantivy::merge_policy::LogMergePolicy;
-use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use std::ops::Bound;
+
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, InvertedIndexRangeQuery, Occur, PhraseQuery, Query,
+    TermQuery,
+};
 use tantivy::schema::{
     Facet, FacetOptions, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value,
     FAST, STORED, STRING,
@@ -20,26 +25,34 @@ use tantivy::{
 
 use super::cache::ResultCache;
 use super::facet_tally::{FacetTables, FacetTally};
-use super::text::{self, Piece};
+use super::query::{self as query_language, SharedSynonyms, Synonyms};
+use super::text;
 use super::{
     hit_for, Health, Rebuild, SearchBackend, SearchDoc, SearchQuery, SearchResults, Sort, FACETS,
     MAX_RESULTS,
 };
 
-const JIEBA: &str = "jieba";
 const BIGRAM: &str = "cjk_bigram";
 /// Bump when the schema changes: an index of another version is rebuilt from the database.
-const SCHEMA_VERSION: &str = "3";
+const SCHEMA_VERSION: &str = "4";
 
 #[derive(Clone)]
 struct Fields {
     id: Field,
     doc: Field,
     title: Field,
+    /// The code, the people and the agencies with their aliases.
     names: Field,
-    grams: Field,
+    body: Field,
     facets: Field,
     date: Field,
+}
+
+impl Fields {
+    /// The text fields with their boosts: a match in a title ranks first.
+    fn weighted(&self) -> [(Field, f32); 3] {
+        [(self.title, 3.0), (self.names, 2.0), (self.body, 1.0)]
+    }
 }
 
 fn schema() -> (Schema, Fields) {
@@ -48,68 +61,21 @@ fn schema() -> (Schema, Fields) {
         TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer(tokenizer)
-                // No positions: words are matched as conjunctions of their bigrams (below), which
-                // made the index smaller, reindexing faster and queries cheaper than phrase
-                // matching over positions (a quarter of a query's time at 100k, perf).
-                .set_index_option(IndexRecordOption::WithFreqs),
+                // Positions, so a word is its tokens in a row: matching a conjunction of its
+                // bigrams instead also found 创新联合体 where 创新联合 and 合体 stood apart.
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
         )
     };
     let fields = Fields {
         id: builder.add_text_field("id", STRING | STORED),
         doc: builder.add_text_field("doc", STORED),
-        title: builder.add_text_field("title", text(JIEBA)),
-        names: builder.add_text_field("names", text(JIEBA)),
-        grams: builder.add_text_field("grams", text(BIGRAM)),
+        title: builder.add_text_field("title", text(BIGRAM)),
+        names: builder.add_text_field("names", text(BIGRAM)),
+        body: builder.add_text_field("body", text(BIGRAM)),
         facets: builder.add_facet_field("facets", FacetOptions::default()),
         date: builder.add_i64_field("date", FAST),
     };
     (builder.build(), fields)
-}
-
-/// Feeds precomputed pieces to tantivy.
-struct PieceStream {
-    tokens: Vec<Token>,
-    cursor: usize,
-}
-
-impl PieceStream {
-    fn new(pieces: Vec<Piece>) -> Self {
-        let tokens = pieces
-            .into_iter()
-            .enumerate()
-            .map(|(position, p)| Token {
-                offset_from: p.from,
-                offset_to: p.to,
-                position,
-                text: p.text,
-                position_length: 1,
-            })
-            .collect();
-        Self { tokens, cursor: 0 }
-    }
-}
-
-impl TokenStream for PieceStream {
-    fn advance(&mut self) -> bool {
-        self.cursor += 1;
-        self.cursor <= self.tokens.len()
-    }
-    fn token(&self) -> &Token {
-        &self.tokens[self.cursor - 1]
-    }
-    fn token_mut(&mut self) -> &mut Token {
-        &mut self.tokens[self.cursor - 1]
-    }
-}
-
-#[derive(Clone)]
-struct JiebaTokenizer;
-
-impl Tokenizer for JiebaTokenizer {
-    type TokenStream<'a> = PieceStream;
-    fn token_stream<'a>(&'a mut self, text: &'a str) -> PieceStream {
-        PieceStream::new(text::words(text))
-    }
 }
 
 #[derive(Clone)]
@@ -167,6 +133,7 @@ pub struct EmbeddedBackend {
     /// Rankings per query and order, shared by its pages.
     ranked: ResultCache<Ranked>,
     facet_tables: FacetTables,
+    synonyms: std::sync::RwLock<SharedSynonyms>,
 }
 
 fn addresses_of<K>(top: Vec<(K, DocAddress)>) -> Vec<DocAddress> {
@@ -234,22 +201,19 @@ fn open_index(dir: Option<&Path>, schema: Schema) -> anyhow::Result<Index> {
 }
 
 fn to_document(f: &Fields, doc: &SearchDoc) -> anyhow::Result<TantivyDocument> {
-    let names = doc.names.join("\n");
     let mut out = TantivyDocument::default();
     out.add_text(f.id, &doc.id);
     out.add_text(f.doc, serde_json::to_string(doc)?);
     out.add_text(f.title, &doc.title);
-    out.add_text(f.names, &names);
     out.add_text(
-        f.grams,
+        f.names,
         format!(
-            "{}\n{}\n{}\n{}",
-            doc.title,
+            "{}\n{}",
             doc.code.as_deref().unwrap_or(""),
-            names,
-            doc.body
+            doc.names.join("\n")
         ),
     );
+    out.add_text(f.body, &doc.body);
     out.add_i64(f.date, doc.date);
     for (facet, _) in FACETS {
         for value in doc.facet_values(facet) {
@@ -329,7 +293,6 @@ impl EmbeddedBackend {
     pub fn open(dir: Option<&Path>) -> anyhow::Result<Self> {
         let (schema, fields) = schema();
         let index = open_index(dir, schema)?;
-        index.tokenizers().register(JIEBA, JiebaTokenizer);
         index.tokenizers().register(BIGRAM, BigramTokenizer);
         let reader = index
             .reader_builder()
@@ -343,6 +306,7 @@ impl EmbeddedBackend {
             cache: ResultCache::new(CACHED_QUERIES),
             counted: ResultCache::new(CACHED_QUERIES),
             ranked: ResultCache::new(CACHED_QUERIES),
+            synonyms: Default::default(),
             facet_tables: FacetTables::default(),
         })
     }
@@ -390,57 +354,16 @@ impl EmbeddedBackend {
         Ok(())
     }
 
-    fn query(&self, q: &SearchQuery) -> Box<dyn Query> {
+    fn query(&self, parsed: &query_language::Query, q: &SearchQuery) -> Box<dyn Query> {
         let f = &self.fields;
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        for word in text::clean_query(&q.text).split_whitespace() {
-            let mut either: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-            // A word matches a text holding all of its overlapping bigrams: 概念验证中心 needs
-            // 概念 念验 验证 证中 中心, which in practice only the word itself supplies.
-            let mut grams: Vec<String> = text::bigrams(word).into_iter().map(|p| p.text).collect();
-            grams.sort_unstable();
-            grams.dedup();
-            let all_grams: Vec<(Occur, Box<dyn Query>)> = grams
-                .iter()
-                .map(|g| {
-                    let term = Term::from_field_text(f.grams, g);
-                    (
-                        Occur::Must,
-                        Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))
-                            as Box<dyn Query>,
-                    )
-                })
-                .collect();
-            if !all_grams.is_empty() {
-                either.push((Occur::Should, Box::new(BooleanQuery::new(all_grams))));
-            }
-            let pieces: Vec<String> = text::words(word).into_iter().map(|p| p.text).collect();
-            if !pieces.is_empty() {
-                // Bodies are matched through `grams` only: segmenting every body with jieba as
-                // well doubled the reindex time (measured: 90 s → see BENCHMARKS.md at 100k).
-                for (field, boost) in [(f.title, 3.0), (f.names, 2.0)] {
-                    let all: Vec<(Occur, Box<dyn Query>)> = pieces
-                        .iter()
-                        .map(|p| {
-                            let term = Term::from_field_text(field, p);
-                            (
-                                Occur::Must,
-                                Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs))
-                                    as Box<dyn Query>,
-                            )
-                        })
-                        .collect();
-                    either.push((
-                        Occur::Should,
-                        Box::new(BoostQuery::new(Box::new(BooleanQuery::new(all)), boost)),
-                    ));
-                }
-            }
-            if !either.is_empty() {
-                clauses.push((Occur::Must, Box::new(BooleanQuery::new(either))));
-            }
+        for term in &parsed.include {
+            clauses.push((Occur::Must, self.term_query(term)));
         }
         let has_text = !clauses.is_empty();
+        for term in &parsed.exclude {
+            clauses.push((Occur::MustNot, self.term_query(term)));
+        }
         for (name, value) in q.filters.pairs() {
             let term = Term::from_facet(f.facets, &Facet::from_path([name, value.as_str()]));
             clauses.push((
@@ -452,6 +375,49 @@ impl EmbeddedBackend {
             clauses.push((Occur::Must, Box::new(AllQuery)));
         }
         Box::new(BooleanQuery::new(clauses))
+    }
+
+    /// A term matches a field holding one of its alternatives' tokens in a row.
+    fn term_query(&self, term: &query_language::Term) -> Box<dyn Query> {
+        let mut either: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for tokens in &term.alternatives {
+            for (field, boost) in self.fields.weighted() {
+                let terms: Vec<Term> = tokens
+                    .iter()
+                    .map(|t| Term::from_field_text(field, t))
+                    .collect();
+                let matching: Box<dyn Query> = if term.prefix {
+                    // One character: every token starting with it, up to the next code point.
+                    let first = tokens[0].chars().next().unwrap_or_default();
+                    let after = char::from_u32(first as u32 + 1).unwrap_or(first);
+                    Box::new(InvertedIndexRangeQuery::new(
+                        Bound::Included(terms[0].clone()),
+                        Bound::Excluded(Term::from_field_text(field, &after.to_string())),
+                    ))
+                } else if terms.len() == 1 {
+                    Box::new(TermQuery::new(
+                        terms[0].clone(),
+                        IndexRecordOption::WithFreqs,
+                    ))
+                } else {
+                    Box::new(PhraseQuery::new(terms))
+                };
+                either.push((Occur::Should, Box::new(BoostQuery::new(matching, boost))));
+            }
+        }
+        Box::new(BooleanQuery::new(either))
+    }
+
+    fn parse(&self, q: &SearchQuery) -> (query_language::Query, SharedSynonyms) {
+        let synonyms = self.synonyms();
+        (query_language::parse(&q.text, &synonyms), synonyms)
+    }
+
+    fn synonyms(&self) -> SharedSynonyms {
+        self.synonyms
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
     }
 
     /// Runs the query against the index, bypassing the result cache (the benchmark measures this).
@@ -483,7 +449,8 @@ impl EmbeddedBackend {
                 (ranked, true, total, facets)
             }
         };
-        let terms = text::highlight_terms(&text::clean_query(&q.text));
+        let (parsed, synonyms) = self.parse(q);
+        let terms = parsed.highlight_terms(&synonyms);
         let page = ranked
             .hits
             .get(offset.min(ranked.hits.len())..end.min(ranked.hits.len()));
@@ -500,6 +467,7 @@ impl EmbeddedBackend {
         Ok((
             SearchResults {
                 total,
+                total_is_estimate: false,
                 hits,
                 facets,
             },
@@ -516,7 +484,8 @@ impl EmbeddedBackend {
         end: usize,
         counted: Option<SearchResults>,
     ) -> anyhow::Result<(Ranked, usize, Facets)> {
-        let query = self.query(q);
+        let (parsed, _) = self.parse(q);
+        let query = self.query(&parsed, q);
         let window = (end.div_ceil(RANKED_WINDOW).max(1) * RANKED_WINDOW).min(MAX_RESULTS);
         let tally = FacetTally {
             tables: &self.facet_tables,
@@ -597,11 +566,22 @@ impl SearchBackend for EmbeddedBackend {
         .await
     }
 
-    async fn replace_all(
-        &self,
-        mut docs: super::RebuildStream,
-        _synonyms: Vec<Vec<String>>,
-    ) -> anyhow::Result<()> {
+    async fn set_synonyms(&self, synonyms: Synonyms) -> anyhow::Result<()> {
+        let mut slot = self
+            .synonyms
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if **slot != synonyms {
+            *slot = Arc::new(synonyms);
+            // Results cached under the old groups are stale now.
+            self.cache.clear();
+            self.counted.clear();
+            self.ranked.clear();
+        }
+        Ok(())
+    }
+
+    async fn replace_all(&self, mut docs: super::RebuildStream) -> anyhow::Result<()> {
         // Deleting and adding in one commit: searchers see the old index until the new one is
         // whole; documents are tokenised by the writer's threads while the next chunk is still
         // being read from the database.
@@ -645,6 +625,7 @@ impl SearchBackend for EmbeddedBackend {
         if fresh_counts {
             let counts = SearchResults {
                 total: results.total,
+                total_is_estimate: false,
                 hits: Vec::new(),
                 facets: results.facets.clone(),
             };
@@ -786,7 +767,7 @@ mod tests {
             .await
             .unwrap();
         tx.send(Rebuild::End).await.unwrap();
-        backend.replace_all(rx, Vec::new()).await.unwrap();
+        backend.replace_all(rx).await.unwrap();
         assert_eq!(titles(&backend, "概念验证").await, vec!["proposal-1"]);
 
         let (tx, rx) = tokio::sync::mpsc::channel(2);
@@ -794,7 +775,7 @@ mod tests {
             .await
             .unwrap();
         drop(tx); // the database read failed: no `End`
-        assert!(backend.replace_all(rx, Vec::new()).await.is_err());
+        assert!(backend.replace_all(rx).await.is_err());
         assert_eq!(titles(&backend, "概念验证").await, vec!["proposal-1"]);
         assert!(titles(&backend, "人才公寓").await.is_empty());
 

@@ -44,13 +44,13 @@ impl SearchBackend for FlakyBackend {
         self.check()?;
         self.inner.delete(ids).await
     }
-    async fn replace_all(
-        &self,
-        docs: super::RebuildStream,
-        synonyms: Vec<Vec<String>>,
-    ) -> anyhow::Result<()> {
+    async fn replace_all(&self, docs: super::RebuildStream) -> anyhow::Result<()> {
         self.check()?;
-        self.inner.replace_all(docs, synonyms).await
+        self.inner.replace_all(docs).await
+    }
+    async fn set_synonyms(&self, synonyms: super::query::Synonyms) -> anyhow::Result<()> {
+        self.check()?;
+        self.inner.set_synonyms(synonyms).await
     }
     async fn search(&self, query: &SearchQuery) -> anyhow::Result<SearchResults> {
         self.check()?;

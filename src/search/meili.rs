@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use meilisearch_sdk::client::{Client, SwapIndexes};
 use meilisearch_sdk::search::{MatchingStrategies, Selectors};
-use meilisearch_sdk::settings::{LocalizedAttributes, PaginationSetting, Settings};
+use meilisearch_sdk::settings::{PaginationSetting, Settings, TypoToleranceSettings};
 use meilisearch_sdk::task_info::TaskInfo;
 use meilisearch_sdk::tasks::Task;
 
+use super::query::{self, Query, SharedSynonyms, Synonyms};
 use super::text::{self, meili_quote};
 use super::{
     hit_for, FacetCount, Health, SearchBackend, SearchDoc, SearchQuery, SearchResults, Sort,
@@ -19,33 +20,133 @@ use super::{
 
 const TASK_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// What Meilisearch stores: the document plus `grams`, its distinct CJK bigrams as words, so that
-/// sub-words match where segmentation keeps a name whole (农业 inside 中国农业发展银行).
+/// What Meilisearch stores: the document (displayed, never searched) plus its text as the tokens
+/// the embedded index uses ([`text::bigrams`]), each spelled in lower-case ASCII letters and
+/// digits (see [`push_token`]), in `t` (title), `n` (code, people, agencies) and `b` (body).
+/// Meilisearch then only splits on spaces and matches our tokens, in a row for a phrase: a word
+/// is found exactly where its characters stand together, as in the embedded index, whatever its
+/// own Chinese segmentation would cut. (Bigrams sent as CJK text are segmented again and matched
+/// apart: 高企 then finds 高 and 企 anywhere in a document.)
 #[derive(serde::Serialize)]
 struct MeiliDoc<'a> {
     #[serde(flatten)]
     doc: &'a SearchDoc,
-    grams: String,
+    t: String,
+    n: String,
+    b: String,
 }
 
-fn with_grams(doc: &SearchDoc) -> MeiliDoc<'_> {
-    let mut seen = std::collections::HashSet::new();
-    let mut grams = String::new();
-    for text in std::iter::once(&doc.title)
-        .chain(doc.names.iter())
-        .chain(std::iter::once(&doc.body))
-    {
-        for piece in text::bigrams(text) {
-            if piece.text.chars().any(text::is_cjk) && seen.insert(piece.text.clone()) {
-                grams.push_str(&piece.text);
-                grams.push(' ');
+fn encoded_doc(doc: &SearchDoc) -> MeiliDoc<'_> {
+    let mut names = String::new();
+    for name in doc.code.iter().chain(doc.names.iter()) {
+        names.push_str(&encoded(name));
+        names.push(' ');
+    }
+    MeiliDoc {
+        doc,
+        t: encoded(&doc.title),
+        n: names,
+        b: encoded(&doc.body),
+    }
+}
+
+/// A text's tokens, spelled for Meilisearch and separated by spaces.
+pub fn encoded(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() * 4);
+    let mut cursor = text::BigramCursor::new(text);
+    let mut token = String::new();
+    while cursor.next_into(&mut token).is_some() {
+        push_token(&token, &mut out);
+        out.push(' ');
+    }
+    out
+}
+
+fn encoded_tokens(tokens: &[String]) -> String {
+    let mut out = String::new();
+    for token in tokens {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        push_token(token, &mut out);
+    }
+    out
+}
+
+/// Spells a token in characters Meilisearch treats as one plain word, and so that no two kinds of
+/// token share a prefix (prefix search then stays within its kind): a CJK token is each
+/// character's code point as five hex digits written `a`–`p` (农 U+519C → `afbjm`), so it starts
+/// with `a`, `b` or `c`; a word of letters and digits is `q` and the word, any non-ASCII character
+/// in it as `x` and its five letters; synonym groups are `z…` ([`pivot`]).
+fn push_token(token: &str, out: &mut String) {
+    if token.chars().next().is_some_and(text::is_cjk) {
+        for c in token.chars() {
+            push_code(c, out);
+        }
+    } else {
+        out.push('q');
+        for c in token.chars() {
+            if c.is_ascii_alphanumeric() {
+                out.push(c);
+            } else {
+                out.push('x');
+                push_code(c, out);
             }
         }
     }
-    MeiliDoc { doc, grams }
 }
 
-/// Attributes returned with hits (everything but `grams`).
+fn push_code(c: char, out: &mut String) {
+    let code = c as u32;
+    for shift in (0..5).rev() {
+        out.push(char::from(b'a' + ((code >> (shift * 4)) & 0xf) as u8));
+    }
+}
+
+/// The word standing for a synonym group in queries: Meilisearch's synonym setting expands it to
+/// each member's tokens as a phrase. Derived from the members, so every instance names a group
+/// alike.
+fn pivot(members: &[String]) -> String {
+    // FNV-1a: stable across processes and versions, unlike std's hasher.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for member in members {
+        for byte in member.bytes().chain(std::iter::once(0x1f)) {
+            hash ^= u64::from(byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    let mut out = String::from("z");
+    for shift in (0..16).rev() {
+        out.push(char::from(b'a' + ((hash >> (shift * 4)) & 0xf) as u8));
+    }
+    out
+}
+
+/// The query as Meilisearch's query string: each word a quoted phrase of its tokens, a synonym
+/// group its pivot word, a one-character word its token unquoted and last (Meilisearch matches
+/// the last word as a prefix), exclusions with `-`.
+pub fn query_string(query: &Query, synonyms: &Synonyms) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut prefixes: Vec<String> = Vec::new();
+    for term in &query.include {
+        match term.group {
+            Some(group) => parts.push(pivot(&synonyms.groups()[group])),
+            None if term.prefix => prefixes.push(encoded_tokens(&term.alternatives[0])),
+            None => parts.push(format!("\"{}\"", encoded_tokens(&term.alternatives[0]))),
+        }
+    }
+    for term in &query.exclude {
+        for tokens in &term.alternatives {
+            parts.push(format!("-\"{}\"", encoded_tokens(tokens)));
+        }
+    }
+    parts.extend(prefixes);
+    parts.join(" ")
+}
+
+const SEARCHABLE: [&str; 3] = ["t", "n", "b"];
+
+/// Attributes returned with hits (everything but the tokens).
 const DISPLAYED: &[&str] = &[
     "id", "kind", "url", "title", "code", "body", "names", "status", "agencies", "session", "year",
     "channel", "topics", "members", "date",
@@ -54,6 +155,7 @@ const DISPLAYED: &[&str] = &[
 pub struct MeiliBackend {
     client: Client,
     index: String,
+    synonyms: std::sync::RwLock<SharedSynonyms>,
 }
 
 /// The document attribute behind a facet name.
@@ -81,29 +183,30 @@ pub fn filter_expression(query: &SearchQuery) -> Option<String> {
     (!parts.is_empty()).then(|| parts.join(" AND "))
 }
 
-fn settings(synonyms: &[Vec<String>]) -> Settings {
-    let mut synonym_map: HashMap<String, Vec<String>> = HashMap::new();
-    for group in synonyms {
-        for word in group {
-            let others: Vec<String> = group.iter().filter(|w| *w != word).cloned().collect();
-            synonym_map.entry(word.clone()).or_default().extend(others);
-        }
-    }
+fn settings(synonyms: &Synonyms) -> Settings {
+    let synonym_map: HashMap<String, Vec<String>> = synonyms
+        .groups()
+        .iter()
+        .map(|members| {
+            let phrases = members
+                .iter()
+                .map(|member| encoded_tokens(&query::term_tokens(member)))
+                .filter(|phrase| !phrase.is_empty())
+                .collect();
+            (pivot(members), phrases)
+        })
+        .collect();
     let filterable: Vec<&str> = FACETS.iter().map(|(name, _)| attribute(name)).collect();
     Settings::new()
-        .with_searchable_attributes(["title", "code", "names", "body", "grams"])
+        .with_searchable_attributes(SEARCHABLE)
         .with_filterable_attributes(filterable)
         .with_sortable_attributes(["date"])
         .with_displayed_attributes(DISPLAYED)
-        .with_localized_attributes([LocalizedAttributes {
-            locales: vec!["cmn".into()],
-            attribute_patterns: vec![
-                "title".into(),
-                "names".into(),
-                "body".into(),
-                "grams".into(),
-            ],
-        }])
+        // Our tokens are exact: a "typo" would be another character.
+        .with_typo_tolerance(TypoToleranceSettings {
+            enabled: Some(false),
+            ..Default::default()
+        })
         .with_synonyms(synonym_map)
         .with_pagination(PaginationSetting {
             max_total_hits: MAX_RESULTS,
@@ -116,16 +219,9 @@ impl MeiliBackend {
         let backend = Self {
             client,
             index: index.to_owned(),
+            synonyms: Default::default(),
         };
-        backend
-            .wait(
-                backend
-                    .client
-                    .index(index)
-                    .set_settings(&settings(&[]))
-                    .await?,
-            )
-            .await?;
+        backend.apply_settings(index).await?;
         Ok(backend)
     }
 
@@ -145,19 +241,23 @@ impl MeiliBackend {
         }
     }
 
-    /// Applies settings with synonyms (kept so the next reindex keeps them too).
-    pub async fn apply_settings(
-        &self,
-        index: &str,
-        synonyms: &[Vec<String>],
-    ) -> anyhow::Result<()> {
+    /// Applies the settings with the current synonyms to `index`.
+    async fn apply_settings(&self, index: &str) -> anyhow::Result<()> {
+        let synonyms = self.synonyms();
         self.wait(
             self.client
                 .index(index)
-                .set_settings(&settings(synonyms))
+                .set_settings(&settings(&synonyms))
                 .await?,
         )
         .await
+    }
+
+    fn synonyms(&self) -> SharedSynonyms {
+        self.synonyms
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone())
     }
 }
 
@@ -173,7 +273,7 @@ impl SearchBackend for MeiliBackend {
                 self.client
                     .index(&self.index)
                     .add_or_replace(
-                        &chunk.iter().map(with_grams).collect::<Vec<_>>(),
+                        &chunk.iter().map(encoded_doc).collect::<Vec<_>>(),
                         Some("id"),
                     )
                     .await?,
@@ -196,11 +296,18 @@ impl SearchBackend for MeiliBackend {
         .await
     }
 
-    async fn replace_all(
-        &self,
-        mut docs: super::RebuildStream,
-        synonyms: Vec<Vec<String>>,
-    ) -> anyhow::Result<()> {
+    async fn set_synonyms(&self, synonyms: Synonyms) -> anyhow::Result<()> {
+        if *self.synonyms() == synonyms {
+            return Ok(());
+        }
+        *self
+            .synonyms
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = std::sync::Arc::new(synonyms);
+        self.apply_settings(&self.index).await
+    }
+
+    async fn replace_all(&self, mut docs: super::RebuildStream) -> anyhow::Result<()> {
         let staging = format!("{}_rebuild", self.index);
         let _ = self
             .client
@@ -210,7 +317,7 @@ impl SearchBackend for MeiliBackend {
             .map(|t| self.wait(t));
         self.wait(self.client.create_index(&staging, Some("id")).await?)
             .await?;
-        self.apply_settings(&staging, &synonyms).await?;
+        self.apply_settings(&staging).await?;
         loop {
             match docs.recv().await {
                 Some(super::Rebuild::Docs(batch)) => {
@@ -219,7 +326,7 @@ impl SearchBackend for MeiliBackend {
                             self.client
                                 .index(&staging)
                                 .add_or_replace(
-                                    &chunk.iter().map(with_grams).collect::<Vec<_>>(),
+                                    &chunk.iter().map(encoded_doc).collect::<Vec<_>>(),
                                     Some("id"),
                                 )
                                 .await?,
@@ -249,7 +356,9 @@ impl SearchBackend for MeiliBackend {
 
     async fn search(&self, q: &SearchQuery) -> anyhow::Result<SearchResults> {
         let index = self.client.index(&self.index);
-        let text = text::clean_query(&q.text);
+        let synonyms = self.synonyms();
+        let parsed = query::parse(&q.text, &synonyms);
+        let text = query_string(&parsed, &synonyms);
         let filter = filter_expression(q);
         let facets: Vec<&str> = FACETS.iter().map(|(name, _)| attribute(name)).collect();
         let sort = match q.sort {
@@ -257,11 +366,14 @@ impl SearchBackend for MeiliBackend {
             Sort::Newest => Some(["date:desc"]),
             Sort::Oldest => Some(["date:asc"]),
         };
+        let per_page = q.per_page.clamp(1, 100);
         let mut request = index.search();
         request
             .with_query(&text)
-            .with_page(q.page.max(1))
-            .with_hits_per_page(q.per_page.clamp(1, 100))
+            // Offset and limit rather than pages: Meilisearch then estimates large totals
+            // instead of counting every match, as the embedded index does above 1,000.
+            .with_offset((q.page.max(1) - 1) * per_page)
+            .with_limit(per_page)
             .with_facets(Selectors::Some(&facets))
             // Every query word must match, as in the embedded backend.
             .with_matching_strategy(MatchingStrategies::ALL);
@@ -272,7 +384,7 @@ impl SearchBackend for MeiliBackend {
             request.with_sort(sort);
         }
         let results = request.execute::<SearchDoc>().await?;
-        let terms = text::highlight_terms(&text);
+        let terms = parsed.highlight_terms(&synonyms);
         let hits = results
             .hits
             .iter()
@@ -297,11 +409,13 @@ impl SearchBackend for MeiliBackend {
                 ((*name).to_owned(), values)
             })
             .collect();
+        let total = results
+            .total_hits
+            .or(results.estimated_total_hits)
+            .unwrap_or(0);
         Ok(SearchResults {
-            total: results
-                .total_hits
-                .or(results.estimated_total_hits)
-                .unwrap_or(0),
+            total,
+            total_is_estimate: total > super::EXACT_COUNT_LIMIT,
             hits,
             facets,
         })
@@ -330,6 +444,29 @@ impl SearchBackend for MeiliBackend {
 mod tests {
     use super::*;
     use crate::search::Filters;
+
+    #[test]
+    fn tokens_are_spelled_apart_by_kind() {
+        // 农 is U+519C, 业 U+4E1A: five hex digits each, written a–p.
+        assert_eq!(encoded("农业"), "afbjmaeobk aeobk ");
+        assert_eq!(encoded("AI 2024 Café"), "qai q2024 qcafxaaaoj ");
+        let synonyms = Synonyms::new(vec![vec!["高企".into(), "高新技术企业".into()]]);
+        let q = query::parse("农业发展 高企 -\"全 固态\" 粮", &synonyms);
+        let sent = query_string(&q, &synonyms);
+        let pivot = pivot(&synonyms.groups()[0]);
+        assert!(pivot.starts_with('z') && pivot.len() == 17);
+        assert_eq!(
+            sent,
+            format!(
+                "\"{}\" {pivot} -\"{}\" {}",
+                encoded_tokens(&["农业".into(), "业发".into(), "发展".into()]),
+                encoded_tokens(&["全".into(), "固态".into()]),
+                encoded_tokens(&["粮".into()]),
+            )
+        );
+        let phrases = settings(&synonyms).synonyms.unwrap();
+        assert_eq!(phrases[&pivot].len(), 2);
+    }
 
     #[test]
     fn filters_quote_every_value() {

@@ -9,8 +9,10 @@ pub mod facet_tally;
 pub mod flaky;
 pub mod meili;
 pub mod outbox;
+pub mod query;
 pub mod routes;
 pub mod store_files;
+pub mod synonyms;
 pub mod text;
 
 use std::sync::Arc;
@@ -162,9 +164,14 @@ pub struct FacetCount {
     pub count: u64,
 }
 
+/// Totals up to this are exact on both backends; above it Meilisearch estimates (shown as 约).
+pub const EXACT_COUNT_LIMIT: usize = 1_000;
+
 #[derive(Clone, Debug, Serialize)]
 pub struct SearchResults {
     pub total: usize,
+    /// `total` is an estimate (only above [`EXACT_COUNT_LIMIT`]).
+    pub total_is_estimate: bool,
     pub hits: Vec<Hit>,
     /// Facet name → values with counts, most frequent first.
     pub facets: Vec<(String, Vec<FacetCount>)>,
@@ -186,11 +193,9 @@ pub trait SearchBackend: Send + Sync {
     async fn delete(&self, ids: Vec<String>) -> anyhow::Result<()>;
     /// Replaces the whole index with the documents streamed on `docs`; readers never see it half
     /// built, and a stream that closes without [`Rebuild::End`] changes nothing.
-    async fn replace_all(
-        &self,
-        docs: RebuildStream,
-        synonyms: Vec<Vec<String>>,
-    ) -> anyhow::Result<()>;
+    async fn replace_all(&self, docs: RebuildStream) -> anyhow::Result<()>;
+    /// The synonym groups queries expand with, effective from the next search (no reindex).
+    async fn set_synonyms(&self, synonyms: query::Synonyms) -> anyhow::Result<()>;
     async fn search(&self, query: &SearchQuery) -> anyhow::Result<SearchResults>;
     async fn health(&self) -> Health;
 }

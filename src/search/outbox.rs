@@ -69,6 +69,9 @@ pub struct Drained {
     pub failed: usize,
 }
 
+/// How often each instance reloads the synonym groups from the database.
+pub const SYNONYMS_REFRESH: std::time::Duration = std::time::Duration::from_secs(10);
+
 pub struct Indexer {
     db: DatabaseConnection,
     backend: Backend,
@@ -298,9 +301,26 @@ impl Indexer {
         }
     }
 
+    /// Gives the backend the synonym groups the database holds now (agency names and the
+    /// secretariat's list). Every instance does so on start and then every
+    /// [`SYNONYMS_REFRESH`], so a change made on one instance reaches the others' queries.
+    pub async fn refresh_synonyms(&self) -> anyhow::Result<()> {
+        let groups = documents::synonyms(&self.db).await?;
+        self.backend
+            .set_synonyms(super::query::Synonyms::new(groups))
+            .await
+    }
+
     /// Runs until `shutdown` turns true, then drains what is ready one last time.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut synonyms_due = std::time::Instant::now();
         loop {
+            if synonyms_due <= std::time::Instant::now() {
+                if let Err(err) = self.refresh_synonyms().await {
+                    tracing::warn!(error = %format!("{err:#}"), "loading synonyms failed");
+                }
+                synonyms_due = std::time::Instant::now() + SYNONYMS_REFRESH;
+            }
             if let Err(err) = self.drain().await {
                 tracing::warn!(error = %format!("{err:#}"), "outbox drain failed");
             }
@@ -330,7 +350,7 @@ impl Indexer {
             .map(|r| r.id);
         let (proposals, sessions, docs) = documents::indexable_ids(&self.db).await?;
         let total = proposals.len() + sessions.len() + docs.len();
-        let synonyms = documents::synonyms(&self.db).await?;
+        self.refresh_synonyms().await?;
         // The backend indexes one chunk while the next is read: two in flight at most.
         let (tx, rx) = tokio::sync::mpsc::channel(2);
         let read = async move {
@@ -353,7 +373,7 @@ impl Indexer {
             anyhow::Ok(sent)
         };
         // A failed read drops the sender without `End`, and the backend keeps the old index.
-        let (count, written) = tokio::join!(read, self.backend.replace_all(rx, synonyms));
+        let (count, written) = tokio::join!(read, self.backend.replace_all(rx));
         let count = count?;
         written?;
         if let Some(last) = last_queued {

@@ -17,6 +17,7 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/search", get(page))
         .route("/api/v1/search", get(api))
+        .merge(super::synonyms::routes())
 }
 
 /// Query-string parameters, shared by the page and the API. Unknown values are ignored.
@@ -144,6 +145,92 @@ fn facet_label(facet: &str, value: &str) -> String {
     }
 }
 
+/// A broader search offered when a query finds nothing: its text, where it leads and how much.
+#[derive(Serialize)]
+struct Broader {
+    text: String,
+    href: String,
+    total: usize,
+    total_is_estimate: bool,
+}
+
+/// What to offer when nothing matched: the same words without the filters (with their counts
+/// per type: "在全部类型中有 N 条"), then the query with one word left out, then a long word with
+/// its first or last character left out. Each is searched, and only those that find something
+/// are offered.
+async fn broader_searches(
+    state: &AppState,
+    query: &SearchQuery,
+) -> AppResult<(Option<(Broader, Vec<(String, u64)>)>, Vec<Broader>)> {
+    let mut unfiltered = None;
+    if !query.filters.pairs().is_empty() && !query.text.is_empty() {
+        let plain = SearchQuery {
+            text: query.text.clone(),
+            per_page: 1,
+            page: 1,
+            ..Default::default()
+        };
+        let found = run(state, &plain).await?;
+        if found.total > 0 {
+            let kinds = found
+                .facets
+                .iter()
+                .find(|(name, _)| name == "kind")
+                .map(|(_, values)| {
+                    values
+                        .iter()
+                        .map(|v| (facet_label("kind", &v.value), v.count))
+                        .collect()
+                })
+                .unwrap_or_default();
+            unfiltered = Some((
+                Broader {
+                    href: format!("/search?q={}", encode(&query.text)),
+                    text: query.text.clone(),
+                    total: found.total,
+                    total_is_estimate: found.total_is_estimate,
+                },
+                kinds,
+            ));
+        }
+    }
+    let parsed = super::query::parse(&query.text, &super::query::Synonyms::default());
+    let mut candidates: Vec<String> = Vec::new();
+    if parsed.include.len() > 1 {
+        candidates.extend((0..parsed.include.len()).map(|i| parsed.without(i)));
+    } else if let [term] = parsed.include.as_slice() {
+        let chars: Vec<char> = term.text.chars().collect();
+        if chars.len() >= 3 && !term.text.contains(' ') {
+            candidates.push(chars[1..].iter().collect());
+            candidates.push(chars[..chars.len() - 1].iter().collect());
+        }
+    }
+    let mut offered = Vec::new();
+    for text in candidates.into_iter().take(4) {
+        let broader = SearchQuery {
+            text: text.clone(),
+            filters: query.filters.clone(),
+            per_page: 1,
+            page: 1,
+            ..Default::default()
+        };
+        let found = run(state, &broader).await?;
+        if found.total > 0 {
+            let params = Params {
+                q: text.clone(),
+                ..Default::default()
+            };
+            offered.push(Broader {
+                href: link_with(&params, "q", Some(&text)),
+                text,
+                total: found.total,
+                total_is_estimate: found.total_is_estimate,
+            });
+        }
+    }
+    Ok((unfiltered, offered))
+}
+
 async fn page(State(state): State<AppState>, Query(params): Query<Params>) -> AppResult<Response> {
     let query = params.to_query(PER_PAGE);
     let outcome = run(&state, &query).await;
@@ -181,6 +268,13 @@ async fn page(State(state): State<AppState>, Query(params): Query<Params>) -> Ap
         })
         .unwrap_or_default();
     let total = results.as_ref().map_or(0, |r| r.total);
+    let total_is_estimate = results.as_ref().is_some_and(|r| r.total_is_estimate);
+    let searched = !query.text.is_empty() || !query.filters.pairs().is_empty();
+    let (unfiltered, broader) = if searched && results.as_ref().is_some_and(|r| r.total == 0) {
+        broader_searches(&state, &query).await?
+    } else {
+        (None, Vec::new())
+    };
     let pages = total.div_ceil(PER_PAGE).max(1);
     let page_link = |p: usize| format!("{}&page={p}", link_with(&params, "page", None));
     let hits: Vec<_> = results
@@ -203,13 +297,16 @@ async fn page(State(state): State<AppState>, Query(params): Query<Params>) -> Ap
     let html = state.render(
         "search/index.html",
         context! {
-            q => &query.text, hits, facets, total, unavailable,
+            q => &query.text, hits, facets, total, total_is_estimate, unavailable,
+            unfiltered => unfiltered.as_ref().map(|(b, _)| b),
+            unfiltered_kinds => unfiltered.as_ref().map(|(_, kinds)| kinds),
+            broader,
             page => query.page, pages,
             prev => (query.page > 1).then(|| page_link(query.page - 1)),
             next => (query.page < pages).then(|| page_link(query.page + 1)),
             sort => match query.sort { Sort::Relevance => "relevance", Sort::Newest => "newest", Sort::Oldest => "oldest" },
             hidden => query.filters.pairs().into_iter().collect::<Vec<_>>(),
-            searched => !query.text.is_empty() || !query.filters.pairs().is_empty(),
+            searched,
         },
     )?;
     let status = if unavailable.is_some() {
@@ -227,6 +324,8 @@ pub struct ApiResponse {
     page: usize,
     per_page: usize,
     total: usize,
+    /// `total` is an estimate: exact up to 1,000 matches on both backends.
+    total_is_estimate: bool,
     hits: Vec<super::Hit>,
     /// Facet name (kind, status, agency, session, year, channel, topic, member) → value counts.
     facets: std::collections::BTreeMap<String, Vec<super::FacetCount>>,
@@ -252,6 +351,7 @@ pub async fn api(
         page: query.page,
         per_page: query.per_page,
         total: results.total,
+        total_is_estimate: results.total_is_estimate,
         hits: results.hits,
         facets: results.facets.into_iter().collect(),
     }))

@@ -1,17 +1,9 @@
-//! Text handling shared by both search backends: Chinese word segmentation (jieba, search mode),
-//! CJK bigrams for sub-word matching, Markdown to plain text, highlighted snippets (HTML-escaped,
-//! length counted in characters) and safe quoting of Meilisearch filter values.
-use std::sync::OnceLock;
-
-use jieba_rs::Jieba;
-
+//! Text handling shared by both search backends: folding (traditional to simplified Chinese,
+//! full-width to half-width, case), the tokens both index (overlapping CJK bigrams and words of
+//! letters and digits), Markdown to plain text, highlighted snippets (HTML-escaped, length
+//! counted in characters) and safe quoting of Meilisearch filter values.
 use crate::web::markdown::escape_html;
 pub use crate::web::markdown::plain_text;
-
-pub fn jieba() -> &'static Jieba {
-    static JIEBA: OnceLock<Jieba> = OnceLock::new();
-    JIEBA.get_or_init(Jieba::new)
-}
 
 pub fn is_cjk(c: char) -> bool {
     matches!(c as u32, 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF | 0x20000..=0x2FA1F)
@@ -25,27 +17,21 @@ pub struct Piece {
     pub to: usize,
 }
 
-/// Words for indexing and querying: jieba's search-mode cut, lower-cased, punctuation dropped.
-pub fn words(text: &str) -> Vec<Piece> {
-    let char_to_byte: Vec<usize> = text
-        .char_indices()
-        .map(|(i, _)| i)
-        .chain(std::iter::once(text.len()))
-        .collect();
-    jieba()
-        .cut_for_search(text, true)
-        .into_iter()
-        .filter(|t| t.word.chars().any(char::is_alphanumeric))
-        .map(|t| Piece {
-            text: t.word.to_lowercase(),
-            from: char_to_byte[t.start],
-            to: char_to_byte[t.end],
-        })
-        .collect()
+/// Folds a text for matching, one character for one (so positions in the folded text are
+/// positions in the original): traditional characters become simplified (科技創新 → 科技创新, by
+/// fast2s's table with its context rules for characters such as 乾/干), full-width letters, digits
+/// and punctuation become half-width (ＡＩ２０２４ → ai2024), the ideographic space a space, and
+/// letters lower case where that gives one character.
+pub fn fold(text: &str) -> String {
+    let narrow: String = text.chars().map(fold_char).collect();
+    fast2s::convert(&narrow)
 }
 
-/// Overlapping CJK bigrams (a lone CJK character stands alone) and lower-cased ASCII/digit words,
-/// in order: "中国农业发展银行" → 中国 国农 农业 业发 发展 展银 银行, so "农业" is found inside it.
+/// The tokens both backends index, in order, over the folded text: overlapping CJK bigrams, then
+/// the run's last character alone, and words of letters and digits: "中国农业发展银行 AI" → 中国
+/// 国农 农业 业发 发展 展银 银行 行 ai. A query word is found where its tokens stand in a row, so
+/// "农业" is found inside the bank's name and "发展银行" nowhere its characters are only apart; the
+/// closing single character lets a one-character query match every occurrence as a prefix.
 pub fn bigrams(text: &str) -> Vec<Piece> {
     let mut cursor = BigramCursor::new(text);
     let mut out = Vec::new();
@@ -64,17 +50,21 @@ pub fn bigrams(text: &str) -> Vec<Piece> {
 /// tokenises hundreds of millions of them at 100k proposals, so none gets its own allocation.
 pub struct BigramCursor<'a> {
     text: &'a str,
+    /// The folded characters with their byte offsets in the original text.
     chars: Vec<(usize, char)>,
     i: usize,
 }
 
 impl<'a> BigramCursor<'a> {
     pub fn new(text: &'a str) -> Self {
-        Self {
-            text,
-            chars: text.char_indices().collect(),
-            i: 0,
-        }
+        let folded = fold(text);
+        let chars: Vec<(usize, char)> = text
+            .char_indices()
+            .map(|(at, _)| at)
+            .zip(folded.chars())
+            .collect();
+        debug_assert_eq!(chars.len(), text.chars().count(), "folding is one to one");
+        Self { text, chars, i: 0 }
     }
 
     fn end_of(&self, i: usize) -> usize {
@@ -98,11 +88,8 @@ impl<'a> BigramCursor<'a> {
                     buf.push(self.chars[i + 1].1);
                     return Some((start, self.end_of(i + 1)));
                 }
-                if i == 0 || !self.cjk_at(i - 1) {
-                    buf.push(c);
-                    return Some((start, self.end_of(i)));
-                }
-                // The last character of a run: already inside the previous bigram.
+                buf.push(c);
+                return Some((start, self.end_of(i)));
             } else if c.is_alphanumeric() {
                 let mut j = i;
                 while j + 1 < self.chars.len()
@@ -113,7 +100,7 @@ impl<'a> BigramCursor<'a> {
                 }
                 self.i = j + 1;
                 let end = self.end_of(j);
-                buf.extend(self.text[start..end].chars().flat_map(char::to_lowercase));
+                buf.extend(self.chars[i..=j].iter().map(|(_, c)| *c));
                 return Some((start, end));
             } else {
                 self.i += 1;
@@ -144,33 +131,23 @@ pub fn clean_query(raw: &str) -> String {
         .collect()
 }
 
-/// The query's highlightable terms: its words as typed plus jieba's pieces, longest first.
-pub fn highlight_terms(query: &str) -> Vec<String> {
-    let mut terms: Vec<String> = Vec::new();
-    for word in query.split_whitespace() {
-        terms.push(word.to_lowercase());
-        terms.extend(
-            words(word)
-                .into_iter()
-                .map(|p| p.text)
-                .filter(|t| t.chars().count() > 1 || t.chars().all(is_cjk)),
-        );
-    }
-    terms.sort_by_key(|t| std::cmp::Reverse(t.chars().count()));
-    terms.dedup();
-    terms.retain(|t| !t.is_empty());
-    terms
-}
-
-/// `c` lower-cased when that gives one character, otherwise `c`. CJK characters have no case:
-/// they skip the Unicode tables (looking every character of every snippet up there was a tenth
-/// of a search's time at 100k).
+/// `c` half-width and lower-cased when that gives one character, otherwise `c`. CJK characters
+/// have neither: they skip the Unicode tables (looking every character of every snippet up there
+/// was a tenth of a search's time at 100k).
 fn fold_char(c: char) -> char {
     if c.is_ascii() {
         return c.to_ascii_lowercase();
     }
     if is_cjk(c) {
         return c;
+    }
+    match c as u32 {
+        // Full-width ASCII (！ to ～) sits 0xFEE0 above its half-width form.
+        0xFF01..=0xFF5E => {
+            return char::from_u32(c as u32 - 0xFEE0).map_or(c, |n| n.to_ascii_lowercase())
+        }
+        0x3000 => return ' ',
+        _ => {}
     }
     let mut lower = c.to_lowercase();
     match (lower.next(), lower.next()) {
@@ -180,15 +157,15 @@ fn fold_char(c: char) -> char {
 }
 
 /// Marks every occurrence of `terms` in `text` with `<mark>`, escaping everything else.
-/// Matching runs over characters, each folded to one character, so a mark always starts and ends
+/// Matching runs over folded characters ([`fold`]: one for one), so a mark always starts and ends
 /// on the original text's character boundaries (lower-casing changes byte lengths: `Ⱥ` is two
 /// bytes and `ⱥ` three, `Ω` three and `ω` two).
 pub fn highlight(text: &str, terms: &[String]) -> String {
     let chars: Vec<char> = text.chars().collect();
-    let folded: Vec<char> = chars.iter().copied().map(fold_char).collect();
+    let folded: Vec<char> = fold(text).chars().collect();
     let terms: Vec<Vec<char>> = terms
         .iter()
-        .map(|t| t.chars().map(fold_char).collect::<Vec<char>>())
+        .map(|t| fold(t).chars().collect::<Vec<char>>())
         .filter(|t| !t.is_empty())
         .collect();
     let mut out = String::with_capacity(text.len() + 32);
@@ -223,10 +200,10 @@ pub fn snippet(text: &str, terms: &[String], length: usize) -> String {
     if chars.len() <= length {
         return highlight(text, terms);
     }
-    let lower: Vec<char> = chars.iter().copied().map(fold_char).collect();
+    let lower: Vec<char> = fold(text).chars().collect();
     let terms_chars: Vec<Vec<char>> = terms
         .iter()
-        .map(|t| t.chars().map(fold_char).collect::<Vec<char>>())
+        .map(|t| fold(t).chars().collect::<Vec<char>>())
         .filter(|t| !t.is_empty())
         .collect();
     let starts: Vec<usize> = (0..chars.len())
@@ -280,6 +257,11 @@ pub fn meili_quote(value: &str) -> String {
 mod tests {
     use super::*;
 
+    fn terms(query: &str) -> Vec<String> {
+        let synonyms = crate::search::query::Synonyms::default();
+        crate::search::query::parse(query, &synonyms).highlight_terms(&synonyms)
+    }
+
     fn texts(pieces: Vec<Piece>) -> Vec<String> {
         pieces.into_iter().map(|p| p.text).collect()
     }
@@ -296,12 +278,15 @@ mod tests {
     }
 
     #[test]
-    fn jieba_search_mode_cuts_chinese_phrases() {
-        let w = texts(words("科技型中小企业达到9777家"));
-        assert!(w.iter().any(|t| t == "中小企业" || t == "中小"), "{w:?}");
-        assert!(w.contains(&"9777".to_owned()));
-        let p = &words("概念验证中心")[0];
-        assert_eq!(&"概念验证中心"[p.from..p.to], p.text);
+    fn runs_close_with_their_last_character_and_text_is_folded() {
+        assert_eq!(texts(bigrams("农业发展")), ["农业", "业发", "发展", "展"]);
+        assert_eq!(texts(bigrams("創新聯合體")), ["创新", "新联", "联合", "合体", "体"]);
+        assert_eq!(texts(bigrams("ＡＩ　Ｑｉｎｇｄａｏ2024")), ["ai", "qingdao2024"]);
+        assert_eq!(fold("科技創新ＡＢＣ"), "科技创新abc");
+        // Offsets stay those of the original text, whatever the folding did to byte lengths.
+        let text = "Ｑ農業";
+        let p = &bigrams(text)[1];
+        assert_eq!(&text[p.from..p.to], "農業");
     }
 
     #[test]
@@ -311,7 +296,7 @@ mod tests {
             "前".repeat(100),
             "后".repeat(100)
         );
-        let s = snippet(&text, &highlight_terms("概念验证中心"), 40);
+        let s = snippet(&text, &terms("概念验证中心"), 40);
         assert!(s.contains("<mark>概念验证中心</mark>"), "{s}");
         assert!(s.contains("&lt;b&gt;") && !s.contains("<b>"));
         let visible: String = s
@@ -328,6 +313,10 @@ mod tests {
         assert_eq!(
             highlight("Meili <x>", &["meili".into()]),
             "<mark>Meili</mark> &lt;x&gt;"
+        );
+        assert_eq!(
+            highlight("推进科技創新。ＡＩ", &terms("科技创新 ai")),
+            "推进<mark>科技創新</mark>。<mark>ＡＩ</mark>"
         );
         // İ lower-cases to two characters: it is compared as it is, the rest still matches.
         assert_eq!(
@@ -371,14 +360,14 @@ mod tests {
         // Ⱥ (2 bytes) folds to ⱥ (3 bytes), Ω (3 bytes) to ω (2 bytes): the total length stays
         // the same while every offset between them shifts.
         let title = "温度Ⱥ测量Ω温度";
-        let terms = highlight_terms("温度");
+        let temperature = terms("温度");
         assert_eq!(
-            highlight(title, &terms),
+            highlight(title, &temperature),
             "<mark>温度</mark>Ⱥ测量Ω<mark>温度</mark>"
         );
-        assert_eq!(highlight("ȺΩ", &highlight_terms("ⱥω")), "<mark>ȺΩ</mark>");
+        assert_eq!(highlight("ȺΩ", &terms("ⱥω")), "<mark>ȺΩ</mark>");
         let long = format!("{}温度Ⱥ{}", "Ω".repeat(300), "Ⱥ".repeat(300));
-        assert!(snippet(&long, &terms, 40).contains("<mark>温度</mark>"));
+        assert!(snippet(&long, &temperature, 40).contains("<mark>温度</mark>"));
         assert_eq!(
             highlight("abc", &[String::new()]),
             "abc",
@@ -402,7 +391,7 @@ mod tests {
 
         #[test]
         fn highlighting_keeps_the_text_and_escapes_it(text in "\\PC{0,80}", query in "\\PC{0,12}") {
-            let terms = highlight_terms(&clean_query(&query));
+            let terms = terms(&query);
             let html = highlight(&text, &terms);
             proptest::prop_assert_eq!(unmarked(&html), text.clone());
             let tags = html.replace("<mark>", "").replace("</mark>", "");
@@ -414,11 +403,10 @@ mod tests {
             let cleaned = clean_query(&query);
             proptest::prop_assert!(cleaned.chars().count() <= 200);
             proptest::prop_assert!(!cleaned.chars().any(char::is_control));
-            let terms = highlight_terms(&cleaned);
+            let terms = terms(&cleaned);
             let cut = snippet(&text, &terms, length);
             let shown = unmarked(&cut).replace('…', "");
             proptest::prop_assert!(shown.chars().count() <= length);
-            let _ = words(&text);
             let _ = bigrams(&text);
             let _ = meili_quote(&text);
         }
