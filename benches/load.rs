@@ -448,6 +448,15 @@ struct MeiliResult {
     reindex_s: f64,
     /// The query mix through the SDK (what our backend sends), 16 at a time.
     sdk: Load,
+    /// The same documents (`SearchDoc` as JSON, built beforehand) posted straight into an index
+    /// with Meilisearch's default settings but the same filterable attributes, in the same
+    /// 1,000-document batches: seconds and documents.
+    raw_feed_s: f64,
+    documents: usize,
+    /// One query at a time: through our backend (parse, encode, search, highlight, facets), and
+    /// the identical request sent straight to the same index with the SDK.
+    ours_alone: Load,
+    straight_alone: Load,
 }
 
 fn meili_index(size: usize) -> String {
@@ -479,6 +488,7 @@ async fn meili_in_process(
         .unwrap();
     let reindex_s = started.elapsed().as_secs_f64();
     eprintln!();
+    let (ours_alone, straight_alone) = meili_one_at_a_time(&meili, url, size, mix).await;
     let sdk = sixteen_searchers(mix, 50, move |q| {
         let meili = meili.clone();
         async move {
@@ -486,7 +496,104 @@ async fn meili_in_process(
         }
     })
     .await;
-    MeiliResult { reindex_s, sdk }
+    let (raw_feed_s, documents) = meili_raw_feed(db, url, size).await;
+    MeiliResult {
+        reindex_s,
+        sdk,
+        raw_feed_s,
+        documents,
+        ours_alone,
+        straight_alone,
+    }
+}
+
+fn meili_client(url: &str) -> meilisearch_sdk::client::Client {
+    let key = std::env::var("MEILI_API_KEY").ok();
+    meilisearch_sdk::client::Client::new(url, key.as_deref()).unwrap()
+}
+
+/// Every query of the mix twice, one at a time, through our backend and then as the identical
+/// request straight to the index; the difference of the two is what our backend adds.
+async fn meili_one_at_a_time(
+    meili: &tingshang::search::meili::MeiliBackend,
+    url: &str,
+    size: usize,
+    mix: &[SearchQuery],
+) -> (Load, Load) {
+    use meilisearch_sdk::search::{MatchingStrategies, Selectors};
+    use tingshang::search::{meili as backend, query, SearchBackend, FACETS};
+    let client = meili_client(url);
+    let index = client.index(meili_index(size));
+    let facets: Vec<&str> = FACETS.iter().map(|(name, _)| backend::attribute(name)).collect();
+    let (mut ours, mut straight) = (Vec::new(), Vec::new());
+    let started = Instant::now();
+    for q in mix.iter().chain(mix.iter()) {
+        let s = Instant::now();
+        meili.search(q).await.unwrap();
+        ours.push(s.elapsed().as_secs_f64() * 1e3);
+
+        let synonyms = query::Synonyms::default();
+        let text = backend::query_string(&query::parse(&q.text, &synonyms), &synonyms);
+        let filter = backend::filter_expression(q);
+        let s = Instant::now();
+        let mut request = index.search();
+        request
+            .with_query(&text)
+            .with_offset(0)
+            .with_limit(20)
+            .with_facets(Selectors::Some(&facets))
+            .with_matching_strategy(MatchingStrategies::ALL);
+        if let Some(filter) = &filter {
+            request.with_filter(filter);
+        }
+        request.execute::<serde_json::Value>().await.unwrap();
+        straight.push(s.elapsed().as_secs_f64() * 1e3);
+    }
+    let wall = started.elapsed().as_secs_f64() / 2.0;
+    (Load::from_times(ours, wall), Load::from_times(straight, wall))
+}
+
+/// Posts the corpus's documents, built beforehand, straight into a fresh index with default
+/// settings (only the facets made filterable, as ours), 1,000 per batch, each batch awaited as
+/// our backend does. Returns the seconds from the first post to the last task's end.
+async fn meili_raw_feed(db: &DatabaseConnection, url: &str, size: usize) -> (f64, usize) {
+    use tingshang::search::{documents, meili as backend, FACETS};
+    let (proposals, sessions, docs) = documents::indexable_ids(db).await.unwrap();
+    let mut all = Vec::new();
+    for chunk in proposals.chunks(500) {
+        all.extend(documents::build_proposals(db, chunk).await.unwrap());
+    }
+    all.extend(documents::build_sessions(db, &sessions).await.unwrap());
+    all.extend(documents::build_documents(db, &docs).await.unwrap());
+    let client = meili_client(url);
+    let name = format!("{}-raw", meili_index(size));
+    if let Ok(task) = client.index(&name).delete().await {
+        let _ = task.wait_for_completion(&client, None, Some(Duration::from_secs(120))).await;
+    }
+    let index = client.index(&name);
+    let filterable: Vec<&str> = FACETS.iter().map(|(name, _)| backend::attribute(name)).collect();
+    index
+        .set_filterable_attributes(&filterable)
+        .await
+        .unwrap()
+        .wait_for_completion(&client, None, Some(Duration::from_secs(120)))
+        .await
+        .unwrap();
+    eprintln!("[{size}] feeding {} documents straight to Meilisearch", all.len());
+    let started = Instant::now();
+    for chunk in all.chunks(1000) {
+        let task = index
+            .add_or_replace(chunk, Some("id"))
+            .await
+            .unwrap()
+            .wait_for_completion(&client, Some(Duration::from_millis(50)), Some(Duration::from_secs(600)))
+            .await
+            .unwrap();
+        assert!(task.is_success(), "{task:?}");
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let _ = index.delete().await;
+    (seconds, all.len())
 }
 
 /// Sixteen concurrent searchers, each running `per_searcher` queries of the mix (each starting
@@ -1143,6 +1250,25 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
         }));
         md.push_str(&row("reindex into Meilisearch", &|r| {
             format!("{:.1} s", r.meili.as_ref().expect("checked").reindex_s)
+        }));
+        md.push_str(&row("same documents posted straight to Meilisearch (defaults)", &|r| {
+            let m = r.meili.as_ref().expect("checked");
+            format!(
+                "{:.1} s; `reindex` reaches {:.2}× its documents per second",
+                m.raw_feed_s,
+                m.raw_feed_s / m.reindex_s
+            )
+        }));
+        md.push_str(&row("Meilisearch one at a time: our backend vs the same request straight", &|r| {
+            let m = r.meili.as_ref().expect("checked");
+            format!(
+                "p50 {:.2} vs {:.2} ms (+{:.2} ms); p99 {:.2} vs {:.2} ms",
+                m.ours_alone.p50_ms,
+                m.straight_alone.p50_ms,
+                m.ours_alone.p50_ms - m.straight_alone.p50_ms,
+                m.ours_alone.p99_ms,
+                m.straight_alone.p99_ms
+            )
         }));
     }
     md.push_str(&row("reindex", &|r| {

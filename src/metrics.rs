@@ -129,7 +129,8 @@ impl Metrics {
     }
 
     /// The registry in the Prometheus text exposition format, with the outbox figures added.
-    pub fn render(&self, outbox_pending: u64, outbox_oldest_seconds: i64) -> String {
+    pub fn render(&self, lag: &crate::search::outbox::Lag) -> String {
+        let (outbox_pending, outbox_oldest_seconds) = (lag.pending, lag.oldest_seconds);
         let inner = self.lock();
         let mut out = String::new();
         out.push_str(
@@ -192,6 +193,16 @@ impl Metrics {
         let _ = writeln!(
             out,
             "tingshang_outbox_oldest_seconds {outbox_oldest_seconds}"
+        );
+        out.push_str("# HELP tingshang_outbox_failing Waiting changes the search backend refused at least once.\n");
+        out.push_str("# TYPE tingshang_outbox_failing gauge\n");
+        let _ = writeln!(out, "tingshang_outbox_failing {}", lag.failing);
+        out.push_str("# HELP tingshang_search_synonyms_failing 1 while the backend refuses the synonym groups.\n");
+        out.push_str("# TYPE tingshang_search_synonyms_failing gauge\n");
+        let _ = writeln!(
+            out,
+            "tingshang_search_synonyms_failing {}",
+            u8::from(lag.synonyms_error.is_some())
         );
         out
     }
@@ -328,16 +339,13 @@ async fn metrics(State(state): State<AppState>, request: Request) -> Response {
     if !may_read_detail(&state, &parts) {
         return crate::error::AppError::Forbidden.into_response();
     }
-    let (pending, oldest) = match state.indexer.lag().await {
-        Ok(lag) => (lag.pending, lag.oldest_seconds),
-        Err(_) => (0, 0),
-    };
+    let lag = state.indexer.lag().await.unwrap_or_default();
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(pending, oldest),
+        state.metrics.render(&lag),
     )
         .into_response()
 }
@@ -352,7 +360,12 @@ mod tests {
         m.record_request("GET", "/proposals/{code}", 200, 0.003);
         m.record_request("GET", "/proposals/{code}", 200, 0.2);
         m.record_search(0.002, true);
-        let text = m.render(3, 12);
+        let text = m.render(&crate::search::outbox::Lag {
+            pending: 3,
+            oldest_seconds: 12,
+            failing: 2,
+            ..Default::default()
+        });
         assert!(text.contains(
             "tingshang_http_requests_total{method=\"GET\",route=\"/proposals/{code}\",status=\"200\"} 2"
         ));
@@ -363,6 +376,7 @@ mod tests {
             "tingshang_http_request_duration_seconds_bucket{route=\"/proposals/{code}\",le=\"+Inf\"} 2"
         ));
         assert!(text.contains("tingshang_outbox_pending 3"));
+        assert!(text.contains("tingshang_outbox_failing 2"));
         assert!(text.contains("tingshang_search_duration_seconds_count 1"));
     }
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use chrono::Utc;
-use common::{spawn_app_with_search, TestApp};
+use common::{add_proposal, spawn_app_with_search, TestApp};
 use entity::proposals;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
@@ -46,34 +46,6 @@ fn q(text: &str) -> String {
             }
         })
         .collect()
-}
-
-/// Inserts a published, accepted proposal straight into the database (with its outbox row).
-async fn add_proposal(app: &TestApp, code: &str, title: &str, body: &str) -> i32 {
-    let now = Utc::now().fixed_offset();
-    let id = proposals::Entity::insert(proposals::ActiveModel {
-        code: Set(code.into()),
-        channel: Set("direct".into()),
-        title: Set(title.into()),
-        body_md: Set(body.into()),
-        topics: Set("[\"测试\"]".into()),
-        status: Set("accepted".into()),
-        published: Set(true),
-        supervised: Set(false),
-        version: Set(0),
-        submitted_at: Set(Some(now)),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    })
-    .exec(app.db())
-    .await
-    .unwrap()
-    .last_insert_id;
-    tingshang::search::outbox::enqueue(app.db(), "proposal", id)
-        .await
-        .unwrap();
-    id
 }
 
 async fn conformance(app: &TestApp, backend: &str) {

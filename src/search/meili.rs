@@ -146,6 +146,17 @@ pub fn query_string(query: &Query, synonyms: &Synonyms) -> String {
 
 const SEARCHABLE: [&str; 3] = ["t", "n", "b"];
 
+fn settings_missing(err: &meilisearch_sdk::errors::Error) -> bool {
+    use meilisearch_sdk::errors::{Error, ErrorCode};
+    matches!(
+        err,
+        Error::Meilisearch(e) if matches!(
+            e.error_code,
+            ErrorCode::InvalidSearchFacets | ErrorCode::InvalidSearchFilter | ErrorCode::InvalidSearchSort
+        )
+    )
+}
+
 /// Attributes returned with hits (everything but the tokens).
 const DISPLAYED: &[&str] = &[
     "id", "kind", "url", "title", "code", "body", "names", "status", "agencies", "session", "year",
@@ -383,7 +394,17 @@ impl SearchBackend for MeiliBackend {
         if let Some(sort) = &sort {
             request.with_sort(sort);
         }
-        let results = request.execute::<SearchDoc>().await?;
+        let results = match request.execute::<SearchDoc>().await {
+            Ok(results) => results,
+            // The index lost its settings (deleted and recreated by a write, or by hand): put
+            // them back and ask once more, rather than fail every search until a restart.
+            Err(err) if settings_missing(&err) => {
+                tracing::warn!(error = %err, "Meilisearch index without our settings; applying them");
+                self.apply_settings(&self.index).await?;
+                request.execute::<SearchDoc>().await?
+            }
+            Err(err) => return Err(err.into()),
+        };
         let terms = parsed.highlight_terms(&synonyms);
         let hits = results
             .hits

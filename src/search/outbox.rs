@@ -86,12 +86,20 @@ pub struct Indexer {
     /// return releases the waiting rows early. A backend that answers but refuses a write keeps
     /// its rows on their growing delays.
     backend_down: std::sync::atomic::AtomicBool,
+    synonyms_error: std::sync::Mutex<Option<String>>,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, Default, serde::Serialize)]
 pub struct Lag {
     pub pending: u64,
     pub oldest_seconds: i64,
+    /// Rows the backend refused at least once (a rejected document, a failed task): they stay
+    /// queued and are retried with growing delays until they succeed.
+    pub failing: u64,
+    /// The newest of their errors, as the backend gave it.
+    pub last_error: Option<String>,
+    /// Why the last attempt to give the backend its synonyms failed (retried every refresh).
+    pub synonyms_error: Option<String>,
 }
 
 impl Indexer {
@@ -103,6 +111,7 @@ impl Indexer {
             retry_cap_secs,
             turn: tokio::sync::Mutex::new(()),
             backend_down: std::sync::atomic::AtomicBool::new(false),
+            synonyms_error: Default::default(),
         })
     }
 
@@ -306,9 +315,16 @@ impl Indexer {
     /// [`SYNONYMS_REFRESH`], so a change made on one instance reaches the others' queries.
     pub async fn refresh_synonyms(&self) -> anyhow::Result<()> {
         let groups = documents::synonyms(&self.db).await?;
-        self.backend
+        let applied = self
+            .backend
             .set_synonyms(super::query::Synonyms::new(groups))
-            .await
+            .await;
+        *self
+            .synonyms_error
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) =
+            applied.as_ref().err().map(|e| format!("{e:#}"));
+        applied
     }
 
     /// Runs until `shutdown` turns true, then drains what is ready one last time.
@@ -396,9 +412,27 @@ impl Indexer {
                 .num_seconds()
                 .max(0)
         });
+        let failing = search_outbox::Entity::find()
+            .filter(search_outbox::Column::Attempts.gt(0))
+            .count(&self.db)
+            .await?;
+        let last_error = search_outbox::Entity::find()
+            .filter(search_outbox::Column::Attempts.gt(0))
+            .order_by_desc(search_outbox::Column::Id)
+            .one(&self.db)
+            .await?
+            .and_then(|r| r.last_error);
+        let synonyms_error = self
+            .synonyms_error
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
         Ok(Lag {
             pending,
             oldest_seconds,
+            failing,
+            last_error,
+            synonyms_error,
         })
     }
 }

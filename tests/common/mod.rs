@@ -9,7 +9,7 @@ pub mod process;
 
 use std::net::SocketAddr;
 
-use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, Database, DatabaseConnection, EntityTrait};
 use tingshang::app::{self, AppState};
 use tingshang::config::Config;
 
@@ -107,6 +107,7 @@ pub async fn spawn_app_with(seed: bool) -> TestApp {
 }
 
 /// A Meilisearch server and the index a test uses on it.
+#[derive(Clone)]
 pub struct MeiliIndex {
     pub url: String,
     pub key: Option<String>,
@@ -571,3 +572,32 @@ pub fn only_own_external_scripts(page: &str) -> bool {
                 .is_some_and(|end| tag[end + 1..].starts_with("</script>"))
     })
 }
+
+/// Inserts a published, accepted proposal straight into the database (with its outbox row).
+pub async fn add_proposal(app: &TestApp, code: &str, title: &str, body: &str) -> i32 {
+    let now = chrono::Utc::now().fixed_offset();
+    let id = entity::proposals::Entity::insert(entity::proposals::ActiveModel {
+        code: Set(code.into()),
+        channel: Set("direct".into()),
+        title: Set(title.into()),
+        body_md: Set(body.into()),
+        topics: Set("[\"测试\"]".into()),
+        status: Set("accepted".into()),
+        published: Set(true),
+        supervised: Set(false),
+        version: Set(0),
+        submitted_at: Set(Some(now)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    })
+    .exec(app.db())
+    .await
+    .unwrap()
+    .last_insert_id;
+    tingshang::search::outbox::enqueue(app.db(), "proposal", id)
+        .await
+        .unwrap();
+    id
+}
+
