@@ -53,7 +53,12 @@ impl AppState {
         search: Backend,
         device_key: crate::accounts::device::DeviceKey,
     ) -> Self {
-        let indexer = Indexer::new(db.clone(), search.clone(), config.search_retry_max_secs);
+        let indexer = Indexer::with_lease(
+            db.clone(),
+            search.clone(),
+            config.search_retry_max_secs,
+            Duration::from_secs(config.search_lease_secs),
+        );
         let (rate, burst) = config.api_rate;
         let pages = Arc::new(crate::web::page_cache::PageCache::new(config.page_cache));
         Self {

@@ -47,6 +47,9 @@ pub struct Config {
     pub search_dir: Option<PathBuf>,
     /// Longest wait between retries of a failed search update, in seconds.
     pub search_retry_max_secs: u64,
+    /// How long a drain holds the outbox rows it claimed (`TINGSHANG_SEARCH_LEASE_SECS`): after
+    /// an instance dies mid-drain, its rows wait this long before another instance takes them.
+    pub search_lease_secs: u64,
     /// Keep rendered public pages until public content changes (`web::page_cache`); off renders
     /// every request (the benchmark measures both).
     pub page_cache: bool,
@@ -75,6 +78,7 @@ impl Default for Config {
             meili_index: "tingshang".to_owned(),
             search_dir: Some(PathBuf::from("data/search-index")),
             search_retry_max_secs: 30,
+            search_lease_secs: crate::search::outbox::LEASE.as_secs(),
             page_cache: true,
             search_cache: true,
         }
@@ -150,6 +154,13 @@ impl Config {
         config.meili_api_key = get("MEILI_API_KEY").filter(|k| !k.is_empty());
         if let Some(index) = get("TINGSHANG_MEILI_INDEX") {
             config.meili_index = index;
+        }
+        if let Some(secs) = get("TINGSHANG_SEARCH_LEASE_SECS") {
+            config.search_lease_secs = secs
+                .parse()
+                .ok()
+                .filter(|s| (1..=3600).contains(s))
+                .with_context(|| format!("TINGSHANG_SEARCH_LEASE_SECS must be 1–3600: {secs}"))?;
         }
         if let Some(dir) = get("TINGSHANG_SEARCH_DIR") {
             config.search_dir = (dir != "memory").then(|| PathBuf::from(dir));

@@ -227,7 +227,7 @@ async fn a_failed_meilisearch_task_is_reported_and_retried() {
         .send().await.unwrap();
     settle().await;
 
-    common::add_proposal(&app, "TS-TEST-FAIL-01", "被拒绝的文档", "正文").await;
+    common::add_proposal(app.db(), "TS-TEST-FAIL-01", "被拒绝的文档", "正文").await;
     app.state.indexer.wake();
     let started = Instant::now();
     let ready = loop {

@@ -111,7 +111,7 @@ async fn conformance(app: &TestApp, backend: &str) {
 
     // Sub-word: 农业 inside 中国农业发展银行.
     add_proposal(
-        app,
+        app.db(),
         "TS-TEST-NY-01",
         "支持政策性银行服务科技企业",
         "建议中国农业发展银行青岛分行加大对涉农科技企业的信贷支持。",
@@ -263,7 +263,7 @@ async fn query_language(app: &TestApp, backend: &str, report: &mut Vec<String>) 
         ("TS-TEST-QL-05", "高新技术企业认定", "加快培育认定工作。"),
         ("TS-TEST-QL-06", "电池回收", "正文提到全固态电池。"),
     ] {
-        add_proposal(app, code, title, body).await;
+        add_proposal(app.db(), code, title, body).await;
     }
     app.wait_for_index().await;
     let cases: [(&str, &[&str]); 16] = [

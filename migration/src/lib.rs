@@ -13,6 +13,7 @@ mod m20261201_000009_content_changes;
 mod m20261201_000010_write_probe;
 mod m20261201_000011_login_devices;
 mod m20261202_000012_search_synonyms;
+mod m20261202_000013_outbox_leases;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000010_write_probe::Migration),
             Box::new(m20261201_000011_login_devices::Migration),
             Box::new(m20261202_000012_search_synonyms::Migration),
+            Box::new(m20261202_000013_outbox_leases::Migration),
         ]
     }
 }

@@ -2,15 +2,15 @@
 //! in the same transaction as their change; [`Indexer`] claims ready rows in batches, re-reads the
 //! items from the database, upserts or deletes them, and removes the rows. When the backend fails,
 //! the rows stay with a growing, capped delay, so nothing is lost and writers never wait on search.
-//! On PostgreSQL rows are claimed with `FOR UPDATE SKIP LOCKED`, so several instances can drain one
-//! outbox; the embedded index is for a single instance (see README).
+//! Several instances can drain one outbox on PostgreSQL: each item is held by one drain at a time
+//! (see [`Indexer::claim`]); the embedded index is for a single instance (see README).
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
 use entity::search_outbox;
-use sea_orm::sea_query::{Expr, LockBehavior, LockType};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, DbBackend, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
@@ -26,9 +26,13 @@ use super::{Backend, Rebuild};
 /// rather than many small ones.
 const BATCH: u64 = 1000;
 const POLL: Duration = Duration::from_millis(500);
-/// How long claimed rows stay with the drain that claimed them; if it dies meanwhile, they are
-/// claimed again after this.
-const LEASE: Duration = Duration::from_secs(30);
+/// How long claimed rows stay with the drain that claimed them by default; if it dies meanwhile,
+/// they are claimed again after this. Longer than a drain can take: building a batch plus two
+/// backend tasks, each awaited for up to two minutes (Meilisearch's `TASK_TIMEOUT`).
+pub const LEASE: Duration = Duration::from_secs(300);
+/// PostgreSQL advisory lock keys (any constants): claiming outbox rows, and rebuilding the index.
+const CLAIM_LOCK: i64 = 7_415_092_301;
+const REBUILD_LOCK: i64 = 7_415_092_302;
 
 /// Adds an outbox row for an item whose searchable content changed; call inside the write's transaction.
 pub async fn enqueue<C: ConnectionTrait>(
@@ -51,10 +55,16 @@ pub async fn enqueue<C: ConnectionTrait>(
     Ok(())
 }
 
-/// Outbox rows whose retry delay, if any, has passed.
+/// Outbox rows whose retry delay, if any, has passed and that no drain holds.
 fn ready_rows() -> sea_orm::Select<search_outbox::Entity> {
+    let now = Utc::now().fixed_offset();
     search_outbox::Entity::find()
-        .filter(search_outbox::Column::AvailableAt.lte(Utc::now().fixed_offset()))
+        .filter(search_outbox::Column::AvailableAt.lte(now))
+        .filter(
+            sea_orm::Condition::any()
+                .add(search_outbox::Column::LeasedUntil.is_null())
+                .add(search_outbox::Column::LeasedUntil.lte(now)),
+        )
 }
 
 /// Seconds to wait before retry number `attempts` (1, 2, 4 … capped).
@@ -77,6 +87,7 @@ pub struct Indexer {
     backend: Backend,
     wake: Notify,
     retry_cap_secs: u64,
+    lease: Duration,
     /// Draining and rebuilding take turns: a rebuild replaces the whole index with a snapshot, so
     /// an update drained meanwhile would be lost in the swap. Rows queued during a rebuild stay in
     /// the outbox and are applied after it. (In-process: with several instances on one database,
@@ -87,6 +98,7 @@ pub struct Indexer {
     /// its rows on their growing delays.
     backend_down: std::sync::atomic::AtomicBool,
     synonyms_error: std::sync::Mutex<Option<String>>,
+    rebuilding: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -100,18 +112,32 @@ pub struct Lag {
     pub last_error: Option<String>,
     /// Why the last attempt to give the backend its synonyms failed (retried every refresh).
     pub synonyms_error: Option<String>,
+    /// This instance is rebuilding the index (changes wait until it is swapped in).
+    pub rebuilding: bool,
 }
 
 impl Indexer {
     pub fn new(db: DatabaseConnection, backend: Backend, retry_cap_secs: u64) -> Arc<Self> {
+        Self::with_lease(db, backend, retry_cap_secs, LEASE)
+    }
+
+    /// With a lease of its own length (tests that kill an instance mid-drain shorten it).
+    pub fn with_lease(
+        db: DatabaseConnection,
+        backend: Backend,
+        retry_cap_secs: u64,
+        lease: Duration,
+    ) -> Arc<Self> {
         Arc::new(Self {
             db,
             backend,
             wake: Notify::new(),
             retry_cap_secs,
+            lease,
             turn: tokio::sync::Mutex::new(()),
             backend_down: std::sync::atomic::AtomicBool::new(false),
             synonyms_error: Default::default(),
+            rebuilding: Default::default(),
         })
     }
 
@@ -125,8 +151,8 @@ impl Indexer {
     }
 
     /// Processes one batch of ready rows in three steps, none of which holds a write transaction
-    /// while the index works: claim the rows (a short write transaction that leases them by
-    /// moving their `available_at` past [`LEASE`]), build their documents from a read snapshot
+    /// while the index works: claim the rows (a short write transaction that leases them: see
+    /// [`Self::claim`]), build their documents from a read snapshot
     /// and send them to the backend, then delete the rows (or record the failure and back off)
     /// in another short write. A crash between the index's commit and the delete leaves the rows
     /// to be claimed again once the lease ends: indexing them twice is harmless.
@@ -203,6 +229,10 @@ impl Indexer {
                     search_outbox::Entity::update_many()
                         .col_expr(search_outbox::Column::Attempts, Expr::value(attempts))
                         .col_expr(
+                            search_outbox::Column::LeasedUntil,
+                            Expr::value(Option::<chrono::DateTime<chrono::FixedOffset>>::None),
+                        )
+                        .col_expr(
                             search_outbox::Column::AvailableAt,
                             Expr::value((Utc::now() + delay).fixed_offset()),
                         )
@@ -271,22 +301,56 @@ impl Indexer {
         Ok(())
     }
 
-    /// Leases up to [`BATCH`] ready rows to this drain (on PostgreSQL skipping rows another
-    /// instance is claiming at the same moment) and returns them as they were.
+    /// Leases up to [`BATCH`] ready rows to this drain by setting their `leased_until`, leaving
+    /// out every item another drain holds a row of: that drain may have read the item before its
+    /// latest change, and only after it is done may a newer state be read and sent, so the index
+    /// never ends with an older state. Claims are serialized (SQLite's write lock; on PostgreSQL
+    /// a transaction-scoped advisory lock), so two drains never both see an item as free. Rows
+    /// of one item in one batch are indexed once.
     async fn claim(&self) -> anyhow::Result<Vec<search_outbox::Model>> {
         let txn = crate::db::begin_write(&self.db).await?;
-        let mut select = ready_rows()
-            .order_by_asc(search_outbox::Column::Id)
-            .limit(BATCH);
         if txn.get_database_backend() == DbBackend::Postgres {
-            select = select.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+            txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({CLAIM_LOCK})"))
+                .await?;
+            let free = txn
+                .query_one_raw(sea_orm::Statement::from_string(
+                    DbBackend::Postgres,
+                    format!("SELECT pg_try_advisory_xact_lock_shared({REBUILD_LOCK}) AS free"),
+                ))
+                .await?
+                .map(|row| row.try_get::<bool>("", "free"))
+                .transpose()?
+                .unwrap_or(false);
+            if !free {
+                // Another instance is rebuilding the index: its swap would drop what we send.
+                txn.commit().await?;
+                return Ok(Vec::new());
+            }
         }
-        let rows = select.all(&txn).await?;
+        let now = Utc::now().fixed_offset();
+        let held: BTreeSet<(String, i32)> = search_outbox::Entity::find()
+            .filter(search_outbox::Column::LeasedUntil.gt(now))
+            .select_only()
+            .column(search_outbox::Column::EntityKind)
+            .column(search_outbox::Column::EntityId)
+            .into_tuple::<(String, i32)>()
+            .all(&txn)
+            .await?
+            .into_iter()
+            .collect();
+        let rows: Vec<search_outbox::Model> = ready_rows()
+            .order_by_asc(search_outbox::Column::Id)
+            .limit(BATCH)
+            .all(&txn)
+            .await?
+            .into_iter()
+            .filter(|r| !held.contains(&(r.entity_kind.clone(), r.entity_id)))
+            .collect();
         if !rows.is_empty() {
-            let lease_ends = Utc::now() + chrono::Duration::from_std(LEASE)?;
+            let lease_ends = Utc::now() + chrono::Duration::from_std(self.lease)?;
             search_outbox::Entity::update_many()
                 .col_expr(
-                    search_outbox::Column::AvailableAt,
+                    search_outbox::Column::LeasedUntil,
                     Expr::value(lease_ends.fixed_offset()),
                 )
                 .filter(search_outbox::Column::Id.is_in(rows.iter().map(|r| r.id)))
@@ -357,6 +421,16 @@ impl Indexer {
     /// Rebuilds the whole index from the database, reporting (done, total) as it goes.
     pub async fn reindex(&self, progress: &(dyn Fn(usize, usize) + Sync)) -> anyhow::Result<usize> {
         let _turn = self.turn.lock().await;
+        // Other instances' drains pause until the rebuild is swapped in (see `claim`): a change
+        // they applied to the live index meanwhile would vanish in the swap if the rebuild's
+        // snapshot predates it. Rows queued meanwhile wait and are applied after.
+        let _flag = RebuildFlag::raise(&self.rebuilding);
+        let rebuilding = self.db.begin().await?;
+        if rebuilding.get_database_backend() == DbBackend::Postgres {
+            rebuilding
+                .execute_unprepared(&format!("SELECT pg_advisory_xact_lock({REBUILD_LOCK})"))
+                .await?;
+        }
 
         // Rows queued before this point are covered by the rebuild.
         let last_queued = search_outbox::Entity::find()
@@ -398,6 +472,7 @@ impl Indexer {
                 .exec(&self.db)
                 .await?;
         }
+        rebuilding.commit().await?;
         Ok(count)
     }
 
@@ -433,7 +508,24 @@ impl Indexer {
             failing,
             last_error,
             synonyms_error,
+            rebuilding: self.rebuilding.load(std::sync::atomic::Ordering::Relaxed),
         })
+    }
+}
+
+/// Marks a rebuild in progress for as long as it lives, however the rebuild ends.
+struct RebuildFlag<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl<'a> RebuildFlag<'a> {
+    fn raise(flag: &'a std::sync::atomic::AtomicBool) -> Self {
+        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+        Self(flag)
+    }
+}
+
+impl Drop for RebuildFlag<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, std::sync::atomic::Ordering::Relaxed);
     }
 }
 

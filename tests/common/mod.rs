@@ -574,7 +574,7 @@ pub fn only_own_external_scripts(page: &str) -> bool {
 }
 
 /// Inserts a published, accepted proposal straight into the database (with its outbox row).
-pub async fn add_proposal(app: &TestApp, code: &str, title: &str, body: &str) -> i32 {
+pub async fn add_proposal(db: &DatabaseConnection, code: &str, title: &str, body: &str) -> i32 {
     let now = chrono::Utc::now().fixed_offset();
     let id = entity::proposals::Entity::insert(entity::proposals::ActiveModel {
         code: Set(code.into()),
@@ -591,11 +591,11 @@ pub async fn add_proposal(app: &TestApp, code: &str, title: &str, body: &str) ->
         updated_at: Set(now),
         ..Default::default()
     })
-    .exec(app.db())
+    .exec(db)
     .await
     .unwrap()
     .last_insert_id;
-    tingshang::search::outbox::enqueue(app.db(), "proposal", id)
+    tingshang::search::outbox::enqueue(db, "proposal", id)
         .await
         .unwrap();
     id
