@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, Statement,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 use tokio::sync::Semaphore;
 
@@ -363,4 +363,20 @@ pub async fn probe_write(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> 
     ))
     .await?;
     txn.commit().await
+}
+
+/// Decodes a JSON array of strings stored in a text column; bad data shows as no items.
+pub fn string_list(json: &str) -> Vec<String> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::string_list;
+
+    #[test]
+    fn list_columns_decode_or_show_nothing() {
+        assert_eq!(string_list("[\"a\",\"b\"]"), vec!["a", "b"]);
+        assert!(string_list("not json").is_empty());
+    }
 }

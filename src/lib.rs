@@ -13,6 +13,7 @@ pub mod cli;
 pub mod config;
 pub mod corpus;
 pub mod db;
+pub mod directory;
 pub mod documents;
 pub mod error;
 pub mod followup;

@@ -52,9 +52,9 @@ macro_rules! vocabulary {
 /// Looks up the Chinese label of a stored value, by vocabulary name (used by templates).
 pub fn label(vocabulary: &str, value: &str) -> Option<&'static str> {
     use crate::agencies::AgencyKind;
+    use crate::directory::PersonKind;
     use crate::documents::DocumentKind;
     use crate::followup::{CommitmentStatus, Rating};
-    use crate::people::PersonKind;
     use crate::proposals::{AssignmentRole, Channel, ProposalStatus};
     use crate::responses::ResponseKind;
     match vocabulary {

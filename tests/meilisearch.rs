@@ -191,7 +191,9 @@ async fn a_stopped_meilisearch_loses_no_update_and_catches_up_when_it_returns() 
 /// is applied once the index accepts it again.
 #[tokio::test]
 async fn a_failed_meilisearch_task_is_reported_and_retried() {
-    let Some(server) = common::meili::server_for("a_failed_meilisearch_task_is_reported_and_retried").await else {
+    let Some(server) =
+        common::meili::server_for("a_failed_meilisearch_task_is_reported_and_retried").await
+    else {
         return;
     };
     let meili = server.fresh_index();
@@ -208,23 +210,41 @@ async fn a_failed_meilisearch_task_is_reported_and_retried() {
     let settle = || async {
         // Meilisearch applies tasks in order: waiting for the newest waits for all.
         loop {
-            let tasks: serde_json::Value = call(reqwest::Method::GET, "/tasks?statuses=enqueued,processing".into())
-                .send().await.unwrap().json().await.unwrap();
+            let tasks: serde_json::Value = call(
+                reqwest::Method::GET,
+                "/tasks?statuses=enqueued,processing".into(),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
             if tasks["results"].as_array().is_some_and(|r| r.is_empty()) {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     };
-    call(reqwest::Method::DELETE, format!("/indexes/{}", meili.index)).send().await.unwrap();
+    call(reqwest::Method::DELETE, format!("/indexes/{}", meili.index))
+        .send()
+        .await
+        .unwrap();
     settle().await;
     call(reqwest::Method::POST, "/indexes".into())
         .json(&serde_json::json!({ "uid": meili.index, "primaryKey": "other" }))
-        .send().await.unwrap();
+        .send()
+        .await
+        .unwrap();
     // A document fixes the primary key (an empty index would take ours).
-    call(reqwest::Method::POST, format!("/indexes/{}/documents", meili.index))
-        .json(&serde_json::json!([{ "other": 1 }]))
-        .send().await.unwrap();
+    call(
+        reqwest::Method::POST,
+        format!("/indexes/{}/documents", meili.index),
+    )
+    .json(&serde_json::json!([{ "other": 1 }]))
+    .send()
+    .await
+    .unwrap();
     settle().await;
 
     common::add_proposal(app.db(), "TS-TEST-FAIL-01", "被拒绝的文档", "正文").await;
@@ -235,18 +255,27 @@ async fn a_failed_meilisearch_task_is_reported_and_retried() {
         if ready["outbox"]["failing"].as_u64().unwrap_or(0) >= 1 {
             break ready;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "failure never reported: {ready}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "failure never reported: {ready}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(
-        ready["outbox"]["last_error"].as_str().unwrap_or("").contains("primary"),
+        ready["outbox"]["last_error"]
+            .as_str()
+            .unwrap_or("")
+            .contains("primary"),
         "the backend's reason is kept: {ready}"
     );
     let (_, metrics) = app.get("/metrics").await;
     assert!(metrics.contains("tingshang_outbox_failing 1"), "{metrics}");
 
     // The index accepts documents again: the queued change goes through on its next retry.
-    call(reqwest::Method::DELETE, format!("/indexes/{}", meili.index)).send().await.unwrap();
+    call(reqwest::Method::DELETE, format!("/indexes/{}", meili.index))
+        .send()
+        .await
+        .unwrap();
     settle().await;
     let started = Instant::now();
     loop {
@@ -254,9 +283,14 @@ async fn a_failed_meilisearch_task_is_reported_and_retried() {
         if ready["outbox"]["pending"] == 0 {
             break;
         }
-        assert!(started.elapsed() < Duration::from_secs(30), "never retried: {ready}");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "never retried: {ready}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let (_, found) = app.json("/api/v1/search?q=%E8%A2%AB%E6%8B%92%E7%BB%9D").await;
+    let (_, found) = app
+        .json("/api/v1/search?q=%E8%A2%AB%E6%8B%92%E7%BB%9D")
+        .await;
     assert_eq!(found["total"], 1, "{found}");
 }

@@ -6,10 +6,9 @@ mod common;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use chrono::Utc;
 use common::{add_proposal, spawn_app_with_search, TestApp};
 use entity::proposals;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 
 fn codes(results: &Value) -> Vec<String> {
@@ -256,10 +255,26 @@ async fn found(app: &TestApp, text: &str) -> Vec<String> {
 /// exclusions, synonyms (curated ones applied without a reindex), titles first, counts.
 async fn query_language(app: &TestApp, backend: &str, report: &mut Vec<String>) {
     for (code, title, body) in [
-        ("TS-TEST-QL-01", "全固态电池产业链", "支持市政协委员调研的全固态电池项目。"),
-        ("TS-TEST-QL-02", "高水平人才引进", "为企业提供高效的电池回收服务,固态 电池分开写。"),
-        ("TS-TEST-QL-03", "创新联合的体制", "组建创新联合机制,合体办公。"),
-        ("TS-TEST-QL-04", "組建創新聯合體", "以ＡＩ芯片推动產學研協同。"),
+        (
+            "TS-TEST-QL-01",
+            "全固态电池产业链",
+            "支持市政协委员调研的全固态电池项目。",
+        ),
+        (
+            "TS-TEST-QL-02",
+            "高水平人才引进",
+            "为企业提供高效的电池回收服务,固态 电池分开写。",
+        ),
+        (
+            "TS-TEST-QL-03",
+            "创新联合的体制",
+            "组建创新联合机制,合体办公。",
+        ),
+        (
+            "TS-TEST-QL-04",
+            "組建創新聯合體",
+            "以ＡＩ芯片推动產學研協同。",
+        ),
         ("TS-TEST-QL-05", "高新技术企业认定", "加快培育认定工作。"),
         ("TS-TEST-QL-06", "电池回收", "正文提到全固态电池。"),
     ] {
@@ -299,28 +314,41 @@ async fn query_language(app: &TestApp, backend: &str, report: &mut Vec<String>) 
     }
     // 科小 = 科技型中小企业 (starting list) finds the SME proposal of session 27.
     assert!(
-        found(app, "科小").await.contains(&"TS-2023-027-06".to_owned()),
+        found(app, "科小")
+            .await
+            .contains(&"TS-2023-027-06".to_owned()),
         "{backend}: 科小"
     );
 
     // A match in the title ranks before one in the body only.
     let r = search(app, &format!("q={}&kind=proposal", q("电池回收"))).await;
-    assert_eq!(codes(&r).first().map(String::as_str), Some("TS-TEST-QL-06"), "{backend}: title first {r}");
+    assert_eq!(
+        codes(&r).first().map(String::as_str),
+        Some("TS-TEST-QL-06"),
+        "{backend}: title first {r}"
+    );
 
     // A synonym group added on the admin page applies at once, without a reindex.
     assert!(found(app, "联合体攻关").await.is_empty());
     let secretariat = app.signed_in("mishu", "secretariat", None, None).await;
     let (status, body, _) = secretariat
-        .post("/admin/synonyms", &[("words", "联合体攻关 = 产学研"), ("note", "测试")])
+        .post(
+            "/admin/synonyms",
+            &[("words", "联合体攻关 = 产学研"), ("note", "测试")],
+        )
         .await;
     assert!(status < 400, "{backend}: adding synonyms: {status} {body}");
     let with_synonym = found(app, "联合体攻关").await;
     assert!(
-        with_synonym.contains(&"TS-TEST-QL-04".to_owned()) && !with_synonym.contains(&"TS-TEST-QL-01".to_owned()),
+        with_synonym.contains(&"TS-TEST-QL-04".to_owned())
+            && !with_synonym.contains(&"TS-TEST-QL-01".to_owned()),
         "{backend}: curated synonym {with_synonym:?}"
     );
     let (status, page) = secretariat.get("/admin/synonyms").await;
-    assert!(status == 200 && page.contains("联合体攻关 = 产学研"), "{status}");
+    assert!(
+        status == 200 && page.contains("联合体攻关 = 产学研"),
+        "{status}"
+    );
 
     // Counts are exact (no 约) at this size.
     let r = search(app, "").await;
@@ -330,7 +358,10 @@ async fn query_language(app: &TestApp, backend: &str, report: &mut Vec<String>) 
     let page = app
         .page(&format!("/search?q={}", q("创新联合体 完全不存在乙丙")))
         .await;
-    assert!(page.contains("范围更宽") && page.contains(">创新联合体</a>"), "{backend}: broader");
+    assert!(
+        page.contains("范围更宽") && page.contains(">创新联合体</a>"),
+        "{backend}: broader"
+    );
     let page = app
         .page(&format!("/search?q={}&kind=session", q("固态电池")))
         .await;

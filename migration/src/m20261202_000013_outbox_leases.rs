@@ -33,7 +33,12 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_index(Index::drop().name("idx_search_outbox_entity").table("search_outbox").to_owned())
+            .drop_index(
+                Index::drop()
+                    .name("idx_search_outbox_entity")
+                    .table("search_outbox")
+                    .to_owned(),
+            )
             .await?;
         manager
             .alter_table(

@@ -12,8 +12,8 @@ use super::extract::{check_csrf, ClientIp};
 use super::policy::{require_admin, require_secretariat};
 use super::{password, service, Role, SignedIn};
 use crate::app::AppState;
+use crate::directory::PersonKind;
 use crate::error::{AppError, AppResult};
-use crate::people::PersonKind;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -7,8 +7,8 @@ use sea_orm::{
 };
 
 use super::{password, sessions, Role};
+use crate::directory::PersonKind;
 use crate::error::{AppError, AppResult};
-use crate::people::PersonKind;
 
 pub struct NewUser {
     pub username: String,

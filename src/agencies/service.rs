@@ -1,32 +1,15 @@
 //! Agency lookups and the agency page.
-use std::collections::HashMap;
 
 use entity::{agencies, assignments, commitments, people, proposals};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 
+use crate::db::string_list;
 use crate::error::{AppError, AppResult};
 use crate::followup::commitments::{load_views, CommitmentView};
-use crate::proposals::service::{string_list, summarize, ProposalSummary};
+use crate::proposals::service::{summarize, ProposalSummary};
 use crate::responses::service::ResponseView;
 use crate::visibility::{public_assignments, public_proposals};
-
-/// Short names (市科技局) by id.
-pub async fn short_names<C: ConnectionTrait>(
-    db: &C,
-    ids: Vec<i32>,
-) -> AppResult<HashMap<i32, String>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(agencies::Entity::find()
-        .filter(agencies::Column::Id.is_in(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a.short_name))
-        .collect())
-}
 
 #[derive(Serialize)]
 pub struct AgencyListItem {

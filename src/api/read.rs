@@ -22,7 +22,7 @@ pub async fn sessions(State(state): State<AppState>) -> AppResult<Json<Vec<Sessi
     Ok(Json(
         list.into_iter()
             .map(|s| SessionItem {
-                url: crate::sessions::page_path(s.session.number),
+                url: crate::web::paths::session(s.session.number),
                 number: s.session.number,
                 topic: s.session.topic,
                 held_on: s.session.held_on,
@@ -43,7 +43,7 @@ pub async fn session(
     let number = parse_id(&number)?;
     let page = crate::sessions::service::page_snapshot(&state.db, number).await?;
     Ok(Json(SessionDetail {
-        url: crate::sessions::page_path(page.session.number),
+        url: crate::web::paths::session(page.session.number),
         number: page.session.number,
         topic: page.session.topic,
         held_on: page.session.held_on,
@@ -179,7 +179,7 @@ pub async fn proposal(
     let page = public_page_snapshot(&state.db, &code).await?;
     let p = page.proposal;
     Ok(Json(ProposalDetail {
-        url: crate::proposals::page_path(&p.code),
+        url: crate::web::paths::proposal(&p.code),
         status: page.status.value.to_owned(),
         status_label: page.status.label.to_owned(),
         channel: p.channel,

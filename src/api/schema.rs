@@ -76,7 +76,7 @@ pub struct ProposalItem {
 impl From<ProposalSummary> for ProposalItem {
     fn from(p: ProposalSummary) -> Self {
         Self {
-            url: crate::proposals::page_path(&p.code),
+            url: crate::web::paths::proposal(&p.code),
             code: p.code,
             title: p.title,
             status: p.status.value.to_owned(),

@@ -77,7 +77,7 @@ pub async fn intake(
     Ok((
         status,
         Json(IntakeResult {
-            url: crate::proposals::page_path(&proposal.code),
+            url: crate::web::paths::proposal(&proposal.code),
             code: proposal.code,
             status: proposal.status,
             created,
@@ -147,7 +147,7 @@ async fn act(
     Ok((
         StatusCode::CREATED,
         Json(ActionResult {
-            url: crate::proposals::page_path(&code),
+            url: crate::web::paths::proposal(&code),
             code,
             status: status.as_str().to_owned(),
         }),

@@ -15,7 +15,7 @@ use crate::accounts::policy::require_secretariat;
 use crate::accounts::SignedIn;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
-use crate::proposals::drafts::check_text;
+use crate::web::form::check_text;
 use crate::web::parse_id;
 
 pub fn routes() -> Router<AppState> {

@@ -132,7 +132,7 @@ pub struct CommitmentView {
 
 /// The chart of dated actuals over time for one commitment.
 fn actuals_chart(metric: &str, unit: &str, target: f64, reports: &[ReportView]) -> Option<String> {
-    use crate::statistics::charts::{actuals_chart, Point};
+    use crate::web::charts::{actuals_chart, Point};
     let points: Vec<Point> = reports
         .iter()
         .filter_map(|r| {
@@ -276,7 +276,7 @@ pub async fn report_actual(
     if !report.value.is_finite() || report.value.abs() > 1e15 {
         return Err(AppError::bad_request("实际值须为合理的数值。"));
     }
-    crate::proposals::drafts::check_text("数据来源", &report.source, 2000, true)
+    crate::web::form::check_text("数据来源", &report.source, 2000, true)
         .map_err(AppError::BadRequest)?;
     crate::time::check_record_date(report.reported_on, "报告日期").map_err(AppError::BadRequest)?;
     if report.reported_on > crate::time::today() {

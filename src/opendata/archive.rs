@@ -434,12 +434,12 @@ pub fn validate(records: &[(usize, Record)]) -> Vec<LineError> {
 }
 
 fn text_problem(label: &str, text: &str, max: usize, required: bool) -> Option<String> {
-    crate::proposals::drafts::check_text(label, text, max, required).err()
+    crate::web::form::check_text(label, text, max, required).err()
 }
 
 /// The rules on the content of one record (the same limits as the forms).
 fn content_problems(record: &Record) -> Vec<String> {
-    use crate::proposals::drafts::MAX_BODY_BYTES;
+    use crate::web::form::MAX_BODY_BYTES;
     let mut p: Vec<Option<String>> = Vec::new();
     match record {
         Record::Proposal(x) => {

@@ -11,8 +11,8 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::proposals::service::summarize;
 use crate::responses::service::ResponseView;
-use crate::statistics::charts::xml_escape;
 use crate::visibility::{public_proposals, published_session};
+use crate::web::charts::xml_escape;
 use crate::web::parse_id;
 
 const LIMIT: u64 = 50;
@@ -131,7 +131,7 @@ async fn proposal_entries(
         .map(|(p, (updated, body))| Entry {
             id: format!("{TAG}proposal/{}", p.code),
             title: format!("{}({})", p.title, p.status.label),
-            link: crate::proposals::page_path(&p.code),
+            link: crate::web::paths::proposal(&p.code),
             updated,
             author: p.author_name,
             summary: body,
@@ -150,7 +150,7 @@ fn response_entries(responses: Vec<ResponseView>) -> Vec<Entry> {
                 title: format!("{}{}:{}", r.agency_name, r.kind_label, answers.join("、")),
                 link: r.answers.first().map_or_else(
                     || format!("/agencies/{}", r.agency_id),
-                    |a| crate::proposals::page_path(&a.code),
+                    |a| crate::web::paths::proposal(&a.code),
                 ),
                 updated: at_noon(r.responded_on),
                 author: r.responder_name.or(Some(r.agency_name)),
@@ -225,7 +225,7 @@ pub async fn session_feed(
         Feed {
             id: format!("{TAG}session/{number}"),
             title: format!("听商:第{number}期 {}", session.topic),
-            page: crate::sessions::page_path(number),
+            page: crate::web::paths::session(number),
             own: format!("/sessions/{number}/feed.atom"),
             entries,
         },
@@ -265,7 +265,7 @@ pub async fn proposal_feed(
         Feed {
             id: format!("{TAG}proposal/{code}"),
             title: format!("听商:{} 的办理进展", proposal.title),
-            page: crate::proposals::page_path(&code),
+            page: crate::web::paths::proposal(&code),
             own: format!("/proposals/{code}/feed.atom"),
             entries,
         },

@@ -1,5 +1,4 @@
 //! Person lookups and the person page.
-use std::collections::HashMap;
 
 use entity::{agencies, people, session_participants, sessions};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -8,22 +7,6 @@ use serde::Serialize;
 use crate::error::{AppError, AppResult};
 use crate::proposals::service::{public_summaries, ListFilter, ProposalSummary};
 use crate::responses::service::ResponseView;
-
-pub async fn names_by_id<C: ConnectionTrait>(
-    db: &C,
-    ids: Vec<i32>,
-) -> AppResult<HashMap<i32, String>> {
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    Ok(people::Entity::find()
-        .filter(people::Column::Id.is_in(ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|p| (p.id, p.name))
-        .collect())
-}
 
 #[derive(Serialize)]
 pub struct SessionRole {

@@ -10,14 +10,13 @@ use sea_orm::{
 
 use super::{Channel, ProposalStatus};
 use crate::accounts::{Actor, Role};
+use crate::directory::PersonKind;
 use crate::error::{AppError, AppResult};
 use crate::followup::timeline::{self, NewEvent, TimelineAction};
-use crate::people::PersonKind;
 use crate::time::Precision;
+use crate::web::form::{check_text, MAX_BODY_BYTES};
 
 pub const MAX_TITLE_CHARS: usize = 200;
-/// Documented limit for Markdown bodies (and replies): 100 KB.
-pub const MAX_BODY_BYTES: usize = 100 * 1024;
 pub const MAX_TOPICS: usize = 10;
 
 /// What a member types into the proposal form.
@@ -54,23 +53,6 @@ fn split_list(text: &str) -> Vec<String> {
         }
     }
     out
-}
-
-/// Checks any free text a user submits: present, within limits, no control characters.
-pub fn check_text(label: &str, text: &str, max_bytes: usize, required: bool) -> Result<(), String> {
-    if required && text.trim().is_empty() {
-        return Err(format!("{label}不能为空。"));
-    }
-    if text.len() > max_bytes {
-        return Err(format!("{label}过长(上限 {} KB)。", max_bytes / 1024));
-    }
-    if text
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
-    {
-        return Err(format!("{label}含有不可见的控制字符。"));
-    }
-    Ok(())
 }
 
 /// Every problem with a draft, in Chinese, for the form to show at once.

@@ -10,7 +10,6 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder,
 };
 
-use super::drafts::{check_text, MAX_BODY_BYTES};
 use super::workflow::{
     clock_command_fits, decide, may_return, Command, NewCommitment, Relation, WorkflowError,
 };
@@ -25,6 +24,7 @@ use crate::followup::timeline::{self, NewEvent};
 use crate::followup::Rating;
 use crate::responses::ResponseKind;
 use crate::time::Precision;
+use crate::web::form::{check_text, MAX_BODY_BYTES};
 
 pub fn stale() -> AppError {
     AppError::Conflict("此建议刚被他人更新,您的操作未保存。请刷新页面查看最新状态后再试。".into())
@@ -191,7 +191,7 @@ pub async fn apply(
 /// "市科技局 张三" for agency staff, the display name otherwise.
 async fn actor_label(txn: &DatabaseTransaction, actor: &Actor) -> AppResult<String> {
     if let Some(agency) = actor.agency_id {
-        let names = crate::agencies::service::short_names(txn, vec![agency]).await?;
+        let names = crate::directory::agency_short_names(txn, vec![agency]).await?;
         if let Some(name) = names.get(&agency) {
             return Ok(format!("{name} {}", actor.display_name));
         }
@@ -590,7 +590,7 @@ impl<'a> Effects<'a> {
         }
         let mut all = vec![lead];
         all.extend(&co);
-        let names = crate::agencies::service::short_names(self.txn, all.clone()).await?;
+        let names = crate::directory::agency_short_names(self.txn, all.clone()).await?;
         if names.len() != all.len() {
             return Err(AppError::bad_request("所选单位不存在。"));
         }
@@ -695,7 +695,7 @@ impl<'a> Effects<'a> {
         if missing.is_empty() {
             return Ok(());
         }
-        let names = crate::agencies::service::short_names(self.txn, missing).await?;
+        let names = crate::directory::agency_short_names(self.txn, missing).await?;
         let names: Vec<String> = names.into_values().collect();
         Err(AppError::Conflict(format!(
             "协办单位({})尚未提交协办意见,主办单位暂不能作出书面答复。",

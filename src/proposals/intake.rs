@@ -10,12 +10,13 @@ use tokio::sync::oneshot;
 
 use std::collections::{HashMap, HashSet};
 
-use super::drafts::{check_text, next_codes, MAX_BODY_BYTES};
+use super::drafts::next_codes;
 use super::{Channel, ProposalStatus};
 use crate::accounts::Actor;
 use crate::error::{AppError, AppResult};
 use crate::followup::timeline::{self, NewEvent, TimelineAction};
 use crate::time::Precision;
+use crate::web::form::{check_text, MAX_BODY_BYTES};
 
 pub struct NewIntake {
     pub channel: String,

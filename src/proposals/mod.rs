@@ -12,11 +12,6 @@ pub use routes::routes;
 pub use work::routes as work_routes;
 pub use workflow::ProposalStatus;
 
-/// The path of a proposal's public page (also its key in the page cache).
-pub fn page_path(code: &str) -> String {
-    format!("/proposals/{code}")
-}
-
 crate::vocabulary! {
     /// How a proposal reached the platform.
     pub enum Channel {

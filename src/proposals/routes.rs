@@ -117,7 +117,7 @@ async fn show(
     if !service::is_plausible_code(&code) {
         return Err(AppError::NotFound);
     }
-    let key = super::page_path(&code);
+    let key = crate::web::paths::proposal(&code);
     state
         .pages
         .page(&state.db, &key, Shows::Itself, &headers, || async {

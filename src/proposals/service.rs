@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use super::workflow::StatusBadge;
 use super::{AssignmentRole, Channel, ProposalStatus};
+use crate::db::string_list;
 use crate::error::{AppError, AppResult};
 use crate::followup::commitments::{self, CommitmentView};
 use crate::followup::timeline::{self, EventView};
@@ -19,11 +20,6 @@ use crate::responses::service::{responses_for_proposals, ResponseView};
 use crate::statistics::facts;
 use crate::statistics::measures::{matching, Measure, Selection};
 use crate::visibility::{public_assignments, public_proposals, public_sessions};
-
-/// Decodes a JSON array of strings stored in a text column; bad data shows as no items.
-pub fn string_list(json: &str) -> Vec<String> {
-    serde_json::from_str(json).unwrap_or_default()
-}
 
 /// Public codes look like `TS-2023-027-01`: ASCII letters, digits and hyphens. Anything else (NUL
 /// bytes, which PostgreSQL rejects, or megabytes of text) cannot name a proposal.
@@ -219,7 +215,7 @@ pub async fn summarize_with<C: ConnectionTrait>(
     responses: &HashMap<i32, Vec<ResponseView>>,
 ) -> AppResult<Vec<ProposalSummary>> {
     let author_ids: Vec<i32> = rows.iter().filter_map(|p| p.author_id).collect();
-    let authors = crate::people::service::names_by_id(db, author_ids).await?;
+    let authors = crate::directory::person_names(db, author_ids).await?;
     let session_ids: Vec<i32> = rows.iter().filter_map(|p| p.session_id).collect();
     let session_numbers: HashMap<i32, i32> = sessions::Entity::find()
         .filter(public_sessions())
@@ -332,7 +328,7 @@ async fn pages_showing<C: ConnectionTrait>(
     db: &C,
     proposal: &proposals::Model,
 ) -> Result<Vec<String>, sea_orm::DbErr> {
-    let mut pages = vec![super::page_path(&proposal.code)];
+    let mut pages = vec![crate::web::paths::proposal(&proposal.code)];
     if let Some(id) = proposal.session_id {
         let number: Option<i32> = sessions::Entity::find_by_id(id)
             .select_only()
@@ -340,7 +336,7 @@ async fn pages_showing<C: ConnectionTrait>(
             .into_tuple()
             .one(db)
             .await?;
-        pages.extend(number.map(crate::sessions::page_path));
+        pages.extend(number.map(crate::web::paths::session));
     }
     Ok(pages)
 }
@@ -383,7 +379,7 @@ pub async fn public_page<C: ConnectionTrait>(db: &C, code: &str) -> AppResult<Pr
         .order_by_asc(assignments::Column::Id)
         .all(db)
         .await?;
-    let agency_names = crate::agencies::service::short_names(
+    let agency_names = crate::directory::agency_short_names(
         db,
         assignment_rows.iter().map(|a| a.agency_id).collect(),
     )
@@ -468,7 +464,5 @@ mod tests {
         for bad in ["", "TS\0", "TS 1", "代码", "../x", &"9".repeat(65)] {
             assert!(!is_plausible_code(bad), "{bad:?}");
         }
-        assert_eq!(string_list("[\"a\",\"b\"]"), vec!["a", "b"]);
-        assert!(string_list("not json").is_empty());
     }
 }

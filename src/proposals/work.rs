@@ -14,12 +14,12 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::drafts::{self, DraftInput};
 use super::handling::{self, Loaded};
-use super::service::string_list;
 use super::workflow::{self, Command, CommandKind, NewCommitment, Relation};
 use crate::accounts::extract::SignedForm;
 use crate::accounts::policy;
 use crate::accounts::SignedIn;
 use crate::app::AppState;
+use crate::db::string_list;
 use crate::error::{AppError, AppResult};
 use crate::followup::timeline::TimelineAction;
 use crate::followup::Rating;
@@ -340,7 +340,7 @@ async fn draft_page(
         context! {
             input, errors, preview, csrf => &session.csrf_token, sessions => sessions_list,
             proposal_id => target.map(|t| t.0), version => target.map(|t| t.1),
-            limit_kb => drafts::MAX_BODY_BYTES / 1024,
+            limit_kb => crate::web::form::MAX_BODY_BYTES / 1024,
         },
     )?;
     Ok((status, axum::response::Html(html)).into_response())

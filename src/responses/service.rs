@@ -119,7 +119,7 @@ pub async fn views_for<C: ConnectionTrait>(
         return Ok(Vec::new());
     }
     let agency_names =
-        crate::agencies::service::short_names(db, rows.iter().map(|r| r.agency_id).collect())
+        crate::directory::agency_short_names(db, rows.iter().map(|r| r.agency_id).collect())
             .await?;
     let responder_ids: Vec<i32> = rows.iter().filter_map(|r| r.responder_id).collect();
     let responders: HashMap<i32, people::Model> = if responder_ids.is_empty() {

@@ -12,8 +12,8 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 
 use super::text::plain_text;
 use super::SearchDoc;
+use crate::db::string_list;
 use crate::error::AppResult;
-use crate::proposals::service::string_list;
 use crate::responses::service::responses_for_proposals;
 use crate::time::china;
 use crate::visibility::{public_assignments, public_proposals, public_sessions};
@@ -42,7 +42,13 @@ pub async fn synonyms<C: ConnectionTrait>(db: &C) -> AppResult<Vec<Vec<String>>>
         .iter()
         .map(|row| synonym_words(&row.words))
         .collect();
-    groups.extend(agencies::Entity::find().all(db).await?.iter().map(agency_names));
+    groups.extend(
+        agencies::Entity::find()
+            .all(db)
+            .await?
+            .iter()
+            .map(agency_names),
+    );
     Ok(groups)
 }
 
@@ -162,7 +168,7 @@ pub async fn build_proposals<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResu
             SearchDoc {
                 id: doc_id(PROPOSAL, p.id),
                 kind: PROPOSAL.into(),
-                url: crate::proposals::page_path(&p.code),
+                url: crate::web::paths::proposal(&p.code),
                 title: p.title,
                 code: Some(p.code),
                 body,
@@ -212,7 +218,7 @@ pub async fn build_sessions<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResul
             SearchDoc {
                 id: doc_id(SESSION, s.id),
                 kind: SESSION.into(),
-                url: crate::sessions::page_path(s.number),
+                url: crate::web::paths::session(s.number),
                 title: format!("第{}期 {}", s.number, s.topic),
                 code: None,
                 body: format!("{}{roster}", plain_text(&s.summary_md)),

@@ -5,9 +5,9 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use std::ops::Bound;
 use tantivy::collector::TopDocs;
 use tantivy::merge_policy::LogMergePolicy;
-use std::ops::Bound;
 
 use tantivy::query::{
     AllQuery, BooleanQuery, BoostQuery, InvertedIndexRangeQuery, Occur, PhraseQuery, Query,

@@ -280,8 +280,14 @@ mod tests {
     #[test]
     fn runs_close_with_their_last_character_and_text_is_folded() {
         assert_eq!(texts(bigrams("农业发展")), ["农业", "业发", "发展", "展"]);
-        assert_eq!(texts(bigrams("創新聯合體")), ["创新", "新联", "联合", "合体", "体"]);
-        assert_eq!(texts(bigrams("ＡＩ　Ｑｉｎｇｄａｏ2024")), ["ai", "qingdao2024"]);
+        assert_eq!(
+            texts(bigrams("創新聯合體")),
+            ["创新", "新联", "联合", "合体", "体"]
+        );
+        assert_eq!(
+            texts(bigrams("ＡＩ　Ｑｉｎｇｄａｏ2024")),
+            ["ai", "qingdao2024"]
+        );
         assert_eq!(fold("科技創新ＡＢＣ"), "科技创新abc");
         // Offsets stay those of the original text, whatever the folding did to byte lengths.
         let text = "Ｑ農業";

@@ -188,7 +188,7 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
     async fn people(&mut self, seeds: &SeedSet) -> anyhow::Result<()> {
         let now = Utc::now().fixed_offset();
         for p in &seeds.people.people {
-            crate::people::PersonKind::parse(&p.kind)
+            crate::directory::PersonKind::parse(&p.kind)
                 .ok_or_else(|| anyhow!("person kind {}", p.kind))?;
             let agency_id = p.agency.as_deref().map(|k| self.id(k)).transpose()?;
             let existing = people::Entity::find()
@@ -320,7 +320,7 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
         };
 
         for (order, p) in s.participants.iter().enumerate() {
-            crate::people::PersonKind::parse(&p.role)
+            crate::directory::PersonKind::parse(&p.role)
                 .ok_or_else(|| anyhow!("participant role {}", p.role))?;
             let person_id = self.id(&p.person)?;
             let present = session_participants::Entity::find()

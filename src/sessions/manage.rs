@@ -13,9 +13,9 @@ use crate::accounts::extract::{check_csrf, ClientIp};
 use crate::accounts::policy::require_secretariat;
 use crate::accounts::SignedIn;
 use crate::app::AppState;
+use crate::directory::PersonKind;
 use crate::error::{AppError, AppResult};
-use crate::people::PersonKind;
-use crate::proposals::drafts::{check_text, MAX_BODY_BYTES};
+use crate::web::form::{check_text, MAX_BODY_BYTES};
 use crate::web::parse_id;
 
 pub fn routes() -> Router<AppState> {
@@ -173,7 +173,7 @@ async fn edit_page(
         .all(&state.db)
         .await?
         .into_iter()
-        .filter_map(|(p, person)| person.map(|person| context! { name => person.name, role => crate::people::PersonKind::parse(&p.role).map(|k| k.label()), post => p.post_as_printed }))
+        .filter_map(|(p, person)| person.map(|person| context! { name => person.name, role => crate::directory::PersonKind::parse(&p.role).map(|k| k.label()), post => p.post_as_printed }))
         .collect::<Vec<_>>();
     let everyone = people::Entity::find()
         .order_by_asc(people::Column::Name)

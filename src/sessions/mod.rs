@@ -5,8 +5,3 @@ pub mod service;
 
 pub use manage::routes as manage_routes;
 pub use routes::routes;
-
-/// The path of a session's public page (also its key in the page cache).
-pub fn page_path(number: i32) -> String {
-    format!("/sessions/{number}")
-}

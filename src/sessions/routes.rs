@@ -29,7 +29,7 @@ async fn show(
     headers: HeaderMap,
 ) -> AppResult<Response> {
     let number = parse_id(&number)?;
-    let key = super::page_path(number);
+    let key = crate::web::paths::session(number);
     state
         .pages
         .page(&state.db, &key, Shows::Itself, &headers, || async {

@@ -8,10 +8,11 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
+use crate::db::string_list;
+use crate::directory::PersonKind;
 use crate::error::{AppError, AppResult};
 use crate::followup::commitments::{load_views, CommitmentView};
-use crate::people::PersonKind;
-use crate::proposals::service::{string_list, summarize_with, ProposalSummary, SummaryRow};
+use crate::proposals::service::{summarize_with, ProposalSummary, SummaryRow};
 use crate::responses::service::{responses_for_proposals, ResponseView};
 use crate::statistics::facts::load_items;
 use crate::statistics::measures::{tally, CommitmentFacts, Selection, Tally};

@@ -5,10 +5,10 @@ use entity::{agencies, sessions};
 use sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 
-use super::charts::{bar_chart, Bar};
 use super::facts::{load_commitments, load_items};
 use super::measures::{tally, CommitmentFacts, ItemFacts, Selection, Tally};
 use crate::proposals::Channel;
+use crate::web::charts::{bar_chart, Bar};
 use crate::web::csv;
 
 crate::vocabulary! {
@@ -129,7 +129,7 @@ impl Dataset {
                 .iter()
                 .map(|s| Row {
                     label: format!("第{}期 {}", s.number, s.topic),
-                    href: Some(crate::sessions::page_path(s.number)),
+                    href: Some(crate::web::paths::session(s.number)),
                     query: join_query(&[format!("session={}", s.number), year_query.clone()]),
                     tally: self.tally(&Selection {
                         session_id: Some(s.id),

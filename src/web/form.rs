@@ -3,6 +3,26 @@ use std::collections::HashMap;
 
 use chrono::NaiveDate;
 
+/// Documented limit for Markdown bodies (and replies): 100 KB.
+pub const MAX_BODY_BYTES: usize = 100 * 1024;
+
+/// Checks any free text a user submits: present, within limits, no control characters.
+pub fn check_text(label: &str, text: &str, max_bytes: usize, required: bool) -> Result<(), String> {
+    if required && text.trim().is_empty() {
+        return Err(format!("{label}不能为空。"));
+    }
+    if text.len() > max_bytes {
+        return Err(format!("{label}过长(上限 {} KB)。", max_bytes / 1024));
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return Err(format!("{label}含有不可见的控制字符。"));
+    }
+    Ok(())
+}
+
 /// A posted form as name → values (repeated names such as `co` keep every value).
 pub struct Fields(HashMap<String, Vec<String>>);
 

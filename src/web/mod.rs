@@ -1,6 +1,7 @@
 //! Web plumbing shared by every capability: templates, Markdown, the error page, the client's
 //! address.
 pub mod assets;
+pub mod charts;
 pub mod client_addr;
 pub mod csv;
 pub mod errors;
@@ -9,6 +10,7 @@ pub mod hardening;
 pub mod markdown;
 pub mod memo;
 pub mod page_cache;
+pub mod paths;
 pub mod templates;
 
 /// Whether two secrets are equal, in time that depends only on their length (CSRF tokens, the

@@ -600,4 +600,3 @@ pub async fn add_proposal(db: &DatabaseConnection, code: &str, title: &str, body
         .unwrap();
     id
 }
-
