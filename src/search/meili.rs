@@ -329,11 +329,16 @@ impl SearchBackend for MeiliBackend {
         self.wait(self.client.create_index(&staging, Some("id")).await?)
             .await?;
         self.apply_settings(&staging).await?;
+        // Batches are queued without waiting for each: Meilisearch then indexes consecutive
+        // additions together and recomputes its word-prefix data once per group instead of once
+        // per batch. The staging index is not live, so nothing reads it half done; every task is
+        // checked below, and any failure leaves the live index as it was.
+        let mut queued = Vec::new();
         loop {
             match docs.recv().await {
                 Some(super::Rebuild::Docs(batch)) => {
                     for chunk in batch.chunks(1000) {
-                        self.wait(
+                        queued.push(
                             self.client
                                 .index(&staging)
                                 .add_or_replace(
@@ -341,14 +346,16 @@ impl SearchBackend for MeiliBackend {
                                     Some("id"),
                                 )
                                 .await?,
-                        )
-                        .await?;
+                        );
                     }
                 }
                 Some(super::Rebuild::End) => break,
                 // The rebuild failed on its side: the live index stays as it was.
                 None => anyhow::bail!("rebuild stopped before its end; the index is unchanged"),
             }
+        }
+        for task in queued {
+            self.wait(task).await?;
         }
         // The live index must exist for a swap; create it empty on a first run.
         if self.client.get_index(&self.index).await.is_err() {
