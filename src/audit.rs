@@ -1,33 +1,17 @@
-//! The append-only audit log of privileged actions: who, what, when, from where. [`record`] also
-//! bumps the content revision (`crate::revision`), which is what invalidates cached public pages:
-//! record an action that changes public content in its own transaction (or bump the revision
-//! there, as workflow commands do). Actions that change nothing the public sees — sign-ins,
-//! accounts, API tokens, the intake of proposals not yet public — use [`record_private`], so that
-//! a burst of 12345 pushes or a morning of sign-ins does not empty the page cache (each used to,
-//! and on PostgreSQL every intake also waited for the revision row's lock).
+//! The append-only audit log of privileged actions: who, what, when, from where. Logging says
+//! nothing about public pages: the write that changes public content marks it (`crate::revision`)
+//! itself, so sign-ins, token changes and 12345 intakes, which the public does not see, keep the
+//! page cache warm.
 use chrono::Utc;
 use entity::audit_log;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
 
 use crate::accounts::Actor;
 
-/// Logs an action that changes public content, and marks that content as changed.
+/// Logs an action. It does not mark public content as changed: a caller whose write changes what
+/// public pages show says so itself (`crate::revision::bump`, or `bump_pages` for the pages of one
+/// proposal), next to the write.
 pub async fn record<C: ConnectionTrait>(
-    db: &C,
-    actor: Option<&Actor>,
-    action: &str,
-    target: Option<String>,
-    detail: Option<String>,
-    ip: Option<&str>,
-) -> Result<(), sea_orm::DbErr> {
-    record_private(db, actor, action, target, detail, ip).await?;
-    crate::revision::bump(db).await
-}
-
-/// Logs an action without marking content as changed: it changes nothing on a public page
-/// (cached pages stay valid), or its caller marks just the pages it changed
-/// (`crate::revision::bump_pages`: workflow steps, reported actuals).
-pub async fn record_private<C: ConnectionTrait>(
     db: &C,
     actor: Option<&Actor>,
     action: &str,

@@ -166,7 +166,7 @@ pub async fn user(db: &DatabaseConnection, command: UserCommand) -> anyhow::Resu
             service::create_user(db, new)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.report().detail))?;
-            crate::audit::record_private(
+            crate::audit::record(
                 db,
                 None,
                 "user_add",
@@ -188,15 +188,8 @@ pub async fn user(db: &DatabaseConnection, command: UserCommand) -> anyhow::Resu
             service::set_password(db, &username, &password)
                 .await
                 .map_err(|e| anyhow::anyhow!(e.report().detail))?;
-            crate::audit::record_private(
-                db,
-                None,
-                "user_passwd",
-                Some(username.clone()),
-                None,
-                None,
-            )
-            .await?;
+            crate::audit::record(db, None, "user_passwd", Some(username.clone()), None, None)
+                .await?;
             println!("已为 {username} 设置新密码,其登录会话已全部失效。");
             if generated {
                 println!("新密码:{password}");
@@ -235,7 +228,7 @@ async fn set_disabled(
     } else {
         "user_enable"
     };
-    crate::audit::record_private(db, None, action, Some(username.to_owned()), None, None).await?;
+    crate::audit::record(db, None, action, Some(username.to_owned()), None, None).await?;
     println!("{username} 已{}", if disabled { "停用" } else { "启用" });
     Ok(())
 }

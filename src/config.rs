@@ -47,8 +47,8 @@ pub struct Config {
     pub search_dir: Option<PathBuf>,
     /// Longest wait between retries of a failed search update, in seconds.
     pub search_retry_max_secs: u64,
-    /// How long a drain holds the outbox rows it claimed (`TINGSHANG_SEARCH_LEASE_SECS`): after
-    /// an instance dies mid-drain, its rows wait this long before another instance takes them.
+    /// How long a drain holds the outbox rows it claimed before renewing (`TINGSHANG_SEARCH_LEASE_SECS`):
+    /// after an instance dies mid-drain, its rows wait up to this long before another takes them.
     pub search_lease_secs: u64,
     /// Keep rendered public pages until public content changes (`web::page_cache`); off renders
     /// every request (the benchmark measures both).

@@ -33,5 +33,7 @@ pub mod time;
 pub mod visibility;
 pub mod vocab;
 pub mod web;
+pub mod workflow;
+pub mod workspace;
 
 pub use error::{AppError, AppResult};

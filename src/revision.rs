@@ -1,10 +1,9 @@
 //! The content revision: one counter bumped inside every transaction that changes what a public
 //! page shows, so that rendered pages can be cached under it (`web::page_cache`).
 //!
-//! `audit::record` bumps the counter, so every audited write does; the writes that change public
-//! content without an audit entry bump it themselves: every workflow command (members' and
-//! agencies' steps are recorded in the timeline, not the audit log), seeding, archive import and the
-//! benchmark corpus. On PostgreSQL the `UPDATE` takes the row's lock until commit, so revisions are
+//! Every write that changes public content bumps it, in its own transaction, next to the write:
+//! the secretariat's edits (sessions, agencies, calendar, synonyms), every workflow command,
+//! reported actuals, seeding, archive import and the benchmark corpus. On PostgreSQL the `UPDATE` takes the row's lock until commit, so revisions are
 //! handed out in commit order: a reader that sees revision N sees every write numbered up to N.
 //!
 //! A write confined to one proposal ([`bump_pages`]) also logs the paths of the pages that show
@@ -67,6 +66,34 @@ pub async fn bump_pages<C: ConnectionTrait>(
             .await?;
     }
     Ok(())
+}
+
+/// Marks the public pages that show `proposal` as changed: its own and its session's (with the
+/// pages that show anything). Call inside the writing transaction.
+pub async fn bump_proposal_pages<C: ConnectionTrait>(
+    db: &C,
+    proposal: &entity::proposals::Model,
+) -> Result<(), sea_orm::DbErr> {
+    let pages = pages_showing(db, proposal).await?;
+    bump_pages(db, &pages).await
+}
+
+/// The paths of the public pages that show `proposal`: its own and its session's.
+async fn pages_showing<C: ConnectionTrait>(
+    db: &C,
+    proposal: &entity::proposals::Model,
+) -> Result<Vec<String>, sea_orm::DbErr> {
+    let mut pages = vec![crate::web::paths::proposal(&proposal.code)];
+    if let Some(id) = proposal.session_id {
+        let number: Option<i32> = entity::sessions::Entity::find_by_id(id)
+            .select_only()
+            .column(entity::sessions::Column::Number)
+            .into_tuple()
+            .one(db)
+            .await?;
+        pages.extend(number.map(crate::web::paths::session));
+    }
+    Ok(pages)
 }
 
 /// The paths of the pages that the changes after `since`, up to `until`, touched; `None` when

@@ -5,7 +5,7 @@
 use entity::{assignments, proposals, sessions};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
 
-use crate::proposals::{AssignmentState, ProposalStatus};
+use crate::workflow::{AssignmentState, ProposalStatus};
 
 /// Public proposals: published, in a status the public is shown (not drafts, submissions,
 /// withdrawn or rejected ones).

@@ -54,9 +54,10 @@ pub fn label(vocabulary: &str, value: &str) -> Option<&'static str> {
     use crate::agencies::AgencyKind;
     use crate::directory::PersonKind;
     use crate::documents::DocumentKind;
-    use crate::followup::{CommitmentStatus, Rating};
-    use crate::proposals::{AssignmentRole, Channel, ProposalStatus};
-    use crate::responses::ResponseKind;
+    use crate::followup::CommitmentStatus;
+    use crate::workflow::Rating;
+    use crate::workflow::ResponseKind;
+    use crate::workflow::{AssignmentRole, Channel, ProposalStatus};
     match vocabulary {
         "status" => ProposalStatus::parse(value).map(ProposalStatus::label),
         "channel" => Channel::parse(value).map(Channel::label),

@@ -94,7 +94,7 @@ async fn create_user(
     };
     match service::create_user(&state.db, new).await {
         Ok(user) => {
-            crate::audit::record_private(
+            crate::audit::record(
                 &state.db,
                 Some(&session.actor),
                 "user_add",
@@ -140,7 +140,7 @@ async fn set_disabled(
     } else {
         "user_enable"
     };
-    crate::audit::record_private(
+    crate::audit::record(
         &state.db,
         Some(&session.actor),
         action,

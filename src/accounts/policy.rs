@@ -1,8 +1,8 @@
 //! How a user relates to a proposal — the input to every permission decision. What each relation
-//! may do is decided in one place, `proposals::workflow::permitted`; what it may see, here.
+//! may do is decided in one place, `workflow::permitted`; what it may see, here.
 use super::{Actor, Role};
-use crate::proposals::workflow::Relation;
-use crate::proposals::{AssignmentRole, ProposalStatus};
+use crate::workflow::Relation;
+use crate::workflow::{AssignmentRole, ProposalStatus};
 
 /// An active assignment of the proposal: (agency id, role).
 pub type ActiveAssignment = (i32, AssignmentRole);

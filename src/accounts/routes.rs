@@ -1,24 +1,21 @@
-//! `/login`, `/logout`, `/me` (the signed-in user's dashboard and inbox).
+//! `/login` and `/logout`.
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use minijinja::context;
 use serde::Deserialize;
 
 use super::extract::{check_csrf, ClientIp};
-use super::{cookies, notifications, random_token, service, sessions, throttle, Role, SignedIn};
+use super::{cookies, random_token, service, sessions, throttle, SignedIn};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
-use crate::proposals::queues;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/login", get(login_form).post(login))
         .route("/logout", post(logout))
-        .route("/me", get(dashboard))
-        .route("/me/notifications/read", post(mark_read))
 }
 
 #[derive(Deserialize)]
@@ -144,7 +141,7 @@ async fn login(
         .map(str::to_owned);
     let token = sessions::create(&state.db, user.id, Some(ip.clone()), agent).await?;
     let actor = sessions::actor_from(&user);
-    crate::audit::record_private(&state.db, actor.as_ref(), "login", None, None, Some(&ip)).await?;
+    crate::audit::record(&state.db, actor.as_ref(), "login", None, None, Some(&ip)).await?;
     let secure = state.config.secure_cookies;
     // The browser keeps its device id across sign-ins (and accounts); the cookie names the
     // account just signed in to and is renewed.
@@ -205,56 +202,6 @@ async fn logout(
         cookies::clear(cookies::SESSION, state.config.secure_cookies),
     );
     Ok(response)
-}
-
-async fn dashboard(
-    State(state): State<AppState>,
-    SignedIn(session): SignedIn,
-) -> AppResult<Html<String>> {
-    let db = &state.db;
-    let actor = &session.actor;
-    let today = crate::time::today();
-    let mine = match (actor.role, actor.person_id) {
-        (Role::Member, Some(person)) => queues::of_member(db, person, today).await?,
-        _ => Vec::new(),
-    };
-    let inbox = match (actor.role, actor.agency_id) {
-        (Role::AgencyStaff, Some(agency)) => queues::of_agency(db, agency, today).await?,
-        _ => Vec::new(),
-    };
-    let queues = if actor.is_secretariat() {
-        queues::of_secretariat(db, today).await?
-    } else {
-        Vec::new()
-    };
-    let unread = notifications::unread_count(db, actor.user_id).await?;
-    let notices = notifications::recent(db, actor.user_id, 30).await?;
-    let in_handling = queues
-        .iter()
-        .find(|(label, _)| *label == queues::IN_HANDLING)
-        .map_or(&inbox[..], |(_, items)| &items[..]);
-    let (due_soon, overdue, very_overdue) = queues::reminders(in_handling, today);
-    state.render(
-        "accounts/dashboard.html",
-        context! {
-            actor, role_label => actor.role.label(), csrf => &session.csrf_token,
-            is_member => actor.role == Role::Member, is_agency => actor.role == Role::AgencyStaff,
-            is_secretariat => actor.is_secretariat(),
-            mine, inbox, queues, unread, notices, due_soon, overdue, very_overdue,
-            very_overdue_days => queues::VERY_OVERDUE_DAYS,
-
-        },
-    )
-}
-
-async fn mark_read(
-    State(state): State<AppState>,
-    SignedIn(session): SignedIn,
-    Form(form): Form<CsrfForm>,
-) -> AppResult<Redirect> {
-    check_csrf(&session.csrf_token, &form.csrf)?;
-    notifications::mark_all_read(&state.db, session.actor.user_id).await?;
-    Ok(Redirect::to("/me"))
 }
 
 #[cfg(test)]

@@ -60,7 +60,7 @@ pub async fn create(
     })
     .exec_with_returning(&txn)
     .await?;
-    crate::audit::record_private(
+    crate::audit::record(
         &txn,
         admin,
         "api_token.create",
@@ -103,7 +103,7 @@ pub async fn revoke(db: &DatabaseConnection, admin: Option<&Actor>, id: i32) -> 
             .filter(api_tokens::Column::Id.eq(id))
             .exec(&txn)
             .await?;
-        crate::audit::record_private(
+        crate::audit::record(
             &txn,
             admin,
             "api_token.revoke",

@@ -124,6 +124,7 @@ async fn create(
         Some(&ip),
     )
     .await?;
+    crate::revision::bump(&txn).await?;
     txn.commit().await?;
     Ok(Redirect::to("/admin/agencies").into_response())
 }

@@ -1,10 +1,12 @@
 //! Agencies (职能部门 and other answering bodies): directory and pages.
 mod manage;
 mod routes;
+mod scorecard;
 pub mod service;
 
 pub use manage::routes as manage_routes;
 pub use routes::routes;
+pub use scorecard::routes as scorecard_routes;
 
 crate::vocabulary! {
     pub enum AgencyKind {

@@ -10,10 +10,10 @@ use super::schema::*;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::proposals::service::{public_page_snapshot, public_summaries, ListFilter};
-use crate::proposals::{Channel, ProposalStatus};
 use crate::statistics::service::dataset;
 use crate::statistics::{Measure, Selection};
 use crate::web::parse_id;
+use crate::workflow::{Channel, ProposalStatus};
 
 #[utoipa::path(get, path = "/api/v1/sessions", tag = "archive",
     responses((status = 200, description = "Published sessions, newest first", body = [SessionItem])))]

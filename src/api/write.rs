@@ -13,9 +13,9 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::proposals::handling;
 use crate::proposals::intake::NewIntake;
-use crate::proposals::workflow::{Command, NewCommitment};
-use crate::responses::{Grade, ResponseKind};
 use crate::web::parse_id;
+use crate::workflow::{Command, NewCommitment};
+use crate::workflow::{Grade, ResponseKind};
 
 /// A JSON body that failed to parse becomes a 400 problem with serde's reason.
 pub struct JsonBody<T>(pub T);

@@ -95,6 +95,7 @@ async fn add(
         None,
     )
     .await?;
+    crate::revision::bump(&txn).await?;
     txn.commit().await?;
     Ok(Redirect::to("/admin/calendar").into_response())
 }
@@ -121,6 +122,7 @@ async fn remove(
         None,
     )
     .await?;
+    crate::revision::bump(&txn).await?;
     txn.commit().await?;
     Ok(Redirect::to("/admin/calendar"))
 }

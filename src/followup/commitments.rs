@@ -312,7 +312,7 @@ pub async fn report_actual(
                     precision: crate::time::Precision::Exact,
                     actor_user_id: Some(actor.user_id),
                     actor_label: &actor.display_name,
-                    action: crate::followup::timeline::TimelineAction::Progress,
+                    action: crate::workflow::TimelineAction::Progress,
                     from_status: None,
                     to_status: None,
                     note: Some(format!(
@@ -333,10 +333,10 @@ pub async fn report_actual(
     };
     // An actual shows on its proposal's page and its session's (and the home page's counts).
     match &proposal {
-        Some(proposal) => crate::proposals::service::mark_pages_changed(&txn, proposal).await?,
+        Some(proposal) => crate::revision::bump_proposal_pages(&txn, proposal).await?,
         None => crate::revision::bump(&txn).await?,
     }
-    crate::audit::record_private(
+    crate::audit::record(
         &txn,
         Some(actor),
         "report_actual",

@@ -8,12 +8,3 @@ pub mod timeline;
 
 pub use calendar_admin::routes as calendar_routes;
 pub use commitments::{assess, Assessment, CommitmentStatus, Comparison};
-
-crate::vocabulary! {
-    /// A member's rating of a written reply.
-    pub enum Rating {
-        Satisfied = "satisfied" => "满意",
-        BasicallySatisfied = "basically_satisfied" => "基本满意",
-        Unsatisfied = "unsatisfied" => "不满意",
-    }
-}

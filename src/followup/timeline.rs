@@ -6,33 +6,8 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use crate::proposals::ProposalStatus;
 use crate::time::Precision;
-
-crate::vocabulary! {
-    pub enum TimelineAction {
-        Drafted = "drafted" => "起草",
-        Submitted = "submitted" => "提出建议",
-        Accepted = "accepted" => "立案",
-        NotAccepted = "not_accepted" => "不予立案",
-        Merged = "merged" => "并案",
-        Withdrawn = "withdrawn" => "撤回",
-        Assigned = "assigned" => "交办",
-        Returned = "returned" => "退回交办",
-        Extended = "extended" => "延期",
-        Responded = "responded" => "现场回应",
-        CoOpinion = "co_opinion" => "协办意见",
-        Progress = "progress" => "进展通报",
-        Answered = "answered" => "书面答复",
-        Rated = "rated" => "委员评价",
-        Closed = "closed" => "办结",
-        Reopened = "reopened" => "重新办理",
-        FollowedUp = "followed_up" => "跟踪材料",
-        Supervised = "supervised" => "督办",
-        Paused = "paused" => "暂停计时",
-        Resumed = "resumed" => "恢复计时",
-    }
-}
+use crate::workflow::{ProposalStatus, TimelineAction};
 
 /// A new event to append; `append` is the only writer of timeline rows.
 pub struct NewEvent<'a> {

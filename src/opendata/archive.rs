@@ -19,8 +19,8 @@ use sea_orm::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::proposals::{Channel, ProposalStatus};
 use crate::visibility::{public_assignments, public_proposals, public_sessions};
+use crate::workflow::{Channel, ProposalStatus};
 
 pub const FORMAT: &str = "tingshang-archive";
 pub const VERSION: u32 = 1;
@@ -464,7 +464,7 @@ fn content_problems(record: &Record) -> Vec<String> {
         }
         Record::Response(x) => {
             p.push(text_problem("答复", &x.body_md, MAX_BODY_BYTES, true));
-            if crate::responses::ResponseKind::parse(&x.kind).is_none() {
+            if crate::workflow::ResponseKind::parse(&x.kind).is_none() {
                 p.push(Some(format!("答复类型 {:?} 无效", x.kind)));
             }
         }
@@ -489,7 +489,7 @@ fn content_problems(record: &Record) -> Vec<String> {
         Record::Report(x) if !x.value.is_finite() => {
             p.push(Some("实际值须为数值".to_owned()));
         }
-        Record::Evaluation(x) if crate::followup::Rating::parse(&x.rating).is_none() => {
+        Record::Evaluation(x) if crate::workflow::Rating::parse(&x.rating).is_none() => {
             p.push(Some(format!("评价 {:?} 无效", x.rating)));
         }
         _ => {}

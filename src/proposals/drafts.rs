@@ -8,13 +8,14 @@ use sea_orm::{
     QuerySelect,
 };
 
-use super::{Channel, ProposalStatus};
 use crate::accounts::{Actor, Role};
 use crate::directory::PersonKind;
 use crate::error::{AppError, AppResult};
-use crate::followup::timeline::{self, NewEvent, TimelineAction};
+use crate::followup::timeline::{self, NewEvent};
 use crate::time::Precision;
 use crate::web::form::{check_text, MAX_BODY_BYTES};
+use crate::workflow::TimelineAction;
+use crate::workflow::{Channel, ProposalStatus};
 
 pub const MAX_TITLE_CHARS: usize = 200;
 pub const MAX_TOPICS: usize = 10;

@@ -10,10 +10,6 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder,
 };
 
-use super::workflow::{
-    clock_command_fits, decide, may_return, Command, NewCommitment, Relation, WorkflowError,
-};
-use super::{AssignmentRole, AssignmentState, ProposalStatus};
 use crate::accounts::notifications::{notify, Audience};
 use crate::accounts::policy::{self, ActiveAssignment};
 use crate::accounts::Actor;
@@ -21,10 +17,14 @@ use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::followup::deadlines;
 use crate::followup::timeline::{self, NewEvent};
-use crate::followup::Rating;
-use crate::responses::ResponseKind;
 use crate::time::Precision;
 use crate::web::form::{check_text, MAX_BODY_BYTES};
+use crate::workflow::Rating;
+use crate::workflow::ResponseKind;
+use crate::workflow::{
+    clock_command_fits, decide, may_return, Command, NewCommitment, Relation, WorkflowError,
+};
+use crate::workflow::{AssignmentRole, AssignmentState, ProposalStatus};
 
 pub fn stale() -> AppError {
     AppError::Conflict("此建议刚被他人更新,您的操作未保存。请刷新页面查看最新状态后再试。".into())
@@ -168,13 +168,13 @@ pub async fn apply(
     if matches!(command, Command::Merge { .. }) {
         crate::revision::bump(&txn).await?;
     } else if loaded.status.is_public() || to.is_public() {
-        super::service::mark_pages_changed(&txn, &loaded.proposal).await?;
+        crate::revision::bump_proposal_pages(&txn, &loaded.proposal).await?;
     } else {
         crate::revision::bump_pages(&txn, &[]).await?;
     }
     if actor.is_secretariat() {
         let detail = format!("{} → {}", loaded.status.as_str(), to.as_str());
-        crate::audit::record_private(
+        crate::audit::record(
             &txn,
             Some(actor),
             command.kind().as_str(),

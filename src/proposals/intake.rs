@@ -11,12 +11,13 @@ use tokio::sync::oneshot;
 use std::collections::{HashMap, HashSet};
 
 use super::drafts::next_codes;
-use super::{Channel, ProposalStatus};
 use crate::accounts::Actor;
 use crate::error::{AppError, AppResult};
-use crate::followup::timeline::{self, NewEvent, TimelineAction};
+use crate::followup::timeline::{self, NewEvent};
 use crate::time::Precision;
 use crate::web::form::{check_text, MAX_BODY_BYTES};
+use crate::workflow::TimelineAction;
+use crate::workflow::{Channel, ProposalStatus};
 
 pub struct NewIntake {
     pub channel: String,
@@ -292,7 +293,7 @@ async fn insert_one<C: ConnectionTrait>(
         },
     )
     .await?;
-    crate::audit::record_private(
+    crate::audit::record(
         txn,
         Some(actor),
         "intake",

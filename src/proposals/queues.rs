@@ -5,9 +5,9 @@ use entity::{assignments, proposals};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 
-use super::workflow::{is_overdue, StatusBadge};
-use super::{AssignmentRole, AssignmentState, ProposalStatus};
 use crate::error::AppResult;
+use crate::workflow::{is_overdue, StatusBadge};
+use crate::workflow::{AssignmentRole, AssignmentState, ProposalStatus};
 
 #[derive(Debug, Serialize)]
 pub struct WorkItem {

@@ -9,11 +9,11 @@ use sea_orm::EntityTrait;
 use serde::Deserialize;
 
 use super::service::{self, ListFilter};
-use super::{Channel, ProposalStatus};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::statistics::Measure;
 use crate::web::page_cache::Shows;
+use crate::workflow::{Channel, ProposalStatus};
 
 const PER_PAGE: u64 = 20;
 

@@ -10,8 +10,6 @@ use sea_orm::{
 };
 use serde::Serialize;
 
-use super::workflow::StatusBadge;
-use super::{AssignmentRole, Channel, ProposalStatus};
 use crate::db::string_list;
 use crate::error::{AppError, AppResult};
 use crate::followup::commitments::{self, CommitmentView};
@@ -20,6 +18,8 @@ use crate::responses::service::{responses_for_proposals, ResponseView};
 use crate::statistics::facts;
 use crate::statistics::measures::{matching, Measure, Selection};
 use crate::visibility::{public_assignments, public_proposals, public_sessions};
+use crate::workflow::StatusBadge;
+use crate::workflow::{AssignmentRole, Channel, ProposalStatus};
 
 /// Public codes look like `TS-2023-027-01`: ASCII letters, digits and hyphens. Anything else (NUL
 /// bytes, which PostgreSQL rejects, or megabytes of text) cannot name a proposal.
@@ -311,34 +311,6 @@ pub async fn public_page_snapshot(db: &DatabaseConnection, code: &str) -> AppRes
     let page = public_page(&snapshot, code).await?;
     snapshot.commit().await?;
     Ok(page)
-}
-
-/// Marks the public pages that show `proposal` as changed: its own and its session's (with the
-/// pages that show anything). Call inside the writing transaction.
-pub async fn mark_pages_changed<C: ConnectionTrait>(
-    db: &C,
-    proposal: &proposals::Model,
-) -> Result<(), sea_orm::DbErr> {
-    let pages = pages_showing(db, proposal).await?;
-    crate::revision::bump_pages(db, &pages).await
-}
-
-/// The paths of the public pages that show `proposal`: its own and its session's.
-async fn pages_showing<C: ConnectionTrait>(
-    db: &C,
-    proposal: &proposals::Model,
-) -> Result<Vec<String>, sea_orm::DbErr> {
-    let mut pages = vec![crate::web::paths::proposal(&proposal.code)];
-    if let Some(id) = proposal.session_id {
-        let number: Option<i32> = sessions::Entity::find_by_id(id)
-            .select_only()
-            .column(sessions::Column::Number)
-            .into_tuple()
-            .one(db)
-            .await?;
-        pages.extend(number.map(crate::web::paths::session));
-    }
-    Ok(pages)
 }
 
 /// The public page of one proposal; unpublished or undecided proposals are "not found".

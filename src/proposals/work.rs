@@ -14,18 +14,18 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::drafts::{self, DraftInput};
 use super::handling::{self, Loaded};
-use super::workflow::{self, Command, CommandKind, NewCommitment, Relation};
 use crate::accounts::extract::SignedForm;
 use crate::accounts::policy;
 use crate::accounts::SignedIn;
 use crate::app::AppState;
 use crate::db::string_list;
 use crate::error::{AppError, AppResult};
-use crate::followup::timeline::TimelineAction;
-use crate::followup::Rating;
-use crate::responses::{Grade, ResponseKind};
 use crate::web::form::Fields;
 use crate::web::parse_id;
+use crate::workflow::Rating;
+use crate::workflow::TimelineAction;
+use crate::workflow::{self, Command, CommandKind, NewCommitment, Relation};
+use crate::workflow::{Grade, ResponseKind};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -174,8 +174,8 @@ async fn render_work(
                 .as_ref()
                 .filter(|_| policy::may_see_return_reason(actor, relation, Some(a.agency_id)));
             context! {
-                agency => agency_names.get(&a.agency_id), role => super::AssignmentRole::parse(&a.role).map(|r| r.label()),
-                state => super::AssignmentState::parse(&a.state).map(|s| s.label()),
+                agency => agency_names.get(&a.agency_id), role => crate::workflow::AssignmentRole::parse(&a.role).map(|r| r.label()),
+                state => crate::workflow::AssignmentState::parse(&a.state).map(|s| s.label()),
                 due_on => a.due_on, return_reason => reason,
             }
         })
@@ -215,7 +215,7 @@ async fn render_work(
     let html = state.templates.render(
         "proposals/work.html",
         context! {
-            proposal => &proposal, status => super::workflow::StatusBadge::from(current),
+            proposal => &proposal, status => crate::workflow::StatusBadge::from(current),
             topics => string_list(&proposal.topics), author, cosigners, assignments => assignment_rows,
             active_count => active.len(), responses, commitments, timeline, actions, overdue,
             agencies => agency_list, default_due, csrf => &session.csrf_token,

@@ -6,9 +6,9 @@ use entity::{people, proposals, response_proposals, responses};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Serialize;
 
-use super::{Grade, ResponseKind};
 use crate::error::AppResult;
 use crate::visibility::public_proposals;
+use crate::workflow::{Grade, ResponseKind};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ProposalRef {

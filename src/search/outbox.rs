@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, FixedOffset, SubsecRound, Utc};
 use entity::search_outbox;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -26,10 +26,11 @@ use super::{Backend, Rebuild};
 /// rather than many small ones.
 const BATCH: u64 = 1000;
 const POLL: Duration = Duration::from_millis(500);
-/// How long claimed rows stay with the drain that claimed them by default; if it dies meanwhile,
-/// they are claimed again after this. Longer than a drain can take: building a batch plus two
-/// backend tasks, each awaited for up to two minutes (Meilisearch's `TASK_TIMEOUT`).
-pub const LEASE: Duration = Duration::from_secs(300);
+/// How long claimed rows stay with the drain that claimed them, by default. A working drain
+/// renews its lease every third of it (a batch may wait minutes on a slow backend), so this only
+/// bounds how long the rows of a drain that died (a killed instance) wait before another drain,
+/// or the restarted instance, takes them up.
+pub const LEASE: Duration = Duration::from_secs(30);
 /// PostgreSQL advisory lock keys (any constants): claiming outbox rows, and rebuilding the index.
 const CLAIM_LOCK: i64 = 7_415_092_301;
 const REBUILD_LOCK: i64 = 7_415_092_302;
@@ -170,7 +171,7 @@ impl Indexer {
             self.release_if_backend_is_back().await?;
             return Ok(Drained::default());
         }
-        let rows = self.claim().await?;
+        let (rows, mut lease_ends) = self.claim().await?;
         if rows.is_empty() {
             return Ok(Drained::default());
         }
@@ -183,7 +184,7 @@ impl Indexer {
                 .collect()
         };
         let (proposals, sessions, docs) = (ids_of(PROPOSAL), ids_of(SESSION), ids_of(DOCUMENT));
-        let outcome = async {
+        let work = async {
             // One read snapshot, so a document never mixes two states of its item; under WAL it
             // takes no lock a writer waits for.
             let snapshot = self.db.begin().await?;
@@ -207,8 +208,21 @@ impl Indexer {
                 self.backend.delete(gone).await?;
             }
             anyhow::Ok(indexed)
-        }
-        .await;
+        };
+        tokio::pin!(work);
+        let row_ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let outcome = loop {
+            tokio::select! {
+                outcome = &mut work => break outcome,
+                _ = tokio::time::sleep(self.lease / 3) => {
+                    match self.renew(&row_ids, lease_ends).await {
+                        Ok(renewed) => lease_ends = renewed,
+                        // Keep working: at worst another drain indexes the rows again, which is harmless.
+                        Err(err) => tracing::warn!(error = %err, "could not renew the outbox lease"),
+                    }
+                }
+            }
+        };
         let txn = crate::db::begin_write(&self.db).await?;
         let result = match outcome {
             Ok(indexed) => {
@@ -307,7 +321,7 @@ impl Indexer {
     /// never ends with an older state. Claims are serialized (SQLite's write lock; on PostgreSQL
     /// a transaction-scoped advisory lock), so two drains never both see an item as free. Rows
     /// of one item in one batch are indexed once.
-    async fn claim(&self) -> anyhow::Result<Vec<search_outbox::Model>> {
+    async fn claim(&self) -> anyhow::Result<(Vec<search_outbox::Model>, DateTime<FixedOffset>)> {
         let txn = crate::db::begin_write(&self.db).await?;
         if txn.get_database_backend() == DbBackend::Postgres {
             txn.execute_unprepared(&format!("SELECT pg_advisory_xact_lock({CLAIM_LOCK})"))
@@ -324,7 +338,7 @@ impl Indexer {
             if !free {
                 // Another instance is rebuilding the index: its swap would drop what we send.
                 txn.commit().await?;
-                return Ok(Vec::new());
+                return Ok((Vec::new(), Utc::now().fixed_offset()));
             }
         }
         let now = Utc::now().fixed_offset();
@@ -346,19 +360,43 @@ impl Indexer {
             .into_iter()
             .filter(|r| !held.contains(&(r.entity_kind.clone(), r.entity_id)))
             .collect();
+        let lease_ends = self.lease_from_now()?;
         if !rows.is_empty() {
-            let lease_ends = Utc::now() + chrono::Duration::from_std(self.lease)?;
             search_outbox::Entity::update_many()
-                .col_expr(
-                    search_outbox::Column::LeasedUntil,
-                    Expr::value(lease_ends.fixed_offset()),
-                )
+                .col_expr(search_outbox::Column::LeasedUntil, Expr::value(lease_ends))
                 .filter(search_outbox::Column::Id.is_in(rows.iter().map(|r| r.id)))
                 .exec(&txn)
                 .await?;
         }
         txn.commit().await?;
-        Ok(rows)
+        Ok((rows, lease_ends))
+    }
+
+    /// The end of a lease taken now, in whole microseconds: the value a renewal looks for must
+    /// survive the round trip through PostgreSQL's `timestamptz` unchanged.
+    fn lease_from_now(&self) -> anyhow::Result<DateTime<FixedOffset>> {
+        Ok((Utc::now() + chrono::Duration::from_std(self.lease)?)
+            .trunc_subsecs(6)
+            .fixed_offset())
+    }
+
+    /// Extends this drain's lease on its rows. A row whose `leased_until` is no longer the value
+    /// this drain set has been claimed by another drain after the lease ran out: it stays theirs.
+    async fn renew(
+        &self,
+        row_ids: &[i64],
+        held_until: DateTime<FixedOffset>,
+    ) -> anyhow::Result<DateTime<FixedOffset>> {
+        let lease_ends = self.lease_from_now()?;
+        let txn = crate::db::begin_write(&self.db).await?;
+        search_outbox::Entity::update_many()
+            .col_expr(search_outbox::Column::LeasedUntil, Expr::value(lease_ends))
+            .filter(search_outbox::Column::Id.is_in(row_ids.iter().copied()))
+            .filter(search_outbox::Column::LeasedUntil.eq(held_until))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(lease_ends)
     }
 
     /// Drains until no row is ready (rows waiting out a backoff are left for later).

@@ -99,6 +99,7 @@ async fn add(
         None,
     )
     .await?;
+    crate::revision::bump(&txn).await?;
     txn.commit().await?;
     apply(&state).await;
     Ok(Redirect::to("/admin/synonyms").into_response())
@@ -126,6 +127,7 @@ async fn remove(
         None,
     )
     .await?;
+    crate::revision::bump(&txn).await?;
     txn.commit().await?;
     apply(&state).await;
     Ok(Redirect::to("/admin/synonyms"))

@@ -13,9 +13,10 @@ use sea_orm::{
     PaginatorTrait, QueryFilter,
 };
 
-use crate::followup::timeline::{self, NewEvent, TimelineAction};
-use crate::proposals::{Channel, ProposalStatus};
+use crate::followup::timeline::{self, NewEvent};
 use crate::time::{parse_partial_date, start_of_day, Precision};
+use crate::workflow::TimelineAction;
+use crate::workflow::{Channel, ProposalStatus};
 use files::SeedSet;
 
 /// Why every seeded proposal is "accepted" and no further: see seeds/sessions/027.toml.
@@ -424,7 +425,7 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
     }
 
     async fn response(&mut self, r: &files::ResponseSeed, source_file: &str) -> anyhow::Result<()> {
-        crate::responses::ResponseKind::parse(&r.kind)
+        crate::workflow::ResponseKind::parse(&r.kind)
             .ok_or_else(|| anyhow!("response kind {}", r.kind))?;
         let now = Utc::now().fixed_offset();
         let agency_id = self.id(&r.agency)?;

@@ -146,6 +146,7 @@ async fn create(
         Some(&ip),
     )
     .await?;
+    crate::revision::bump(&txn).await?;
     txn.commit().await?;
     Ok(Redirect::to(&format!("/admin/sessions/{number}")).into_response())
 }
@@ -296,6 +297,7 @@ async fn add_participant(
         Some(&ip),
     )
     .await?;
+    crate::revision::bump(&txn).await?;
     txn.commit().await?;
     Ok(Redirect::to(&format!("/admin/sessions/{}", target.number)).into_response())
 }
@@ -353,6 +355,7 @@ async fn publish(
         Some(&ip),
     )
     .await?;
+    crate::revision::bump(&txn).await?;
     txn.commit().await?;
     state.indexer.wake();
     Ok(Redirect::to(&format!("/admin/sessions/{}", target.number)))

@@ -10,11 +10,12 @@ use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
 use sea_orm::{QuerySelect, QueryTrait};
 
 use super::measures::{CommitmentFacts, ItemFacts, Selection};
-use crate::followup::{assess, Comparison, Rating};
-use crate::proposals::{AssignmentRole, Channel, ProposalStatus};
-use crate::responses::{Grade, ResponseKind};
+use crate::followup::{assess, Comparison};
 use crate::time::{china, start_of_day};
 use crate::visibility::{public_assignments, public_proposals};
+use crate::workflow::Rating;
+use crate::workflow::{AssignmentRole, Channel, ProposalStatus};
+use crate::workflow::{Grade, ResponseKind};
 
 fn local_date(at: DateTime<FixedOffset>) -> NaiveDate {
     at.with_timezone(&china()).date_naive()

@@ -4,10 +4,11 @@
 use chrono::NaiveDate;
 use serde::Serialize;
 
-use crate::followup::{CommitmentStatus, Rating};
-use crate::proposals::workflow::is_overdue;
-use crate::proposals::{Channel, ProposalStatus};
-use crate::responses::Grade;
+use crate::followup::CommitmentStatus;
+use crate::workflow::is_overdue;
+use crate::workflow::Grade;
+use crate::workflow::Rating;
+use crate::workflow::{Channel, ProposalStatus};
 
 /// What the statistics know about one published proposal (loaded in `facts.rs`).
 #[derive(Clone, Debug, PartialEq)]

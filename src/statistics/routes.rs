@@ -1,55 +1,24 @@
 //! `/statistics` (public statistics across agencies, sessions, channels and years), its CSV tables
-//! and SVG charts, and `/agencies/{id}/scorecard` (one agency, per year).
+//! and SVG charts.
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use minijinja::context;
-use serde::Deserialize;
 
 use super::service::{csv, dataset, ChartKind, Dimension};
 use super::Selection;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
-use crate::web::parse_id;
+use crate::web::csv::attachment as csv_response;
+use crate::web::YearQuery;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/statistics", get(overview))
         .route("/statistics/{file}", get(table_csv))
         .route("/statistics/charts/{file}", get(chart_svg))
-        .route("/agencies/{id}/scorecard", get(scorecard))
-        .route("/agencies/{id}/scorecard.csv", get(scorecard_csv))
-}
-
-#[derive(Debug, Default, Deserialize)]
-struct YearQuery {
-    year: Option<String>,
-}
-
-impl YearQuery {
-    /// A plausible year, or `None` (all years) for anything else.
-    fn year(&self) -> Option<i32> {
-        self.year
-            .as_deref()
-            .and_then(|y| y.trim().parse::<i32>().ok())
-            .filter(|y| (1949..=2200).contains(y))
-    }
-}
-
-fn csv_response(name: &str, body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{name}\""),
-            ),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 async fn overview(
@@ -122,54 +91,4 @@ async fn chart_svg(
         svg,
     )
         .into_response())
-}
-
-async fn scorecard(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    Query(query): Query<YearQuery>,
-) -> AppResult<Html<String>> {
-    let id = parse_id(&id)?;
-    let agency = crate::agencies::service::find(&state.db, id).await?;
-    let year = query.year();
-    let data = dataset(&state.db, crate::time::today()).await?;
-    let selection = Selection {
-        year,
-        agency_id: Some(id),
-        ..Default::default()
-    };
-    let tally = data.tally(&selection);
-    let by_year = data.agency_years(id);
-    let commitments = crate::agencies::service::commitments_of(&state.db, id, year).await?;
-    let query = match year {
-        Some(y) => format!("agency={id}&year={y}"),
-        None => format!("agency={id}"),
-    };
-    state.render(
-        "agencies/scorecard.html",
-        context! { agency, year, tally, by_year, commitments, query, years => data.years },
-    )
-}
-
-async fn scorecard_csv(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> AppResult<Response> {
-    let id = parse_id(&id)?;
-    let agency = crate::agencies::service::find(&state.db, id).await?;
-    let data = dataset(&state.db, crate::time::today()).await?;
-    let mut rows = data.agency_years(id);
-    rows.push(super::service::Row {
-        label: "合计".into(),
-        href: None,
-        query: format!("agency={id}"),
-        tally: data.tally(&Selection {
-            agency_id: Some(id),
-            ..Default::default()
-        }),
-    });
-    Ok(csv_response(
-        &format!("tingshang-agency-{}.csv", agency.id),
-        csv(Dimension::Year, &rows),
-    ))
 }

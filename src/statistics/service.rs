@@ -7,9 +7,9 @@ use serde::Serialize;
 
 use super::facts::{load_commitments, load_items};
 use super::measures::{tally, CommitmentFacts, ItemFacts, Selection, Tally};
-use crate::proposals::Channel;
 use crate::web::charts::{bar_chart, Bar};
 use crate::web::csv;
+use crate::workflow::Channel;
 
 crate::vocabulary! {
     /// What a statistics table breaks the figures down by.

@@ -32,6 +32,22 @@ pub fn parse_id(segment: &str) -> AppResult<i32> {
         .ok_or(AppError::NotFound)
 }
 
+/// `?year=` on pages that count per year.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct YearQuery {
+    pub year: Option<String>,
+}
+
+impl YearQuery {
+    /// A plausible year, or `None` (all years) for anything else.
+    pub fn year(&self) -> Option<i32> {
+        self.year
+            .as_deref()
+            .and_then(|y| y.trim().parse::<i32>().ok())
+            .filter(|y| (1949..=2200).contains(y))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -3,74 +3,8 @@
 //! ([`next_status`]). [`decide`] combines the two and is the only judge of a transition; the
 //! handling service (`handling.rs`) calls it and writes the result, so no handler sets a status.
 use chrono::NaiveDate;
-use serde::Serialize;
 
-use crate::followup::timeline::TimelineAction;
-use crate::followup::Rating;
-use crate::responses::{Grade, ResponseKind};
-
-crate::vocabulary! {
-    pub enum ProposalStatus {
-        Draft = "draft" => "草稿",
-        Submitted = "submitted" => "已提交",
-        Accepted = "accepted" => "已立案",
-        NotAccepted = "not_accepted" => "不予立案",
-        Merged = "merged" => "已并案",
-        Withdrawn = "withdrawn" => "已撤回",
-        Assigned = "assigned" => "办理中",
-        Answered = "answered" => "已答复",
-        Rehandling = "rehandling" => "重新办理",
-        Closed = "closed" => "已办结",
-    }
-}
-
-impl ProposalStatus {
-    /// Whether a published proposal in this status is shown to the public. Drafts, submissions
-    /// awaiting a decision, rejected and withdrawn items stay with their author and the secretariat.
-    pub fn is_public(self) -> bool {
-        matches!(
-            self,
-            Self::Accepted
-                | Self::Merged
-                | Self::Assigned
-                | Self::Answered
-                | Self::Rehandling
-                | Self::Closed
-        )
-    }
-
-    pub fn public_statuses() -> Vec<&'static str> {
-        Self::ALL
-            .iter()
-            .filter(|s| s.is_public())
-            .map(|s| s.as_str())
-            .collect()
-    }
-
-    /// A CSS tone for the status badge (colour is never the only signal: the label is shown too).
-    pub fn tone(self) -> &'static str {
-        match self {
-            Self::Draft | Self::Withdrawn => "muted",
-            Self::Submitted | Self::Accepted => "info",
-            Self::Assigned | Self::Rehandling => "warn",
-            Self::Answered => "good",
-            Self::Closed => "done",
-            Self::NotAccepted | Self::Merged => "muted",
-        }
-    }
-}
-
-/// How the acting user relates to the proposal (see `accounts::policy::relation`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-pub enum Relation {
-    Public,
-    Author,
-    OtherMember,
-    Secretariat,
-    LeadAgency,
-    CoAgency,
-    OtherAgency,
-}
+use super::{Grade, ProposalStatus, Rating, Relation, ResponseKind, TimelineAction};
 
 crate::vocabulary! {
     /// The commands that act on a proposal; the stored value is also the form's action name.
@@ -429,24 +363,6 @@ pub fn clock_command_fits(kind: CommandKind, paused: bool) -> bool {
 /// An agency may return a wrong assignment only within `window_days` of receiving it.
 pub fn may_return(assigned_on: NaiveDate, today: NaiveDate, window_days: i64) -> bool {
     (today - assigned_on).num_days() <= window_days
-}
-
-/// Status as the templates need it.
-#[derive(Debug, Serialize)]
-pub struct StatusBadge {
-    pub value: &'static str,
-    pub label: &'static str,
-    pub tone: &'static str,
-}
-
-impl From<ProposalStatus> for StatusBadge {
-    fn from(status: ProposalStatus) -> Self {
-        Self {
-            value: status.as_str(),
-            label: status.label(),
-            tone: status.tone(),
-        }
-    }
 }
 
 #[cfg(test)]
