@@ -1,12 +1,14 @@
 //! The load benchmark: `cargo bench --bench load` (sizes with `-- --sizes 10000,100000`).
 //!
-//! For each corpus size it generates the deterministic corpus (`src/corpus.rs`), measures bulk
+//! For each corpus size it generates the deterministic corpus (`benches/load/corpus.rs`), measures bulk
 //! import, reindex and the embedded search in-process, starts the release server, and drives it
 //! with wrk (Lua scripts pick paths and queries at random): home, session, proposal, search page,
 //! search API and authenticated submissions, next to a bare axum handler that reads the same
 //! proposal row from the same SQLite file. Results are printed and written to BENCHMARKS.md.
 //! `--search-only` stops after the search figures (corpus, reindex, in-process query mix): the
-//! 1M-proposal run, `-- --sizes 1000000 --search-only --out …`.
+//! 1M-proposal run, `-- --sizes 1000000 --search-only --out …`. `--writers-only` measures just
+//! the baseline and the 8-writer rows; with `BENCH_POSTGRES_URL=postgres://…/postgres` the 8-writer
+//! row also runs on PostgreSQL (the same corpus in a fresh database there).
 //!
 //! `cargo test` runs this same program as a smoke test (a 300-proposal corpus, one-second wrk runs,
 //! nothing written), so the benchmark cannot rot; it fails on errors or on a page whose number of
@@ -19,7 +21,10 @@ use std::time::{Duration, Instant};
 
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, EntityTrait};
 use tingshang::config::Config;
-use tingshang::corpus::{self, FILTERS, QUERIES};
+#[path = "load/corpus.rs"]
+mod corpus;
+
+use corpus::{FILTERS, QUERIES};
 use tingshang::search::SearchQuery;
 
 const BIN: &str = env!("CARGO_BIN_EXE_tingshang");
@@ -39,6 +44,9 @@ struct Args {
     /// Only the search index: corpus, reindex and the in-process query mix (for 1M proposals,
     /// where the page scenarios would take the better part of an hour).
     search_only: bool,
+    /// Only what the writer rows need: the corpus, the baseline and the 8-writer rows (on SQLite,
+    /// and on PostgreSQL when `BENCH_POSTGRES_URL` names a server).
+    writers_only: bool,
 }
 
 /// Sends SIGTERM to a server this benchmark started. A direct `kill(2)`: procps-ng's `kill`
@@ -67,6 +75,7 @@ fn args() -> Args {
             keep: None,
             skip_import: false,
             search_only: false,
+            writers_only: false,
         };
     }
     let mut a = Args {
@@ -78,6 +87,7 @@ fn args() -> Args {
         keep: None,
         skip_import: false,
         search_only: false,
+        writers_only: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -97,6 +107,7 @@ fn args() -> Args {
             "--keep" => a.keep = Some(PathBuf::from(it.next().unwrap())),
             "--skip-import" => a.skip_import = true,
             "--search-only" => a.search_only = true,
+            "--writers-only" => a.writers_only = true,
             _ => {} // cargo passes --bench
         }
     }
@@ -669,6 +680,7 @@ async fn run_size(
     keep: Option<&Path>,
     skip_import: bool,
     search_only: bool,
+    writers_only: bool,
 ) -> SizeResult {
     let dir = tempfile::tempdir().unwrap();
     let dir = match keep {
@@ -699,7 +711,7 @@ async fn run_size(
     let db = connect(&url).await;
 
     // Bulk import: the public archive of this corpus into an empty database.
-    let (import_s, import_records) = if skip_import || search_only {
+    let (import_s, import_records) = if skip_import || search_only || writers_only {
         (f64::NAN, 0)
     } else {
         bulk_import(&db, dir.path(), size).await
@@ -763,6 +775,7 @@ async fn run_size(
     drop((backend, embedded_backend, indexer));
 
     let meili = match std::env::var("MEILI_URL") {
+        Ok(_) if writers_only => None,
         Ok(url) => Some(meili_in_process(&db, &url, size, &mix).await),
         Err(_) => {
             eprintln!("SKIPPED: [{size}] Meilisearch rows: MEILI_URL is not set");
@@ -792,7 +805,9 @@ async fn run_size(
     }
 
     // Queries per page: the page must not issue one query per item (no N+1).
-    result.queries_per_page = count_queries(&url, &generated).await;
+    if !writers_only {
+        result.queries_per_page = count_queries(&url, &generated).await;
+    }
 
     // A token for authenticated submissions.
     tingshang::accounts::service::create_user(
@@ -901,7 +916,10 @@ async fn run_size(
         ),
     ];
     let mut loads = BTreeMap::new();
-    for (name, target, paths) in path_sets {
+    for (name, target, paths) in path_sets
+        .into_iter()
+        .filter(|(name, _, _)| !writers_only || *name == "baseline")
+    {
         let file = write_paths(scripts, &format!("{}.txt", name.replace(' ', "_")), &paths);
         eprintln!("[{size}] wrk {name}");
         let load = wrk(
@@ -917,6 +935,9 @@ async fn run_size(
     // asks for them (no compression) and as browsers do (`Accept-Encoding: gzip`). Before the
     // submissions: a public write starts the page cache afresh.
     for (name, paths) in [("session", "session.txt"), ("proposal", "proposal.txt")] {
+        if writers_only {
+            break;
+        }
         let file = scripts.join(paths);
         serve_each_once(&base, &file).await;
         for (label, script) in [
@@ -940,32 +961,34 @@ async fn run_size(
     // names the pages it touched, so the cached session pages stay (they used to be dropped by
     // every write, ten times a second here).
     let label = "session, cached, 10 acceptances/s";
-    // The proposal rows above made the least recently used session pages room for theirs.
-    serve_each_once(&base, &scripts.join("session.txt")).await;
-    eprintln!("[{size}] wrk {label}");
-    let steps = tokio::spawn(accept_intakes(
-        base.clone(),
-        token.clone(),
-        size,
-        Duration::from_secs(seconds),
-    ));
-    let (wrk_base, session_paths) = (base.clone(), scripts.join("session.txt"));
-    let script = scripts.join("paths.lua");
-    let load = tokio::task::spawn_blocking(move || {
-        wrk(
-            &wrk_base,
-            &script,
-            &[("BENCH_PATHS", session_paths.display().to_string())],
-            seconds,
-            connections,
-        )
-    })
-    .await
-    .unwrap();
-    let accepted = steps.await.unwrap();
-    assert!(accepted > 0, "no acceptance landed during {label}");
-    eprintln!("[{size}] {accepted} tickets accepted during {label}");
-    loads.insert(label, load);
+    if !writers_only {
+        // The proposal rows above made the least recently used session pages room for theirs.
+        serve_each_once(&base, &scripts.join("session.txt")).await;
+        eprintln!("[{size}] wrk {label}");
+        let steps = tokio::spawn(accept_intakes(
+            base.clone(),
+            token.clone(),
+            size,
+            Duration::from_secs(seconds),
+        ));
+        let (wrk_base, session_paths) = (base.clone(), scripts.join("session.txt"));
+        let script = scripts.join("paths.lua");
+        let load = tokio::task::spawn_blocking(move || {
+            wrk(
+                &wrk_base,
+                &script,
+                &[("BENCH_PATHS", session_paths.display().to_string())],
+                seconds,
+                connections,
+            )
+        })
+        .await
+        .unwrap();
+        let accepted = steps.await.unwrap();
+        assert!(accepted > 0, "no acceptance landed during {label}");
+        eprintln!("[{size}] {accepted} tickets accepted during {label}");
+        loads.insert(label, load);
+    }
 
     // Writers against the index: every acceptance is an outbox row the worker indexes meanwhile.
     let label = "8 writers: intake + acceptance";
@@ -978,6 +1001,18 @@ async fn run_size(
     )
     .await;
     loads.insert(label, writers);
+    if let Ok(pg) = std::env::var("BENCH_POSTGRES_URL") {
+        loads.insert(
+            "8 writers: intake + acceptance, PostgreSQL",
+            postgres_writers(&pg, size, seconds).await,
+        );
+    }
+    if writers_only {
+        terminate(&server);
+        server.wait().unwrap();
+        result.loads = loads;
+        return result;
+    }
 
     eprintln!("[{size}] wrk submissions");
     let submit = wrk(
@@ -1045,6 +1080,80 @@ async fn run_size(
     result.rss_mb = rss_mb;
     result.loads = loads;
     result
+}
+
+/// The 8-writer row on PostgreSQL: the same corpus generated into a fresh database on the server
+/// `admin_url` names (dropped afterwards), the release server on it with the embedded index.
+async fn postgres_writers(admin_url: &str, size: usize, seconds: u64) -> Load {
+    use sea_orm::ConnectionTrait;
+    let name = format!("tingshang_bench_{size}");
+    let admin = connect(admin_url).await;
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+    admin
+        .execute_unprepared(&format!("CREATE DATABASE {name}"))
+        .await
+        .unwrap();
+    let (prefix, _) = admin_url
+        .rsplit_once('/')
+        .expect("a database URL ends in /name");
+    let url = format!("{prefix}/{name}");
+    let db = connect(&url).await;
+    tingshang::db::migrate(&db).await.unwrap();
+    tingshang::seed::run(&db).await.unwrap();
+    eprintln!("[{size}] generating corpus on PostgreSQL");
+    corpus::generate(&db, size, SEED, &tingshang::cli::progress("生成"))
+        .await
+        .unwrap();
+    eprintln!();
+    db.execute_unprepared("ANALYZE").await.unwrap();
+    tingshang::accounts::service::create_user(
+        &db,
+        tingshang::accounts::service::NewUser {
+            username: "bench".into(),
+            display_name: "压力测试".into(),
+            role: tingshang::accounts::Role::Secretariat,
+            person_id: None,
+            agency_id: None,
+            password: "bench-password-123".into(),
+        },
+    )
+    .await
+    .unwrap();
+    let (_, token) = tingshang::accounts::tokens::create(&db, None, "bench", "benchmark")
+        .await
+        .unwrap();
+    db.close().await.unwrap();
+    let index = tempfile::tempdir().unwrap();
+    let (server, base, _) = start_server(&url, index.path(), true).await;
+    // Let the startup reindex of the new corpus finish before measuring.
+    let client = reqwest::Client::new();
+    for _ in 0..600 {
+        let ready: serde_json::Value = client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap_or_default();
+        if ready["outbox"]["pending"] == 0 && ready["outbox"]["rebuilding"] == false {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    eprintln!("[{size}] 8 writers on PostgreSQL");
+    let load = eight_writers(base, token, size, Duration::from_secs(seconds)).await;
+    terminate(&server);
+    let mut server = server;
+    server.wait().unwrap();
+    admin
+        .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+    load
 }
 
 /// Starts the release server on the corpus; returns it, its address and the milliseconds until it
@@ -1208,6 +1317,7 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
         "search API, Meilisearch backend",
         "submissions",
         "8 writers: intake + acceptance",
+        "8 writers: intake + acceptance, PostgreSQL",
     ];
     for name in names {
         if results.iter().all(|r| !r.loads.contains_key(name)) {
@@ -1343,11 +1453,12 @@ async fn main() {
                 args.keep.as_deref(),
                 args.skip_import,
                 args.search_only,
+                args.writers_only,
             )
             .await,
         );
     }
-    if !args.search_only && results.iter().any(|r| r.loads.is_empty()) {
+    if !args.search_only && !args.writers_only && results.iter().any(|r| r.loads.is_empty()) {
         return; // wrk is missing: said so above
     }
     // The smoke run must be clean; a full run reports failed requests in the table instead.
@@ -1359,7 +1470,7 @@ async fn main() {
             }
         }
         // The search-only run (`--search-only`, for 1M) beside a full one in one table.
-        let search_only = run_size(args.sizes[0], 1, 4, None, false, true).await;
+        let search_only = run_size(args.sizes[0], 1, 4, None, false, true, false).await;
         assert!(search_only.indexed > 0 && search_only.embedded.rps > 0.0);
         let mixed = report(&[results[0].clone(), search_only], 1, 4);
         assert!(

@@ -33,7 +33,7 @@ pub struct AppState {
     pub indexer: Arc<Indexer>,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Per-client limit on the write API.
-    pub write_limiter: Arc<crate::web::hardening::RateLimiter>,
+    pub write_limiter: Arc<crate::api::rate_limit::WriteLimiter>,
     /// The home page's archive totals, counted at most once a minute.
     pub home_counts: Arc<crate::web::memo::Memo<crate::home::ArchiveCounts>>,
     /// `/readyz`'s probe write, made at most once a second (one caller at a time).
@@ -68,7 +68,7 @@ impl AppState {
             search,
             indexer,
             metrics: Arc::default(),
-            write_limiter: Arc::new(crate::web::hardening::RateLimiter::new(rate, burst)),
+            write_limiter: Arc::new(crate::api::rate_limit::WriteLimiter::new(rate, burst)),
             home_counts: Arc::new(crate::web::memo::Memo::new(crate::home::COUNTS_REFRESH)),
             write_probe: Arc::new(crate::web::memo::Memo::new(Duration::from_secs(1))),
             intake: Arc::default(),
@@ -126,7 +126,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(
             crate::api::routes().route_layer(middleware::from_fn_with_state(
                 state.clone(),
-                crate::web::hardening::limit_writes,
+                crate::api::rate_limit::limit_writes,
             )),
         )
         .merge(crate::metrics::routes())
@@ -149,6 +149,12 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             panic_response,
         ))
+        // Inside the error renderer too: a request that runs too long gets the error page (503,
+        // see `AppError::Timeout`), not an empty response.
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            state.config.request_timeout,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::web::errors::render_errors,
@@ -162,10 +168,6 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
             crate::web::hardening::add_security_headers,
         ))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_FORM_BYTES))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(30),
-        ))
         .layer(TraceLayer::new_for_http())
         .layer(PropagateRequestIdLayer::new(request_id.clone()))
         .layer(SetRequestIdLayer::new(request_id, MakeRequestUuid))

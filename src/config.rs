@@ -56,6 +56,9 @@ pub struct Config {
     /// Keep the embedded index's results, counts and rankings per index generation
     /// (`search::cache`); off evaluates every search (the benchmark measures both).
     pub search_cache: bool,
+    /// How long a request may run before it is stopped and answered with the timeout page
+    /// (`TINGSHANG_REQUEST_TIMEOUT_SECS`, 30 by default).
+    pub request_timeout: std::time::Duration,
 }
 
 impl Default for Config {
@@ -81,6 +84,7 @@ impl Default for Config {
             search_lease_secs: crate::search::outbox::LEASE.as_secs(),
             page_cache: true,
             search_cache: true,
+            request_timeout: std::time::Duration::from_secs(30),
         }
     }
 }
@@ -161,6 +165,16 @@ impl Config {
                 .ok()
                 .filter(|s| (1..=3600).contains(s))
                 .with_context(|| format!("TINGSHANG_SEARCH_LEASE_SECS must be 1–3600: {secs}"))?;
+        }
+        if let Some(secs) = get("TINGSHANG_REQUEST_TIMEOUT_SECS") {
+            config.request_timeout = secs
+                .parse()
+                .ok()
+                .filter(|s| (1..=3600).contains(s))
+                .map(std::time::Duration::from_secs)
+                .with_context(|| {
+                    format!("TINGSHANG_REQUEST_TIMEOUT_SECS must be 1–3600: {secs}")
+                })?;
         }
         if let Some(dir) = get("TINGSHANG_SEARCH_DIR") {
             config.search_dir = (dir != "memory").then(|| PathBuf::from(dir));

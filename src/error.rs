@@ -27,6 +27,13 @@ pub enum AppError {
     Conflict(String),
     #[error("payload too large")]
     PayloadTooLarge,
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    /// The request took longer than the server allows (`Config::request_timeout`).
+    #[error("request timed out")]
+    Timeout,
     #[error(transparent)]
     Database(#[from] sea_orm::DbErr),
     #[error(transparent)]
@@ -57,11 +64,31 @@ impl AppError {
         Self::BadRequest(message.into())
     }
 
+    /// The error for a framework response that carries no report (an unknown route, a wrong
+    /// method, an unparsable body, the timeout layer): the same titles as every other error.
+    pub fn for_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::NOT_FOUND => Self::NotFound,
+            StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => Self::UnsupportedMediaType,
+            StatusCode::REQUEST_TIMEOUT => Self::Timeout,
+            s if s.is_server_error() => Self::Internal(anyhow::anyhow!("unreported {s}")),
+            _ => Self::bad_request("请求的内容无法处理,请检查后重试。"),
+        }
+    }
+
     pub fn report(&self) -> ErrorReport {
         let storage = match self {
             Self::Database(err) => crate::db::storage_failure(err),
             _ => None,
         };
+        // Two writers racing past the same duplicate check: the second one's insert fails on
+        // the unique index and gets the conflict a check would have given, not a 500.
+        let duplicate = matches!(
+            self,
+            Self::Database(err) if matches!(err.sql_err(), Some(sea_orm::SqlErr::UniqueConstraintViolation(_)))
+        );
         let (status, title, kind, detail) = match self {
             Self::NotFound => (
                 StatusCode::NOT_FOUND,
@@ -117,7 +144,34 @@ impl AppError {
                 "payload-too-large",
                 "提交的内容超过了允许的大小。".to_owned(),
             ),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "不支持的操作",
+                "method-not-allowed",
+                "此地址不支持该请求方式。".to_owned(),
+            ),
+            Self::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "格式不支持",
+                "unsupported-media-type",
+                "提交的内容格式不受支持。".to_owned(),
+            ),
+            // 503, not 408: a 408 tells the browser that it was slow, and browsers resend the
+            // request on a 408 — a form whose write may yet commit.
+            Self::Timeout => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "处理超时",
+                "timeout",
+                "服务器处理本次请求的时间过长,已停止处理。请稍后查看结果,再决定是否重试。"
+                    .to_owned(),
+            ),
             Self::Database(_) if storage.is_some() => storage_report(storage),
+            Self::Database(_) if duplicate => (
+                StatusCode::CONFLICT,
+                "内容重复",
+                "duplicate",
+                "与已有的记录重复(可能刚被他人创建),本次提交没有保存。请刷新后查看。".to_owned(),
+            ),
             Self::Database(_) | Self::Template(_) | Self::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "服务器内部错误",

@@ -11,7 +11,6 @@ pub mod audit;
 pub mod backup;
 pub mod cli;
 pub mod config;
-pub mod corpus;
 pub mod db;
 pub mod directory;
 pub mod documents;

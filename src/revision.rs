@@ -3,7 +3,7 @@
 //!
 //! Every write that changes public content bumps it, in its own transaction, next to the write:
 //! the secretariat's edits (sessions, agencies, calendar, synonyms), every workflow command,
-//! reported actuals, seeding, archive import and the benchmark corpus. On PostgreSQL the `UPDATE` takes the row's lock until commit, so revisions are
+//! reported actuals, seeding, archive import (and the benchmark's corpus generator). On PostgreSQL the `UPDATE` takes the row's lock until commit, so revisions are
 //! handed out in commit order: a reader that sees revision N sees every write numbered up to N.
 //!
 //! A write confined to one proposal ([`bump_pages`]) also logs the paths of the pages that show

@@ -391,7 +391,7 @@ async fn meilisearch_backend_conforms() {
 async fn writes_succeed_during_a_search_outage_and_the_index_catches_up() {
     let mut switch = None;
     let app = spawn_app_with_search(true, None, |backend| {
-        let (flaky, down) = tingshang::search::flaky::FlakyBackend::wrap(backend);
+        let (flaky, down) = common::flaky::FlakyBackend::wrap(backend);
         switch = Some(down);
         Arc::new(flaky)
     })

@@ -82,7 +82,15 @@ async fn a_proposal_lives_from_draft_to_closure() {
     );
     assert!(lead.get("/me").await.1.contains("督办"));
 
-    // The lead cannot reply before the co-handling opinion; the text typed is kept on the form.
+    // The lead is not offered the reply before the co-handling opinion, and the page says why
+    // (the state machine's guard, not a check only the command makes).
+    let page = lead.get(&format!("/work/proposals/{id}")).await.1;
+    assert!(
+        !page.contains("id=\"form-reply\""),
+        "reply offered too early"
+    );
+    assert!(page.contains("暂不能书面答复") && page.contains("尚未提交协办意见"));
+    // Sent anyway, it is refused; the text typed is kept on the form.
     let reply = [
         ("grade", "B"),
         ("doc_number", "青科函〔2026〕1号"),
@@ -105,6 +113,8 @@ async fn a_proposal_lives_from_draft_to_closure() {
         )
         .await,
     );
+    let page = lead.get(&format!("/work/proposals/{id}")).await.1;
+    assert!(page.contains("id=\"form-reply\"") && !page.contains("暂不能书面答复"));
     assert_ok(
         "progress",
         lead.act(

@@ -2,14 +2,14 @@
 use axum::extract::{Path, State};
 use axum::response::{Html, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use entity::{agencies, audit_log, people};
 use minijinja::context;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
-use super::extract::{check_csrf, ClientIp};
-use super::policy::{require_admin, require_secretariat};
+use super::extract::{ClientIp, SignedForm};
+use super::policy::{self, Action, Object};
 use super::{password, service, Role, SignedIn};
 use crate::app::AppState;
 use crate::directory::PersonKind;
@@ -51,13 +51,12 @@ async fn users_page(
 }
 
 async fn users(State(state): State<AppState>, SignedIn(session): SignedIn) -> AppResult<Response> {
-    require_secretariat(&session.actor)?;
+    policy::require(&session.actor, Action::ManageAccounts)?;
     users_page(&state, &session, None, None).await
 }
 
 #[derive(Deserialize)]
 struct NewUserForm {
-    csrf: String,
     username: String,
     display_name: String,
     role: String,
@@ -67,15 +66,20 @@ struct NewUserForm {
 
 async fn create_user(
     State(state): State<AppState>,
-    SignedIn(session): SignedIn,
     ClientIp(ip): ClientIp,
-    Form(form): Form<NewUserForm>,
+    SignedForm {
+        session,
+        fields: form,
+    }: SignedForm<NewUserForm>,
 ) -> AppResult<Response> {
-    require_secretariat(&session.actor)?;
-    check_csrf(&session.csrf_token, &form.csrf)?;
+    policy::require(&session.actor, Action::ManageAccounts)?;
     let role = Role::parse(&form.role).ok_or_else(|| AppError::bad_request("请选择角色。"))?;
     // Only an admin may create another admin.
-    if !super::policy::may_create_account(&session.actor, role) {
+    if !policy::allows(
+        &session.actor,
+        Action::ManageAccounts,
+        Object::Account(role),
+    ) {
         return Err(AppError::Forbidden);
     }
     let id = |v: &Option<String>| v.as_deref().and_then(|s| s.parse::<i32>().ok());
@@ -116,21 +120,14 @@ async fn create_user(
     }
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
 async fn set_disabled(
     state: &AppState,
     session: &super::sessions::Session,
     ip: &str,
     username: &str,
-    csrf: &str,
     disabled: bool,
 ) -> AppResult<Redirect> {
-    require_secretariat(&session.actor)?;
-    check_csrf(&session.csrf_token, csrf)?;
+    policy::require(&session.actor, Action::ManageAccounts)?;
     if username == session.actor.username {
         return Err(AppError::bad_request("不能停用自己的账号。"));
     }
@@ -155,24 +152,23 @@ async fn set_disabled(
 /// `POST /admin/users/{username}/disable` or `/enable`.
 async fn toggle(
     State(state): State<AppState>,
-    SignedIn(session): SignedIn,
     ClientIp(ip): ClientIp,
     Path((username, action)): Path<(String, String)>,
-    Form(form): Form<CsrfForm>,
+    SignedForm { session, .. }: SignedForm,
 ) -> AppResult<Redirect> {
     let disabled = match action.as_str() {
         "disable" => true,
         "enable" => false,
         _ => return Err(AppError::NotFound),
     };
-    set_disabled(&state, &session, &ip, &username, &form.csrf, disabled).await
+    set_disabled(&state, &session, &ip, &username, disabled).await
 }
 
 async fn audit(
     State(state): State<AppState>,
     SignedIn(session): SignedIn,
 ) -> AppResult<Html<String>> {
-    require_admin(&session.actor)?;
+    policy::require(&session.actor, Action::ReadAuditLog)?;
     let entries = audit_log::Entity::find()
         .order_by_desc(audit_log::Column::Id)
         .limit(500)
@@ -198,24 +194,24 @@ async fn tokens_page(
 }
 
 async fn tokens(State(state): State<AppState>, SignedIn(session): SignedIn) -> AppResult<Response> {
-    require_admin(&session.actor)?;
+    policy::require(&session.actor, Action::ManageApiTokens)?;
     tokens_page(&state, &session, None, None).await
 }
 
 #[derive(Deserialize)]
 struct NewTokenForm {
-    csrf: String,
     username: String,
     name: String,
 }
 
 async fn create_token(
     State(state): State<AppState>,
-    SignedIn(session): SignedIn,
-    Form(form): Form<NewTokenForm>,
+    SignedForm {
+        session,
+        fields: form,
+    }: SignedForm<NewTokenForm>,
 ) -> AppResult<Response> {
-    require_admin(&session.actor)?;
-    check_csrf(&session.csrf_token, &form.csrf)?;
+    policy::require(&session.actor, Action::ManageApiTokens)?;
     match super::tokens::create(&state.db, Some(&session.actor), &form.username, &form.name).await {
         Ok((_, token)) => tokens_page(&state, &session, Some(token), None).await,
         Err(AppError::BadRequest(message)) => {
@@ -227,12 +223,10 @@ async fn create_token(
 
 async fn revoke_token(
     State(state): State<AppState>,
-    SignedIn(session): SignedIn,
     Path(id): Path<String>,
-    Form(form): Form<CsrfForm>,
+    SignedForm { session, .. }: SignedForm,
 ) -> AppResult<Redirect> {
-    require_admin(&session.actor)?;
-    check_csrf(&session.csrf_token, &form.csrf)?;
+    policy::require(&session.actor, Action::ManageApiTokens)?;
     super::tokens::revoke(&state.db, Some(&session.actor), crate::web::parse_id(&id)?).await?;
     Ok(Redirect::to("/admin/tokens"))
 }

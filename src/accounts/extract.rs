@@ -70,33 +70,49 @@ impl FromRequestParts<AppState> for ClientIp {
 }
 
 /// A form posted by a signed-in user, with its CSRF token already checked: the one way handlers
-/// receive state-changing forms.
-pub struct SignedForm {
+/// receive state-changing forms. `T` is the form's fields: [`Fields`](crate::web::form::Fields)
+/// (name → values) by default, or any deserializable struct (a `csrf` field it need not have).
+pub struct SignedForm<T = crate::web::form::Fields> {
     pub session: Session,
-    pub fields: crate::web::form::Fields,
+    pub fields: T,
 }
 
-impl axum::extract::FromRequest<AppState> for SignedForm {
+impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for SignedForm<T> {
     type Rejection = AppError;
 
     async fn from_request(
         request: axum::extract::Request,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let unreadable = || AppError::bad_request("表单内容无法读取(编码不正确或格式有误)。");
         let (mut parts, body) = request.into_parts();
         let SignedIn(session) = SignedIn::from_request_parts(&mut parts, state).await?;
+        let is_form = parts
+            .headers
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Err(unreadable());
+        }
         let request = axum::extract::Request::from_parts(parts, body);
-        let axum::Form(pairs) = axum::Form::<Vec<(String, String)>>::from_request(request, state)
+        let bytes = axum::body::Bytes::from_request(request, state)
             .await
             .map_err(|rejection| {
                 if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
                     AppError::PayloadTooLarge
                 } else {
-                    AppError::bad_request("表单内容无法读取(编码不正确或格式有误)。")
+                    unreadable()
                 }
             })?;
-        let fields = crate::web::form::Fields::new(pairs);
-        check_csrf(&session.csrf_token, fields.get("csrf"))?;
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_bytes(&bytes).map_err(|_| unreadable())?;
+        let csrf = pairs
+            .iter()
+            .find(|(name, _)| name == "csrf")
+            .map_or("", |(_, value)| value.as_str());
+        check_csrf(&session.csrf_token, csrf)?;
+        let fields = serde_urlencoded::from_bytes(&bytes).map_err(|_| unreadable())?;
         Ok(Self { session, fields })
     }
 }

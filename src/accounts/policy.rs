@@ -198,74 +198,55 @@ mod tests {
     }
 }
 
-/// Who may report an actual against a commitment: the owning agency's staff and the secretariat.
-pub fn may_report_actual(actor: &Actor, owning_agency: i32) -> bool {
-    actor.is_secretariat()
-        || (actor.role == Role::AgencyStaff && actor.agency_id == Some(owning_agency))
-}
-
-#[cfg(test)]
-mod reporting_tests {
-    use super::*;
-
-    #[test]
-    fn only_the_owning_agency_or_the_secretariat_reports_actuals() {
-        let staff = |agency| Actor {
-            user_id: 1,
-            username: "s".into(),
-            display_name: "s".into(),
-            role: Role::AgencyStaff,
-            person_id: None,
-            agency_id: Some(agency),
-        };
-        assert!(may_report_actual(&staff(3), 3));
-        assert!(!may_report_actual(&staff(4), 3));
-        let member = Actor {
-            role: Role::Member,
-            agency_id: None,
-            person_id: Some(1),
-            ..staff(3)
-        };
-        assert!(!may_report_actual(&member, 3));
-        let secretariat = Actor {
-            role: Role::Secretariat,
-            agency_id: None,
-            ..staff(3)
-        };
-        assert!(may_report_actual(&secretariat, 3));
+crate::vocabulary! {
+    /// What an actor asks to do outside a proposal's workflow (the workflow's commands are judged
+    /// by the actor's relation to the proposal, in `workflow::permitted`).
+    pub enum Action {
+        RunSessions = "run_sessions" => "管理协商活动",
+        ManageAgencies = "manage_agencies" => "管理承办单位",
+        ManageCalendar = "manage_calendar" => "维护工作日历",
+        CurateSynonyms = "curate_synonyms" => "维护检索同义词",
+        ImportArchive = "import_archive" => "导入档案",
+        RegisterIntake = "register_intake" => "登记来件",
+        ManageAccounts = "manage_accounts" => "管理账号",
+        ReadAuditLog = "read_audit_log" => "查看审计日志",
+        ManageApiTokens = "manage_api_tokens" => "管理接口令牌",
+        WriteProposals = "write_proposals" => "撰写建议",
+        ReportActuals = "report_actuals" => "报告承诺完成情况",
     }
 }
 
-/// Secretariat screens (sessions, agencies, users) are for the secretariat and admins.
-pub fn require_secretariat(actor: &Actor) -> Result<(), crate::error::AppError> {
-    if actor.is_secretariat() {
-        Ok(())
-    } else {
-        Err(crate::error::AppError::Forbidden)
-    }
-}
+/// Who may do what: each action and the roles that may. Some actions are narrowed further by
+/// the object acted on ([`Object`], see [`allows`]).
+pub const TABLE: &[(Action, &[Role])] = &[
+    (Action::RunSessions, &[Role::Admin, Role::Secretariat]),
+    (Action::ManageAgencies, &[Role::Admin, Role::Secretariat]),
+    (Action::ManageCalendar, &[Role::Admin, Role::Secretariat]),
+    (Action::CurateSynonyms, &[Role::Admin, Role::Secretariat]),
+    (Action::ImportArchive, &[Role::Admin, Role::Secretariat]),
+    (Action::RegisterIntake, &[Role::Admin, Role::Secretariat]),
+    // …but never on an account of a higher role than one's own (`Object::Account`).
+    (Action::ManageAccounts, &[Role::Admin, Role::Secretariat]),
+    (Action::ReadAuditLog, &[Role::Admin]),
+    (Action::ManageApiTokens, &[Role::Admin]),
+    // …only a member account linked to a person (the author of record).
+    (Action::WriteProposals, &[Role::Member]),
+    // …agency staff only for their own agency's commitments (`Object::OfAgency`).
+    (
+        Action::ReportActuals,
+        &[Role::Admin, Role::Secretariat, Role::AgencyStaff],
+    ),
+];
 
-/// The audit log is for admins only.
-pub fn require_admin(actor: &Actor) -> Result<(), crate::error::AppError> {
-    if actor.role == Role::Admin {
-        Ok(())
-    } else {
-        Err(crate::error::AppError::Forbidden)
-    }
-}
-
-/// Writing proposals is for committee members linked to a person.
-pub fn require_member(actor: &Actor) -> Result<(), crate::error::AppError> {
-    if actor.role == Role::Member && actor.person_id.is_some() {
-        Ok(())
-    } else {
-        Err(crate::error::AppError::Forbidden)
-    }
-}
-
-/// Only the author edits, and only while it is a draft.
-pub fn may_edit_draft(relation: Relation, status: ProposalStatus) -> bool {
-    relation == Relation::Author && status == ProposalStatus::Draft
+/// What an action is done to, where that matters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Object {
+    /// Nothing in particular (a list, a new item).
+    Any,
+    /// An account with this role (creating, disabling, re-enabling it).
+    Account(Role),
+    /// Something an agency owns (a commitment), by agency id.
+    OfAgency(i32),
 }
 
 /// How far a role reaches in account management: no one acts on an account above their own.
@@ -277,51 +258,130 @@ fn rank(role: Role) -> u8 {
     }
 }
 
-/// The one rule for account management (creating, disabling, enabling): the secretariat and
-/// admins manage accounts, never one of a higher role than their own — the secretariat cannot
-/// create, disable or re-enable an administrator.
-pub fn may_manage_account(actor: &Actor, target: Role) -> bool {
-    actor.is_secretariat() && rank(target) <= rank(actor.role)
+/// The one answer to "may this actor do this (to this object)".
+pub fn allows(actor: &Actor, action: Action, object: Object) -> bool {
+    let by_role = TABLE
+        .iter()
+        .any(|(a, roles)| *a == action && roles.contains(&actor.role));
+    by_role
+        && match (action, object) {
+            (Action::ManageAccounts, Object::Account(target)) => rank(target) <= rank(actor.role),
+            (Action::WriteProposals, _) => actor.person_id.is_some(),
+            (Action::ReportActuals, Object::OfAgency(owner)) => {
+                actor.role != Role::AgencyStaff || actor.agency_id == Some(owner)
+            }
+            // Staff report on their own agency's commitments only: never without knowing whose.
+            (Action::ReportActuals, _) => actor.role != Role::AgencyStaff,
+            _ => true,
+        }
 }
 
-/// Creating an account follows the account-management rule.
-pub fn may_create_account(actor: &Actor, role: Role) -> bool {
-    may_manage_account(actor, role)
+/// [`allows`] as a handler asks it: forbidden (403) unless allowed.
+pub fn require(actor: &Actor, action: Action) -> Result<(), crate::error::AppError> {
+    require_on(actor, action, Object::Any)
+}
+
+/// [`require`] for an action on a particular object.
+pub fn require_on(
+    actor: &Actor,
+    action: Action,
+    object: Object,
+) -> Result<(), crate::error::AppError> {
+    if allows(actor, action, object) {
+        Ok(())
+    } else {
+        Err(crate::error::AppError::Forbidden)
+    }
+}
+
+/// Only the author edits, and only while it is a draft.
+pub fn may_edit_draft(relation: Relation, status: ProposalStatus) -> bool {
+    relation == Relation::Author && status == ProposalStatus::Draft
 }
 
 #[cfg(test)]
-mod account_tests {
+mod table_tests {
     use super::*;
 
-    #[test]
-    fn no_one_manages_an_account_above_their_own_role() {
-        let of = |role| Actor {
+    fn actor(role: Role, person: Option<i32>, agency: Option<i32>) -> Actor {
+        Actor {
             user_id: 1,
             username: "u".into(),
             display_name: "u".into(),
             role,
-            person_id: None,
-            agency_id: None,
-        };
-        let roles = [
+            person_id: person,
+            agency_id: agency,
+        }
+    }
+
+    /// Every role (with and without a linked person or agency) × every action × every kind of
+    /// object, against the expected grid written out independently of [`TABLE`].
+    #[test]
+    fn every_cell_of_the_table() {
+        const ROLES: [Role; 4] = [
             Role::Admin,
             Role::Secretariat,
             Role::Member,
             Role::AgencyStaff,
         ];
-        for actor in roles {
-            for target in roles {
-                let expected = match actor {
-                    Role::Admin => true,
-                    Role::Secretariat => target != Role::Admin,
-                    Role::Member | Role::AgencyStaff => false,
-                };
-                assert_eq!(
-                    may_manage_account(&of(actor), target),
-                    expected,
-                    "{actor:?} on {target:?}"
-                );
+        let objects = [
+            Object::Any,
+            Object::Account(Role::Admin),
+            Object::Account(Role::Secretariat),
+            Object::Account(Role::Member),
+            Object::Account(Role::AgencyStaff),
+            Object::OfAgency(7),
+            Object::OfAgency(8),
+        ];
+        // Roles in the order of ROLES: A(dmin) S(ecretariat) M(ember) G (agency staff).
+        let by_role = |action: Action| -> &'static str {
+            match action {
+                Action::ReadAuditLog | Action::ManageApiTokens => "A",
+                Action::WriteProposals => "M",
+                Action::ReportActuals => "ASG",
+                _ => "AS",
             }
+        };
+        for action in Action::ALL.iter().copied() {
+            for (role, letter) in ROLES.into_iter().zip(['A', 'S', 'M', 'G']) {
+                for linked in [false, true] {
+                    let who = actor(
+                        role,
+                        linked.then_some(3),
+                        (linked && role == Role::AgencyStaff).then_some(7),
+                    );
+                    for object in objects {
+                        let expected = by_role(action).contains(letter)
+                            && match (action, object) {
+                                (Action::ManageAccounts, Object::Account(target)) => {
+                                    !(role == Role::Secretariat && target == Role::Admin)
+                                }
+                                (Action::WriteProposals, _) => linked,
+                                (Action::ReportActuals, Object::OfAgency(owner)) => {
+                                    role != Role::AgencyStaff || (linked && owner == 7)
+                                }
+                                (Action::ReportActuals, _) => role != Role::AgencyStaff,
+                                _ => true,
+                            };
+                        assert_eq!(
+                            allows(&who, action, object),
+                            expected,
+                            "{role:?} (linked: {linked}) {action:?} on {object:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_action_has_a_row() {
+        for action in Action::ALL {
+            assert_eq!(
+                TABLE.iter().filter(|(a, _)| a == action).count(),
+                1,
+                "{action:?}"
+            );
         }
     }
 }

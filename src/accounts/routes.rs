@@ -7,8 +7,8 @@ use axum::{Form, Router};
 use minijinja::context;
 use serde::Deserialize;
 
-use super::extract::{check_csrf, ClientIp};
-use super::{cookies, random_token, service, sessions, throttle, SignedIn};
+use super::extract::{check_csrf, ClientIp, SignedForm};
+use super::{cookies, random_token, service, sessions, throttle};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 
@@ -103,6 +103,7 @@ async fn login(
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> AppResult<Response> {
+    // No session yet, so not a `SignedForm`: the token is the one the login page set in a cookie.
     check_csrf(
         cookies::get(&headers, cookies::LOGIN_CSRF).unwrap_or_default(),
         &form.csrf,
@@ -184,17 +185,10 @@ fn too_many_attempts(wait: std::time::Duration) -> Response {
     response
 }
 
-#[derive(Deserialize)]
-struct CsrfForm {
-    csrf: String,
-}
-
 async fn logout(
     State(state): State<AppState>,
-    SignedIn(session): SignedIn,
-    Form(form): Form<CsrfForm>,
+    SignedForm { session, .. }: SignedForm,
 ) -> AppResult<Response> {
-    check_csrf(&session.csrf_token, &form.csrf)?;
     sessions::revoke(&state.db, session.id).await?;
     let mut response = Redirect::to("/").into_response();
     response.headers_mut().append(

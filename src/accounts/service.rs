@@ -6,6 +6,7 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder,
 };
 
+use super::policy::{Action, Object};
 use super::{password, sessions, Role};
 use crate::directory::PersonKind;
 use crate::error::{AppError, AppResult};
@@ -129,7 +130,7 @@ pub async fn set_disabled(
     let user = find(&txn, username).await?;
     if let Some(actor) = by {
         let role = Role::parse(&user.role).ok_or(AppError::Forbidden)?;
-        if !super::policy::may_manage_account(actor, role) {
+        if !super::policy::allows(actor, Action::ManageAccounts, Object::Account(role)) {
             return Err(AppError::Forbidden);
         }
     }

@@ -2,7 +2,7 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use axum::{Form, Router};
+use axum::Router;
 use chrono::Utc;
 use entity::agencies;
 use minijinja::context;
@@ -10,8 +10,8 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use serde::{Deserialize, Serialize};
 
 use super::AgencyKind;
-use crate::accounts::extract::{check_csrf, ClientIp};
-use crate::accounts::policy::require_secretariat;
+use crate::accounts::extract::{ClientIp, SignedForm};
+use crate::accounts::policy::{self, Action};
 use crate::accounts::SignedIn;
 use crate::app::AppState;
 use crate::error::AppResult;
@@ -58,18 +58,19 @@ async fn page(
 }
 
 async fn index(State(state): State<AppState>, SignedIn(session): SignedIn) -> AppResult<Response> {
-    require_secretariat(&session.actor)?;
+    policy::require(&session.actor, Action::ManageAgencies)?;
     page(&state, &session.csrf_token, &AgencyForm::default(), None).await
 }
 
 async fn create(
     State(state): State<AppState>,
-    SignedIn(session): SignedIn,
     ClientIp(ip): ClientIp,
-    Form(form): Form<AgencyForm>,
+    SignedForm {
+        session,
+        fields: form,
+    }: SignedForm<AgencyForm>,
 ) -> AppResult<Response> {
-    require_secretariat(&session.actor)?;
-    check_csrf(&session.csrf_token, &form.csrf)?;
+    policy::require(&session.actor, Action::ManageAgencies)?;
     let kind = AgencyKind::parse(&form.kind);
     let checks = check_text("全称", &form.full_name, 400, true)
         .and(check_text("简称", &form.short_name, 100, true))

@@ -1,6 +1,6 @@
 //! Bearer-token authentication for the write endpoints. A token acts as its account, so the
 //! workflow's permission table judges an API call exactly as it judges the same person's form.
-//! The write-API limiter (`web::hardening::limit_writes`) authenticates first, to count requests
+//! The write-API limiter (`api::rate_limit::limit_writes`) authenticates first, to count requests
 //! by token, and leaves its verdict in the request for [`ApiActor`].
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;

@@ -2,6 +2,7 @@
 //! systems, and the OpenAPI 3.1 document generated from these handlers and types.
 pub mod auth;
 mod docs;
+pub mod rate_limit;
 pub mod read;
 pub mod schema;
 pub mod write;

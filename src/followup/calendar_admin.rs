@@ -11,7 +11,7 @@ use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 
 use super::deadlines::DayKind;
 use crate::accounts::extract::SignedForm;
-use crate::accounts::policy::require_secretariat;
+use crate::accounts::policy::{self, Action};
 use crate::accounts::SignedIn;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
@@ -45,7 +45,7 @@ async fn page(state: &AppState, csrf: &str, error: Option<&str>) -> AppResult<Re
 }
 
 async fn index(State(state): State<AppState>, SignedIn(session): SignedIn) -> AppResult<Response> {
-    require_secretariat(&session.actor)?;
+    policy::require(&session.actor, Action::ManageCalendar)?;
     page(&state, &session.csrf_token, None).await
 }
 
@@ -53,7 +53,7 @@ async fn add(
     State(state): State<AppState>,
     SignedForm { session, fields }: SignedForm,
 ) -> AppResult<Response> {
-    require_secretariat(&session.actor)?;
+    policy::require(&session.actor, Action::ManageCalendar)?;
     let parsed = (|| {
         let from = fields.date("from", "起始日期")?;
         let to = fields.optional_date("to", "结束日期")?.unwrap_or(from);
@@ -105,7 +105,7 @@ async fn remove(
     Path(id): Path<String>,
     SignedForm { session, .. }: SignedForm,
 ) -> AppResult<Redirect> {
-    require_secretariat(&session.actor)?;
+    policy::require(&session.actor, Action::ManageCalendar)?;
     let id = parse_id(&id)?;
     let txn = crate::db::begin_write(&state.db).await?;
     let day = calendar_days::Entity::find_by_id(id)

@@ -287,7 +287,11 @@ pub async fn report_actual(
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound)?;
-    if !crate::accounts::policy::may_report_actual(actor, commitment.agency_id) {
+    if !crate::accounts::policy::allows(
+        actor,
+        crate::accounts::policy::Action::ReportActuals,
+        crate::accounts::policy::Object::OfAgency(commitment.agency_id),
+    ) {
         return Err(AppError::Forbidden);
     }
     let now = chrono::Utc::now();

@@ -12,7 +12,7 @@ use crate::error::{AppError, AppResult};
 use crate::proposals::service::summarize;
 use crate::responses::service::ResponseView;
 use crate::visibility::{public_proposals, published_session};
-use crate::web::charts::xml_escape;
+use crate::web::escape::markup as xml_escape;
 use crate::web::parse_id;
 
 const LIMIT: u64 = 50;

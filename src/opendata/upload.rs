@@ -6,7 +6,7 @@ use minijinja::context;
 
 use super::archive::{self, ImportError};
 use crate::accounts::extract::check_csrf;
-use crate::accounts::policy::require_secretariat;
+use crate::accounts::policy::{self, Action};
 use crate::accounts::SignedIn;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
@@ -15,7 +15,7 @@ pub async fn form(
     State(state): State<AppState>,
     SignedIn(session): SignedIn,
 ) -> AppResult<Response> {
-    require_secretariat(&session.actor)?;
+    policy::require(&session.actor, Action::ImportArchive)?;
     // The page shows every variable the result page does (templates are strict about undefined).
     state.render_form(
         "admin/import.html",
@@ -34,7 +34,7 @@ pub async fn submit(
     SignedIn(session): SignedIn,
     mut multipart: Multipart,
 ) -> AppResult<Response> {
-    require_secretariat(&session.actor)?;
+    policy::require(&session.actor, Action::ImportArchive)?;
     let mut csrf = String::new();
     let mut text = None;
     let bad = |_| AppError::bad_request("上传的内容无法读取。");
@@ -51,6 +51,8 @@ pub async fn submit(
             _ => {}
         }
     }
+    // A multipart upload, not a `SignedForm` (which reads URL-encoded forms): checked here,
+    // before anything is written.
     check_csrf(&session.csrf_token, &csrf)?;
     let text = text.ok_or_else(|| AppError::bad_request("请选择要导入的文件。"))?;
     let outcome = archive::import(&state.db, &text, &|_, _| {}).await;

@@ -8,7 +8,7 @@ use sea_orm::{
     QuerySelect,
 };
 
-use crate::accounts::{Actor, Role};
+use crate::accounts::Actor;
 use crate::directory::PersonKind;
 use crate::error::{AppError, AppResult};
 use crate::followup::timeline::{self, NewEvent};
@@ -259,11 +259,10 @@ async fn highest_number<C: ConnectionTrait>(db: &C, prefix: &str) -> AppResult<i
         .unwrap_or(0))
 }
 
+/// The person the actor writes as, if the policy lets them write proposals.
 fn author_of(actor: &Actor) -> AppResult<i32> {
-    match (actor.role, actor.person_id) {
-        (Role::Member, Some(person)) => Ok(person),
-        _ => Err(AppError::Forbidden),
-    }
+    crate::accounts::policy::require(actor, crate::accounts::policy::Action::WriteProposals)?;
+    actor.person_id.ok_or(AppError::Forbidden)
 }
 
 pub async fn create(

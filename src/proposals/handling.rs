@@ -21,9 +21,7 @@ use crate::time::Precision;
 use crate::web::form::{check_text, MAX_BODY_BYTES};
 use crate::workflow::Rating;
 use crate::workflow::ResponseKind;
-use crate::workflow::{
-    clock_command_fits, decide, may_return, Command, NewCommitment, Relation, WorkflowError,
-};
+use crate::workflow::{decide, Command, Facts, NewCommitment, Relation, WorkflowError};
 use crate::workflow::{AssignmentRole, AssignmentState, ProposalStatus};
 
 pub fn stale() -> AppError {
@@ -34,21 +32,26 @@ impl From<WorkflowError> for AppError {
     fn from(err: WorkflowError) -> Self {
         match err {
             WorkflowError::NotPermitted => AppError::Forbidden,
-            illegal => AppError::Conflict(illegal.message()),
+            bad_input if bad_input.is_bad_input() => AppError::BadRequest(bad_input.message()),
+            refused => AppError::Conflict(refused.message()),
         }
     }
 }
 
-/// Everything `apply` needs to know about the proposal and its active assignments.
+/// Everything `apply` needs to know about the proposal and its active assignments, and what the
+/// workflow's guards need (`facts`).
 pub struct Loaded {
     pub proposal: proposals::Model,
     pub status: ProposalStatus,
     pub assignments: Vec<assignments::Model>,
     pub relation: Relation,
+    pub facts: Facts,
 }
 
+/// Loads the proposal as `actor` sees it (not found if they may not see it).
 pub async fn load<C: ConnectionTrait>(
     db: &C,
+    config: &Config,
     actor: Option<&Actor>,
     proposal_id: i32,
 ) -> AppResult<Loaded> {
@@ -72,12 +75,62 @@ pub async fn load<C: ConnectionTrait>(
     if !policy::can_see(relation, status, proposal.published) {
         return Err(AppError::NotFound);
     }
+    let facts = facts(db, config, actor, &proposal, status, relation, &assignments).await?;
     Ok(Loaded {
         proposal,
         status,
         assignments,
         relation,
+        facts,
     })
+}
+
+/// The facts the workflow's guards read, gathered only where they can matter (the co-handling
+/// opinions for the lead agency while a reply is possible, the draft's completeness for its
+/// author).
+async fn facts<C: ConnectionTrait>(
+    db: &C,
+    config: &Config,
+    actor: Option<&Actor>,
+    proposal: &proposals::Model,
+    status: ProposalStatus,
+    relation: Relation,
+    assignments: &[assignments::Model],
+) -> AppResult<Facts> {
+    let own = actor
+        .and_then(|a| a.agency_id)
+        .and_then(|agency| assignments.iter().find(|a| a.agency_id == agency));
+    let mut facts = Facts {
+        paused: proposal.paused_on.is_some(),
+        days_since_assigned: own
+            .map(|a| (crate::time::today() - a.assigned_at.date_naive()).num_days()),
+        return_window_days: config.return_window_days,
+        ..Facts::default()
+    };
+    let reply_possible = matches!(
+        status,
+        ProposalStatus::Assigned | ProposalStatus::Rehandling
+    );
+    if relation == Relation::LeadAgency && reply_possible {
+        let co: Vec<_> = assignments
+            .iter()
+            .filter(|a| a.role == AssignmentRole::Co.as_str())
+            .map(|a| (a.agency_id, a.assigned_at))
+            .collect();
+        let missing = crate::responses::write::without_co_opinion(db, proposal.id, &co).await?;
+        if !missing.is_empty() {
+            let names = crate::directory::agency_short_names(db, missing).await?;
+            facts.missing_co_opinions = names.into_values().collect();
+        }
+    }
+    if relation == Relation::Author && status == ProposalStatus::Draft {
+        facts.draft_problems = super::drafts::validate(&super::drafts::DraftInput {
+            title: proposal.title.clone(),
+            body_md: proposal.body_md.clone(),
+            ..Default::default()
+        });
+    }
+    Ok(facts)
 }
 
 fn required(label: &str, text: &str) -> AppResult<()> {
@@ -97,17 +150,8 @@ pub async fn apply(
         crate::time::check_record_date(date, label).map_err(AppError::BadRequest)?;
     }
     let txn = crate::db::begin_write(db).await?;
-    let loaded = load(&txn, Some(actor), proposal_id).await?;
-    let to = decide(loaded.status, loaded.relation, &command)?;
-    if !clock_command_fits(command.kind(), loaded.proposal.paused_on.is_some()) {
-        return Err(AppError::bad_request(
-            if loaded.proposal.paused_on.is_some() {
-                "答复计时已经暂停。"
-            } else {
-                "答复计时没有暂停。"
-            },
-        ));
-    }
+    let loaded = load(&txn, config, Some(actor), proposal_id).await?;
+    let to = decide(loaded.status, loaded.relation, &loaded.facts, &command)?;
     if loaded.proposal.version != expected_version {
         return Err(stale());
     }
@@ -309,14 +353,6 @@ impl<'a> Effects<'a> {
         let title = self.title().to_owned();
         Ok(match command {
             Command::Submit => {
-                let errors = super::drafts::validate(&super::drafts::DraftInput {
-                    title: self.loaded.proposal.title.clone(),
-                    body_md: self.loaded.proposal.body_md.clone(),
-                    ..Default::default()
-                });
-                if !errors.is_empty() {
-                    return Err(AppError::BadRequest(errors.join(" ")));
-                }
                 self.set(proposals::Column::SubmittedAt, self.now.fixed_offset());
                 self.tell(
                     Audience::Secretariat,
@@ -379,16 +415,6 @@ impl<'a> Effects<'a> {
             Command::Return { reason } => {
                 required("退回理由", reason)?;
                 let own = self.own_assignment()?.clone();
-                if !may_return(
-                    own.assigned_at.date_naive(),
-                    self.today,
-                    self.config.return_window_days,
-                ) {
-                    return Err(AppError::Conflict(format!(
-                        "交办已超过{}天,不能退回;如确有误,请与秘书处联系。",
-                        self.config.return_window_days
-                    )));
-                }
                 let returning: Vec<i32> = if self.loaded.relation == Relation::LeadAgency {
                     self.loaded.assignments.iter().map(|a| a.id).collect()
                 } else {
@@ -454,7 +480,6 @@ impl<'a> Effects<'a> {
                 grade,
                 commitment,
             } => {
-                self.require_co_opinions().await?;
                 // The written reply stops the clock for good.
                 self.set(proposals::Column::PausedOn, Option::<NaiveDate>::None);
                 check_text("文号", doc_number, 200, false).map_err(AppError::BadRequest)?;
@@ -645,62 +670,21 @@ impl<'a> Effects<'a> {
     ) -> AppResult<i32> {
         required(kind.label(), body)?;
         let agency = self.actor.agency_id.ok_or(AppError::Forbidden)?;
-        let response = responses::Entity::insert(responses::ActiveModel {
-            agency_id: Set(agency),
-            kind: Set(kind.as_str().into()),
-            body_md: Set(body.to_owned()),
-            doc_number: Set(doc_number),
-            grade: Set(grade.map(str::to_owned)),
-            published: Set(true),
-            responded_on: Set(Some(self.today)),
-            created_by_user_id: Set(Some(self.actor.user_id)),
-            created_at: Set(self.now.fixed_offset()),
-            updated_at: Set(self.now.fixed_offset()),
-            ..Default::default()
-        })
-        .exec(self.txn)
-        .await?
-        .last_insert_id;
-        response_proposals::Entity::insert(response_proposals::ActiveModel {
-            response_id: Set(response),
-            proposal_id: Set(self.id()),
-            ..Default::default()
-        })
-        .exec(self.txn)
-        .await?;
-        Ok(response)
-    }
-
-    /// Co-handling agencies give their opinion before the lead agency's written reply.
-    async fn require_co_opinions(&self) -> AppResult<()> {
-        let mut missing = Vec::new();
-        for co in self
-            .loaded
-            .assignments
-            .iter()
-            .filter(|a| a.role == AssignmentRole::Co.as_str())
-        {
-            let opinion = responses::Entity::find()
-                .inner_join(response_proposals::Entity)
-                .filter(response_proposals::Column::ProposalId.eq(self.id()))
-                .filter(responses::Column::AgencyId.eq(co.agency_id))
-                .filter(responses::Column::Kind.eq(ResponseKind::CoOpinion.as_str()))
-                .filter(responses::Column::CreatedAt.gte(co.assigned_at))
-                .one(self.txn)
-                .await?;
-            if opinion.is_none() {
-                missing.push(co.agency_id);
-            }
-        }
-        if missing.is_empty() {
-            return Ok(());
-        }
-        let names = crate::directory::agency_short_names(self.txn, missing).await?;
-        let names: Vec<String> = names.into_values().collect();
-        Err(AppError::Conflict(format!(
-            "协办单位({})尚未提交协办意见,主办单位暂不能作出书面答复。",
-            names.join("、")
-        )))
+        Ok(crate::responses::write::publish(
+            self.txn,
+            crate::responses::write::NewResponse {
+                proposal_id: self.id(),
+                agency_id: agency,
+                kind,
+                body_md: body,
+                doc_number,
+                grade,
+                responded_on: self.today,
+                author_user_id: self.actor.user_id,
+                at: self.now.fixed_offset(),
+            },
+        )
+        .await?)
     }
 
     async fn commit_to(&self, c: &NewCommitment, response_id: i32) -> AppResult<()> {

@@ -105,7 +105,7 @@ impl IntakeBatcher {
         actor: &Actor,
         input: NewIntake,
     ) -> AppResult<(proposals::Model, bool)> {
-        crate::accounts::policy::require_secretariat(actor)?;
+        crate::accounts::policy::require(actor, crate::accounts::policy::Action::RegisterIntake)?;
         let channel = validate(&input)?;
         let (answer, answered) = oneshot::channel();
         self.queue().push(Pending {

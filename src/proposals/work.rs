@@ -146,7 +146,8 @@ async fn render_work(
         status: current,
         assignments: active,
         relation,
-    } = handling::load(db, Some(&session.actor), proposal_id).await?;
+        facts,
+    } = handling::load(db, &state.config, Some(&session.actor), proposal_id).await?;
     let author = match proposal.author_id {
         Some(id) => people::Entity::find_by_id(id).one(db).await?,
         None => None,
@@ -200,13 +201,23 @@ async fn render_work(
             }
         }
     }
-    let paused = proposal.paused_on.is_some();
-    let actions: Vec<_> = workflow::available(current, relation)
+    let held = workflow::held_back(current, relation, &facts);
+    let mut offered = workflow::available(current, relation, &facts);
+    // A form refused by a guard is shown again with its error and the text typed into it, so
+    // nothing the user wrote is lost; the others held back are only named with the reason.
+    if let Some(failed) = form.action.and_then(CommandKind::parse) {
+        if held.iter().any(|(kind, _)| *kind == failed) {
+            offered.push(failed);
+        }
+    }
+    let actions: Vec<_> = offered.iter().map(|k| (k.as_str(), k.label())).collect();
+    let held_back: Vec<_> = held
         .into_iter()
-        .filter(|k| workflow::clock_command_fits(*k, paused))
-        .map(|k| (k.as_str(), k.label()))
+        .filter(|(kind, _)| !offered.contains(kind))
+        .map(|(k, reason)| (k.label(), reason.message()))
         .collect();
-    let overdue = workflow::is_overdue(current, proposal.due_on, paused, crate::time::today());
+    let overdue =
+        workflow::is_overdue(current, proposal.due_on, facts.paused, crate::time::today());
     let calendar = crate::followup::deadlines::load_calendar(db).await?;
     let period = state.config.reply_periods.period_for(&proposal.channel);
     let default_due =
@@ -217,7 +228,7 @@ async fn render_work(
         context! {
             proposal => &proposal, status => crate::workflow::StatusBadge::from(current),
             topics => string_list(&proposal.topics), author, cosigners, assignments => assignment_rows,
-            active_count => active.len(), responses, commitments, timeline, actions, overdue,
+            active_count => active.len(), responses, commitments, timeline, actions, held_back, overdue,
             agencies => agency_list, default_due, csrf => &session.csrf_token,
             can_edit => crate::accounts::policy::may_edit_draft(relation, current),
             is_public => proposal.published && current.is_public(),
@@ -346,15 +357,11 @@ async fn draft_page(
     Ok((status, axum::response::Html(html)).into_response())
 }
 
-fn require_member(session: &crate::accounts::sessions::Session) -> AppResult<()> {
-    crate::accounts::policy::require_member(&session.actor)
-}
-
 async fn new_form(
     State(state): State<AppState>,
     SignedIn(session): SignedIn,
 ) -> AppResult<Response> {
-    require_member(&session)?;
+    policy::require(&session.actor, policy::Action::WriteProposals)?;
     draft_page(
         &state,
         &session,
@@ -380,7 +387,7 @@ async fn create(
     State(state): State<AppState>,
     SignedForm { session, fields }: SignedForm,
 ) -> AppResult<Response> {
-    require_member(&session)?;
+    policy::require(&session.actor, policy::Action::WriteProposals)?;
     let input = match draft_input(&fields) {
         Ok(input) => input,
         Err(e) => {
@@ -422,9 +429,9 @@ async fn edit_form(
     SignedIn(session): SignedIn,
     Path(id): Path<String>,
 ) -> AppResult<Response> {
-    require_member(&session)?;
+    policy::require(&session.actor, policy::Action::WriteProposals)?;
     let id = parse_id(&id)?;
-    let loaded = handling::load(&state.db, Some(&session.actor), id).await?;
+    let loaded = handling::load(&state.db, &state.config, Some(&session.actor), id).await?;
     if !crate::accounts::policy::may_edit_draft(loaded.relation, loaded.status) {
         return Err(AppError::Forbidden);
     }
@@ -464,7 +471,7 @@ async fn update(
     Path(id): Path<String>,
     SignedForm { session, fields }: SignedForm,
 ) -> AppResult<Response> {
-    require_member(&session)?;
+    policy::require(&session.actor, policy::Action::WriteProposals)?;
     let id = parse_id(&id)?;
     let version: i32 = fields
         .number("version", "版本")

@@ -6,7 +6,6 @@ pub mod cache;
 pub mod documents;
 pub mod embedded;
 pub mod facet_tally;
-pub mod flaky;
 pub mod meili;
 pub mod outbox;
 pub mod query;

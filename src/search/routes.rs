@@ -108,21 +108,9 @@ fn link_with(params: &Params, key: &str, value: Option<&str>) -> String {
     pairs.sort();
     let encoded: Vec<String> = pairs
         .iter()
-        .map(|(k, v)| format!("{k}={}", encode(v)))
+        .map(|(k, v)| format!("{k}={}", crate::web::escape::percent(v)))
         .collect();
     format!("/search?{}", encoded.join("&"))
-}
-
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
 }
 
 fn facet_label(facet: &str, value: &str) -> String {
@@ -185,7 +173,7 @@ async fn broader_searches(
                 .unwrap_or_default();
             unfiltered = Some((
                 Broader {
-                    href: format!("/search?q={}", encode(&query.text)),
+                    href: format!("/search?q={}", crate::web::escape::percent(&query.text)),
                     text: query.text.clone(),
                     total: found.total,
                     total_is_estimate: found.total_is_estimate,

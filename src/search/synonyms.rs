@@ -12,7 +12,7 @@ use sea_orm::{ActiveValue::Set, EntityTrait, QueryOrder};
 
 use super::documents::synonym_words;
 use crate::accounts::extract::SignedForm;
-use crate::accounts::policy::require_secretariat;
+use crate::accounts::policy::{self, Action};
 use crate::accounts::SignedIn;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
@@ -41,7 +41,7 @@ async fn page(state: &AppState, csrf: &str, error: Option<&str>) -> AppResult<Re
 }
 
 async fn index(State(state): State<AppState>, SignedIn(session): SignedIn) -> AppResult<Response> {
-    require_secretariat(&session.actor)?;
+    policy::require(&session.actor, Action::CurateSynonyms)?;
     page(&state, &session.csrf_token, None).await
 }
 
@@ -74,7 +74,7 @@ async fn add(
     State(state): State<AppState>,
     SignedForm { session, fields }: SignedForm,
 ) -> AppResult<Response> {
-    require_secretariat(&session.actor)?;
+    policy::require(&session.actor, Action::CurateSynonyms)?;
     let parsed = checked_words(fields.get("words"))
         .and_then(|words| check_text("说明", fields.get("note"), 200 * 4, false).map(|_| words));
     let words = match parsed {
@@ -110,7 +110,7 @@ async fn remove(
     Path(id): Path<String>,
     SignedForm { session, .. }: SignedForm,
 ) -> AppResult<Redirect> {
-    require_secretariat(&session.actor)?;
+    policy::require(&session.actor, Action::CurateSynonyms)?;
     let id = parse_id(&id)?;
     let txn = crate::db::begin_write(&state.db).await?;
     let row = search_synonyms::Entity::find_by_id(id)

@@ -2,7 +2,7 @@
 //! full-width to half-width, case), the tokens both index (overlapping CJK bigrams and words of
 //! letters and digits), Markdown to plain text, highlighted snippets (HTML-escaped, length
 //! counted in characters) and safe quoting of Meilisearch filter values.
-use crate::web::markdown::escape_html;
+use crate::web::escape::markup_into as escape_html;
 pub use crate::web::markdown::plain_text;
 
 pub fn is_cjk(c: char) -> bool {

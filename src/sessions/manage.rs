@@ -2,15 +2,15 @@
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Router;
 use chrono::{NaiveDate, Utc};
 use entity::{people, proposals, session_participants, sessions};
 use minijinja::context;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 
-use crate::accounts::extract::{check_csrf, ClientIp};
-use crate::accounts::policy::require_secretariat;
+use crate::accounts::extract::{ClientIp, SignedForm};
+use crate::accounts::policy::{self, Action};
 use crate::accounts::SignedIn;
 use crate::app::AppState;
 use crate::directory::PersonKind;
@@ -64,7 +64,7 @@ async fn list_page(
 }
 
 async fn index(State(state): State<AppState>, SignedIn(session): SignedIn) -> AppResult<Response> {
-    require_secretariat(&session.actor)?;
+    policy::require(&session.actor, Action::RunSessions)?;
     list_page(&state, &session.csrf_token, &SessionForm::default(), None).await
 }
 
@@ -94,12 +94,13 @@ fn validate(form: &SessionForm) -> Result<(i32, NaiveDate, Vec<String>), String>
 
 async fn create(
     State(state): State<AppState>,
-    SignedIn(session): SignedIn,
     ClientIp(ip): ClientIp,
-    Form(form): Form<SessionForm>,
+    SignedForm {
+        session,
+        fields: form,
+    }: SignedForm<SessionForm>,
 ) -> AppResult<Response> {
-    require_secretariat(&session.actor)?;
-    check_csrf(&session.csrf_token, &form.csrf)?;
+    policy::require(&session.actor, Action::RunSessions)?;
     let (number, held_on, organisers) = match validate(&form) {
         Ok(v) => v,
         Err(message) => return list_page(&state, &session.csrf_token, &form, Some(message)).await,
@@ -197,13 +198,12 @@ async fn edit(
     SignedIn(session): SignedIn,
     Path(number): Path<String>,
 ) -> AppResult<Response> {
-    require_secretariat(&session.actor)?;
+    policy::require(&session.actor, Action::RunSessions)?;
     edit_page(&state, &session.csrf_token, &number, None).await
 }
 
 #[derive(Deserialize)]
 struct ParticipantForm {
-    csrf: String,
     person_id: Option<String>,
     new_name: Option<String>,
     role: String,
@@ -212,13 +212,14 @@ struct ParticipantForm {
 
 async fn add_participant(
     State(state): State<AppState>,
-    SignedIn(session): SignedIn,
     ClientIp(ip): ClientIp,
     Path(number): Path<String>,
-    Form(form): Form<ParticipantForm>,
+    SignedForm {
+        session,
+        fields: form,
+    }: SignedForm<ParticipantForm>,
 ) -> AppResult<Response> {
-    require_secretariat(&session.actor)?;
-    check_csrf(&session.csrf_token, &form.csrf)?;
+    policy::require(&session.actor, Action::RunSessions)?;
     let target = find(&state, &number).await?;
     let role =
         PersonKind::parse(&form.role).ok_or_else(|| AppError::bad_request("请选择参加身份。"))?;
@@ -304,19 +305,19 @@ async fn add_participant(
 
 #[derive(Deserialize)]
 struct PublishForm {
-    csrf: String,
     published: String,
 }
 
 async fn publish(
     State(state): State<AppState>,
-    SignedIn(session): SignedIn,
     ClientIp(ip): ClientIp,
     Path(number): Path<String>,
-    Form(form): Form<PublishForm>,
+    SignedForm {
+        session,
+        fields: form,
+    }: SignedForm<PublishForm>,
 ) -> AppResult<Redirect> {
-    require_secretariat(&session.actor)?;
-    check_csrf(&session.csrf_token, &form.csrf)?;
+    policy::require(&session.actor, Action::RunSessions)?;
     let target = find(&state, &number).await?;
     let published = form.published == "true";
     let txn = crate::db::begin_write(&state.db).await?;

@@ -5,23 +5,7 @@ use std::fmt::Write;
 
 use chrono::NaiveDate;
 
-/// Escapes text for SVG (XML) content and attribute values.
-pub fn xml_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for ch in text.chars() {
-        match ch {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            // Characters XML 1.0 forbids outright.
-            c if (c as u32) < 0x20 && !matches!(c, '\t' | '\n' | '\r') => {}
-            c => out.push(c),
-        }
-    }
-    out
-}
+use super::escape::markup as xml_escape;
 
 /// One bar: its label, its value and the list of items behind it.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,5 +1,5 @@
-//! Turns error responses into the Chinese error page (or problem+json under `/api`), and logs
-//! server errors once, with the request id the user is shown.
+//! Turns error responses into the Chinese error page (or problem+json for the API and for clients
+//! that ask for JSON), and logs server errors once, with the request id the user is shown.
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use minijinja::context;
 
 use crate::app::AppState;
-use crate::error::ErrorReport;
+use crate::error::{AppError, ErrorReport};
 
 pub async fn render_errors(
     State(state): State<AppState>,
@@ -20,6 +20,13 @@ pub async fn render_errors(
         .path_and_query()
         .map_or_else(|| path.clone(), |p| p.as_str().to_owned());
     let method_is_get = request.method() == axum::http::Method::GET;
+    let json = wants_json(
+        &path,
+        request
+            .headers()
+            .get(header::ACCEPT)
+            .and_then(|v| v.to_str().ok()),
+    );
     let request_id = request
         .headers()
         .get("x-request-id")
@@ -37,11 +44,11 @@ pub async fn render_errors(
         // stays as it is; only bare framework rejections (plain text) are replaced.
         None if !is_plain(&response) => return response,
         // Framework rejections (unknown route, wrong method, unparsable form) carry no report.
-        None => generic_report(status),
+        None => AppError::for_status(status).report(),
     };
     // A page that needs a login sends the browser to the login form, and back afterwards.
-    if report.status == StatusCode::UNAUTHORIZED && !path.starts_with("/api/") && method_is_get {
-        let next: String = form_urlencoded_path(&path_and_query);
+    if report.status == StatusCode::UNAUTHORIZED && !json && method_is_get {
+        let next = crate::web::escape::percent(&path_and_query);
         return axum::response::Redirect::to(&format!("/login?next={next}")).into_response();
     }
     if let Some(internal) = &report.internal {
@@ -50,7 +57,7 @@ pub async fn render_errors(
     if let Some(failure) = report.storage {
         state.metrics.record_storage_failure(failure);
     }
-    let mut page = if path.starts_with("/api/") {
+    let mut page = if json {
         problem_json(&report, &request_id)
     } else {
         html_page(&state, &report, &request_id)
@@ -72,44 +79,16 @@ fn is_plain(response: &Response) -> bool {
         .is_none_or(|v| v.starts_with("text/plain"))
 }
 
-fn generic_report(status: StatusCode) -> ErrorReport {
-    let (title, detail, kind) = match status {
-        StatusCode::NOT_FOUND => ("页面不存在", "您要找的内容不存在,或尚未公开。", "not-found"),
-        StatusCode::METHOD_NOT_ALLOWED => (
-            "不支持的操作",
-            "此地址不支持该请求方式。",
-            "method-not-allowed",
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE => (
-            "内容过大",
-            "提交的内容超过了允许的大小。",
-            "payload-too-large",
-        ),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            "格式不支持",
-            "提交的内容格式不受支持。",
-            "unsupported-media-type",
-        ),
-        s if s.is_server_error() => (
-            "服务器内部错误",
-            "服务器处理请求时出错,请稍后再试。",
-            "internal",
-        ),
-        _ => (
-            "请求有误",
-            "请求的内容无法处理,请检查后重试。",
-            "bad-request",
-        ),
-    };
-    ErrorReport {
-        status,
-        title,
-        detail: detail.to_owned(),
-        kind,
-        internal: status
-            .is_server_error()
-            .then(|| format!("unreported {status}")),
-        storage: None,
+/// Problem+json for API paths and for clients that ask for JSON rather than HTML (`Accept`); an
+/// HTML page otherwise.
+fn wants_json(path: &str, accept: Option<&str>) -> bool {
+    let accept = accept.unwrap_or("").to_ascii_lowercase();
+    let json = accept.contains("application/json") || accept.contains("+json");
+    let html = accept.contains("text/html");
+    if json != html {
+        json
+    } else {
+        path.starts_with("/api/")
     }
 }
 
@@ -156,14 +135,21 @@ fn html_page(state: &AppState, report: &ErrorReport, request_id: &str) -> Respon
     }
 }
 
-/// Percent-encodes a local path for use as a query value.
-fn form_urlencoded_path(path: &str) -> String {
-    path.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::wants_json;
+
+    #[test]
+    fn json_for_the_api_and_for_clients_that_ask_for_it() {
+        assert!(wants_json("/api/v1/proposals", None));
+        assert!(wants_json("/api/v1/proposals", Some("*/*")));
+        assert!(!wants_json("/proposals/TS-1", None));
+        assert!(!wants_json(
+            "/proposals/TS-1",
+            Some("text/html,application/xhtml+xml,*/*;q=0.8")
+        ));
+        assert!(wants_json("/proposals/TS-1", Some("application/json")));
+        assert!(wants_json("/search", Some("application/problem+json")));
+        assert!(!wants_json("/api/v1/search", Some("text/html")));
+    }
 }

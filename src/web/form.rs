@@ -26,6 +26,12 @@ pub fn check_text(label: &str, text: &str, max_bytes: usize, required: bool) -> 
 /// A posted form as name → values (repeated names such as `co` keep every value).
 pub struct Fields(HashMap<String, Vec<String>>);
 
+impl<'de> serde::Deserialize<'de> for Fields {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Vec::<(String, String)>::deserialize(deserializer).map(Self::new)
+    }
+}
+
 impl Fields {
     pub fn new(pairs: Vec<(String, String)>) -> Self {
         let mut map: HashMap<String, Vec<String>> = HashMap::new();

@@ -75,30 +75,16 @@ fn link_with_rel(event: Event) -> Event {
             if link_type == LinkType::Email {
                 a.push_str("mailto:");
             }
-            escape_html(&dest_url, &mut a);
+            crate::web::escape::markup_into(&dest_url, &mut a);
             if !title.is_empty() {
                 a.push_str("\" title=\"");
-                escape_html(&title, &mut a);
+                crate::web::escape::markup_into(&title, &mut a);
             }
             a.push_str("\" rel=\"noopener noreferrer nofollow\">");
             Event::InlineHtml(CowStr::from(a))
         }
         Event::End(TagEnd::Link) => Event::InlineHtml(CowStr::Borrowed("</a>")),
         other => other,
-    }
-}
-
-/// Escapes text for HTML element content or a quoted attribute value.
-pub fn escape_html(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
     }
 }
 

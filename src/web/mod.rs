@@ -5,6 +5,7 @@ pub mod charts;
 pub mod client_addr;
 pub mod csv;
 pub mod errors;
+pub mod escape;
 pub mod form;
 pub mod hardening;
 pub mod markdown;

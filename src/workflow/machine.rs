@@ -1,7 +1,9 @@
-//! The proposal workflow as one explicit state machine: the statuses, the commands that move a
-//! proposal between them, who may issue each command ([`permitted`]) and where it leads
-//! ([`next_status`]). [`decide`] combines the two and is the only judge of a transition; the
-//! handling service (`handling.rs`) calls it and writes the result, so no handler sets a status.
+//! The proposal workflow as one explicit state machine: the commands that move a proposal between
+//! statuses, who may issue each command ([`permitted`]), where it leads ([`next_status`]) and the
+//! guards that depend on more than the status ([`Facts`]: the reply clock, the return window, the
+//! co-handling opinions, a complete draft). [`decide`] combines the three and is the only judge of
+//! a command; [`available`] asks it, so a page offers exactly what `proposals::handling::apply`
+//! (which calls `decide` and writes the result) accepts.
 use chrono::NaiveDate;
 
 use super::{Grade, ProposalStatus, Rating, Relation, ResponseKind, TimelineAction};
@@ -224,6 +226,22 @@ pub fn next_status(
     })
 }
 
+/// What the guards need to know besides the status and the actor's relation; gathered by
+/// `proposals::handling::load` with the proposal.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// The reply clock is stopped (暂停计时).
+    pub paused: bool,
+    /// For an agency: whole days since it received its active assignment.
+    pub days_since_assigned: Option<i64>,
+    /// How many days an agency has to return a wrong assignment (`Config::return_window_days`).
+    pub return_window_days: i64,
+    /// Co-handling agencies (short names) whose opinion is not in yet; known to the lead agency.
+    pub missing_co_opinions: Vec<String>,
+    /// What a draft still lacks before it can be submitted; known to its author.
+    pub draft_problems: Vec<String>,
+}
+
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum WorkflowError {
     #[error("not permitted")]
@@ -233,6 +251,16 @@ pub enum WorkflowError {
         from: ProposalStatus,
         command: CommandKind,
     },
+    #[error("the reply clock is already paused")]
+    ClockPaused,
+    #[error("the reply clock is not paused")]
+    ClockRunning,
+    #[error("the return window of {days} days has passed")]
+    ReturnWindowClosed { days: i64 },
+    #[error("co-handling opinions missing")]
+    CoOpinionsMissing(Vec<String>),
+    #[error("the draft is incomplete")]
+    DraftIncomplete(Vec<String>),
 }
 
 impl WorkflowError {
@@ -247,23 +275,70 @@ impl WorkflowError {
                     command.label()
                 )
             }
+            Self::ClockPaused => "答复计时已经暂停。".to_owned(),
+            Self::ClockRunning => "答复计时没有暂停。".to_owned(),
+            Self::ReturnWindowClosed { days } => {
+                format!("交办已超过{days}天,不能退回;如确有误,请与秘书处联系。")
+            }
+            Self::CoOpinionsMissing(names) => format!(
+                "协办单位({})尚未提交协办意见,主办单位暂不能作出书面答复。",
+                names.join("、")
+            ),
+            Self::DraftIncomplete(problems) => problems.join(" "),
         }
+    }
+
+    /// Whether the command's input, rather than the proposal's state, is at fault (a 400, not a 409).
+    pub fn is_bad_input(&self) -> bool {
+        matches!(
+            self,
+            Self::ClockPaused | Self::ClockRunning | Self::DraftIncomplete(_)
+        )
     }
 }
 
-/// The one judge of a transition: permission first, then the state machine.
+/// The guards beyond the status: `None` when `kind` may go ahead given `facts`.
+fn guard(kind: CommandKind, facts: &Facts) -> Option<WorkflowError> {
+    match kind {
+        CommandKind::Pause if facts.paused => Some(WorkflowError::ClockPaused),
+        CommandKind::Resume if !facts.paused => Some(WorkflowError::ClockRunning),
+        CommandKind::Return
+            if facts
+                .days_since_assigned
+                .is_some_and(|days| days > facts.return_window_days) =>
+        {
+            Some(WorkflowError::ReturnWindowClosed {
+                days: facts.return_window_days,
+            })
+        }
+        CommandKind::Reply if !facts.missing_co_opinions.is_empty() => Some(
+            WorkflowError::CoOpinionsMissing(facts.missing_co_opinions.clone()),
+        ),
+        CommandKind::Submit if !facts.draft_problems.is_empty() => {
+            Some(WorkflowError::DraftIncomplete(facts.draft_problems.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// The one judge of a command: permission first, then the state machine, then the guards.
 pub fn decide(
     from: ProposalStatus,
     relation: Relation,
+    facts: &Facts,
     command: &Command,
 ) -> Result<ProposalStatus, WorkflowError> {
     if !permitted(relation, command.kind()) {
         return Err(WorkflowError::NotPermitted);
     }
-    next_status(from, relation, command).ok_or(WorkflowError::IllegalTransition {
+    let to = next_status(from, relation, command).ok_or(WorkflowError::IllegalTransition {
         from,
         command: command.kind(),
-    })
+    })?;
+    match guard(command.kind(), facts) {
+        Some(refused) => Err(refused),
+        None => Ok(to),
+    }
 }
 
 impl Command {
@@ -328,11 +403,36 @@ impl Command {
 }
 
 /// The commands `relation` may issue on a proposal in status `from` (the forms a page offers).
-pub fn available(from: ProposalStatus, relation: Relation) -> Vec<CommandKind> {
+pub fn available(from: ProposalStatus, relation: Relation, facts: &Facts) -> Vec<CommandKind> {
     CommandKind::ALL
         .iter()
         .copied()
-        .filter(|kind| decide(from, relation, &Command::example(*kind)).is_ok())
+        .filter(|kind| decide(from, relation, facts, &Command::example(*kind)).is_ok())
+        .collect()
+}
+
+/// The commands `relation` could issue in status `from` but a guard holds back, with the reason
+/// (the page says why the form is missing, e.g. a reply waiting for co-handling opinions). The
+/// clock commands are left out: one of the pair is always held back.
+pub fn held_back(
+    from: ProposalStatus,
+    relation: Relation,
+    facts: &Facts,
+) -> Vec<(CommandKind, WorkflowError)> {
+    CommandKind::ALL
+        .iter()
+        .copied()
+        .filter(|kind| !matches!(kind, CommandKind::Pause | CommandKind::Resume))
+        .filter_map(
+            |kind| match decide(from, relation, facts, &Command::example(kind)) {
+                Err(
+                    refused @ (WorkflowError::ReturnWindowClosed { .. }
+                    | WorkflowError::CoOpinionsMissing(_)
+                    | WorkflowError::DraftIncomplete(_)),
+                ) => Some((kind, refused)),
+                _ => None,
+            },
+        )
         .collect()
 }
 
@@ -349,20 +449,6 @@ pub fn is_overdue(
             ProposalStatus::Assigned | ProposalStatus::Rehandling
         )
         && due_on.is_some_and(|due| due < today)
-}
-
-/// Whether a pause-clock command fits the clock's state (pause a running clock, resume a stopped one).
-pub fn clock_command_fits(kind: CommandKind, paused: bool) -> bool {
-    match kind {
-        CommandKind::Pause => !paused,
-        CommandKind::Resume => paused,
-        _ => true,
-    }
-}
-
-/// An agency may return a wrong assignment only within `window_days` of receiving it.
-pub fn may_return(assigned_on: NaiveDate, today: NaiveDate, window_days: i64) -> bool {
-    (today - assigned_on).num_days() <= window_days
 }
 
 #[cfg(test)]
@@ -509,8 +595,8 @@ mod tests {
         ];
         let mut status = S::Draft;
         for (relation, command, expected) in steps {
-            status =
-                decide(status, relation, &command).unwrap_or_else(|e| panic!("{command:?}: {e}"));
+            status = decide(status, relation, &Facts::default(), &command)
+                .unwrap_or_else(|e| panic!("{command:?}: {e}"));
             assert_eq!(status, expected, "{command:?}");
         }
     }
@@ -531,7 +617,7 @@ mod tests {
             for relation in RELATIONS {
                 if !allowed.contains(&relation) {
                     assert_eq!(
-                        decide(S::Submitted, relation, &command),
+                        decide(S::Submitted, relation, &Facts::default(), &command),
                         Err(WorkflowError::NotPermitted)
                     );
                 }
@@ -582,7 +668,7 @@ mod tests {
         for (from, relation, command) in refused {
             assert!(
                 matches!(
-                    decide(from, relation, &command),
+                    decide(from, relation, &Facts::default(), &command),
                     Err(WorkflowError::IllegalTransition { .. })
                 ),
                 "{from:?} {command:?}"
@@ -595,9 +681,9 @@ mod tests {
         let finals = [S::NotAccepted, S::Merged, S::Withdrawn];
         for status in ProposalStatus::ALL {
             let moves = samples().iter().any(|c| {
-                RELATIONS
-                    .iter()
-                    .any(|r| decide(*status, *r, c).is_ok_and(|to| to != *status))
+                RELATIONS.iter().any(|r| {
+                    decide(*status, *r, &Facts::default(), c).is_ok_and(|to| to != *status)
+                })
             });
             assert_eq!(moves, !finals.contains(status), "{status:?}");
         }
@@ -608,33 +694,53 @@ mod tests {
         let ret = Command::Return {
             reason: "非本单位职责".into(),
         };
-        assert_eq!(decide(S::Assigned, R::LeadAgency, &ret), Ok(S::Accepted));
-        assert_eq!(decide(S::Assigned, R::CoAgency, &ret), Ok(S::Assigned));
-        assert!(may_return(date(2026, 1, 1), date(2026, 1, 8), 7));
-        assert!(!may_return(date(2026, 1, 1), date(2026, 1, 9), 7));
+        assert_eq!(
+            decide(S::Assigned, R::LeadAgency, &Facts::default(), &ret),
+            Ok(S::Accepted)
+        );
+        assert_eq!(
+            decide(S::Assigned, R::CoAgency, &Facts::default(), &ret),
+            Ok(S::Assigned)
+        );
+        let within = |days| Facts {
+            days_since_assigned: Some(days),
+            return_window_days: 7,
+            ..Facts::default()
+        };
+        assert_eq!(
+            decide(S::Assigned, R::CoAgency, &within(7), &ret),
+            Ok(S::Assigned)
+        );
+        assert_eq!(
+            decide(S::Assigned, R::CoAgency, &within(8), &ret),
+            Err(WorkflowError::ReturnWindowClosed { days: 7 })
+        );
     }
 
     #[test]
     fn pages_offer_exactly_the_available_commands() {
         assert_eq!(
-            available(S::Draft, R::Author),
+            available(S::Draft, R::Author, &Facts::default()),
             vec![CommandKind::Submit, CommandKind::Withdraw]
         );
         assert_eq!(
-            available(S::Submitted, R::Secretariat),
+            available(S::Submitted, R::Secretariat, &Facts::default()),
             vec![CommandKind::Accept, CommandKind::Reject, CommandKind::Merge]
         );
         assert_eq!(
-            available(S::Assigned, R::CoAgency),
+            available(S::Assigned, R::CoAgency, &Facts::default()),
             vec![
                 CommandKind::Return,
                 CommandKind::CoOpinion,
                 CommandKind::Progress
             ]
         );
-        assert_eq!(available(S::Answered, R::Author), vec![CommandKind::Rate]);
-        assert!(available(S::Closed, R::Public).is_empty());
-        assert!(available(S::Assigned, R::OtherAgency).is_empty());
+        assert_eq!(
+            available(S::Answered, R::Author, &Facts::default()),
+            vec![CommandKind::Rate]
+        );
+        assert!(available(S::Closed, R::Public, &Facts::default()).is_empty());
+        assert!(available(S::Assigned, R::OtherAgency, &Facts::default()).is_empty());
     }
 
     #[test]
@@ -653,10 +759,16 @@ mod tests {
             !is_overdue(S::Assigned, due, true, date(2026, 4, 1)),
             "a paused clock is not overdue"
         );
-        assert!(clock_command_fits(CommandKind::Pause, false));
-        assert!(!clock_command_fits(CommandKind::Pause, true));
-        assert!(clock_command_fits(CommandKind::Resume, true));
-        assert!(!clock_command_fits(CommandKind::Resume, false));
+        let running = Facts::default();
+        let paused = Facts {
+            paused: true,
+            ..Facts::default()
+        };
+        let offered = |facts: &Facts| available(S::Assigned, R::LeadAgency, facts);
+        assert!(offered(&running).contains(&CommandKind::Pause));
+        assert!(!offered(&running).contains(&CommandKind::Resume));
+        assert!(offered(&paused).contains(&CommandKind::Resume));
+        assert!(!offered(&paused).contains(&CommandKind::Pause));
     }
 
     #[test]
@@ -665,6 +777,116 @@ mod tests {
         assert!(public.contains(&"accepted") && public.contains(&"closed"));
         for hidden in ["draft", "submitted", "not_accepted", "withdrawn"] {
             assert!(!public.contains(&hidden), "{hidden} must not be public");
+        }
+    }
+
+    #[test]
+    fn a_reply_waits_for_the_co_handling_opinions_and_the_page_says_so() {
+        let waiting = Facts {
+            missing_co_opinions: vec!["市财政局".into()],
+            ..Facts::default()
+        };
+        assert!(!available(S::Assigned, R::LeadAgency, &waiting).contains(&CommandKind::Reply));
+        let held = held_back(S::Assigned, R::LeadAgency, &waiting);
+        assert_eq!(held.len(), 1);
+        assert_eq!(held[0].0, CommandKind::Reply);
+        assert!(held[0].1.message().contains("市财政局"));
+        assert!(
+            available(S::Assigned, R::LeadAgency, &Facts::default()).contains(&CommandKind::Reply)
+        );
+    }
+
+    fn any_command() -> impl proptest::strategy::Strategy<Value = Command> {
+        use proptest::prelude::*;
+        let text = || prop_oneof![Just(String::new()), "[a-z理由 ]{1,8}"];
+        let day = || {
+            (2000i32..2100, 1u32..13, 1u32..29)
+                .prop_map(|(y, m, d)| NaiveDate::from_ymd_opt(y, m, d).unwrap())
+        };
+        prop_oneof![
+            Just(Command::Submit),
+            Just(Command::Withdraw),
+            Just(Command::Accept),
+            text().prop_map(|reason| Command::Reject { reason }),
+            (text(), text()).prop_map(|(into_code, reason)| Command::Merge { into_code, reason }),
+            (1i32..50, proptest::collection::vec(1i32..50, 0..3), day())
+                .prop_map(|(lead, co, due_on)| Command::Assign { lead, co, due_on }),
+            text().prop_map(|reason| Command::Return { reason }),
+            text().prop_map(|body| Command::CoOpinion { body }),
+            (proptest::sample::select(ResponseKind::ALL), text())
+                .prop_map(|(kind, body)| Command::Progress { kind, body }),
+            (
+                text(),
+                text(),
+                proptest::sample::select(Grade::ALL),
+                any::<bool>(),
+                day()
+            )
+                .prop_map(|(body, doc_number, grade, promise, date)| Command::Reply {
+                    body,
+                    doc_number,
+                    grade,
+                    commitment: promise.then(|| NewCommitment {
+                        description: "d".into(),
+                        metric: "m".into(),
+                        unit: "u".into(),
+                        target_value: 1.0,
+                        target_date: Some(date),
+                    }),
+                }),
+            (proptest::sample::select(Rating::ALL), text())
+                .prop_map(|(rating, comment)| Command::Rate { rating, comment }),
+            text().prop_map(|reason| Command::Reopen { reason }),
+            (day(), text()).prop_map(|(due_on, reason)| Command::Extend { due_on, reason }),
+            (any::<bool>(), text()).prop_map(|(on, reason)| Command::Supervise { on, reason }),
+            text().prop_map(|reason| Command::Pause { reason }),
+            text().prop_map(|note| Command::Resume { note }),
+        ]
+    }
+
+    fn any_facts() -> impl proptest::strategy::Strategy<Value = Facts> {
+        use proptest::prelude::*;
+        let names = || proptest::collection::vec("[a-z市局]{1,4}", 0..3);
+        (
+            any::<bool>(),
+            proptest::option::of(0i64..30),
+            0i64..15,
+            names(),
+            names(),
+        )
+            .prop_map(
+                |(
+                    paused,
+                    days_since_assigned,
+                    return_window_days,
+                    missing_co_opinions,
+                    draft_problems,
+                )| Facts {
+                    paused,
+                    days_since_assigned,
+                    return_window_days,
+                    missing_co_opinions,
+                    draft_problems,
+                },
+            )
+    }
+
+    proptest::proptest! {
+        /// Every state × relation × facts: a command is accepted exactly when the page would
+        /// offer its kind, whatever the command carries; and a held-back command is never offered.
+        #[test]
+        fn pages_offer_exactly_what_decide_accepts(
+            from in proptest::sample::select(ProposalStatus::ALL),
+            relation in proptest::sample::select(RELATIONS.to_vec()),
+            facts in any_facts(),
+            command in any_command(),
+        ) {
+            let offered = available(from, relation, &facts);
+            let accepted = decide(from, relation, &facts, &command).is_ok();
+            proptest::prop_assert_eq!(accepted, offered.contains(&command.kind()), "{:?} {:?} {:?} {:?}", from, relation, facts, command);
+            for (kind, _) in held_back(from, relation, &facts) {
+                proptest::prop_assert!(!offered.contains(&kind));
+            }
         }
     }
 }

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod flaky;
 pub mod meili;
 pub mod process;
 

@@ -152,7 +152,7 @@ pub const FILTERS: &[&str] = &[
 
 fn sentences() -> Vec<String> {
     let mut out = Vec::new();
-    for (_, text) in crate::seed::files::SOURCE_TEXTS {
+    for (_, text) in tingshang::seed::files::SOURCE_TEXTS {
         for sentence in text.split(['。', '!', '?', '\n']) {
             let sentence = sentence.trim();
             let count = sentence.chars().count();
@@ -242,7 +242,7 @@ pub async fn generate(
         .filter(|s| (12..=40).contains(&s.chars().count()))
         .map(|s| s.trim_end_matches('。').to_owned())
         .collect();
-    let txn = crate::db::begin_write(db).await?;
+    let txn = tingshang::db::begin_write(db).await?;
     let now = Utc::now().fixed_offset();
 
     // Agencies and people.
@@ -549,7 +549,7 @@ pub async fn generate(
         }
     }
     out.proposals = count;
-    crate::db::reset_sequences(
+    tingshang::db::reset_sequences(
         &txn,
         &[
             "agencies",
@@ -561,8 +561,8 @@ pub async fn generate(
         ],
     )
     .await?;
-    crate::proposals::drafts::sync_code_sequences(&txn).await?;
-    crate::revision::bump(&txn).await?;
+    tingshang::proposals::drafts::sync_code_sequences(&txn).await?;
+    tingshang::revision::bump(&txn).await?;
     txn.commit().await?;
     Ok(out)
 }

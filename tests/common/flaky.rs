@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use super::{Backend, Health, SearchBackend, SearchDoc, SearchQuery, SearchResults};
+use tingshang::search::{Backend, Health, SearchBackend, SearchDoc, SearchQuery, SearchResults};
 
 pub struct FlakyBackend {
     inner: Backend,
@@ -44,11 +44,14 @@ impl SearchBackend for FlakyBackend {
         self.check()?;
         self.inner.delete(ids).await
     }
-    async fn replace_all(&self, docs: super::RebuildStream) -> anyhow::Result<()> {
+    async fn replace_all(&self, docs: tingshang::search::RebuildStream) -> anyhow::Result<()> {
         self.check()?;
         self.inner.replace_all(docs).await
     }
-    async fn set_synonyms(&self, synonyms: super::query::Synonyms) -> anyhow::Result<()> {
+    async fn set_synonyms(
+        &self,
+        synonyms: tingshang::search::query::Synonyms,
+    ) -> anyhow::Result<()> {
         self.check()?;
         self.inner.set_synonyms(synonyms).await
     }
