@@ -21,6 +21,7 @@ pub mod memory;
 pub mod metrics;
 pub mod opendata;
 pub mod people;
+pub mod privacy;
 pub mod proposals;
 pub mod responses;
 pub mod revision;
