@@ -27,7 +27,12 @@ fuzz_target!(|data: &[u8]| {
         .replace("&quot;", "\"")
         .replace("&#39;", "'")
         .replace("&amp;", "&");
-    assert_eq!(unmarked, body);
+    // The markup escaper drops the control characters XML forbids (web::escape).
+    let shown: String = body
+        .chars()
+        .filter(|c| (*c as u32) >= 0x20 || matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    assert_eq!(unmarked, shown);
     for length in [1, 7, 120] {
         let cut = text::snippet(body, &terms, length);
         assert!(!cut.contains("<script"));
