@@ -19,10 +19,10 @@ use crate::followup::deadlines;
 use crate::followup::timeline::{self, NewEvent};
 use crate::time::Precision;
 use crate::web::form::{check_text, MAX_BODY_BYTES};
-use crate::workflow::Rating;
-use crate::workflow::ResponseKind;
-use crate::workflow::{decide, Command, Facts, NewCommitment, Relation, WorkflowError};
-use crate::workflow::{AssignmentRole, AssignmentState, ProposalStatus};
+use crate::workflow::{
+    decide, AssignmentRole, AssignmentState, Command, Facts, Grade, NewCommitment, ProposalStatus,
+    Rating, Relation, ResponseKind, WorkflowError,
+};
 
 pub fn stale() -> AppError {
     AppError::Conflict("此建议刚被他人更新,您的操作未保存。请刷新页面查看最新状态后再试。".into())
@@ -348,255 +348,306 @@ impl<'a> Effects<'a> {
             .ok_or(AppError::Forbidden)
     }
 
-    /// Writes the command's effects and returns the timeline note.
+    /// Writes the command's effects and returns the timeline note: one method per command.
     async fn run(&mut self, command: &Command, to: ProposalStatus) -> AppResult<Option<String>> {
-        let title = self.title().to_owned();
-        Ok(match command {
-            Command::Submit => {
-                self.set(proposals::Column::SubmittedAt, self.now.fixed_offset());
-                self.tell(
-                    Audience::Secretariat,
-                    "submitted",
-                    format!("新建议待审查:{title}"),
-                )
-                .await?;
-                None
-            }
-            Command::Withdraw => {
-                self.tell(
-                    Audience::Secretariat,
-                    "withdrawn",
-                    format!("委员撤回了建议:{title}"),
-                )
-                .await?;
-                None
-            }
-            Command::Accept => {
-                self.set(proposals::Column::AcceptedAt, self.now.fixed_offset());
-                self.set(proposals::Column::Published, true);
-                self.tell_author("decision", format!("您的建议已立案:{title}"))
-                    .await?;
-                None
-            }
-            Command::Reject { reason } => {
-                required("不予立案理由", reason)?;
-                self.set(proposals::Column::DecisionReason, reason.clone());
-                self.tell_author(
-                    "decision",
-                    format!("您的建议不予立案:{title}。理由:{reason}"),
-                )
-                .await?;
-                Some(reason.clone())
-            }
-            Command::Merge { into_code, reason } => {
-                required("并案理由", reason)?;
-                let target = proposals::Entity::find()
-                    .filter(proposals::Column::Code.eq(into_code.trim()))
-                    .one(self.txn)
-                    .await?
-                    .filter(|p| p.id != self.id())
-                    .filter(|p| {
-                        ProposalStatus::parse(&p.status)
-                            .is_some_and(|s| s.is_public() && s != ProposalStatus::Merged)
-                    })
-                    .ok_or_else(|| {
-                        AppError::BadRequest(format!("找不到可以并入的建议“{into_code}”。"))
-                    })?;
-                self.set(proposals::Column::MergedIntoId, target.id);
-                self.set(proposals::Column::DecisionReason, reason.clone());
-                self.tell_author(
-                    "decision",
-                    format!("您的建议已并入 {}:{title}", target.code),
-                )
-                .await?;
-                Some(format!("并入 {} {}。{reason}", target.code, target.title))
-            }
-            Command::Assign { lead, co, due_on } => self.assign(*lead, co, *due_on).await?,
-            Command::Return { reason } => {
-                required("退回理由", reason)?;
-                let own = self.own_assignment()?.clone();
-                let returning: Vec<i32> = if self.loaded.relation == Relation::LeadAgency {
-                    self.loaded.assignments.iter().map(|a| a.id).collect()
-                } else {
-                    vec![own.id]
-                };
-                assignments::Entity::update_many()
-                    .col_expr(
-                        assignments::Column::State,
-                        Expr::value(AssignmentState::Returned.as_str()),
-                    )
-                    .col_expr(
-                        assignments::Column::ReturnReason,
-                        Expr::value(reason.clone()),
-                    )
-                    .col_expr(
-                        assignments::Column::ReturnedAt,
-                        Expr::value(self.now.fixed_offset()),
-                    )
-                    .filter(assignments::Column::Id.is_in(returning))
-                    .exec(self.txn)
-                    .await?;
-                if to == ProposalStatus::Accepted {
-                    self.set(proposals::Column::DueOn, Option::<NaiveDate>::None);
-                }
-                self.tell(
-                    Audience::Secretariat,
-                    "returned",
-                    format!("交办被退回:{title}。理由:{reason}"),
-                )
-                .await?;
-                Some(reason.clone())
-            }
-            Command::CoOpinion { body } => {
-                self.respond(ResponseKind::CoOpinion, body, None, None)
-                    .await?;
-                let leads: Vec<i32> = self
-                    .loaded
-                    .assignments
-                    .iter()
-                    .filter(|a| a.role == AssignmentRole::Lead.as_str())
-                    .map(|a| a.agency_id)
-                    .collect();
-                self.tell(
-                    Audience::Agencies(&leads),
-                    "co_opinion",
-                    format!("协办单位提交了协办意见:{title}"),
-                )
-                .await?;
-                None
-            }
-            Command::Progress { kind, body } => {
-                if !matches!(kind, ResponseKind::Progress | ResponseKind::OnTheSpot) {
-                    return Err(AppError::bad_request("进展通报的类型不正确。"));
-                }
-                self.respond(*kind, body, None, None).await?;
-                self.tell_author("progress", format!("承办单位通报了办理进展:{title}"))
-                    .await?;
-                None
-            }
+        match command {
+            Command::Submit => self.submit().await,
+            Command::Withdraw => self.withdraw().await,
+            Command::Accept => self.accept().await,
+            Command::Reject { reason } => self.reject(reason).await,
+            Command::Merge { into_code, reason } => self.merge(into_code, reason).await,
+            Command::Assign { lead, co, due_on } => self.assign(*lead, co, *due_on).await,
+            Command::Return { reason } => self.return_assignment(reason, to).await,
+            Command::CoOpinion { body } => self.co_opinion(body).await,
+            Command::Progress { kind, body } => self.progress(kind, body).await,
             Command::Reply {
                 body,
                 doc_number,
                 grade,
                 commitment,
-            } => {
-                // The written reply stops the clock for good.
-                self.set(proposals::Column::PausedOn, Option::<NaiveDate>::None);
-                check_text("文号", doc_number, 200, false).map_err(AppError::BadRequest)?;
-                let doc = (!doc_number.trim().is_empty()).then(|| doc_number.trim().to_owned());
-                let response_id = self
-                    .respond(ResponseKind::Written, body, doc, Some(grade.as_str()))
-                    .await?;
-                if let Some(c) = commitment {
-                    self.commit_to(c, response_id).await?;
-                }
-                self.set(proposals::Column::AnsweredAt, self.now.fixed_offset());
-                self.tell_author("answered", format!("承办单位作出了书面答复,请评价:{title}"))
-                    .await?;
-                self.tell(
-                    Audience::Secretariat,
-                    "answered",
-                    format!("书面答复已提交:{title}"),
-                )
-                .await?;
-                Some(format!("答复类别 {}", grade.as_str()))
+            } => self.reply(body, doc_number, grade, commitment).await,
+            Command::Rate { rating, comment } => self.rate(*rating, comment, to).await,
+            Command::Reopen { reason } => self.reopen(reason).await,
+            Command::Supervise { on, reason } => self.supervise(on, reason).await,
+            Command::Pause { reason } => self.pause(reason).await,
+            Command::Resume { note } => self.resume(note).await,
+            Command::Extend { due_on, reason } => self.extend(due_on, reason).await,
+        }
+    }
+
+    async fn submit(&mut self) -> AppResult<Option<String>> {
+        let title = self.title().to_owned();
+        self.set(proposals::Column::SubmittedAt, self.now.fixed_offset());
+        self.tell(
+            Audience::Secretariat,
+            "submitted",
+            format!("新建议待审查:{title}"),
+        )
+        .await?;
+        Ok(None)
+    }
+
+    async fn withdraw(&mut self) -> AppResult<Option<String>> {
+        let title = self.title().to_owned();
+        self.tell(
+            Audience::Secretariat,
+            "withdrawn",
+            format!("委员撤回了建议:{title}"),
+        )
+        .await?;
+        Ok(None)
+    }
+
+    async fn accept(&mut self) -> AppResult<Option<String>> {
+        let title = self.title().to_owned();
+        self.set(proposals::Column::AcceptedAt, self.now.fixed_offset());
+        self.set(proposals::Column::Published, true);
+        self.tell_author("decision", format!("您的建议已立案:{title}"))
+            .await?;
+        Ok(None)
+    }
+
+    async fn reject(&mut self, reason: &String) -> AppResult<Option<String>> {
+        let title = self.title().to_owned();
+        required("不予立案理由", reason)?;
+        self.set(proposals::Column::DecisionReason, reason.clone());
+        self.tell_author(
+            "decision",
+            format!("您的建议不予立案:{title}。理由:{reason}"),
+        )
+        .await?;
+        Ok(Some(reason.clone()))
+    }
+
+    async fn merge(&mut self, into_code: &String, reason: &String) -> AppResult<Option<String>> {
+        let title = self.title().to_owned();
+        required("并案理由", reason)?;
+        let target = proposals::Entity::find()
+            .filter(proposals::Column::Code.eq(into_code.trim()))
+            .one(self.txn)
+            .await?
+            .filter(|p| p.id != self.id())
+            .filter(|p| {
+                ProposalStatus::parse(&p.status)
+                    .is_some_and(|s| s.is_public() && s != ProposalStatus::Merged)
+            })
+            .ok_or_else(|| AppError::BadRequest(format!("找不到可以并入的建议“{into_code}”。")))?;
+        self.set(proposals::Column::MergedIntoId, target.id);
+        self.set(proposals::Column::DecisionReason, reason.clone());
+        self.tell_author(
+            "decision",
+            format!("您的建议已并入 {}:{title}", target.code),
+        )
+        .await?;
+        Ok(Some(format!(
+            "并入 {} {}。{reason}",
+            target.code, target.title
+        )))
+    }
+
+    async fn return_assignment(
+        &mut self,
+        reason: &String,
+        to: ProposalStatus,
+    ) -> AppResult<Option<String>> {
+        let title = self.title().to_owned();
+        required("退回理由", reason)?;
+        let own = self.own_assignment()?.clone();
+        let returning: Vec<i32> = if self.loaded.relation == Relation::LeadAgency {
+            self.loaded.assignments.iter().map(|a| a.id).collect()
+        } else {
+            vec![own.id]
+        };
+        assignments::Entity::update_many()
+            .col_expr(
+                assignments::Column::State,
+                Expr::value(AssignmentState::Returned.as_str()),
+            )
+            .col_expr(
+                assignments::Column::ReturnReason,
+                Expr::value(reason.clone()),
+            )
+            .col_expr(
+                assignments::Column::ReturnedAt,
+                Expr::value(self.now.fixed_offset()),
+            )
+            .filter(assignments::Column::Id.is_in(returning))
+            .exec(self.txn)
+            .await?;
+        if to == ProposalStatus::Accepted {
+            self.set(proposals::Column::DueOn, Option::<NaiveDate>::None);
+        }
+        self.tell(
+            Audience::Secretariat,
+            "returned",
+            format!("交办被退回:{title}。理由:{reason}"),
+        )
+        .await?;
+        Ok(Some(reason.clone()))
+    }
+
+    async fn co_opinion(&mut self, body: &String) -> AppResult<Option<String>> {
+        let title = self.title().to_owned();
+        self.respond(ResponseKind::CoOpinion, body, None, None)
+            .await?;
+        let leads: Vec<i32> = self
+            .loaded
+            .assignments
+            .iter()
+            .filter(|a| a.role == AssignmentRole::Lead.as_str())
+            .map(|a| a.agency_id)
+            .collect();
+        self.tell(
+            Audience::Agencies(&leads),
+            "co_opinion",
+            format!("协办单位提交了协办意见:{title}"),
+        )
+        .await?;
+        Ok(None)
+    }
+
+    async fn progress(&mut self, kind: &ResponseKind, body: &String) -> AppResult<Option<String>> {
+        let title = self.title().to_owned();
+        if !matches!(kind, ResponseKind::Progress | ResponseKind::OnTheSpot) {
+            return Err(AppError::bad_request("进展通报的类型不正确。"));
+        }
+        self.respond(*kind, body, None, None).await?;
+        self.tell_author("progress", format!("承办单位通报了办理进展:{title}"))
+            .await?;
+        Ok(None)
+    }
+
+    async fn reply(
+        &mut self,
+        body: &str,
+        doc_number: &str,
+        grade: &Grade,
+        commitment: &Option<NewCommitment>,
+    ) -> AppResult<Option<String>> {
+        let title = self.title().to_owned();
+        // The written reply stops the clock for good.
+        self.set(proposals::Column::PausedOn, Option::<NaiveDate>::None);
+        check_text("文号", doc_number, 200, false).map_err(AppError::BadRequest)?;
+        let doc = (!doc_number.trim().is_empty()).then(|| doc_number.trim().to_owned());
+        let response_id = self
+            .respond(ResponseKind::Written, body, doc, Some(grade.as_str()))
+            .await?;
+        if let Some(c) = commitment {
+            self.commit_to(c, response_id).await?;
+        }
+        self.set(proposals::Column::AnsweredAt, self.now.fixed_offset());
+        self.tell_author("answered", format!("承办单位作出了书面答复,请评价:{title}"))
+            .await?;
+        self.tell(
+            Audience::Secretariat,
+            "answered",
+            format!("书面答复已提交:{title}"),
+        )
+        .await?;
+        Ok(Some(format!("答复类别 {}", grade.as_str())))
+    }
+
+    async fn reopen(&mut self, reason: &String) -> AppResult<Option<String>> {
+        let title = self.title().to_owned();
+        required("重新办理理由", reason)?;
+        let due = self.reply_due().await?;
+        self.reactivate_assignments(due).await?;
+        self.set(
+            proposals::Column::ClosedAt,
+            Option::<DateTime<chrono::FixedOffset>>::None,
+        );
+        self.set(proposals::Column::DueOn, due);
+        let agencies = self.reactivated_agencies().await?;
+        self.tell(
+            Audience::Agencies(&agencies),
+            "reopened",
+            format!("建议重新办理(回头看):{title}。理由:{reason}"),
+        )
+        .await?;
+        self.tell_author("reopened", format!("秘书处将建议重新办理:{title}"))
+            .await?;
+        Ok(Some(format!("{reason}(新的答复期限:{due})")))
+    }
+
+    async fn supervise(&mut self, on: &bool, reason: &String) -> AppResult<Option<String>> {
+        let title = self.title().to_owned();
+        required("督办说明", reason)?;
+        self.set(proposals::Column::Supervised, *on);
+        let agencies = self.assigned_agencies();
+        let verb = if *on {
+            "列为督办件"
+        } else {
+            "解除督办"
+        };
+        self.tell(
+            Audience::Agencies(&agencies),
+            "supervised",
+            format!("秘书处将建议{verb}:{title}"),
+        )
+        .await?;
+        Ok(Some(format!("{verb}。{reason}")))
+    }
+
+    async fn pause(&mut self, reason: &String) -> AppResult<Option<String>> {
+        let title = self.title().to_owned();
+        required("暂停计时的理由", reason)?;
+        self.set(proposals::Column::PausedOn, self.today);
+        let agencies = self.assigned_agencies();
+        self.tell(
+            Audience::Agencies(&agencies),
+            "paused",
+            format!("答复计时暂停(等待委员):{title}"),
+        )
+        .await?;
+        Ok(Some(reason.trim().to_owned()))
+    }
+
+    async fn resume(&mut self, note: &String) -> AppResult<Option<String>> {
+        let title = self.title().to_owned();
+        let paused_on = self
+            .loaded
+            .proposal
+            .paused_on
+            .ok_or_else(|| AppError::bad_request("答复计时没有暂停。"))?;
+        self.set(proposals::Column::PausedOn, Option::<NaiveDate>::None);
+        let mut text = format!("暂停自 {paused_on}");
+        if let Some(due) = self.loaded.proposal.due_on {
+            let calendar = deadlines::load_calendar(self.txn).await?;
+            let moved = deadlines::resume(due, self.period(), paused_on, self.today, &calendar);
+            if moved != due {
+                self.move_due_date(moved).await?;
             }
-            Command::Rate { rating, comment } => self.rate(*rating, comment, to).await?,
-            Command::Reopen { reason } => {
-                required("重新办理理由", reason)?;
-                let due = self.reply_due().await?;
-                self.reactivate_assignments(due).await?;
-                self.set(
-                    proposals::Column::ClosedAt,
-                    Option::<DateTime<chrono::FixedOffset>>::None,
-                );
-                self.set(proposals::Column::DueOn, due);
-                let agencies = self.reactivated_agencies().await?;
-                self.tell(
-                    Audience::Agencies(&agencies),
-                    "reopened",
-                    format!("建议重新办理(回头看):{title}。理由:{reason}"),
-                )
-                .await?;
-                self.tell_author("reopened", format!("秘书处将建议重新办理:{title}"))
-                    .await?;
-                Some(format!("{reason}(新的答复期限:{due})"))
-            }
-            Command::Supervise { on, reason } => {
-                required("督办说明", reason)?;
-                self.set(proposals::Column::Supervised, *on);
-                let agencies = self.assigned_agencies();
-                let verb = if *on {
-                    "列为督办件"
-                } else {
-                    "解除督办"
-                };
-                self.tell(
-                    Audience::Agencies(&agencies),
-                    "supervised",
-                    format!("秘书处将建议{verb}:{title}"),
-                )
-                .await?;
-                Some(format!("{verb}。{reason}"))
-            }
-            Command::Pause { reason } => {
-                required("暂停计时的理由", reason)?;
-                self.set(proposals::Column::PausedOn, self.today);
-                let agencies = self.assigned_agencies();
-                self.tell(
-                    Audience::Agencies(&agencies),
-                    "paused",
-                    format!("答复计时暂停(等待委员):{title}"),
-                )
-                .await?;
-                Some(reason.trim().to_owned())
-            }
-            Command::Resume { note } => {
-                let paused_on = self
-                    .loaded
-                    .proposal
-                    .paused_on
-                    .ok_or_else(|| AppError::bad_request("答复计时没有暂停。"))?;
-                self.set(proposals::Column::PausedOn, Option::<NaiveDate>::None);
-                let mut text = format!("暂停自 {paused_on}");
-                if let Some(due) = self.loaded.proposal.due_on {
-                    let calendar = deadlines::load_calendar(self.txn).await?;
-                    let moved =
-                        deadlines::resume(due, self.period(), paused_on, self.today, &calendar);
-                    if moved != due {
-                        self.move_due_date(moved).await?;
-                    }
-                    text.push_str(&format!(",答复期限 {due} → {moved}"));
-                }
-                let agencies = self.assigned_agencies();
-                self.tell(
-                    Audience::Agencies(&agencies),
-                    "resumed",
-                    format!("答复计时恢复:{title}"),
-                )
-                .await?;
-                if !note.trim().is_empty() {
-                    text.push_str(&format!("。{}", note.trim()));
-                }
-                Some(text)
-            }
-            Command::Extend { due_on, reason } => {
-                required("延期理由", reason)?;
-                let current = self.loaded.proposal.due_on;
-                if current.is_some_and(|c| *due_on <= c) || *due_on <= self.today {
-                    return Err(AppError::bad_request("新的答复期限须晚于原期限和今天。"));
-                }
-                self.move_due_date(*due_on).await?;
-                let agencies = self.assigned_agencies();
-                self.tell(
-                    Audience::Agencies(&agencies),
-                    "extended",
-                    format!("答复期限延至{due_on}:{title}"),
-                )
-                .await?;
-                Some(format!("延至 {due_on}。{reason}"))
-            }
-        })
+            text.push_str(&format!(",答复期限 {due} → {moved}"));
+        }
+        let agencies = self.assigned_agencies();
+        self.tell(
+            Audience::Agencies(&agencies),
+            "resumed",
+            format!("答复计时恢复:{title}"),
+        )
+        .await?;
+        if !note.trim().is_empty() {
+            text.push_str(&format!("。{}", note.trim()));
+        }
+        Ok(Some(text))
+    }
+
+    async fn extend(&mut self, due_on: &NaiveDate, reason: &String) -> AppResult<Option<String>> {
+        let title = self.title().to_owned();
+        required("延期理由", reason)?;
+        let current = self.loaded.proposal.due_on;
+        if current.is_some_and(|c| *due_on <= c) || *due_on <= self.today {
+            return Err(AppError::bad_request("新的答复期限须晚于原期限和今天。"));
+        }
+        self.move_due_date(*due_on).await?;
+        let agencies = self.assigned_agencies();
+        self.tell(
+            Audience::Agencies(&agencies),
+            "extended",
+            format!("答复期限延至{due_on}:{title}"),
+        )
+        .await?;
+        Ok(Some(format!("延至 {due_on}。{reason}")))
     }
 
     async fn assign(
