@@ -237,12 +237,12 @@ impl MeiliBackend {
     }
 
     async fn wait(&self, task: TaskInfo) -> anyhow::Result<()> {
+        self.wait_at_most(task, TASK_TIMEOUT).await
+    }
+
+    async fn wait_at_most(&self, task: TaskInfo, timeout: Duration) -> anyhow::Result<()> {
         match task
-            .wait_for_completion(
-                &self.client,
-                Some(Duration::from_millis(50)),
-                Some(TASK_TIMEOUT),
-            )
+            .wait_for_completion(&self.client, Some(Duration::from_millis(50)), Some(timeout))
             .await?
         {
             Task::Failed { content } => {
@@ -354,8 +354,14 @@ impl SearchBackend for MeiliBackend {
                 None => anyhow::bail!("rebuild stopped before its end; the index is unchanged"),
             }
         }
+        // Meilisearch may take a long run of queued additions as one batch and finish them
+        // together, minutes after the first was queued: the queue as a whole gets the time of
+        // one task per batch, not each task on its own.
+        let deadline = std::time::Instant::now() + TASK_TIMEOUT * queued.len().max(1) as u32;
         for task in queued {
-            self.wait(task).await?;
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            self.wait_at_most(task, left.max(Duration::from_secs(1)))
+                .await?;
         }
         // The live index must exist for a swap; create it empty on a first run.
         if self.client.get_index(&self.index).await.is_err() {
