@@ -810,22 +810,7 @@ async fn run_size(
     }
 
     // A token for authenticated submissions.
-    tingshang::accounts::service::create_user(
-        &db,
-        tingshang::accounts::service::NewUser {
-            username: "bench".into(),
-            display_name: "压力测试".into(),
-            role: tingshang::accounts::Role::Secretariat,
-            person_id: None,
-            agency_id: None,
-            password: "bench-password-123".into(),
-        },
-    )
-    .await
-    .unwrap();
-    let (_, token) = tingshang::accounts::tokens::create(&db, None, "bench", "benchmark")
-        .await
-        .unwrap();
+    let token = secretariat_token(&db).await;
     db.close().await.unwrap();
 
     // Let the kernel write back the gigabyte the corpus, import and reindex produced: durable
@@ -1082,6 +1067,27 @@ async fn run_size(
     result
 }
 
+/// A secretariat account and its API token, for the authenticated writes.
+async fn secretariat_token(db: &DatabaseConnection) -> String {
+    tingshang::accounts::service::create_user(
+        db,
+        tingshang::accounts::service::NewUser {
+            username: "bench".into(),
+            display_name: "压力测试".into(),
+            role: tingshang::accounts::Role::Secretariat,
+            person_id: None,
+            agency_id: None,
+            password: "bench-password-123".into(),
+        },
+    )
+    .await
+    .unwrap();
+    tingshang::accounts::tokens::create(db, None, "bench", "benchmark")
+        .await
+        .unwrap()
+        .1
+}
+
 /// The 8-writer row on PostgreSQL: the same corpus generated into a fresh database on the server
 /// `admin_url` names (dropped afterwards), the release server on it with the embedded index.
 async fn postgres_writers(admin_url: &str, size: usize, seconds: u64) -> Load {
@@ -1109,22 +1115,7 @@ async fn postgres_writers(admin_url: &str, size: usize, seconds: u64) -> Load {
         .unwrap();
     eprintln!();
     db.execute_unprepared("ANALYZE").await.unwrap();
-    tingshang::accounts::service::create_user(
-        &db,
-        tingshang::accounts::service::NewUser {
-            username: "bench".into(),
-            display_name: "压力测试".into(),
-            role: tingshang::accounts::Role::Secretariat,
-            person_id: None,
-            agency_id: None,
-            password: "bench-password-123".into(),
-        },
-    )
-    .await
-    .unwrap();
-    let (_, token) = tingshang::accounts::tokens::create(&db, None, "bench", "benchmark")
-        .await
-        .unwrap();
+    let token = secretariat_token(&db).await;
     db.close().await.unwrap();
     let index = tempfile::tempdir().unwrap();
     let (server, base, _) = start_server(&url, index.path(), true).await;

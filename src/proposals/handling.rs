@@ -407,19 +407,19 @@ impl<'a> Effects<'a> {
         Ok(None)
     }
 
-    async fn reject(&mut self, reason: &String) -> AppResult<Option<String>> {
+    async fn reject(&mut self, reason: &str) -> AppResult<Option<String>> {
         let title = self.title().to_owned();
         required("不予立案理由", reason)?;
-        self.set(proposals::Column::DecisionReason, reason.clone());
+        self.set(proposals::Column::DecisionReason, reason.to_owned());
         self.tell_author(
             "decision",
             format!("您的建议不予立案:{title}。理由:{reason}"),
         )
         .await?;
-        Ok(Some(reason.clone()))
+        Ok(Some(reason.to_owned()))
     }
 
-    async fn merge(&mut self, into_code: &String, reason: &String) -> AppResult<Option<String>> {
+    async fn merge(&mut self, into_code: &str, reason: &str) -> AppResult<Option<String>> {
         let title = self.title().to_owned();
         required("并案理由", reason)?;
         let target = proposals::Entity::find()
@@ -433,7 +433,7 @@ impl<'a> Effects<'a> {
             })
             .ok_or_else(|| AppError::BadRequest(format!("找不到可以并入的建议“{into_code}”。")))?;
         self.set(proposals::Column::MergedIntoId, target.id);
-        self.set(proposals::Column::DecisionReason, reason.clone());
+        self.set(proposals::Column::DecisionReason, reason.to_owned());
         self.tell_author(
             "decision",
             format!("您的建议已并入 {}:{title}", target.code),
@@ -447,7 +447,7 @@ impl<'a> Effects<'a> {
 
     async fn return_assignment(
         &mut self,
-        reason: &String,
+        reason: &str,
         to: ProposalStatus,
     ) -> AppResult<Option<String>> {
         let title = self.title().to_owned();
@@ -465,7 +465,7 @@ impl<'a> Effects<'a> {
             )
             .col_expr(
                 assignments::Column::ReturnReason,
-                Expr::value(reason.clone()),
+                Expr::value(reason.to_owned()),
             )
             .col_expr(
                 assignments::Column::ReturnedAt,
@@ -483,10 +483,10 @@ impl<'a> Effects<'a> {
             format!("交办被退回:{title}。理由:{reason}"),
         )
         .await?;
-        Ok(Some(reason.clone()))
+        Ok(Some(reason.to_owned()))
     }
 
-    async fn co_opinion(&mut self, body: &String) -> AppResult<Option<String>> {
+    async fn co_opinion(&mut self, body: &str) -> AppResult<Option<String>> {
         let title = self.title().to_owned();
         self.respond(ResponseKind::CoOpinion, body, None, None)
             .await?;
@@ -506,7 +506,7 @@ impl<'a> Effects<'a> {
         Ok(None)
     }
 
-    async fn progress(&mut self, kind: &ResponseKind, body: &String) -> AppResult<Option<String>> {
+    async fn progress(&mut self, kind: &ResponseKind, body: &str) -> AppResult<Option<String>> {
         let title = self.title().to_owned();
         if !matches!(kind, ResponseKind::Progress | ResponseKind::OnTheSpot) {
             return Err(AppError::bad_request("进展通报的类型不正确。"));
@@ -547,7 +547,7 @@ impl<'a> Effects<'a> {
         Ok(Some(format!("答复类别 {}", grade.as_str())))
     }
 
-    async fn reopen(&mut self, reason: &String) -> AppResult<Option<String>> {
+    async fn reopen(&mut self, reason: &str) -> AppResult<Option<String>> {
         let title = self.title().to_owned();
         required("重新办理理由", reason)?;
         let due = self.reply_due().await?;
@@ -569,7 +569,7 @@ impl<'a> Effects<'a> {
         Ok(Some(format!("{reason}(新的答复期限:{due})")))
     }
 
-    async fn supervise(&mut self, on: &bool, reason: &String) -> AppResult<Option<String>> {
+    async fn supervise(&mut self, on: &bool, reason: &str) -> AppResult<Option<String>> {
         let title = self.title().to_owned();
         required("督办说明", reason)?;
         self.set(proposals::Column::Supervised, *on);
@@ -588,7 +588,7 @@ impl<'a> Effects<'a> {
         Ok(Some(format!("{verb}。{reason}")))
     }
 
-    async fn pause(&mut self, reason: &String) -> AppResult<Option<String>> {
+    async fn pause(&mut self, reason: &str) -> AppResult<Option<String>> {
         let title = self.title().to_owned();
         required("暂停计时的理由", reason)?;
         self.set(proposals::Column::PausedOn, self.today);
@@ -602,7 +602,7 @@ impl<'a> Effects<'a> {
         Ok(Some(reason.trim().to_owned()))
     }
 
-    async fn resume(&mut self, note: &String) -> AppResult<Option<String>> {
+    async fn resume(&mut self, note: &str) -> AppResult<Option<String>> {
         let title = self.title().to_owned();
         let paused_on = self
             .loaded
@@ -632,7 +632,7 @@ impl<'a> Effects<'a> {
         Ok(Some(text))
     }
 
-    async fn extend(&mut self, due_on: &NaiveDate, reason: &String) -> AppResult<Option<String>> {
+    async fn extend(&mut self, due_on: &NaiveDate, reason: &str) -> AppResult<Option<String>> {
         let title = self.title().to_owned();
         required("延期理由", reason)?;
         let current = self.loaded.proposal.due_on;
