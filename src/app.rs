@@ -114,6 +114,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::sessions::manage_routes())
         .merge(crate::agencies::manage_routes())
         .merge(crate::followup::calendar_routes())
+        .merge(crate::redaction::routes())
         .merge(crate::proposals::work_routes())
         .merge(crate::sessions::routes())
         .merge(crate::proposals::routes())
@@ -240,15 +241,33 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         state.search.name()
     );
     let (stop_indexer, indexer) = start_indexer(&state);
+    let retention = tokio::spawn(purge_daily(
+        state.db.clone(),
+        state.config.personal_data_retention_days,
+    ));
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    retention.abort();
     let _ = stop_indexer.send(true);
     let _ = indexer.await;
     Ok(())
+}
+
+/// Removes personal data past its retention period now and then once a day (`privacy::retention`);
+/// a failed run is logged and retried the next day.
+async fn purge_daily(db: sea_orm::DatabaseConnection, days: i64) {
+    let mut every_day = tokio::time::interval(std::time::Duration::from_secs(24 * 60 * 60));
+    loop {
+        every_day.tick().await;
+        match crate::privacy::retention::purge(&db, chrono::Utc::now(), days).await {
+            Ok(purged) => tracing::info!(?purged, days, "personal data past retention removed"),
+            Err(err) => tracing::warn!(error = %err, "personal data retention run failed"),
+        }
+    }
 }
 
 async fn shutdown_signal() {

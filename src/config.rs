@@ -59,6 +59,9 @@ pub struct Config {
     /// How long a request may run before it is stopped and answered with the timeout page
     /// (`TINGSHANG_REQUEST_TIMEOUT_SECS`, 30 by default).
     pub request_timeout: std::time::Duration,
+    /// Days IP addresses and user agents stay in the audit log and login records before the
+    /// daily job removes them (`TINGSHANG_PERSONAL_DATA_RETENTION_DAYS`, 180 by default).
+    pub personal_data_retention_days: i64,
 }
 
 impl Default for Config {
@@ -85,6 +88,7 @@ impl Default for Config {
             page_cache: true,
             search_cache: true,
             request_timeout: std::time::Duration::from_secs(30),
+            personal_data_retention_days: 180,
         }
     }
 }
@@ -174,6 +178,15 @@ impl Config {
                 .map(std::time::Duration::from_secs)
                 .with_context(|| {
                     format!("TINGSHANG_REQUEST_TIMEOUT_SECS must be 1–3600: {secs}")
+                })?;
+        }
+        if let Some(days) = get("TINGSHANG_PERSONAL_DATA_RETENTION_DAYS") {
+            config.personal_data_retention_days = days
+                .parse()
+                .ok()
+                .filter(|d| (1..=3650).contains(d))
+                .with_context(|| {
+                    format!("TINGSHANG_PERSONAL_DATA_RETENTION_DAYS must be 1–3650: {days}")
                 })?;
         }
         if let Some(dir) = get("TINGSHANG_SEARCH_DIR") {

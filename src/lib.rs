@@ -23,6 +23,7 @@ pub mod opendata;
 pub mod people;
 pub mod privacy;
 pub mod proposals;
+pub mod redaction;
 pub mod responses;
 pub mod revision;
 pub mod search;

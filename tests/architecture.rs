@@ -16,6 +16,7 @@ const CAPABILITIES: &[&str] = &[
     "opendata",
     "people",
     "proposals",
+    "redaction",
     "responses",
     "search",
     "sessions",

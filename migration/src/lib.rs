@@ -14,6 +14,7 @@ mod m20261201_000010_write_probe;
 mod m20261201_000011_login_devices;
 mod m20261202_000012_search_synonyms;
 mod m20261202_000013_outbox_leases;
+mod m20261202_000014_personal_information;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000011_login_devices::Migration),
             Box::new(m20261202_000012_search_synonyms::Migration),
             Box::new(m20261202_000013_outbox_leases::Migration),
+            Box::new(m20261202_000014_personal_information::Migration),
         ]
     }
 }

@@ -213,6 +213,7 @@ crate::vocabulary! {
         ManageApiTokens = "manage_api_tokens" => "管理接口令牌",
         WriteProposals = "write_proposals" => "撰写建议",
         ReportActuals = "report_actuals" => "报告承诺完成情况",
+        ReviewPersonalInfo = "review_personal_info" => "审核个人信息",
     }
 }
 
@@ -235,6 +236,11 @@ pub const TABLE: &[(Action, &[Role])] = &[
     (
         Action::ReportActuals,
         &[Role::Admin, Role::Secretariat, Role::AgencyStaff],
+    ),
+    // Sees the originals of redacted texts and the callers' private details.
+    (
+        Action::ReviewPersonalInfo,
+        &[Role::Admin, Role::Secretariat],
     ),
 ];
 

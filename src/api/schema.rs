@@ -318,6 +318,19 @@ pub struct IntakeRequest {
     pub body_md: String,
     #[serde(default)]
     pub topics: Vec<String>,
+    /// Who called or wrote in. Never published, never exported: kept for the secretariat, and the
+    /// text is checked for this name so that it can be hidden where it appears.
+    #[serde(default)]
+    pub caller: Option<Caller>,
+}
+
+/// The private person behind an intake item.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct Caller {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -327,6 +340,9 @@ pub struct IntakeResult {
     /// False when this ticket number had been received before.
     pub created: bool,
     pub url: String,
+    /// Pieces of possible personal information found in the title and text: the secretariat
+    /// reviews them before the item can be accepted into the public record.
+    pub personal_info_findings: usize,
 }
 
 /// What an assigned agency posts on a proposal.

@@ -55,7 +55,8 @@ pub async fn intake(
     ApiActor(actor): ApiActor,
     JsonBody(body): JsonBody<IntakeRequest>,
 ) -> AppResult<(StatusCode, Json<IntakeResult>)> {
-    let (proposal, created) = state
+    let caller = body.caller.unwrap_or_default();
+    let (registered, created) = state
         .intake
         .register(
             &state.db,
@@ -66,9 +67,12 @@ pub async fn intake(
                 title: body.title,
                 body_md: body.body_md,
                 topics: body.topics,
+                caller_name: caller.name,
+                caller_phone: caller.phone,
             },
         )
         .await?;
+    let (proposal, findings) = (registered.proposal, registered.findings);
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -81,6 +85,7 @@ pub async fn intake(
             code: proposal.code,
             status: proposal.status,
             created,
+            personal_info_findings: findings,
         }),
     ))
 }

@@ -91,10 +91,11 @@ static PLATE: LazyLock<Regex> = LazyLock::new(|| {
 // at least two of them: a lone "1号" is as often a document number (青科函〔2026〕1号).
 static ADDRESS: LazyLock<Regex> = LazyLock::new(|| {
     regex(concat!(
-        r"(?:\p{Han}{1,12}(?:路|街|大道|大街|巷|弄|胡同|里)\d+(?:-\d+)?号(?:院)?",
-        r"(?:\d+(?:号楼|栋|幢|座|单元|层|楼|室|户))*",
-        r"|\d+(?:号楼|栋|幢|座)\d+(?:单元|层|楼|室|户)(?:\d+(?:单元|层|楼|室|户))*",
-        r"|\d+单元\d+(?:室|户|号))",
+        // Spaces may stand around the numbers ("香港中路 100 号 3 单元"), as typed into forms.
+        r"(?:\p{Han}{1,12}(?:路|街|大道|大街|巷|弄|胡同|里) ?\d+(?:-\d+)? ?号(?:院)?",
+        r"(?: ?\d+ ?(?:号楼|栋|幢|座|单元|层|楼|室|户))*",
+        r"|\d+ ?(?:号楼|栋|幢|座) ?\d+ ?(?:单元|层|楼|室|户)(?: ?\d+ ?(?:单元|层|楼|室|户))*",
+        r"|\d+ ?单元 ?\d+ ?(?:室|户|号))",
     ))
 });
 

@@ -86,8 +86,8 @@ pub async fn load<C: ConnectionTrait>(
 }
 
 /// The facts the workflow's guards read, gathered only where they can matter (the co-handling
-/// opinions for the lead agency while a reply is possible, the draft's completeness for its
-/// author).
+/// opinions for the lead agency while a reply is possible, unreviewed personal information for
+/// the secretariat while it may accept, the draft's completeness for its author).
 async fn facts<C: ConnectionTrait>(
     db: &C,
     config: &Config,
@@ -122,6 +122,14 @@ async fn facts<C: ConnectionTrait>(
             let names = crate::directory::agency_short_names(db, missing).await?;
             facts.missing_co_opinions = names.into_values().collect();
         }
+    }
+    if relation == Relation::Secretariat && status == ProposalStatus::Submitted {
+        facts.unreviewed_personal_info = crate::privacy::store::unreviewed(
+            db,
+            crate::privacy::store::ItemKind::Proposal,
+            proposal.id,
+        )
+        .await?;
     }
     if relation == Relation::Author && status == ProposalStatus::Draft {
         facts.draft_problems = super::drafts::validate(&super::drafts::DraftInput {
@@ -377,6 +385,18 @@ impl<'a> Effects<'a> {
 
     async fn submit(&mut self) -> AppResult<Option<String>> {
         let title = self.title().to_owned();
+        let proposal = &self.loaded.proposal;
+        for (field, text) in [("title", &proposal.title), ("body_md", &proposal.body_md)] {
+            crate::privacy::store::record(
+                self.txn,
+                crate::privacy::store::ItemKind::Proposal,
+                proposal.id,
+                field,
+                text,
+                &[],
+            )
+            .await?;
+        }
         self.set(proposals::Column::SubmittedAt, self.now.fixed_offset());
         self.tell(
             Audience::Secretariat,

@@ -2,7 +2,7 @@
 //! no member author, idempotent on the sender's ticket number (`external_id`). The secretariat then
 //! accepts and assigns them through the ordinary workflow.
 use chrono::{Datelike, Utc};
-use entity::proposals;
+use entity::{callers, proposals};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
@@ -14,6 +14,7 @@ use super::drafts::next_codes;
 use crate::accounts::Actor;
 use crate::error::{AppError, AppResult};
 use crate::followup::timeline::{self, NewEvent};
+use crate::privacy::{self, store::ItemKind};
 use crate::time::Precision;
 use crate::web::form::{check_text, MAX_BODY_BYTES};
 use crate::workflow::TimelineAction;
@@ -25,6 +26,17 @@ pub struct NewIntake {
     pub title: String,
     pub body_md: String,
     pub topics: Vec<String>,
+    /// The caller, never public (`callers`); the text is checked for the name.
+    pub caller_name: Option<String>,
+    pub caller_phone: Option<String>,
+}
+
+/// A registered item and how many pieces of possible personal information in it wait for the
+/// secretariat's review.
+#[derive(Clone, Debug)]
+pub struct Registered {
+    pub proposal: proposals::Model,
+    pub findings: usize,
 }
 
 /// Ticket numbers: 1–64 characters of letters, digits and `-_./:`.
@@ -66,6 +78,14 @@ fn validate(input: &NewIntake) -> AppResult<Channel> {
             errors.push(e);
         }
     }
+    for (label, value) in [
+        ("来电人姓名", &input.caller_name),
+        ("来电人电话", &input.caller_phone),
+    ] {
+        if let Some(Err(e)) = value.as_deref().map(|v| check_text(label, v, 100, false)) {
+            errors.push(e);
+        }
+    }
     if errors.is_empty() {
         Ok(channel)
     } else {
@@ -90,7 +110,7 @@ struct Pending {
     actor: Actor,
     channel: Channel,
     input: NewIntake,
-    answer: oneshot::Sender<AppResult<(proposals::Model, bool)>>,
+    answer: oneshot::Sender<AppResult<(Registered, bool)>>,
 }
 
 /// Most items written in one transaction.
@@ -104,7 +124,7 @@ impl IntakeBatcher {
         db: &DatabaseConnection,
         actor: &Actor,
         input: NewIntake,
-    ) -> AppResult<(proposals::Model, bool)> {
+    ) -> AppResult<(Registered, bool)> {
         crate::accounts::policy::require(actor, crate::accounts::policy::Action::RegisterIntake)?;
         let channel = validate(&input)?;
         let (answer, answered) = oneshot::channel();
@@ -150,7 +170,7 @@ impl IntakeBatcher {
 async fn write_group(db: DatabaseConnection, group: Vec<Pending>) {
     let items: Vec<&Pending> = group.iter().collect();
     tracing::debug!(items = items.len(), "intake group");
-    let results: Vec<AppResult<(proposals::Model, bool)>> = match write_items(&db, &items).await {
+    let results: Vec<AppResult<(Registered, bool)>> = match write_items(&db, &items).await {
         Ok(done) => done.into_iter().map(Ok).collect(),
         // Something in the group failed and nothing of it was written: each item goes alone,
         // so only the one at fault gets the error.
@@ -168,10 +188,7 @@ async fn write_group(db: DatabaseConnection, group: Vec<Pending>) {
     }
 }
 
-async fn write_alone(
-    db: &DatabaseConnection,
-    item: &Pending,
-) -> AppResult<(proposals::Model, bool)> {
+async fn write_alone(db: &DatabaseConnection, item: &Pending) -> AppResult<(Registered, bool)> {
     match write_items(db, &[item]).await {
         Ok(mut done) => done
             .pop()
@@ -183,11 +200,11 @@ async fn write_alone(
                 Some(sea_orm::SqlErr::UniqueConstraintViolation(_))
             ) =>
         {
-            by_ticket(&item.input.external_id)
+            let found = by_ticket(&item.input.external_id)
                 .one(db)
                 .await?
-                .map(|found| (found, false))
-                .ok_or(AppError::Database(err))
+                .ok_or(AppError::Database(err))?;
+            Ok((registered(db, found).await?, false))
         }
         Err(err) => Err(err),
     }
@@ -197,12 +214,21 @@ fn by_ticket(external_id: &str) -> sea_orm::Select<proposals::Entity> {
     proposals::Entity::find().filter(proposals::Column::ExternalId.eq(external_id))
 }
 
+/// An item registered before, with its findings still waiting for review.
+async fn registered<C: ConnectionTrait>(
+    db: &C,
+    proposal: proposals::Model,
+) -> AppResult<Registered> {
+    let findings = privacy::store::unreviewed(db, ItemKind::Proposal, proposal.id).await?;
+    Ok(Registered { proposal, findings })
+}
+
 /// Writes the items in one transaction: one lookup of their tickets, one block of codes, then
-/// three inserts per new item (proposal, timeline event, audit entry).
+/// per new item the proposal, its caller, its findings, a timeline event and an audit entry.
 async fn write_items(
     db: &DatabaseConnection,
     items: &[&Pending],
-) -> AppResult<Vec<(proposals::Model, bool)>> {
+) -> AppResult<Vec<(Registered, bool)>> {
     let txn = crate::db::begin_write(db).await?;
     let tickets: Vec<String> = items.iter().map(|p| p.input.external_id.clone()).collect();
     let mut known: HashMap<String, proposals::Model> = proposals::Entity::find()
@@ -229,26 +255,26 @@ async fn write_items(
     let mut done = Vec::with_capacity(items.len());
     for item in items {
         if let Some(found) = known.get(&item.input.external_id) {
-            done.push((found.clone(), false));
+            done.push((registered(&txn, found.clone()).await?, false));
             continue;
         }
         let code = codes
             .next()
             .ok_or_else(|| anyhow::anyhow!("fewer codes than new tickets"))?;
-        let proposal = insert_one(&txn, item, code).await?;
-        known.insert(item.input.external_id.clone(), proposal.clone());
-        done.push((proposal, true));
+        let registered = insert_one(&txn, item, code).await?;
+        known.insert(item.input.external_id.clone(), registered.proposal.clone());
+        done.push((registered, true));
     }
     txn.commit().await?;
     Ok(done)
 }
 
-/// Inserts one new item with its timeline event and audit entry.
+/// Inserts one new item with its caller, its findings, its timeline event and audit entry.
 async fn insert_one<C: ConnectionTrait>(
     txn: &C,
     item: &Pending,
     code: String,
-) -> AppResult<proposals::Model> {
+) -> AppResult<Registered> {
     let (actor, channel, input) = (&item.actor, item.channel, &item.input);
     let now = Utc::now();
     let proposal = proposals::Entity::insert(proposals::ActiveModel {
@@ -271,6 +297,46 @@ async fn insert_one<C: ConnectionTrait>(
     })
     .exec_with_returning(txn)
     .await?;
+    let caller_name = input
+        .caller_name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let caller_phone = input
+        .caller_phone
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty());
+    if caller_name.is_some() || caller_phone.is_some() {
+        callers::Entity::insert(callers::ActiveModel {
+            proposal_id: Set(proposal.id),
+            name: Set(caller_name.map(str::to_owned)),
+            phone: Set(caller_phone.map(str::to_owned)),
+            created_at: Set(now.fixed_offset()),
+            ..Default::default()
+        })
+        .exec(txn)
+        .await?;
+    }
+    let proposal =
+        if crate::redaction::service::apply_standing_rules(txn, ItemKind::Proposal, proposal.id)
+            .await?
+            > 0
+        {
+            proposals::Entity::find_by_id(proposal.id)
+                .one(txn)
+                .await?
+                .ok_or(AppError::NotFound)?
+        } else {
+            proposal
+        };
+    let names: Vec<&str> = caller_name.into_iter().collect();
+    let mut findings = 0;
+    for (field, text) in [("title", &proposal.title), ("body_md", &proposal.body_md)] {
+        findings +=
+            privacy::store::record(txn, ItemKind::Proposal, proposal.id, field, text, &names)
+                .await?;
+    }
     timeline::append(
         txn,
         NewEvent {
@@ -302,7 +368,7 @@ async fn insert_one<C: ConnectionTrait>(
         None,
     )
     .await?;
-    Ok(proposal)
+    Ok(Registered { proposal, findings })
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! written reply on a proposal. Called by the workflow (`proposals::handling`) inside the
 //! command's transaction, after `workflow::decide` has allowed the command.
 use chrono::{DateTime, FixedOffset, NaiveDate};
-use entity::{response_proposals, responses};
+use entity::{callers, response_proposals, responses};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::workflow::ResponseKind;
@@ -20,18 +20,27 @@ pub struct NewResponse<'a> {
     pub at: DateTime<FixedOffset>,
 }
 
-/// Inserts the response and links it to its proposal; returns its id.
+/// Inserts the response and links it to its proposal; returns its id. A response whose text
+/// holds possible personal information (the proposal's caller's name included) is kept
+/// unpublished until the secretariat has reviewed it (`redaction`).
 pub async fn publish<C: ConnectionTrait>(
     db: &C,
     new: NewResponse<'_>,
 ) -> Result<i32, sea_orm::DbErr> {
+    let caller: Option<String> = callers::Entity::find()
+        .filter(callers::Column::ProposalId.eq(new.proposal_id))
+        .one(db)
+        .await?
+        .and_then(|c| c.name);
+    let names: Vec<&str> = caller.as_deref().into_iter().collect();
+    let held = !crate::privacy::detect(new.body_md, &names).is_empty();
     let response = responses::Entity::insert(responses::ActiveModel {
         agency_id: Set(new.agency_id),
         kind: Set(new.kind.as_str().into()),
         body_md: Set(new.body_md.to_owned()),
         doc_number: Set(new.doc_number),
         grade: Set(new.grade.map(str::to_owned)),
-        published: Set(true),
+        published: Set(!held),
         responded_on: Set(Some(new.responded_on)),
         created_by_user_id: Set(Some(new.author_user_id)),
         created_at: Set(new.at),
@@ -48,6 +57,17 @@ pub async fn publish<C: ConnectionTrait>(
     })
     .exec(db)
     .await?;
+    if held {
+        crate::privacy::store::record(
+            db,
+            crate::privacy::store::ItemKind::Response,
+            response,
+            "body_md",
+            new.body_md,
+            &names,
+        )
+        .await?;
+    }
     Ok(response)
 }
 

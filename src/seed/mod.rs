@@ -1,5 +1,6 @@
-//! Loads the archive's seed data (drawn from the source documents) in one transaction. Seeding adds
-//! what is missing and never overwrites: running it twice changes nothing.
+//! The archive's seed data (drawn from the source documents), turned into archive records and
+//! written by the archive importer in one transaction. Seeding adds what is missing and never
+//! overwrites: running it twice changes nothing.
 pub mod files;
 
 use std::collections::{BTreeMap, HashMap};
@@ -8,12 +9,9 @@ use std::fmt;
 use anyhow::{anyhow, Context};
 use chrono::Utc;
 use entity::*;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter,
-};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait};
 
-use crate::followup::timeline::{self, NewEvent};
+use crate::opendata::archive::{self, ImportError, Record};
 use crate::time::{parse_partial_date, start_of_day, Precision};
 use crate::workflow::TimelineAction;
 use crate::workflow::{Channel, ProposalStatus};
@@ -49,21 +47,44 @@ pub async fn is_empty(db: &DatabaseConnection) -> anyhow::Result<bool> {
         && sessions::Entity::find().count(db).await? == 0)
 }
 
+/// Seeds through the archive importer, so the seed and an imported archive are written by the
+/// same code and matched on the same natural keys (running it twice changes nothing).
 pub async fn run(db: &DatabaseConnection) -> anyhow::Result<SeedReport> {
     let seeds = SeedSet::load()?;
-    let txn = crate::db::begin_write(db).await?;
-    let mut seeder = Seeder {
-        txn: &txn,
-        report: SeedReport::default(),
-        ids: HashMap::new(),
-    };
-    seeder.load(&seeds).await?;
-    let mut report = seeder.report;
-    crate::proposals::drafts::sync_code_sequences(&txn).await?;
-    crate::revision::bump(&txn).await?;
-    txn.commit().await?;
-    report.totals = table_counts(db).await?;
-    Ok(report)
+    let records = records(&seeds)?;
+    let imported = archive::import_records(db, records, &|_, _| {})
+        .await
+        .map_err(|err| match err {
+            ImportError::Invalid(lines) => anyhow!(
+                "the seed files make invalid records: {}",
+                lines
+                    .iter()
+                    .map(|l| format!("record {}: {}", l.line, l.reason))
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            other => anyhow::Error::new(other),
+        })?;
+    Ok(SeedReport {
+        inserted: imported
+            .inserted
+            .into_iter()
+            .map(|(record, n)| (archive::table_of(record), n as u64))
+            .collect(),
+        totals: table_counts(db).await?,
+    })
+}
+
+/// The seed files as archive records, numbered as a file's lines would be.
+pub fn records(seeds: &SeedSet) -> anyhow::Result<Vec<(usize, Record)>> {
+    let mut builder = Records::default();
+    builder.load(seeds)?;
+    Ok(builder
+        .out
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (i + 1, r))
+        .collect())
 }
 
 /// Row counts of every table, for reports and tests.
@@ -112,14 +133,20 @@ pub async fn table_counts<C: ConnectionTrait>(
     Ok(counts)
 }
 
-struct Seeder<'a, C> {
-    txn: &'a C,
-    report: SeedReport,
-    /// Seed keys (agency:…, person:…, doc:…, response:…, proposal codes) → database ids.
+/// Builds the records: every row gets an id of its own table (1, 2, …, as in an exported file)
+/// and refers to earlier rows by those ids; the importer maps them to the database's.
+#[derive(Default)]
+struct Records {
+    out: Vec<Record>,
+    /// Seed keys (agency:…, person:…, doc:…, response:…, proposal codes) → record ids.
     ids: HashMap<String, i32>,
+    last_id: HashMap<&'static str, i32>,
+    person_names: HashMap<i32, String>,
+    agency_names: HashMap<i32, String>,
+    documents: HashMap<i32, documents::Model>,
 }
 
-impl<C: ConnectionTrait> Seeder<'_, C> {
+impl Records {
     fn id(&self, key: &str) -> anyhow::Result<i32> {
         self.ids
             .get(key)
@@ -127,105 +154,83 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
             .ok_or_else(|| anyhow!("seed refers to unknown key {key}"))
     }
 
-    fn count(&mut self, table: &'static str) {
-        *self.report.inserted.entry(table).or_default() += 1;
+    fn opt_id(&self, key: Option<&str>) -> anyhow::Result<Option<i32>> {
+        key.map(|k| self.id(k)).transpose()
     }
 
-    async fn outbox(&mut self, kind: &str, id: i32) -> anyhow::Result<()> {
-        crate::search::outbox::enqueue(self.txn, kind, id).await?;
-        self.count("search_outbox");
-        Ok(())
+    fn next_id(&mut self, table: &'static str) -> i32 {
+        let id = self.last_id.entry(table).or_default();
+        *id += 1;
+        *id
     }
 
-    async fn load(&mut self, seeds: &SeedSet) -> anyhow::Result<()> {
-        self.agencies(seeds).await?;
-        self.people(seeds).await?;
-        self.documents(seeds).await?;
+    fn load(&mut self, seeds: &SeedSet) -> anyhow::Result<()> {
+        let now = Utc::now().fixed_offset();
+        self.agencies(seeds, now)?;
+        self.people(seeds, now)?;
+        self.documents(seeds, now)?;
         for session in &seeds.sessions {
-            self.session(session)
-                .await
+            self.session(session, now)
                 .with_context(|| format!("session {}", session.session.number))?;
         }
-        self.links(seeds).await?;
-        self.commitments(seeds).await?;
+        self.links(seeds, now)?;
+        self.commitments(seeds, now)?;
         Ok(())
     }
 
-    async fn agencies(&mut self, seeds: &SeedSet) -> anyhow::Result<()> {
-        let now = Utc::now().fixed_offset();
+    fn agencies(&mut self, seeds: &SeedSet, now: Timestamp) -> anyhow::Result<()> {
         for a in &seeds.agencies.agencies {
             crate::agencies::AgencyKind::parse(&a.kind)
                 .ok_or_else(|| anyhow!("agency kind {}", a.kind))?;
-            let existing = agencies::Entity::find()
-                .filter(agencies::Column::ExternalId.eq(&a.key))
-                .one(self.txn)
-                .await?;
-            let id = match existing {
-                Some(row) => row.id,
-                None => {
-                    self.count("agencies");
-                    agencies::Entity::insert(agencies::ActiveModel {
-                        external_id: Set(Some(a.key.clone())),
-                        full_name: Set(a.full_name.clone()),
-                        short_name: Set(a.short_name.clone()),
-                        aliases: Set(serde_json::to_string(&a.aliases)?),
-                        kind: Set(a.kind.clone()),
-                        source_file: Set(Some(a.source_file.clone())),
-                        source_quote: Set(Some(a.source_quote.clone())),
-                        created_at: Set(now),
-                        updated_at: Set(now),
-                        ..Default::default()
-                    })
-                    .exec(self.txn)
-                    .await?
-                    .last_insert_id
-                }
-            };
+            let id = self.next_id("agency");
             self.ids.insert(a.key.clone(), id);
+            self.agency_names.insert(id, a.short_name.clone());
+            self.out.push(Record::Agency(agencies::Model {
+                id,
+                external_id: Some(a.key.clone()),
+                full_name: a.full_name.clone(),
+                short_name: a.short_name.clone(),
+                aliases: serde_json::to_string(&a.aliases)?,
+                kind: a.kind.clone(),
+                valid_from: None,
+                valid_until: None,
+                successor_id: None,
+                source_file: Some(a.source_file.clone()),
+                source_quote: Some(a.source_quote.clone()),
+                created_at: now,
+                updated_at: now,
+            }));
         }
         Ok(())
     }
 
-    async fn people(&mut self, seeds: &SeedSet) -> anyhow::Result<()> {
-        let now = Utc::now().fixed_offset();
+    fn people(&mut self, seeds: &SeedSet, now: Timestamp) -> anyhow::Result<()> {
         for p in &seeds.people.people {
             crate::directory::PersonKind::parse(&p.kind)
                 .ok_or_else(|| anyhow!("person kind {}", p.kind))?;
-            let agency_id = p.agency.as_deref().map(|k| self.id(k)).transpose()?;
-            let existing = people::Entity::find()
-                .filter(people::Column::ExternalId.eq(&p.key))
-                .one(self.txn)
-                .await?;
-            let id = match existing {
-                Some(row) => row.id,
-                None => {
-                    self.count("people");
-                    people::Entity::insert(people::ActiveModel {
-                        external_id: Set(Some(p.key.clone())),
-                        name: Set(p.name.clone()),
-                        kind: Set(p.kind.clone()),
-                        post: Set(p.post.clone()),
-                        affiliation: Set(p.affiliation.clone()),
-                        sector: Set(p.sector.clone()),
-                        agency_id: Set(agency_id),
-                        source_file: Set(Some(p.source_file.clone())),
-                        source_quote: Set(Some(p.source_quote.clone())),
-                        created_at: Set(now),
-                        updated_at: Set(now),
-                        ..Default::default()
-                    })
-                    .exec(self.txn)
-                    .await?
-                    .last_insert_id
-                }
-            };
+            let id = self.next_id("person");
+            let agency_id = self.opt_id(p.agency.as_deref())?;
             self.ids.insert(p.key.clone(), id);
+            self.person_names.insert(id, p.name.clone());
+            self.out.push(Record::Person(people::Model {
+                id,
+                external_id: Some(p.key.clone()),
+                name: p.name.clone(),
+                kind: p.kind.clone(),
+                post: p.post.clone(),
+                affiliation: p.affiliation.clone(),
+                sector: p.sector.clone(),
+                agency_id,
+                source_file: Some(p.source_file.clone()),
+                source_quote: Some(p.source_quote.clone()),
+                created_at: now,
+                updated_at: now,
+            }));
         }
         Ok(())
     }
 
-    async fn documents(&mut self, seeds: &SeedSet) -> anyhow::Result<()> {
-        let now = Utc::now().fixed_offset();
+    fn documents(&mut self, seeds: &SeedSet, now: Timestamp) -> anyhow::Result<()> {
         for d in &seeds.documents.documents {
             crate::documents::DocumentKind::parse(&d.kind)
                 .ok_or_else(|| anyhow!("document kind {}", d.kind))?;
@@ -234,391 +239,312 @@ impl<C: ConnectionTrait> Seeder<'_, C> {
             let dated = d
                 .dated
                 .as_deref()
-                .map(|t| parse_partial_date(t).ok_or_else(|| anyhow!("bad date {t}")));
-            let dated = dated.transpose()?;
-            let existing = documents::Entity::find()
-                .filter(documents::Column::ExternalId.eq(&d.key))
-                .one(self.txn)
-                .await?;
-            let id = match existing {
-                Some(row) => row.id,
-                None => {
-                    self.count("documents");
-                    let id = documents::Entity::insert(documents::ActiveModel {
-                        external_id: Set(Some(d.key.clone())),
-                        kind: Set(d.kind.clone()),
-                        issuer: Set(d.issuer.clone()),
-                        title: Set(d.title.clone()),
-                        published_on: Set(dated.map(|(date, _)| date)),
-                        date_precision: Set(dated
-                            .map_or("unknown", |(_, p)| p.as_str())
-                            .to_owned()),
-                        date_basis: Set(d.date_basis.clone()),
-                        body_md: Set(crate::web::markdown::paragraphs_from_lines(text)),
-                        published: Set(true),
-                        source_file: Set(Some(d.file.clone())),
-                        created_at: Set(now),
-                        updated_at: Set(now),
-                        ..Default::default()
-                    })
-                    .exec(self.txn)
-                    .await?
-                    .last_insert_id;
-                    self.outbox("document", id).await?;
-                    id
-                }
-            };
+                .map(|t| parse_partial_date(t).ok_or_else(|| anyhow!("bad date {t}")))
+                .transpose()?;
+            let id = self.next_id("document");
             self.ids.insert(d.key.clone(), id);
+            let document = documents::Model {
+                id,
+                external_id: Some(d.key.clone()),
+                kind: d.kind.clone(),
+                issuer: d.issuer.clone(),
+                title: d.title.clone(),
+                published_on: dated.map(|(date, _)| date),
+                date_precision: dated.map_or("unknown", |(_, p)| p.as_str()).to_owned(),
+                date_basis: d.date_basis.clone(),
+                doc_number: None,
+                body_md: crate::web::markdown::paragraphs_from_lines(text),
+                url: None,
+                published: true,
+                source_file: Some(d.file.clone()),
+                source_quote: None,
+                created_at: now,
+                updated_at: now,
+            };
+            self.documents.insert(id, document.clone());
+            self.out.push(Record::Document(document));
         }
         Ok(())
     }
 
-    async fn session(&mut self, file: &files::SessionFile) -> anyhow::Result<()> {
-        let now = Utc::now().fixed_offset();
+    fn session(&mut self, file: &files::SessionFile, now: Timestamp) -> anyhow::Result<()> {
         let s = &file.session;
-        let existing = sessions::Entity::find()
-            .filter(sessions::Column::Number.eq(s.number))
-            .one(self.txn)
-            .await?;
-        let session_id = match existing {
-            Some(row) => row.id,
-            None => {
-                let media: Vec<crate::sessions::service::MediaLink> = s
-                    .media
-                    .iter()
-                    .map(|m| {
-                        Ok(crate::sessions::service::MediaLink {
-                            label: m.label.clone(),
-                            url: m.url.clone(),
-                            document_id: m.document.as_deref().map(|k| self.id(k)).transpose()?,
-                            note: m.note.clone(),
-                        })
-                    })
-                    .collect::<anyhow::Result<_>>()?;
-                self.count("sessions");
-                let id = sessions::Entity::insert(sessions::ActiveModel {
-                    number: Set(s.number),
-                    topic: Set(s.topic.clone()),
-                    held_on: Set(s.held_on),
-                    held_at_text: Set(Some(s.held_at_text.clone())),
-                    date_basis: Set(Some(s.date_basis.clone())),
-                    organisers: Set(serde_json::to_string(&s.organisers)?),
-                    summary_md: Set(s.summary_md.trim().to_owned()),
-                    media_links: Set(serde_json::to_string(&media)?),
-                    published: Set(true),
-                    source_file: Set(Some(s.source_file.clone())),
-                    source_quote: Set(Some(s.source_quote.clone())),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    ..Default::default()
+        let media: Vec<crate::sessions::service::MediaLink> = s
+            .media
+            .iter()
+            .map(|m| {
+                Ok(crate::sessions::service::MediaLink {
+                    label: m.label.clone(),
+                    url: m.url.clone(),
+                    document_id: self.opt_id(m.document.as_deref())?,
+                    note: m.note.clone(),
                 })
-                .exec(self.txn)
-                .await?
-                .last_insert_id;
-                self.outbox("session", id).await?;
-                id
-            }
-        };
+            })
+            .collect::<anyhow::Result<_>>()?;
+        let session_id = self.next_id("session");
+        self.out.push(Record::Session(sessions::Model {
+            id: session_id,
+            number: s.number,
+            topic: s.topic.clone(),
+            held_on: s.held_on,
+            held_at_text: Some(s.held_at_text.clone()),
+            date_basis: Some(s.date_basis.clone()),
+            venue: None,
+            organisers: serde_json::to_string(&s.organisers)?,
+            summary_md: s.summary_md.trim().to_owned(),
+            media_links: serde_json::to_string(&media)?,
+            published: true,
+            source_file: Some(s.source_file.clone()),
+            source_quote: Some(s.source_quote.clone()),
+            created_at: now,
+            updated_at: now,
+        }));
 
         for (order, p) in s.participants.iter().enumerate() {
             crate::directory::PersonKind::parse(&p.role)
                 .ok_or_else(|| anyhow!("participant role {}", p.role))?;
+            let id = self.next_id("participant");
             let person_id = self.id(&p.person)?;
-            let present = session_participants::Entity::find()
-                .filter(session_participants::Column::SessionId.eq(session_id))
-                .filter(session_participants::Column::PersonId.eq(person_id))
-                .filter(session_participants::Column::Role.eq(&p.role))
-                .one(self.txn)
-                .await?
-                .is_some();
-            if !present {
-                self.count("session_participants");
-                session_participants::Entity::insert(session_participants::ActiveModel {
-                    session_id: Set(session_id),
-                    person_id: Set(person_id),
-                    role: Set(p.role.clone()),
-                    post_as_printed: Set(p.post_as_printed.clone()),
-                    sort_order: Set(order as i32),
-                    source_quote: Set(None),
-                    ..Default::default()
-                })
-                .exec(self.txn)
-                .await?;
-            }
+            self.out
+                .push(Record::Participant(session_participants::Model {
+                    id,
+                    session_id,
+                    person_id,
+                    role: p.role.clone(),
+                    post_as_printed: p.post_as_printed.clone(),
+                    sort_order: order as i32,
+                    source_quote: None,
+                }));
         }
 
-        let submitted_at = start_of_day(s.held_on);
+        let submitted_at = start_of_day(s.held_on).fixed_offset();
         for p in &file.proposals {
-            let existing = proposals::Entity::find()
-                .filter(proposals::Column::Code.eq(&p.code))
-                .one(self.txn)
-                .await?;
             let author_id = self.id(&p.author)?;
-            let id = match existing {
-                Some(row) => row.id,
-                None => {
-                    self.count("proposals");
-                    let id = proposals::Entity::insert(proposals::ActiveModel {
-                        code: Set(p.code.clone()),
-                        session_id: Set(Some(session_id)),
-                        channel: Set(Channel::Session.as_str().to_owned()),
-                        title: Set(p.title.clone()),
-                        body_md: Set(proposal_body(&p.quote, p.context.as_deref())),
-                        author_id: Set(Some(author_id)),
-                        topics: Set(serde_json::to_string(&p.topics)?),
-                        status: Set(ProposalStatus::Accepted.as_str().to_owned()),
-                        published: Set(true),
-                        supervised: Set(false),
-                        submitted_at: Set(Some(submitted_at.fixed_offset())),
-                        version: Set(0),
-                        status_basis: Set(Some(STATUS_BASIS.to_owned())),
-                        source_file: Set(Some(s.source_file.clone())),
-                        source_quote: Set(Some(p.quote.clone())),
-                        created_at: Set(now),
-                        updated_at: Set(now),
-                        ..Default::default()
-                    })
-                    .exec(self.txn)
-                    .await?
-                    .last_insert_id;
-                    let author = self.author_label(author_id).await?;
-                    timeline::append(
-                        self.txn,
-                        NewEvent {
-                            proposal_id: id,
-                            occurred_at: submitted_at,
-                            precision: Precision::Day,
-                            actor_user_id: None,
-                            actor_label: &author,
-                            action: TimelineAction::Submitted,
-                            from_status: None,
-                            to_status: Some(ProposalStatus::Submitted),
-                            note: Some(format!("在“倾听与商量”第{}期协商活动中提出", s.number)),
-                            public: true,
-                            source_file: Some(s.source_file.clone()),
-                            source_quote: Some(p.quote.clone()),
-                        },
-                    )
-                    .await?;
-                    self.count("timeline_events");
-                    self.outbox("proposal", id).await?;
-                    id
-                }
-            };
+            let id = self.next_id("proposal");
             self.ids.insert(p.code.clone(), id);
+            self.out.push(Record::Proposal(proposals::Model {
+                id,
+                code: p.code.clone(),
+                external_id: None,
+                session_id: Some(session_id),
+                channel: Channel::Session.as_str().to_owned(),
+                title: p.title.clone(),
+                body_md: proposal_body(&p.quote, p.context.as_deref()),
+                author_id: Some(author_id),
+                topics: serde_json::to_string(&p.topics)?,
+                status: ProposalStatus::Accepted.as_str().to_owned(),
+                published: true,
+                supervised: false,
+                merged_into_id: None,
+                decision_reason: None,
+                submitted_at: Some(submitted_at),
+                accepted_at: None,
+                assigned_at: None,
+                due_on: None,
+                answered_at: None,
+                closed_at: None,
+                version: 0,
+                created_by_user_id: None,
+                status_basis: Some(STATUS_BASIS.to_owned()),
+                source_file: Some(s.source_file.clone()),
+                source_quote: Some(p.quote.clone()),
+                paused_on: None,
+                created_at: now,
+                updated_at: now,
+            }));
+            let author = self.person_names[&author_id].clone();
+            self.event(Event {
+                proposal_id: id,
+                occurred_at: submitted_at,
+                precision: Precision::Day,
+                actor_label: author,
+                action: TimelineAction::Submitted,
+                to_status: Some(ProposalStatus::Submitted),
+                note: format!("在“倾听与商量”第{}期协商活动中提出", s.number),
+                source_file: Some(s.source_file.clone()),
+                source_quote: p.quote.clone(),
+                created_at: now,
+            });
         }
 
         for r in &file.responses {
-            self.response(r, &s.source_file)
-                .await
+            self.response(r, &s.source_file, now)
                 .with_context(|| r.key.clone())?;
         }
         Ok(())
     }
 
-    async fn author_label(&self, person_id: i32) -> anyhow::Result<String> {
-        let person = people::Entity::find_by_id(person_id)
-            .one(self.txn)
-            .await?
-            .context("author")?;
-        Ok(person.name)
+    fn event(&mut self, e: Event) {
+        let id = self.next_id("event");
+        self.out.push(Record::Event(timeline_events::Model {
+            id,
+            proposal_id: e.proposal_id,
+            occurred_at: e.occurred_at,
+            precision: e.precision.as_str().to_owned(),
+            actor_user_id: None,
+            actor_label: e.actor_label,
+            action: e.action.as_str().to_owned(),
+            from_status: None,
+            to_status: e.to_status.map(|s| s.as_str().to_owned()),
+            note: Some(e.note),
+            public: true,
+            created_at: e.created_at,
+            source_file: e.source_file,
+            source_quote: Some(e.source_quote),
+        }));
     }
 
-    async fn response(&mut self, r: &files::ResponseSeed, source_file: &str) -> anyhow::Result<()> {
+    fn response(
+        &mut self,
+        r: &files::ResponseSeed,
+        source_file: &str,
+        now: Timestamp,
+    ) -> anyhow::Result<()> {
         crate::workflow::ResponseKind::parse(&r.kind)
             .ok_or_else(|| anyhow!("response kind {}", r.kind))?;
-        let now = Utc::now().fixed_offset();
         let agency_id = self.id(&r.agency)?;
         let responder_id = self.id(&r.responder)?;
-        let existing = responses::Entity::find()
-            .filter(responses::Column::ExternalId.eq(&r.key))
-            .one(self.txn)
-            .await?;
-        let (response_id, is_new) = match existing {
-            Some(row) => (row.id, false),
-            None => {
-                self.count("responses");
-                let id = responses::Entity::insert(responses::ActiveModel {
-                    external_id: Set(Some(r.key.clone())),
-                    agency_id: Set(agency_id),
-                    responder_id: Set(Some(responder_id)),
-                    kind: Set(r.kind.clone()),
-                    body_md: Set(format!("> {}", r.quote)),
-                    published: Set(true),
-                    responded_on: Set(Some(r.responded_on)),
-                    source_file: Set(Some(source_file.to_owned())),
-                    source_quote: Set(Some(r.quote.clone())),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    ..Default::default()
-                })
-                .exec(self.txn)
-                .await?
-                .last_insert_id;
-                (id, true)
-            }
-        };
+        let response_id = self.next_id("response");
         self.ids.insert(r.key.clone(), response_id);
-        let agency = agencies::Entity::find_by_id(agency_id)
-            .one(self.txn)
-            .await?
-            .context("agency")?;
-        let responder = self.author_label(responder_id).await?;
+        self.out.push(Record::Response(responses::Model {
+            id: response_id,
+            external_id: Some(r.key.clone()),
+            agency_id,
+            responder_id: Some(responder_id),
+            kind: r.kind.clone(),
+            body_md: format!("> {}", r.quote),
+            doc_number: None,
+            grade: None,
+            published: true,
+            responded_on: Some(r.responded_on),
+            document_id: None,
+            created_by_user_id: None,
+            source_file: Some(source_file.to_owned()),
+            source_quote: Some(r.quote.clone()),
+            created_at: now,
+            updated_at: now,
+        }));
+        let actor = format!(
+            "{} {}",
+            self.agency_names[&agency_id], self.person_names[&responder_id]
+        );
         for code in &r.answers {
             let proposal_id = self.id(code)?;
-            let linked = response_proposals::Entity::find()
-                .filter(response_proposals::Column::ResponseId.eq(response_id))
-                .filter(response_proposals::Column::ProposalId.eq(proposal_id))
-                .one(self.txn)
-                .await?
-                .is_some();
-            if linked {
-                continue;
-            }
-            self.count("response_proposals");
-            response_proposals::Entity::insert(response_proposals::ActiveModel {
-                response_id: Set(response_id),
-                proposal_id: Set(proposal_id),
-                ..Default::default()
-            })
-            .exec(self.txn)
-            .await?;
-            if is_new {
-                timeline::append(
-                    self.txn,
-                    NewEvent {
-                        proposal_id,
-                        occurred_at: start_of_day(r.responded_on),
-                        precision: Precision::Day,
-                        actor_user_id: None,
-                        actor_label: &format!("{} {}", agency.short_name, responder),
-                        action: TimelineAction::Responded,
-                        from_status: None,
-                        to_status: None,
-                        note: Some("在协商活动现场回应".to_owned()),
-                        public: true,
-                        source_file: Some(source_file.to_owned()),
-                        source_quote: Some(r.quote.clone()),
-                    },
-                )
-                .await?;
-                self.count("timeline_events");
-                self.outbox("proposal", proposal_id).await?;
-            }
+            let id = self.next_id("response_link");
+            self.out
+                .push(Record::ResponseLink(response_proposals::Model {
+                    id,
+                    response_id,
+                    proposal_id,
+                }));
+            self.event(Event {
+                proposal_id,
+                occurred_at: start_of_day(r.responded_on).fixed_offset(),
+                precision: Precision::Day,
+                actor_label: actor.clone(),
+                action: TimelineAction::Responded,
+                to_status: None,
+                note: "在协商活动现场回应".to_owned(),
+                source_file: Some(source_file.to_owned()),
+                source_quote: r.quote.clone(),
+                created_at: now,
+            });
         }
         Ok(())
     }
 
-    async fn links(&mut self, seeds: &SeedSet) -> anyhow::Result<()> {
+    fn links(&mut self, seeds: &SeedSet, now: Timestamp) -> anyhow::Result<()> {
         for l in &seeds.followup.links {
             let document_id = self.id(&l.document)?;
             let proposal_id = self.id(&l.proposal)?;
-            let present = document_links::Entity::find()
-                .filter(document_links::Column::DocumentId.eq(document_id))
-                .filter(document_links::Column::ProposalId.eq(proposal_id))
-                .one(self.txn)
-                .await?
-                .is_some();
-            if present {
-                continue;
-            }
-            self.count("document_links");
-            document_links::Entity::insert(document_links::ActiveModel {
-                document_id: Set(document_id),
-                proposal_id: Set(proposal_id),
-                note: Set(l.note.clone()),
-                source_quote: Set(Some(l.quote.clone())),
-                ..Default::default()
-            })
-            .exec(self.txn)
-            .await?;
-            let document = documents::Entity::find_by_id(document_id)
-                .one(self.txn)
-                .await?
-                .context("document")?;
+            let id = self.next_id("document_link");
+            self.out.push(Record::DocumentLink(document_links::Model {
+                id,
+                document_id,
+                proposal_id,
+                note: l.note.clone(),
+                source_quote: Some(l.quote.clone()),
+            }));
+            let document = &self.documents[&document_id];
+            // An undated document puts nothing on the timeline: it has no moment to stand at.
             if let Some(date) = document.published_on {
-                let precision =
-                    Precision::parse(&document.date_precision).unwrap_or(Precision::Day);
-                timeline::append(
-                    self.txn,
-                    NewEvent {
-                        proposal_id,
-                        occurred_at: start_of_day(date),
-                        precision,
-                        actor_user_id: None,
-                        actor_label: &document.issuer,
-                        action: TimelineAction::FollowedUp,
-                        from_status: None,
-                        to_status: None,
-                        note: Some(format!("《{}》:{}", document.title, l.note)),
-                        public: true,
-                        source_file: document.source_file.clone(),
-                        source_quote: Some(l.quote.clone()),
-                    },
-                )
-                .await?;
-                self.count("timeline_events");
+                let event = Event {
+                    proposal_id,
+                    occurred_at: start_of_day(date).fixed_offset(),
+                    precision: Precision::parse(&document.date_precision).unwrap_or(Precision::Day),
+                    actor_label: document.issuer.clone(),
+                    action: TimelineAction::FollowedUp,
+                    to_status: None,
+                    note: format!("《{}》:{}", document.title, l.note),
+                    source_file: document.source_file.clone(),
+                    source_quote: l.quote.clone(),
+                    created_at: now,
+                };
+                self.event(event);
             }
         }
         Ok(())
     }
 
-    async fn commitments(&mut self, seeds: &SeedSet) -> anyhow::Result<()> {
-        let now = Utc::now().fixed_offset();
+    fn commitments(&mut self, seeds: &SeedSet, now: Timestamp) -> anyhow::Result<()> {
         for c in &seeds.followup.commitments {
             crate::followup::Comparison::parse(&c.comparison)
                 .ok_or_else(|| anyhow!("comparison {}", c.comparison))?;
-            let existing = commitments::Entity::find()
-                .filter(commitments::Column::ExternalId.eq(&c.key))
-                .one(self.txn)
-                .await?;
-            if existing.is_some() {
-                continue;
-            }
-            self.count("commitments");
-            let id = commitments::Entity::insert(commitments::ActiveModel {
-                external_id: Set(Some(c.key.clone())),
-                description: Set(c.description.clone()),
-                metric: Set(c.metric.clone()),
-                unit: Set(c.unit.clone()),
-                baseline: Set(c.baseline),
-                target_value: Set(c.target_value),
-                comparison: Set(c.comparison.clone()),
-                target_date: Set(c.target_date),
-                agency_id: Set(self.id(&c.agency)?),
-                proposal_id: Set(c.proposal.as_deref().map(|k| self.id(k)).transpose()?),
-                response_id: Set(c.response.as_deref().map(|k| self.id(k)).transpose()?),
-                document_id: Set(c.document.as_deref().map(|k| self.id(k)).transpose()?),
-                source_file: Set(Some(c.source_file.clone())),
-                source_quote: Set(Some(c.source_quote.clone())),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
-            })
-            .exec(self.txn)
-            .await?
-            .last_insert_id;
+            let id = self.next_id("commitment");
+            self.out.push(Record::Commitment(commitments::Model {
+                id,
+                external_id: Some(c.key.clone()),
+                description: c.description.clone(),
+                metric: c.metric.clone(),
+                unit: c.unit.clone(),
+                baseline: c.baseline,
+                target_value: c.target_value,
+                comparison: c.comparison.clone(),
+                target_date: c.target_date,
+                agency_id: self.id(&c.agency)?,
+                proposal_id: self.opt_id(c.proposal.as_deref())?,
+                response_id: self.opt_id(c.response.as_deref())?,
+                document_id: self.opt_id(c.document.as_deref())?,
+                source_file: Some(c.source_file.clone()),
+                source_quote: Some(c.source_quote.clone()),
+                created_at: now,
+                updated_at: now,
+            }));
             for r in &c.reports {
-                self.count("commitment_reports");
-                commitment_reports::Entity::insert(commitment_reports::ActiveModel {
-                    commitment_id: Set(id),
-                    value: Set(r.value),
-                    reported_on: Set(r.reported_on),
-                    period_label: Set(r.period.clone()),
-                    document_id: Set(r.document.as_deref().map(|k| self.id(k)).transpose()?),
-                    note: Set(r.note.clone()),
-                    source_file: Set(Some(r.source_file.clone())),
-                    source_quote: Set(Some(r.source_quote.clone())),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                    ..Default::default()
-                })
-                .exec(self.txn)
-                .await?;
+                let report_id = self.next_id("report");
+                self.out.push(Record::Report(commitment_reports::Model {
+                    id: report_id,
+                    commitment_id: id,
+                    value: r.value,
+                    reported_on: r.reported_on,
+                    period_label: r.period.clone(),
+                    document_id: self.opt_id(r.document.as_deref())?,
+                    note: r.note.clone(),
+                    source_file: Some(r.source_file.clone()),
+                    source_quote: Some(r.source_quote.clone()),
+                    created_at: now,
+                    updated_at: now,
+                }));
             }
         }
         Ok(())
     }
+}
+
+type Timestamp = chrono::DateTime<chrono::FixedOffset>;
+
+/// A public timeline event drawn from a source document.
+struct Event {
+    proposal_id: i32,
+    occurred_at: Timestamp,
+    precision: Precision,
+    actor_label: String,
+    action: TimelineAction,
+    to_status: Option<ProposalStatus>,
+    note: String,
+    source_file: Option<String>,
+    source_quote: String,
+    created_at: Timestamp,
 }
 
 /// A seeded proposal's body: the member's words as quoted, with the report's framing sentence.

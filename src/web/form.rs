@@ -48,6 +48,13 @@ impl Fields {
             .map_or("", String::as_str)
     }
 
+    /// Every field's first value, by name.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0
+            .iter()
+            .map(|(name, values)| (name.as_str(), values.first().map_or("", String::as_str)))
+    }
+
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.0
             .get(name)

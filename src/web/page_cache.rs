@@ -91,9 +91,9 @@ impl Stored {
         if html.len() < COMPRESS_FROM {
             return Stored::Plain(html);
         }
-        // The fastest level: the default one made session pages 11% smaller but their first
-        // rendering slower (kept 100k corpus, 5 s from an empty cache: 2,165–2,767 against
-        // 3,472–3,695 req/s), and all of them fit the budget either way.
+        // The fastest level: the default one saves a little more memory but makes every first
+        // rendering pay for it, and pages fit the cache's budget either way (BENCHMARKS.md,
+        // "Large pages kept gzip-compressed").
         let mut encoder =
             flate2::write::GzEncoder::new(Vec::with_capacity(html.len() / 3), Compression::fast());
         match encoder.write_all(&html).and_then(|_| encoder.finish()) {

@@ -240,6 +240,9 @@ pub struct Facts {
     pub missing_co_opinions: Vec<String>,
     /// What a draft still lacks before it can be submitted; known to its author.
     pub draft_problems: Vec<String>,
+    /// Personal information found in the item's text that the secretariat has not reviewed yet
+    /// (`privacy::review`): the item cannot be made public until it has.
+    pub unreviewed_personal_info: usize,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -261,6 +264,8 @@ pub enum WorkflowError {
     CoOpinionsMissing(Vec<String>),
     #[error("the draft is incomplete")]
     DraftIncomplete(Vec<String>),
+    #[error("personal information not reviewed")]
+    PersonalInfoUnreviewed(usize),
 }
 
 impl WorkflowError {
@@ -285,6 +290,9 @@ impl WorkflowError {
                 names.join("、")
             ),
             Self::DraftIncomplete(problems) => problems.join(" "),
+            Self::PersonalInfoUnreviewed(n) => format!(
+                "正文中有 {n} 处疑似个人信息尚未审核,请先在“个人信息审核”中隐去或确认后再立案公开。"
+            ),
         }
     }
 
@@ -317,6 +325,10 @@ fn guard(kind: CommandKind, facts: &Facts) -> Option<WorkflowError> {
         CommandKind::Submit if !facts.draft_problems.is_empty() => {
             Some(WorkflowError::DraftIncomplete(facts.draft_problems.clone()))
         }
+        // Accepting publishes the item.
+        CommandKind::Accept if facts.unreviewed_personal_info > 0 => Some(
+            WorkflowError::PersonalInfoUnreviewed(facts.unreviewed_personal_info),
+        ),
         _ => None,
     }
 }
@@ -428,7 +440,8 @@ pub fn held_back(
                 Err(
                     refused @ (WorkflowError::ReturnWindowClosed { .. }
                     | WorkflowError::CoOpinionsMissing(_)
-                    | WorkflowError::DraftIncomplete(_)),
+                    | WorkflowError::DraftIncomplete(_)
+                    | WorkflowError::PersonalInfoUnreviewed(_)),
                 ) => Some((kind, refused)),
                 _ => None,
             },
@@ -781,6 +794,24 @@ mod tests {
     }
 
     #[test]
+    fn an_item_with_unreviewed_personal_information_is_not_accepted_into_the_public_record() {
+        let found = Facts {
+            unreviewed_personal_info: 2,
+            ..Facts::default()
+        };
+        assert_eq!(
+            decide(S::Submitted, R::Secretariat, &found, &Command::Accept),
+            Err(WorkflowError::PersonalInfoUnreviewed(2))
+        );
+        let held = held_back(S::Submitted, R::Secretariat, &found);
+        assert!(held.iter().any(|(kind, _)| *kind == CommandKind::Accept));
+        // Not accepting it, or sending it back, stays possible.
+        assert!(available(S::Submitted, R::Secretariat, &found).contains(&CommandKind::Reject));
+        assert!(available(S::Submitted, R::Secretariat, &Facts::default())
+            .contains(&CommandKind::Accept));
+    }
+
+    #[test]
     fn a_reply_waits_for_the_co_handling_opinions_and_the_page_says_so() {
         let waiting = Facts {
             missing_co_opinions: vec!["市财政局".into()],
@@ -853,6 +884,7 @@ mod tests {
             0i64..15,
             names(),
             names(),
+            0usize..3,
         )
             .prop_map(
                 |(
@@ -861,12 +893,14 @@ mod tests {
                     return_window_days,
                     missing_co_opinions,
                     draft_problems,
+                    unreviewed_personal_info,
                 )| Facts {
                     paused,
                     days_since_assigned,
                     return_window_days,
                     missing_co_opinions,
                     draft_problems,
+                    unreviewed_personal_info,
                 },
             )
     }

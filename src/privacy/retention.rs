@@ -1,0 +1,61 @@
+//! Retention of the personal data the system collects itself: IP addresses and user agents in
+//! the audit log and the login records are kept for a configured number of days
+//! (`Config::personal_data_retention_days`), then removed by a daily job. The entries stay (who
+//! did what, when); only the address and agent go. Failed-login records exist for their address
+//! and name, so they go whole.
+use chrono::{DateTime, Utc};
+use entity::{audit_log, login_attempts, login_sessions};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+/// What one run removed.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub audit_addresses: u64,
+    pub session_addresses: u64,
+    pub login_attempts: u64,
+}
+
+/// Removes what is older than `days` before `now`.
+pub async fn purge<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    days: i64,
+) -> Result<Purged, sea_orm::DbErr> {
+    let cutoff = (now - chrono::Duration::days(days)).fixed_offset();
+    let audit_addresses = audit_log::Entity::update_many()
+        .col_expr(audit_log::Column::Ip, Expr::value(Option::<String>::None))
+        .filter(audit_log::Column::At.lt(cutoff))
+        .filter(audit_log::Column::Ip.is_not_null())
+        .exec(db)
+        .await?
+        .rows_affected;
+    let session_addresses = login_sessions::Entity::update_many()
+        .col_expr(
+            login_sessions::Column::Ip,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            login_sessions::Column::UserAgent,
+            Expr::value(Option::<String>::None),
+        )
+        .filter(login_sessions::Column::LastSeenAt.lt(cutoff))
+        .filter(
+            sea_orm::Condition::any()
+                .add(login_sessions::Column::Ip.is_not_null())
+                .add(login_sessions::Column::UserAgent.is_not_null()),
+        )
+        .exec(db)
+        .await?
+        .rows_affected;
+    let login_attempts = login_attempts::Entity::delete_many()
+        .filter(login_attempts::Column::AttemptedAt.lt(cutoff))
+        .exec(db)
+        .await?
+        .rows_affected;
+    Ok(Purged {
+        audit_addresses,
+        session_addresses,
+        login_attempts,
+    })
+}
