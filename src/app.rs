@@ -125,10 +125,23 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::search::routes())
         .merge(crate::statistics::routes())
         .merge(
-            crate::api::routes().route_layer(middleware::from_fn_with_state(
+            crate::api::write_routes().route_layer(middleware::from_fn_with_state(
                 state.clone(),
                 crate::api::rate_limit::limit_writes,
             )),
+        )
+        // What other systems read: validators, caching and CORS (`web::conditional`).
+        .merge(
+            crate::api::read_routes()
+                .merge(crate::opendata::public_routes())
+                .route_layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    crate::web::conditional::public_read,
+                )),
+        )
+        .merge(
+            crate::search::api_routes()
+                .route_layer(middleware::from_fn(crate::web::conditional::cors)),
         )
         .merge(crate::metrics::routes())
         .merge(crate::opendata::routes())

@@ -141,7 +141,8 @@ async fn every_get_endpoint_answers_with_its_documented_shape() {
     let person = app.person_id("王雪").await.to_string();
     let (_, documents) = app.get("/api/v1/documents").await;
     let documents: Value = serde_json::from_str(&documents).unwrap();
-    let document = documents[0]["id"].to_string();
+    let document = documents["items"][0]["id"].to_string();
+    assert_ne!(document, "null", "a published document to read");
 
     let mut checked = 0;
     for (template, item) in doc["paths"].as_object().unwrap() {
@@ -470,4 +471,205 @@ async fn tokens_act_within_their_account_and_the_hotline_intake_is_idempotent() 
     assert_eq!(status, 401);
     // Only admins see the token page.
     assert_eq!(secretariat.get("/admin/tokens").await.0, 403);
+}
+
+/// What a harvester meets: one list envelope with `Link` headers on every list, page parameters
+/// that fail with their name, validators that answer 304 until public content changes, CORS on
+/// reads only, and codes (not labels) in JSON.
+#[tokio::test]
+async fn lists_link_their_pages_reads_revalidate_and_other_origins_may_read() {
+    let app = spawn_app().await;
+    let get = |path: &str, etag: Option<&str>| {
+        let mut request = app.client.get(app.url(path));
+        if let Some(etag) = etag {
+            request = request.header("if-none-match", etag);
+        }
+        request.send()
+    };
+
+    // Every list: the same envelope and a Link header; following `next` visits each item once.
+    for list in [
+        "/api/v1/sessions",
+        "/api/v1/proposals",
+        "/api/v1/agencies",
+        "/api/v1/people",
+        "/api/v1/documents",
+    ] {
+        let mut seen = Vec::new();
+        let mut next = Some(format!("{list}?per_page=1"));
+        let mut total = None;
+        while let Some(path) = next.take() {
+            let response = get(&path, None).await.unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            let link = response.headers()["link"].to_str().unwrap().to_owned();
+            assert!(
+                link.contains("rel=\"first\"") && link.contains("rel=\"last\""),
+                "{link}"
+            );
+            let page: Value = response.json().await.unwrap();
+            assert_eq!(page["per_page"], 1, "{path}");
+            total = page["total"].as_u64();
+            for item in page["items"].as_array().unwrap() {
+                seen.push(item["url"].as_str().unwrap().to_owned());
+            }
+            next = link
+                .split(", ")
+                .find(|l| l.ends_with("rel=\"next\""))
+                .map(|l| l[1..l.find('>').unwrap()].to_owned());
+            assert!(seen.len() <= 1000, "{list} never ends");
+        }
+        let unique: std::collections::BTreeSet<_> = seen.iter().collect();
+        assert_eq!(Some(seen.len() as u64), total, "{list}: every item once");
+        assert_eq!(unique.len(), seen.len(), "{list}: no item twice");
+        // The seed holds one session (第27期); every other list spans several pages.
+        assert!(
+            seen.len() > 1 || list.ends_with("sessions"),
+            "{list} has more than one page in the seed"
+        );
+    }
+    // Search too: items, and numeric page fields.
+    let (_, search) = app
+        .json("/api/v1/search?q=%E7%A7%91%E6%8A%80&per_page=5")
+        .await;
+    assert!(
+        search["items"].as_array().unwrap().len() == 5 && search["page"] == 1,
+        "{search}"
+    );
+
+    // A parameter that fails is named; per_page beyond the maximum is refused, not cut.
+    for (path, named) in [
+        ("/api/v1/proposals?page=abc", "参数 page"),
+        (
+            "/api/v1/sessions?per_page=500",
+            "参数 per_page 应在 1 到 200 之间",
+        ),
+        ("/api/v1/people?page=0", "参数 page"),
+        ("/api/v1/search?q=x&per_page=zz", "参数 per_page"),
+        ("/api/v1/proposals?session=abc", "参数 session"),
+    ] {
+        let (status, body) = app.json(path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert!(
+            body["detail"].as_str().unwrap().contains(named),
+            "{path}: {body}"
+        );
+    }
+
+    // Validators: an unchanged read is a bodiless 304 until public content changes.
+    let detail = "/api/v1/proposals/TS-2023-027-06";
+    let first = get(detail, None).await.unwrap();
+    assert_eq!(first.headers()["access-control-allow-origin"], "*");
+    assert!(first.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .starts_with("public"));
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let body: Value = first.json().await.unwrap();
+    for a in body["assignments"].as_array().unwrap() {
+        assert!(
+            a["role"] == "lead" || a["role"] == "co",
+            "codes in JSON: {a}"
+        );
+        assert!(
+            a["role_label"] == "主办" || a["role_label"] == "协办",
+            "{a}"
+        );
+    }
+    let again = get(detail, Some(&etag)).await.unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"].to_str().unwrap(), etag);
+    assert!(again.bytes().await.unwrap().is_empty());
+    let feed = get("/feeds/proposals.atom", None).await.unwrap();
+    let feed_etag = feed.headers()["etag"].to_str().unwrap().to_owned();
+    assert_eq!(
+        get("/feeds/proposals.atom", Some(&feed_etag))
+            .await
+            .unwrap()
+            .status(),
+        304
+    );
+
+    // A public change (the secretariat accepts a 12345 ticket) makes every validator stale.
+    let admin = app.signed_in("root", "admin", None, None).await;
+    app.create_user("hotline", "secretariat", None, None).await;
+    let hotline = token_for(&admin, "hotline").await;
+    let ticket = json!({"channel": "hotline_12345", "external_id": "12345-20261202-0001",
+        "title": "建议延长科技馆周末开放时间", "body_md": "市民来电:希望科技馆周末延长开放。"});
+    let (status, created) = post_json(&app, "/api/v1/intake", Some(&hotline), ticket).await;
+    assert_eq!(status, 201, "{created}");
+    let decision = format!(
+        "/api/v1/proposals/{}/decision",
+        created["code"].as_str().unwrap()
+    );
+    let (status, decided) =
+        post_json(&app, &decision, Some(&hotline), json!({"action": "accept"})).await;
+    assert_eq!(status, 201, "{decided}");
+    let changed = get(detail, Some(&etag)).await.unwrap();
+    assert_eq!(
+        changed.status(),
+        200,
+        "a validator from before the change is stale"
+    );
+    assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
+
+    // CORS: reads answer any origin and their preflight; writes do neither.
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/v1/proposals"))
+        .header("origin", "https://data.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(preflight.status(), 204);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    assert!(!preflight.headers()["access-control-allow-methods"]
+        .to_str()
+        .unwrap()
+        .contains("POST"));
+    let write_preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/v1/intake"))
+        .header("origin", "https://data.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert!(!write_preflight
+        .headers()
+        .contains_key("access-control-allow-origin"));
+    let write = app
+        .client
+        .post(app.url("/api/v1/intake"))
+        .header("origin", "https://data.example")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert!(!write.headers().contains_key("access-control-allow-origin"));
+
+    // The OpenAPI document: an operationId and a summary for each operation, and the
+    // vocabularies as enums.
+    let (_, doc) = app.json("/api/openapi.json").await;
+    let mut ids = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let id = operation["operationId"].as_str().unwrap_or_default();
+            assert!(
+                id.len() > 3 && id != "api",
+                "{method} {path}: operationId {id:?}"
+            );
+            assert!(ids.insert(id.to_owned()), "operationId {id} twice");
+            assert!(operation["summary"].is_string(), "{method} {path}: summary");
+        }
+    }
+    let schemas = &doc["components"]["schemas"];
+    assert!(schemas["Channel"]["enum"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("hotline_12345")));
+    assert!(schemas["AssignmentRole"]["enum"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("lead")));
 }

@@ -62,7 +62,7 @@ async fn found(client: &reqwest::Client, server: &Server, text: &str) -> Vec<Str
         .json()
         .await
         .unwrap();
-    r["hits"]
+    r["items"]
         .as_array()
         .map(|hits| {
             hits.iter()

@@ -12,7 +12,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::Value;
 
 fn codes(results: &Value) -> Vec<String> {
-    results["hits"]
+    results["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -58,7 +58,7 @@ async fn conformance(app: &TestApp, backend: &str) {
         Some("TS-2023-027-05"),
         "{backend}: 概念验证中心 → {r}"
     );
-    let hit = &r["hits"][0];
+    let hit = &r["items"][0];
     assert!(
         hit["title_html"]
             .as_str()
@@ -157,7 +157,7 @@ async fn conformance(app: &TestApp, backend: &str) {
 
     // Sort by date and paging.
     let r = search(app, "sort=newest&per_page=50").await;
-    let dates: Vec<i64> = r["hits"]
+    let dates: Vec<i64> = r["items"]
         .as_array()
         .unwrap()
         .iter()
@@ -167,7 +167,7 @@ async fn conformance(app: &TestApp, backend: &str) {
         dates.windows(2).all(|w| w[0] >= w[1]),
         "{backend}: newest first {dates:?}"
     );
-    assert_eq!(r["hits"][0]["code"], "TS-TEST-NY-01");
+    assert_eq!(r["items"][0]["code"], "TS-TEST-NY-01");
     let page1 = search(app, "kind=proposal&sort=oldest&per_page=5&page=1").await;
     let page2 = search(app, "kind=proposal&sort=oldest&per_page=5&page=2").await;
     let (a, b) = (codes(&page1), codes(&page2));

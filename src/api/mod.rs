@@ -2,6 +2,7 @@
 //! systems, and the OpenAPI 3.1 document generated from these handlers and types.
 pub mod auth;
 mod docs;
+pub mod paging;
 pub mod rate_limit;
 pub mod read;
 pub mod schema;
@@ -55,10 +56,10 @@ async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
     Json(ApiDoc::openapi())
 }
 
-pub fn routes() -> Router<AppState> {
+/// The public reads: under `web::conditional` (ETag, CORS) in `app::router`.
+pub fn read_routes() -> Router<AppState> {
     Router::new()
         .route("/api/openapi.json", get(openapi_json))
-        .route("/api/docs", get(docs::page))
         .route("/api/v1/sessions", get(read::sessions))
         .route("/api/v1/sessions/{number}", get(read::session))
         .route("/api/v1/proposals", get(read::proposals))
@@ -69,6 +70,12 @@ pub fn routes() -> Router<AppState> {
         .route("/api/v1/people/{id}", get(read::person))
         .route("/api/v1/documents", get(read::documents_list))
         .route("/api/v1/documents/{id}", get(read::document))
+}
+
+/// The token-authenticated writes and the human-facing API page: no CORS.
+pub fn write_routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/docs", get(docs::page))
         .route("/api/v1/intake", post(write::intake))
         .route("/api/v1/proposals/{code}/decision", post(write::decide))
         .route("/api/v1/proposals/{code}/responses", post(write::respond))

@@ -1,11 +1,14 @@
 //! Public read endpoints: published content only, the same services as the pages.
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
+use axum::http::Uri;
+use axum::response::Response;
 use axum::Json;
 use entity::{documents, people};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+use super::paging::{PageParams, Paged};
 use super::schema::*;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
@@ -13,27 +16,38 @@ use crate::proposals::service::{public_page_snapshot, public_summaries, ListFilt
 use crate::statistics::service::dataset;
 use crate::statistics::{Measure, Selection};
 use crate::web::parse_id;
+use crate::web::query::Params;
 use crate::workflow::{Channel, ProposalStatus};
 
-#[utoipa::path(get, path = "/api/v1/sessions", tag = "archive",
-    responses((status = 200, description = "Published sessions, newest first", body = [SessionItem])))]
-pub async fn sessions(State(state): State<AppState>) -> AppResult<Json<Vec<SessionItem>>> {
+#[utoipa::path(get, path = "/api/v1/sessions", tag = "archive", operation_id = "list_sessions",
+    summary = "协商活动列表", params(PageParams),
+    responses((status = 200, description = "Published sessions, newest first", body = Paged<SessionItem>),
+        (status = 400, body = Problem, content_type = "application/problem+json")))]
+pub async fn sessions(
+    State(state): State<AppState>,
+    uri: Uri,
+    Params(page): Params<PageParams>,
+) -> AppResult<Response> {
+    let paging = page.paging()?;
     let list = crate::sessions::service::list(&state.db, None).await?;
-    Ok(Json(
-        list.into_iter()
-            .map(|s| SessionItem {
-                url: crate::web::paths::session(s.session.number),
-                number: s.session.number,
-                topic: s.session.topic,
-                held_on: s.session.held_on,
-                organisers: s.organisers,
-                proposal_count: s.proposal_count,
-            })
-            .collect(),
-    ))
+    Ok(paging
+        .page_of(
+            list.into_iter()
+                .map(|s| SessionItem {
+                    url: crate::web::paths::session(s.session.number),
+                    number: s.session.number,
+                    topic: s.session.topic,
+                    held_on: s.session.held_on,
+                    organisers: s.organisers,
+                    proposal_count: s.proposal_count,
+                })
+                .collect(),
+        )
+        .respond(&uri))
 }
 
-#[utoipa::path(get, path = "/api/v1/sessions/{number}", tag = "archive",
+#[utoipa::path(get, path = "/api/v1/sessions/{number}", tag = "archive", operation_id = "get_session",
+    summary = "一期协商活动",
     params(("number" = i32, Path, description = "期数, e.g. 27")),
     responses((status = 200, body = SessionDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn session(
@@ -95,8 +109,10 @@ pub struct ProposalQuery {
     /// A statistics figure (answered, on_time, overdue, satisfied …): only the items it counts.
     pub group: Option<String>,
     /// 1-based page.
+    #[param(minimum = 1, maximum = 1_000_000)]
     pub page: Option<u64>,
-    /// Items per page, at most 200 (default 50).
+    /// Items per page, 1 to 200 (default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<u64>,
 }
 
@@ -104,6 +120,11 @@ impl ProposalQuery {
     /// Resolves the query to a list filter; unknown values are a 400, not silently "all".
     pub async fn filter(&self, state: &AppState) -> AppResult<ListFilter> {
         let bad = |what: &str| AppError::bad_request(format!("参数 {what} 的取值无效。"));
+        let paging = PageParams {
+            page: self.page,
+            per_page: self.per_page,
+        }
+        .paging()?;
         let status = match self.status.as_deref().filter(|s| !s.is_empty()) {
             Some(s) => Some(
                 ProposalStatus::parse(s)
@@ -142,31 +163,35 @@ impl ProposalQuery {
                 year => year,
             },
             measure,
-            page: self.page.unwrap_or(1).clamp(1, 1_000_000),
-            per_page: self.per_page.unwrap_or(50).clamp(1, 200),
+            page: paging.page,
+            per_page: paging.per_page,
             ..Default::default()
         })
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/proposals", tag = "archive", params(ProposalQuery),
-    responses((status = 200, description = "Newest submission first, then by code", body = ProposalPage),
+#[utoipa::path(get, path = "/api/v1/proposals", tag = "archive", operation_id = "list_proposals",
+    summary = "建议列表(可筛选)", params(ProposalQuery),
+    responses((status = 200, description = "Newest submission first, then by code", body = Paged<ProposalItem>),
         (status = 400, body = Problem, content_type = "application/problem+json")))]
 pub async fn proposals(
     State(state): State<AppState>,
-    Query(query): Query<ProposalQuery>,
-) -> AppResult<Json<ProposalPage>> {
+    uri: Uri,
+    Params(query): Params<ProposalQuery>,
+) -> AppResult<Response> {
     let filter = query.filter(&state).await?;
     let result = public_summaries(&state.db, &filter).await?;
-    Ok(Json(ProposalPage {
-        items: result.items.into_iter().map(Into::into).collect(),
+    let page = Paged {
+        items: result.items.into_iter().map(ProposalItem::from).collect(),
         total: result.total,
         page: filter.page,
         per_page: filter.per_page,
-    }))
+    };
+    Ok(page.respond(&uri))
 }
 
-#[utoipa::path(get, path = "/api/v1/proposals/{code}", tag = "archive",
+#[utoipa::path(get, path = "/api/v1/proposals/{code}", tag = "archive", operation_id = "get_proposal",
+    summary = "一条建议及其答复、承诺与时间线",
     params(("code" = String, Path, description = "e.g. TS-2023-027-06")),
     responses((status = 200, body = ProposalDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn proposal(
@@ -199,7 +224,8 @@ pub async fn proposal(
             .map(|a| Assignment {
                 agency_id: a.agency_id,
                 agency: a.agency_name,
-                role: a.role.to_owned(),
+                role: a.role,
+                role_label: a.role_label.to_owned(),
                 state: a.state,
                 due_on: a.due_on,
             })
@@ -225,9 +251,16 @@ fn agency_out(a: entity::agencies::Model, statistics: Statistics) -> Agency {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/agencies", tag = "archive",
-    responses((status = 200, description = "Agencies with their figures over all years", body = [Agency])))]
-pub async fn agencies(State(state): State<AppState>) -> AppResult<Json<Vec<Agency>>> {
+#[utoipa::path(get, path = "/api/v1/agencies", tag = "archive", operation_id = "list_agencies",
+    summary = "承办单位列表(含办理统计)", params(PageParams),
+    responses((status = 200, description = "Agencies with their figures over all years", body = Paged<Agency>),
+        (status = 400, body = Problem, content_type = "application/problem+json")))]
+pub async fn agencies(
+    State(state): State<AppState>,
+    uri: Uri,
+    Params(page): Params<PageParams>,
+) -> AppResult<Response> {
+    let paging = page.paging()?;
     let data = dataset(&state.db, crate::time::today()).await?;
     let out = data
         .agencies
@@ -240,10 +273,11 @@ pub async fn agencies(State(state): State<AppState>) -> AppResult<Json<Vec<Agenc
             agency_out(a.clone(), tally)
         })
         .collect();
-    Ok(Json(out))
+    Ok(paging.page_of(out).respond(&uri))
 }
 
-#[utoipa::path(get, path = "/api/v1/agencies/{id}", tag = "archive",
+#[utoipa::path(get, path = "/api/v1/agencies/{id}", tag = "archive", operation_id = "get_agency",
+    summary = "一个承办单位",
     params(("id" = i32, Path)),
     responses((status = 200, body = AgencyDetail), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn agency(
@@ -292,17 +326,27 @@ fn person_out(p: people::Model) -> Person {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/people", tag = "archive",
-    responses((status = 200, body = [Person])))]
-pub async fn people_list(State(state): State<AppState>) -> AppResult<Json<Vec<Person>>> {
+#[utoipa::path(get, path = "/api/v1/people", tag = "archive", operation_id = "list_people",
+    summary = "人员名录", params(PageParams),
+    responses((status = 200, description = "By id", body = Paged<Person>),
+        (status = 400, body = Problem, content_type = "application/problem+json")))]
+pub async fn people_list(
+    State(state): State<AppState>,
+    uri: Uri,
+    Params(page): Params<PageParams>,
+) -> AppResult<Response> {
+    let paging = page.paging()?;
     let rows = people::Entity::find()
         .order_by_asc(people::Column::Id)
         .all(&state.db)
         .await?;
-    Ok(Json(rows.into_iter().map(person_out).collect()))
+    Ok(paging
+        .page_of(rows.into_iter().map(person_out).collect())
+        .respond(&uri))
 }
 
-#[utoipa::path(get, path = "/api/v1/people/{id}", tag = "archive",
+#[utoipa::path(get, path = "/api/v1/people/{id}", tag = "archive", operation_id = "get_person",
+    summary = "一个人员",
     params(("id" = i32, Path)),
     responses((status = 200, body = Person), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn person(
@@ -329,14 +373,24 @@ fn document_out(d: documents::Model) -> Document {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/documents", tag = "archive",
-    responses((status = 200, body = [Document])))]
-pub async fn documents_list(State(state): State<AppState>) -> AppResult<Json<Vec<Document>>> {
+#[utoipa::path(get, path = "/api/v1/documents", tag = "archive", operation_id = "list_documents",
+    summary = "文件资料列表", params(PageParams),
+    responses((status = 200, description = "Published documents", body = Paged<Document>),
+        (status = 400, body = Problem, content_type = "application/problem+json")))]
+pub async fn documents_list(
+    State(state): State<AppState>,
+    uri: Uri,
+    Params(page): Params<PageParams>,
+) -> AppResult<Response> {
+    let paging = page.paging()?;
     let rows = crate::documents::service::list(&state.db).await?;
-    Ok(Json(rows.into_iter().map(document_out).collect()))
+    Ok(paging
+        .page_of(rows.into_iter().map(document_out).collect())
+        .respond(&uri))
 }
 
-#[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "archive",
+#[utoipa::path(get, path = "/api/v1/documents/{id}", tag = "archive", operation_id = "get_document",
+    summary = "一份文件",
     params(("id" = i32, Path)),
     responses((status = 200, body = Document), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn document(

@@ -27,7 +27,7 @@ pub struct SessionItem {
 pub struct Participant {
     pub person_id: i32,
     pub name: String,
-    /// committee_member, expert, official, guest …
+    #[schema(value_type = crate::directory::PersonKind)]
     pub role: String,
     /// The post as the source printed it.
     pub post: String,
@@ -61,9 +61,11 @@ pub struct SessionDetail {
 pub struct ProposalItem {
     pub code: String,
     pub title: String,
-    /// Stored status value (accepted, assigned, answered, rehandling, closed …).
+    #[schema(value_type = crate::workflow::ProposalStatus)]
     pub status: String,
     pub status_label: String,
+    #[schema(value_type = crate::workflow::Channel)]
+    pub channel: String,
     pub channel_label: String,
     pub session_number: Option<i32>,
     pub author_id: Option<i32>,
@@ -81,7 +83,8 @@ impl From<ProposalSummary> for ProposalItem {
             title: p.title,
             status: p.status.value.to_owned(),
             status_label: p.status.label.to_owned(),
-            channel_label: p.channel.to_owned(),
+            channel: p.channel.to_owned(),
+            channel_label: p.channel_label.to_owned(),
             session_number: p.session_number,
             author_id: p.author_id,
             author: p.author_name,
@@ -92,24 +95,17 @@ impl From<ProposalSummary> for ProposalItem {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ProposalPage {
-    pub items: Vec<ProposalItem>,
-    pub total: u64,
-    pub page: u64,
-    pub per_page: u64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct Response {
     pub id: i32,
-    /// on_the_spot, co_opinion, progress or written.
+    #[schema(value_type = crate::workflow::ResponseKind)]
     pub kind: String,
     pub agency_id: i32,
     pub agency: String,
     pub responder: Option<String>,
     pub body_md: String,
     pub doc_number: Option<String>,
-    /// A, B or C (written replies).
+    /// Written replies only.
+    #[schema(value_type = Option<crate::workflow::Grade>)]
     pub grade: Option<String>,
     pub responded_on: Option<NaiveDate>,
     pub source_quote: Option<String>,
@@ -150,14 +146,15 @@ pub struct Commitment {
     pub unit: String,
     pub baseline: Option<f64>,
     pub target_value: f64,
-    /// at_least, more_than or about.
+    #[schema(value_type = crate::followup::commitments::Comparison)]
     pub comparison: String,
     pub target_date: Option<NaiveDate>,
     pub agency_id: i32,
     pub agency: String,
     pub proposal_code: Option<String>,
     pub document_id: Option<i32>,
-    /// Derived: on_track, met, exceeded, missed, no_report, overdue_report.
+    /// Derived from the reports and the target date.
+    #[schema(value_type = crate::followup::CommitmentStatus)]
     pub status: String,
     pub latest_actual: Option<f64>,
     pub source_quote: Option<String>,
@@ -203,9 +200,12 @@ pub struct Event {
     /// ISO-8601; `precision` says how much of it the record supports (exact, day, month, year).
     pub occurred_at: String,
     pub precision: String,
+    #[schema(value_type = crate::workflow::TimelineAction)]
     pub action: String,
     pub actor: String,
+    #[schema(value_type = Option<crate::workflow::ProposalStatus>)]
     pub from_status: Option<String>,
+    #[schema(value_type = Option<crate::workflow::ProposalStatus>)]
     pub to_status: Option<String>,
     pub note: Option<String>,
 }
@@ -228,8 +228,10 @@ impl From<EventView> for Event {
 pub struct Assignment {
     pub agency_id: i32,
     pub agency: String,
-    /// lead or co.
+    #[schema(value_type = crate::workflow::AssignmentRole)]
     pub role: String,
+    /// 主办 or 协办.
+    pub role_label: String,
     /// active or completed (returned assignments are not public).
     pub state: String,
     pub due_on: NaiveDate,
@@ -239,8 +241,10 @@ pub struct Assignment {
 pub struct ProposalDetail {
     pub code: String,
     pub title: String,
+    #[schema(value_type = crate::workflow::ProposalStatus)]
     pub status: String,
     pub status_label: String,
+    #[schema(value_type = crate::workflow::Channel)]
     pub channel: String,
     pub session_number: Option<i32>,
     pub author_id: Option<i32>,
@@ -264,6 +268,7 @@ pub struct Agency {
     pub id: i32,
     pub short_name: String,
     pub full_name: String,
+    #[schema(value_type = crate::agencies::AgencyKind)]
     pub kind: String,
     pub valid_from: Option<NaiveDate>,
     pub valid_until: Option<NaiveDate>,
@@ -289,6 +294,7 @@ pub struct AgencyDetail {
 pub struct Person {
     pub id: i32,
     pub name: String,
+    #[schema(value_type = crate::directory::PersonKind)]
     pub kind: String,
     pub post: String,
     pub agency_id: Option<i32>,
@@ -298,6 +304,7 @@ pub struct Person {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Document {
     pub id: i32,
+    #[schema(value_type = crate::documents::DocumentKind)]
     pub kind: String,
     pub issuer: String,
     pub title: String,

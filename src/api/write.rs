@@ -41,7 +41,8 @@ where
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/intake", tag = "write",
+#[utoipa::path(post, path = "/api/v1/intake", tag = "write", operation_id = "intake",
+    summary = "接收外部渠道推送的诉求(12345、青诉即办等)",
     request_body = IntakeRequest,
     security(("bearer" = [])),
     responses(
@@ -159,7 +160,8 @@ async fn act(
     ))
 }
 
-#[utoipa::path(post, path = "/api/v1/proposals/{code}/decision", tag = "write",
+#[utoipa::path(post, path = "/api/v1/proposals/{code}/decision", tag = "write", operation_id = "decide",
+    summary = "秘书处立案或不予立案",
     params(("code" = String, Path)),
     request_body = DecisionRequest,
     security(("bearer" = [])),
@@ -186,7 +188,8 @@ pub async fn decide(
     act(&state, &actor, code, command).await
 }
 
-#[utoipa::path(post, path = "/api/v1/proposals/{code}/responses", tag = "write",
+#[utoipa::path(post, path = "/api/v1/proposals/{code}/responses", tag = "write", operation_id = "respond",
+    summary = "承办单位发布协办意见、进展或书面答复",
     params(("code" = String, Path)),
     request_body = ResponseRequest,
     security(("bearer" = [])),
@@ -207,7 +210,8 @@ pub async fn respond(
     act(&state, &actor, code, command).await
 }
 
-#[utoipa::path(post, path = "/api/v1/commitments/{id}/reports", tag = "write",
+#[utoipa::path(post, path = "/api/v1/commitments/{id}/reports", tag = "write", operation_id = "report_actual",
+    summary = "报告承诺事项的实际完成数",
     params(("id" = i32, Path)),
     request_body = ReportRequest,
     security(("bearer" = [])),

@@ -14,7 +14,8 @@ use crate::app::AppState;
 /// Largest archive accepted by the admin upload form.
 pub const MAX_UPLOAD_BYTES: usize = 64 * 1024 * 1024;
 
-pub fn routes() -> Router<AppState> {
+/// Feeds and exports: under `web::conditional` (ETag, CORS) in `app::router`.
+pub fn public_routes() -> Router<AppState> {
     Router::new()
         .route("/feeds/proposals.atom", get(feeds::proposals_feed))
         .route("/feeds/responses.atom", get(feeds::responses_feed))
@@ -22,10 +23,13 @@ pub fn routes() -> Router<AppState> {
         .route("/sessions/{number}/feed.atom", get(feeds::session_feed))
         .route("/proposals/{code}/feed.atom", get(feeds::proposal_feed))
         .route("/api/v1/export/{file}", get(export::export))
-        .route(
-            "/admin/import",
-            get(upload::form)
-                .post(upload::submit)
-                .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
-        )
+}
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(
+        "/admin/import",
+        get(upload::form)
+            .post(upload::submit)
+            .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES)),
+    )
 }

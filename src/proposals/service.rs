@@ -52,7 +52,9 @@ pub struct ProposalSummary {
     pub code: String,
     pub title: String,
     pub status: StatusBadge,
+    /// The stored code (`hotline_12345` …) and the label a page shows.
     pub channel: &'static str,
+    pub channel_label: &'static str,
     pub author_id: Option<i32>,
     pub author_name: Option<String>,
     pub session_number: Option<i32>,
@@ -238,7 +240,8 @@ pub async fn summarize_with<C: ConnectionTrait>(
             }
             ProposalSummary {
                 status: status.into(),
-                channel: Channel::parse(&p.channel).map_or("", Channel::label),
+                channel: Channel::parse(&p.channel).map_or("", Channel::as_str),
+                channel_label: Channel::parse(&p.channel).map_or("", Channel::label),
                 author_name: p.author_id.and_then(|id| authors.get(&id).cloned()),
                 author_id: p.author_id,
                 session_number: p
@@ -258,7 +261,9 @@ pub async fn summarize_with<C: ConnectionTrait>(
 pub struct AssignmentView {
     pub agency_id: i32,
     pub agency_name: String,
-    pub role: &'static str,
+    /// The stored code (`lead`, `co`); `role_label` is what a page shows.
+    pub role: String,
+    pub role_label: &'static str,
     pub state: String,
     pub due_on: chrono::NaiveDate,
 }
@@ -361,7 +366,8 @@ pub async fn public_page<C: ConnectionTrait>(db: &C, code: &str) -> AppResult<Pr
         .map(|a| AssignmentView {
             agency_name: agency_names.get(&a.agency_id).cloned().unwrap_or_default(),
             agency_id: a.agency_id,
-            role: AssignmentRole::parse(&a.role).map_or("", AssignmentRole::label),
+            role_label: AssignmentRole::parse(&a.role).map_or("", AssignmentRole::label),
+            role: a.role,
             state: a.state,
             due_on: a.due_on,
         })

@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-pub use routes::routes;
+pub use routes::{api_routes, routes};
 
 /// One searchable item (a published proposal with its responses, a session or a document).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

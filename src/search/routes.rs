@@ -12,12 +12,18 @@ use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 
 pub const PER_PAGE: usize = 20;
+/// The most hits one API page holds.
+const MAX_API_PER_PAGE: u64 = 50;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/search", get(page))
-        .route("/api/v1/search", get(api))
         .merge(super::synonyms::routes())
+}
+
+/// `/api/v1/search`: under `web::conditional::cors` in `app::router`.
+pub fn api_routes() -> Router<AppState> {
+    Router::new().route("/api/v1/search", get(api))
 }
 
 /// Query-string parameters, shared by the page and the API. Unknown values are ignored.
@@ -309,29 +315,49 @@ async fn page(State(state): State<AppState>, Query(params): Query<Params>) -> Ap
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct ApiResponse {
     query: String,
-    page: usize,
-    per_page: usize,
+    items: Vec<super::Hit>,
     total: usize,
     /// `total` is an estimate: exact up to 1,000 matches on both backends.
     total_is_estimate: bool,
-    hits: Vec<super::Hit>,
+    page: usize,
+    per_page: usize,
     /// Facet name (kind, status, agency, session, year, channel, topic, member) → value counts.
     facets: std::collections::BTreeMap<String, Vec<super::FacetCount>>,
 }
 
-#[utoipa::path(get, path = "/api/v1/search", tag = "archive", params(Params),
-    responses((status = 200, body = ApiResponse)))]
+#[utoipa::path(get, path = "/api/v1/search", tag = "archive", operation_id = "search",
+    summary = "全文检索(中文,含分面与高亮)", params(Params),
+    responses((status = 200, body = ApiResponse),
+        (status = 400, body = crate::api::schema::Problem, content_type = "application/problem+json")))]
 pub async fn api(
     State(state): State<AppState>,
     Query(params): Query<Params>,
 ) -> AppResult<Json<ApiResponse>> {
-    let per_page = params
-        .per_page
-        .as_deref()
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(PER_PAGE)
-        .clamp(1, 50);
-    let query = params.to_query(per_page);
+    // The page is lenient with hand-edited links; the API says what it refused.
+    let number = |name: &str, value: &Option<String>| -> AppResult<Option<u64>> {
+        value
+            .as_deref()
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| AppError::bad_request(format!("参数 {name} 的取值无效。")))
+            })
+            .transpose()
+    };
+    let paging = crate::api::paging::Paging::new(
+        number("page", &params.page)?,
+        number("per_page", &params.per_page)?,
+        PER_PAGE as u64,
+        MAX_API_PER_PAGE,
+    )?;
+    let last_page = (super::MAX_RESULTS as u64 / paging.per_page).max(1);
+    if paging.page > last_page {
+        return Err(AppError::bad_request(format!(
+            "参数 page 应在 1 到 {last_page} 之间(检索结果最多浏览前 {} 条)。",
+            super::MAX_RESULTS
+        )));
+    }
+    let query = params.to_query(paging.per_page as usize);
 
     let results = run(&state, &query).await?;
     Ok(Json(ApiResponse {
@@ -340,7 +366,7 @@ pub async fn api(
         per_page: query.per_page,
         total: results.total,
         total_is_estimate: results.total_is_estimate,
-        hits: results.hits,
+        items: results.hits,
         facets: results.facets.into_iter().collect(),
     }))
 }

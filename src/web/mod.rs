@@ -3,6 +3,7 @@
 pub mod assets;
 pub mod charts;
 pub mod client_addr;
+pub mod conditional;
 pub mod csv;
 pub mod errors;
 pub mod escape;
@@ -12,6 +13,7 @@ pub mod markdown;
 pub mod memo;
 pub mod page_cache;
 pub mod paths;
+pub mod query;
 pub mod templates;
 
 /// Whether two secrets are equal, in time that depends only on their length (CSRF tokens, the
