@@ -125,10 +125,15 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::search::routes())
         .merge(crate::statistics::routes())
         .merge(
-            crate::api::write_routes().route_layer(middleware::from_fn_with_state(
-                state.clone(),
-                crate::api::rate_limit::limit_writes,
-            )),
+            crate::api::write_routes()
+                .route_layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    crate::api::idempotency::replay_or_run,
+                ))
+                .route_layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    crate::api::rate_limit::limit_writes,
+                )),
         )
         // What other systems read: validators, caching and CORS (`web::conditional`).
         .merge(
@@ -141,6 +146,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         )
         .merge(
             crate::search::api_routes()
+                .merge(crate::api::log_routes())
                 .route_layer(middleware::from_fn(crate::web::conditional::cors)),
         )
         .merge(crate::metrics::routes())

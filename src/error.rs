@@ -25,6 +25,9 @@ pub enum AppError {
     Unavailable(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// Well-formed but refused as a whole (an `Idempotency-Key` reused for another request).
+    #[error("unprocessable: {0}")]
+    Unprocessable(String),
     #[error("payload too large")]
     PayloadTooLarge,
     #[error("method not allowed")]
@@ -136,6 +139,12 @@ impl AppError {
                 StatusCode::CONFLICT,
                 "操作冲突",
                 "conflict",
+                message.clone(),
+            ),
+            Self::Unprocessable(message) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "无法处理的请求",
+                "unprocessable",
                 message.clone(),
             ),
             Self::PayloadTooLarge => (

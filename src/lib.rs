@@ -9,6 +9,7 @@ pub mod api;
 pub mod app;
 pub mod audit;
 pub mod backup;
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod db;

@@ -2,7 +2,7 @@
 //! JSON API, feeds and exports, search documents and statistics. A reader filters with these
 //! conditions rather than with columns of its own, so a new rule (or a new reader) cannot miss a
 //! path. Who among signed-in users sees more is `accounts::policy`'s business.
-use entity::{assignments, proposals, sessions};
+use entity::{assignments, documents, proposals, sessions};
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
 
 use crate::workflow::{AssignmentState, ProposalStatus};
@@ -18,6 +18,11 @@ pub fn public_proposals() -> Condition {
 /// Public sessions: the published ones. A proposal linked to another session shows no session.
 pub fn public_sessions() -> Condition {
     Condition::all().add(sessions::Column::Published.eq(true))
+}
+
+/// Public documents: the published ones.
+pub fn public_documents() -> Condition {
+    Condition::all().add(documents::Column::Published.eq(true))
 }
 
 /// The published session with this number (期数), if any: what every public URL or filter

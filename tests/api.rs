@@ -170,7 +170,7 @@ async fn every_get_endpoint_answers_with_its_documented_shape() {
         check(&app, &doc, template, &concrete).await;
         checked += 1;
     }
-    assert_eq!(checked, 11, "every GET endpoint was exercised");
+    assert_eq!(checked, 12, "every GET endpoint was exercised");
 
     // Filters, paging and errors are documented too.
     check(
@@ -595,8 +595,21 @@ async fn lists_link_their_pages_reads_revalidate_and_other_origins_may_read() {
     let hotline = token_for(&admin, "hotline").await;
     let ticket = json!({"channel": "hotline_12345", "external_id": "12345-20261202-0001",
         "title": "建议延长科技馆周末开放时间", "body_md": "市民来电:希望科技馆周末延长开放。"});
-    let (status, created) = post_json(&app, "/api/v1/intake", Some(&hotline), ticket).await;
-    assert_eq!(status, 201, "{created}");
+    let response = app
+        .client
+        .post(app.url("/api/v1/intake"))
+        .bearer_auth(&hotline)
+        .json(&ticket)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    let created: Value = response.json().await.unwrap();
+    assert_eq!(
+        location,
+        format!("/api/v1/proposals/{}", created["code"].as_str().unwrap())
+    );
     let decision = format!(
         "/api/v1/proposals/{}/decision",
         created["code"].as_str().unwrap()
@@ -611,6 +624,9 @@ async fn lists_link_their_pages_reads_revalidate_and_other_origins_may_read() {
         "a validator from before the change is stale"
     );
     assert_ne!(changed.headers()["etag"].to_str().unwrap(), etag);
+
+    let (_, listed) = app.json(&location).await;
+    assert_eq!(listed["code"], created["code"], "Location names the item");
 
     // CORS: reads answer any origin and their preflight; writes do neither.
     let preflight = app
@@ -672,4 +688,171 @@ async fn lists_link_their_pages_reads_revalidate_and_other_origins_may_read() {
         .as_array()
         .unwrap()
         .contains(&json!("lead")));
+}
+
+/// One 12345 ticket handled through the API alone, by the tokens of the secretariat, the lead and
+/// the co-handling agency; a retried step with the same `Idempotency-Key` is answered once.
+#[tokio::test]
+async fn a_ticket_is_handled_through_the_api_alone_and_retries_act_once() {
+    let app = spawn_app().await;
+    let admin = app.signed_in("root", "admin", None, None).await;
+    app.create_user("hotline", "secretariat", None, None).await;
+    app.create_user("kjj", "agency_staff", None, Some("市科技局"))
+        .await;
+    app.create_user("gxj", "agency_staff", None, Some("市工信局"))
+        .await;
+    let hotline = token_for(&admin, "hotline").await;
+    let kjj = token_for(&admin, "kjj").await;
+    let gxj = token_for(&admin, "gxj").await;
+    let (lead, co) = (
+        app.agency_id("市科技局").await,
+        app.agency_id("市工信局").await,
+    );
+    let ticket = json!({"channel": "hotline_12345", "external_id": "12345-20261202-0100",
+        "title": "建议为科技型中小企业开设政策直通车", "body_md": "市民来电:希望政策申报更便捷。"});
+    let (status, created) = post_json(&app, "/api/v1/intake", Some(&hotline), ticket).await;
+    assert_eq!(status, 201, "{created}");
+    let code = created["code"].as_str().unwrap().to_owned();
+    let step = |token: &str, body: Value, key: Option<&str>| {
+        let mut request = app
+            .client
+            .post(app.url(&format!("/api/v1/proposals/{code}/actions")))
+            .bearer_auth(token)
+            .json(&body);
+        if let Some(key) = key {
+            request = request.header("idempotency-key", key);
+        }
+        request.send()
+    };
+    let (status, _) = post_json(
+        &app,
+        &format!("/api/v1/proposals/{code}/decision"),
+        Some(&hotline),
+        json!({"action": "accept"}),
+    )
+    .await;
+    assert_eq!(status, 201);
+
+    let due = (chrono::Utc::now().date_naive() + chrono::Duration::days(30)).to_string();
+    let assign =
+        json!({"action": "assign", "lead_agency_id": lead, "co_agency_ids": [co], "due_on": due});
+    let first = step(&hotline, assign.clone(), Some("assign-0100"))
+        .await
+        .unwrap();
+    assert_eq!(first.status(), 201);
+    let first: Value = first.json().await.unwrap();
+    let retry = step(&hotline, assign.clone(), Some("assign-0100"))
+        .await
+        .unwrap();
+    assert_eq!(retry.status(), 201);
+    assert_eq!(retry.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        retry.json::<Value>().await.unwrap(),
+        first,
+        "the first answer again"
+    );
+    let other = step(
+        &hotline,
+        json!({"action": "pause", "reason": "x"}),
+        Some("assign-0100"),
+    )
+    .await
+    .unwrap();
+    assert_eq!(other.status(), 422, "the key was used for another request");
+    // Another token's key of the same name is its own.
+    let theirs = step(&kjj, assign.clone(), Some("assign-0100"))
+        .await
+        .unwrap();
+    assert_eq!(theirs.status(), 403, "an agency does not assign");
+    // Without the key a second assign is refused by the state machine, not applied twice.
+    assert_eq!(step(&hotline, assign, None).await.unwrap().status(), 409);
+
+    for body in [
+        json!({"action": "pause", "reason": "等待来电人补充材料"}),
+        json!({"action": "resume", "note": "材料已补充"}),
+        json!({"action": "extend", "due_on": (chrono::Utc::now().date_naive() + chrono::Duration::days(45)).to_string(), "reason": "需要现场调研"}),
+        json!({"action": "supervise", "on": true, "reason": "群众关注度高"}),
+    ] {
+        let response = step(&hotline, body.clone(), None).await.unwrap();
+        assert_eq!(
+            response.status(),
+            201,
+            "{body}: {}",
+            response.text().await.unwrap()
+        );
+    }
+    let responses = format!("/api/v1/proposals/{code}/responses");
+    let (status, body) = post_json(
+        &app,
+        &responses,
+        Some(&gxj),
+        json!({"kind": "co_opinion", "body_md": "同意牵头单位意见。"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = post_json(
+        &app,
+        &responses,
+        Some(&kjj),
+        json!({"kind": "progress", "body_md": "已开设线上专区。"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = post_json(
+        &app,
+        &responses,
+        Some(&kjj),
+        json!({"kind": "written", "body_md": "已开设政策直通车。", "doc_number": "青科函〔2026〕9号", "grade": "A"}),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["status"], "answered");
+    assert_eq!(
+        step(
+            &kjj,
+            json!({"action": "return", "reason": "不属于本单位"}),
+            None
+        )
+        .await
+        .unwrap()
+        .status(),
+        409,
+        "no return after the reply"
+    );
+    // Only the author rates; a ticket from the hotline has none, so the secretariat cannot.
+    assert_eq!(
+        step(
+            &hotline,
+            json!({"action": "rate", "rating": "satisfied"}),
+            None
+        )
+        .await
+        .unwrap()
+        .status(),
+        403
+    );
+
+    let (_, detail) = app.json(&format!("/api/v1/proposals/{code}")).await;
+    let roles: Vec<&str> = detail["assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["lead", "co"]);
+    let kinds: Vec<&str> = detail["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.len(), 3, "{kinds:?}");
+    let assigned = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "assigned")
+        .count();
+    assert_eq!(assigned, 1, "the retried assign acted once");
+    assert_eq!(detail["supervised"], true);
 }

@@ -3,6 +3,7 @@
 //! CSV and JSON exports hold exactly the filtered list.
 mod common;
 
+use chrono::Datelike;
 use common::{spawn_app, spawn_app_with, TestApp};
 use tingshang::opendata::archive;
 
@@ -46,6 +47,13 @@ async fn worked_example(app: &TestApp) -> String {
         ("c_target", "30"),
         ("c_date", "2027-12-31"),
     ];
+    // A progress report first: the item then has two responses from one agency.
+    assert_eq!(
+        kjj.act(id, "progress", &[("body_md", "已启动概念验证中心筹建。")])
+            .await
+            .0,
+        303
+    );
     assert_eq!(kjj.act(id, "reply", &reply).await.0, 303);
     assert_eq!(
         member
@@ -202,13 +210,48 @@ async fn feeds_are_atom_with_escaped_text_and_exports_hold_the_filtered_list() {
             .filter(|c| c.has_tag_name("entry"))
             .collect();
         assert!(!entries.is_empty(), "{path} has entries");
-        for entry in entries {
+        let stamp = |entry: &roxmltree::Node, name: &str| {
+            entry
+                .children()
+                .find(|c| c.has_tag_name(name))
+                .and_then(|c| c.text())
+                .map(|t| {
+                    chrono::DateTime::parse_from_rfc3339(t)
+                        .unwrap_or_else(|e| panic!("{path} {name} {t}: {e}"))
+                })
+        };
+        let mut updated = std::collections::BTreeSet::new();
+        for entry in &entries {
             for required in ["id", "title", "updated", "link"] {
                 assert!(
                     entry.children().any(|c| c.has_tag_name(required)),
                     "{path} entry"
                 );
             }
+            // Dated by the record: never in the future, never before it was published.
+            let at = stamp(entry, "updated").unwrap();
+            assert!(
+                at <= chrono::Utc::now() && at.year() >= 2000,
+                "{path}: updated {at}"
+            );
+            if let Some(published) = stamp(entry, "published") {
+                assert!(
+                    published <= at,
+                    "{path}: published {published} after updated {at}"
+                );
+            } else {
+                assert!(
+                    !path.ends_with("proposals.atom") && !path.contains("responses"),
+                    "{path}: published"
+                );
+            }
+            updated.insert(at);
+        }
+        if entries.len() > 2 {
+            assert!(
+                updated.len() > 1,
+                "{path}: entries carry their own dates, not the seed's load time"
+            );
         }
     }
     let (_, xml) = app.get("/feeds/proposals.atom").await;
@@ -233,6 +276,26 @@ async fn feeds_are_atom_with_escaped_text_and_exports_hold_the_filtered_list() {
     let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
     assert_eq!(lines.len(), 1 + 12, "header and 12 proposals of session 27");
     assert!(lines.iter().any(|l| l.contains(&code)));
+    // 答复条数 counts responses, not the agencies that gave them (an agency answers on the spot
+    // and in writing).
+    let mut more_responses_than_agencies = 0;
+    let (_, all) = app.get("/api/v1/export/proposals.csv").await;
+    for line in all.trim_end().split("\r\n").skip(1) {
+        let code = line.split(',').next().unwrap();
+        let (_, detail) = app.json(&format!("/api/v1/proposals/{code}")).await;
+        let responses = detail["responses"].as_array().unwrap();
+        let agencies: std::collections::BTreeSet<_> =
+            responses.iter().map(|r| r["agency_id"].as_i64()).collect();
+        let count = line.rsplit(',').nth(1).unwrap();
+        assert_eq!(count, responses.len().to_string(), "{line}");
+        if responses.len() > agencies.len() {
+            more_responses_than_agencies += 1;
+        }
+    }
+    assert!(
+        more_responses_than_agencies > 0,
+        "the worked example has two responses from one agency"
+    );
     let (_, json) = app
         .get("/api/v1/export/proposals.json?session=27&group=closed")
         .await;
@@ -293,4 +356,118 @@ async fn the_secretariat_uploads_an_archive_through_the_admin_page() {
         .signed_in("xing", "member", Some("邢占军"), None)
         .await;
     assert_eq!(member.get("/admin/import").await.0, 403);
+}
+
+/// A mirror follows `/api/v1/changes`: from the whole log it builds the archive, then, after a
+/// proposal goes through the workflow and a session is unpublished, it reads only what changed and
+/// ends up equal to the archive as the API and the export show it now.
+#[tokio::test]
+async fn a_mirror_following_the_change_log_equals_the_archive() {
+    use std::collections::BTreeMap;
+    let app = spawn_app().await;
+    let mut mirror: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    let mut reads = 0;
+
+    async fn follow(
+        app: &TestApp,
+        mirror: &mut BTreeMap<String, serde_json::Value>,
+        reads: &mut usize,
+        mut since: i64,
+    ) -> (i64, Vec<String>) {
+        let mut changes = Vec::new();
+        loop {
+            let (status, page) = app
+                .json(&format!("/api/v1/changes?since={since}&limit=7"))
+                .await;
+            assert_eq!(status, 200, "{page}");
+            for item in page["items"].as_array().unwrap() {
+                let key = format!(
+                    "{}:{}",
+                    item["kind"].as_str().unwrap(),
+                    item["key"].as_str().unwrap()
+                );
+                changes.push(format!("{} {key}", item["change"].as_str().unwrap()));
+                match item["url"].as_str() {
+                    Some(url) => {
+                        let (status, body) = app.json(url).await;
+                        assert_eq!(status, 200, "{url}");
+                        *reads += 1;
+                        mirror.insert(key, body);
+                    }
+                    None => {
+                        mirror.remove(&key);
+                    }
+                }
+            }
+            assert!(page["next_since"].as_i64().unwrap() >= since);
+            since = page["next_since"].as_i64().unwrap();
+            if !page["more"].as_bool().unwrap() {
+                return (since, changes);
+            }
+        }
+    }
+
+    let (cursor, initial) = follow(&app, &mut mirror, &mut reads, 0).await;
+    assert!(
+        initial.iter().all(|c| c.starts_with("created ")),
+        "{initial:?}"
+    );
+    let after_seed = reads;
+
+    let code = worked_example(&app).await;
+    let secretariat = app.signed_in("mishu2", "secretariat", None, None).await;
+    let (status, _, _) = secretariat
+        .post("/admin/sessions/27/publish", &[("published", "false")])
+        .await;
+    assert_eq!(status, 303);
+    let (_, changes) = follow(&app, &mut mirror, &mut reads, cursor).await;
+    assert!(
+        changes.contains(&format!("created proposal:{code}")),
+        "{changes:?}"
+    );
+    assert!(
+        changes.contains(&"deleted session:27".to_owned()),
+        "{changes:?}"
+    );
+    // Only what changed was read again: the new proposal and session 27's (now session-less) ones.
+    assert!(
+        reads - after_seed <= 14,
+        "{} reads after the seed",
+        reads - after_seed
+    );
+
+    // The mirror equals the archive now.
+    let (_, export) = app.get("/api/v1/export/proposals.json").await;
+    let export: serde_json::Value = serde_json::from_str(&export).unwrap();
+    let exported: Vec<String> = export
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| format!("proposal:{}", p["code"].as_str().unwrap()))
+        .collect();
+    let mirrored: Vec<String> = mirror
+        .keys()
+        .filter(|k| k.starts_with("proposal:"))
+        .cloned()
+        .collect();
+    let mut exported_sorted = exported.clone();
+    exported_sorted.sort();
+    assert_eq!(mirrored, exported_sorted, "the same public proposals");
+    for (key, held) in &mirror {
+        let (kind, id) = key.split_once(':').unwrap();
+        let url = match kind {
+            "proposal" => format!("/api/v1/proposals/{id}"),
+            "session" => format!("/api/v1/sessions/{id}"),
+            _ => format!("/api/v1/documents/{id}"),
+        };
+        let (status, now) = app.json(&url).await;
+        assert_eq!(status, 200, "{key} is public");
+        assert_eq!(held, &now, "{key} is current in the mirror");
+    }
+    let (_, sessions) = app.json("/api/v1/sessions?per_page=200").await;
+    let (_, documents) = app.json("/api/v1/documents?per_page=200").await;
+    let count = |kind: &str| mirror.keys().filter(|k| k.starts_with(kind)).count() as u64;
+    assert_eq!(count("session:"), sessions["total"].as_u64().unwrap());
+    assert_eq!(count("document:"), documents["total"].as_u64().unwrap());
+    assert!(!mirror.contains_key("session:27"));
 }

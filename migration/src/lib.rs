@@ -15,6 +15,8 @@ mod m20261201_000011_login_devices;
 mod m20261202_000012_search_synonyms;
 mod m20261202_000013_outbox_leases;
 mod m20261202_000014_personal_information;
+mod m20261202_000015_public_changes;
+mod m20261202_000016_idempotency_keys;
 
 pub struct Migrator;
 
@@ -36,6 +38,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000012_search_synonyms::Migration),
             Box::new(m20261202_000013_outbox_leases::Migration),
             Box::new(m20261202_000014_personal_information::Migration),
+            Box::new(m20261202_000015_public_changes::Migration),
+            Box::new(m20261202_000016_idempotency_keys::Migration),
         ]
     }
 }

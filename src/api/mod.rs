@@ -1,7 +1,9 @@
 //! The JSON API `/api/v1`: public reads of the archive, token-authenticated writes for other
 //! systems, and the OpenAPI 3.1 document generated from these handlers and types.
 pub mod auth;
+mod changes;
 mod docs;
+pub mod idempotency;
 pub mod paging;
 pub mod rate_limit;
 pub mod read;
@@ -29,8 +31,8 @@ pub const MAX_JSON_BYTES: usize = 256 * 1024;
     paths(
         read::sessions, read::session, read::proposals, read::proposal,
         read::agencies, read::agency, read::people_list, read::person,
-        read::documents_list, read::document, crate::search::routes::api,
-        write::intake, write::decide, write::respond, write::report,
+        read::documents_list, read::document, crate::search::routes::api, changes::changes,
+        write::intake, write::decide, write::respond, write::report, write::act_on,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -72,12 +74,19 @@ pub fn read_routes() -> Router<AppState> {
         .route("/api/v1/documents/{id}", get(read::document))
 }
 
+/// Public reads whose answer is not a function of the content revision alone (the change log):
+/// under `web::conditional::cors` in `app::router`.
+pub fn log_routes() -> Router<AppState> {
+    Router::new().route("/api/v1/changes", get(changes::changes))
+}
+
 /// The token-authenticated writes and the human-facing API page: no CORS.
 pub fn write_routes() -> Router<AppState> {
     Router::new()
         .route("/api/docs", get(docs::page))
         .route("/api/v1/intake", post(write::intake))
         .route("/api/v1/proposals/{code}/decision", post(write::decide))
+        .route("/api/v1/proposals/{code}/actions", post(write::act_on))
         .route("/api/v1/proposals/{code}/responses", post(write::respond))
         .route("/api/v1/commitments/{id}/reports", post(write::report))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))

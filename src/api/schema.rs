@@ -72,6 +72,8 @@ pub struct ProposalItem {
     pub author: Option<String>,
     pub topics: Vec<String>,
     pub responding_agencies: Vec<String>,
+    /// Published responses (an agency may answer several times).
+    pub response_count: usize,
     pub url: String,
 }
 
@@ -90,6 +92,7 @@ impl From<ProposalSummary> for ProposalItem {
             author: p.author_name,
             topics: p.topics,
             responding_agencies: p.responding_agencies,
+            response_count: p.response_count,
         }
     }
 }
@@ -107,6 +110,7 @@ pub struct Response {
     /// Written replies only.
     #[schema(value_type = Option<crate::workflow::Grade>)]
     pub grade: Option<String>,
+    pub grade_label: Option<String>,
     pub responded_on: Option<NaiveDate>,
     pub source_quote: Option<String>,
 }
@@ -122,6 +126,7 @@ impl From<ResponseView> for Response {
             body_md: r.body_md,
             doc_number: r.doc_number,
             grade: r.grade.map(str::to_owned),
+            grade_label: r.grade_label.map(str::to_owned),
             responded_on: r.responded_on,
             source_quote: r.source_quote,
         }
@@ -386,6 +391,49 @@ pub struct DecisionRequest {
     /// Required when rejecting.
     #[serde(default)]
     pub reason: String,
+}
+
+/// A workflow step on a proposal, named by `action`; the same commands, permissions and state
+/// machine as the forms. Replies and reports have their own endpoints (`responses`, `decision`).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum ActionRequest {
+    /// 交办 (secretariat): the lead agency, co-handling agencies and the reply deadline.
+    Assign {
+        lead_agency_id: i32,
+        #[serde(default)]
+        co_agency_ids: Vec<i32>,
+        due_on: NaiveDate,
+    },
+    /// 退回交办 (the assigned agency): not ours to handle, with the reason.
+    Return { reason: String },
+    /// 延长期限 (secretariat).
+    Extend { due_on: NaiveDate, reason: String },
+    /// 暂停计时 (secretariat): waiting on the member.
+    Pause { reason: String },
+    /// 恢复计时 (secretariat): the due date moves by the paused time.
+    Resume {
+        #[serde(default)]
+        note: String,
+    },
+    /// 委员评价 (the author): of the written reply.
+    Rate {
+        rating: crate::workflow::Rating,
+        #[serde(default)]
+        comment: String,
+    },
+    /// 重新办理 (secretariat).
+    Reopen { reason: String },
+    /// 督办 on or off (secretariat).
+    Supervise {
+        on: bool,
+        #[serde(default)]
+        reason: String,
+    },
+    /// 并案 (secretariat): into another proposal.
+    Merge { into_code: String, reason: String },
+    /// 撤回 (the author).
+    Withdraw,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -2,7 +2,7 @@
 //! service as the web form (intake registration, `handling::apply`, `report_actual`), so the state
 //! machine and its permission table judge API calls exactly as they judge forms.
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
 use axum::Json;
 use entity::proposals;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
@@ -46,16 +46,26 @@ where
     request_body = IntakeRequest,
     security(("bearer" = [])),
     responses(
-        (status = 201, description = "Registered as submitted", body = IntakeResult),
-        (status = 200, description = "This ticket number was received before; nothing changed", body = IntakeResult),
+        (status = 201, description = "Registered as submitted", body = IntakeResult,
+            headers(("Location" = String, description = "The item in the API: /api/v1/proposals/{code} (readable once accepted)"))),
+        (status = 200, description = "This ticket number was received before; nothing changed", body = IntakeResult,
+            headers(("Location" = String, description = "The item registered under this ticket number"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 413, description = "The body is larger than 256 KB", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many writes from this token or address", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = String, description = "Seconds to wait"))),
         (status = 403, description = "The token's account is not the secretariat's", body = Problem, content_type = "application/problem+json")))]
 pub async fn intake(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
     JsonBody(body): JsonBody<IntakeRequest>,
-) -> AppResult<(StatusCode, Json<IntakeResult>)> {
+) -> AppResult<(
+    StatusCode,
+    [(header::HeaderName, String); 1],
+    Json<IntakeResult>,
+)> {
     let caller = body.caller.unwrap_or_default();
     let (registered, created) = state
         .intake
@@ -81,6 +91,10 @@ pub async fn intake(
     };
     Ok((
         status,
+        [(
+            header::LOCATION,
+            format!("/api/v1/proposals/{}", proposal.code),
+        )],
         Json(IntakeResult {
             url: crate::web::paths::proposal(&proposal.code),
             code: proposal.code,
@@ -168,7 +182,11 @@ async fn act(
     responses(
         (status = 201, body = ActionResult),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 413, description = "The body is larger than 256 KB", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many writes from this token or address", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = String, description = "Seconds to wait"))),
         (status = 403, description = "Only the secretariat decides", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Already decided", body = Problem, content_type = "application/problem+json")))]
@@ -188,6 +206,53 @@ pub async fn decide(
     act(&state, &actor, code, command).await
 }
 
+#[utoipa::path(post, path = "/api/v1/proposals/{code}/actions", tag = "write", operation_id = "act_on_proposal",
+    summary = "办理流程操作:交办、退回、延期、暂停/恢复计时、评价、重新办理、督办、并案、撤回",
+    params(("code" = String, Path),
+        ("Idempotency-Key" = Option<String>, Header, description = "Send the same key again to get the first answer instead of acting twice")),
+    request_body = ActionRequest,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = ActionResult),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 413, description = "The body is larger than 256 KB", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many writes from this token or address", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = String, description = "Seconds to wait"))),
+        (status = 403, description = "The token's account may not take this step", body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not possible in the proposal's current state, or the same Idempotency-Key is in progress", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The Idempotency-Key was used for another request", body = Problem, content_type = "application/problem+json")))]
+pub async fn act_on(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    Path(code): Path<String>,
+    JsonBody(body): JsonBody<ActionRequest>,
+) -> AppResult<(StatusCode, Json<ActionResult>)> {
+    let command = match body {
+        ActionRequest::Assign {
+            lead_agency_id,
+            co_agency_ids,
+            due_on,
+        } => Command::Assign {
+            lead: lead_agency_id,
+            co: co_agency_ids,
+            due_on,
+        },
+        ActionRequest::Return { reason } => Command::Return { reason },
+        ActionRequest::Extend { due_on, reason } => Command::Extend { due_on, reason },
+        ActionRequest::Pause { reason } => Command::Pause { reason },
+        ActionRequest::Resume { note } => Command::Resume { note },
+        ActionRequest::Rate { rating, comment } => Command::Rate { rating, comment },
+        ActionRequest::Reopen { reason } => Command::Reopen { reason },
+        ActionRequest::Supervise { on, reason } => Command::Supervise { on, reason },
+        ActionRequest::Merge { into_code, reason } => Command::Merge { into_code, reason },
+        ActionRequest::Withdraw => Command::Withdraw,
+    };
+    act(&state, &actor, code, command).await
+}
+
 #[utoipa::path(post, path = "/api/v1/proposals/{code}/responses", tag = "write", operation_id = "respond",
     summary = "承办单位发布协办意见、进展或书面答复",
     params(("code" = String, Path)),
@@ -196,7 +261,11 @@ pub async fn decide(
     responses(
         (status = 201, body = ActionResult),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 413, description = "The body is larger than 256 KB", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many writes from this token or address", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = String, description = "Seconds to wait"))),
         (status = 403, description = "The token's agency does not handle this proposal", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not possible in the proposal's current state", body = Problem, content_type = "application/problem+json")))]
@@ -218,7 +287,11 @@ pub async fn respond(
     responses(
         (status = 201, body = ReportResult),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 413, description = "The body is larger than 256 KB", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many writes from this token or address", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = String, description = "Seconds to wait"))),
         (status = 403, description = "Only the owning agency (or the secretariat) may report", body = Problem, content_type = "application/problem+json"),
         (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub async fn report(

@@ -40,7 +40,7 @@ fn csv_row(p: &ProposalItem, base: &str) -> String {
         csv::field(p.author.as_deref().unwrap_or_default()),
         csv::field(&p.topics.join("、")),
         csv::field(&p.responding_agencies.join("、")),
-        p.responding_agencies.len().to_string(),
+        p.response_count.to_string(),
         csv::field(&format!("{base}{}", p.url)),
     ];
     csv::line(&fields)

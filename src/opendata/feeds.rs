@@ -3,8 +3,10 @@
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
-use entity::proposals;
+use entity::{proposals, timeline_events};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use crate::app::AppState;
@@ -23,6 +25,9 @@ pub struct Entry {
     pub id: String,
     pub title: String,
     pub link: String,
+    /// When it first became public, where the record says.
+    pub published: Option<DateTime<FixedOffset>>,
+    /// Its last public change.
     pub updated: DateTime<FixedOffset>,
     pub author: Option<String>,
     pub summary: String,
@@ -38,21 +43,27 @@ pub struct Feed {
     pub entries: Vec<Entry>,
 }
 
-fn at_noon(day: Option<NaiveDate>) -> DateTime<FixedOffset> {
-    day.and_then(|d| d.and_hms_opt(4, 0, 0))
-        .map(|t| t.and_utc().fixed_offset())
-        .unwrap_or_else(|| DateTime::<Utc>::UNIX_EPOCH.fixed_offset())
+/// A moment for something the record dates only to the day, never in the future: the moment it
+/// was entered if that was on the same day (a reply posted today), else the day's start in
+/// Beijing (a reply from the sources, loaded later).
+fn on_day(day: NaiveDate, recorded: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
+    let china = crate::time::china();
+    if recorded.with_timezone(&china).date_naive() == day {
+        return recorded;
+    }
+    crate::time::start_of_day(day).with_timezone(&china)
 }
 
 impl Feed {
     /// The feed as Atom XML, with links made absolute against `base`.
     pub fn render(&self, base: &str) -> String {
+        // An empty feed has had nothing in it up to now.
         let updated = self
             .entries
             .iter()
             .map(|e| e.updated)
             .max()
-            .unwrap_or_else(|| DateTime::<Utc>::UNIX_EPOCH.fixed_offset());
+            .unwrap_or_else(|| Utc::now().with_timezone(&crate::time::china()));
         let mut out = String::from(r#"<?xml version="1.0" encoding="utf-8"?>"#);
         out.push_str("\n<feed xmlns=\"http://www.w3.org/2005/Atom\" xml:lang=\"zh-CN\">");
         out.push_str(&format!(
@@ -71,6 +82,12 @@ impl Feed {
                 e.updated.to_rfc3339(),
                 xml_escape(&format!("{base}{}", e.link)),
             ));
+            if let Some(published) = e.published {
+                out.push_str(&format!(
+                    "<published>{}</published>",
+                    published.to_rfc3339()
+                ));
+            }
             if let Some(author) = &e.author {
                 out.push_str(&format!(
                     "<author><name>{}</name></author>",
@@ -120,18 +137,41 @@ async fn proposal_entries(
         .limit(LIMIT)
         .all(&state.db)
         .await?;
+    // Dated by the record, not by when a row was last written (the seed's rows were all
+    // written at load time): submitted, and updated at the latest public timeline event.
+    let mut latest: HashMap<i32, DateTime<FixedOffset>> = HashMap::new();
+    let events: Vec<(i32, DateTime<FixedOffset>)> = timeline_events::Entity::find()
+        .select_only()
+        .column(timeline_events::Column::ProposalId)
+        .column(timeline_events::Column::OccurredAt)
+        .filter(timeline_events::Column::ProposalId.is_in(rows.iter().map(|p| p.id)))
+        .filter(timeline_events::Column::Public.eq(true))
+        .into_tuple()
+        .all(&state.db)
+        .await?;
+    for (id, at) in events {
+        let entry = latest.entry(id).or_insert(at);
+        *entry = (*entry).max(at);
+    }
     let stamps: Vec<_> = rows
         .iter()
-        .map(|p| (p.updated_at, excerpt(&p.body_md)))
+        .map(|p| {
+            let published = p.submitted_at.unwrap_or(p.created_at);
+            let updated = latest
+                .get(&p.id)
+                .map_or(published, |at| (*at).max(published));
+            (published, updated, excerpt(&p.body_md))
+        })
         .collect();
     let summaries = summarize(&state.db, rows.into_iter().map(Into::into).collect()).await?;
     Ok(summaries
         .into_iter()
         .zip(stamps)
-        .map(|(p, (updated, body))| Entry {
+        .map(|(p, (published, updated, body))| Entry {
             id: format!("{TAG}proposal/{}", p.code),
             title: format!("{}({})", p.title, p.status.label),
             link: crate::web::paths::proposal(&p.code),
+            published: Some(published),
             updated,
             author: p.author_name,
             summary: body,
@@ -152,7 +192,13 @@ fn response_entries(responses: Vec<ResponseView>) -> Vec<Entry> {
                     || format!("/agencies/{}", r.agency_id),
                     |a| crate::web::paths::proposal(&a.code),
                 ),
-                updated: at_noon(r.responded_on),
+                published: Some(
+                    r.responded_on
+                        .map_or(r.recorded_at, |day| on_day(day, r.recorded_at)),
+                ),
+                updated: r
+                    .responded_on
+                    .map_or(r.recorded_at, |day| on_day(day, r.recorded_at)),
                 author: r.responder_name.or(Some(r.agency_name)),
                 summary: excerpt(&r.body_md),
             }
@@ -254,8 +300,9 @@ pub async fn proposal_feed(
             id: format!("{TAG}proposal/{code}/event/{i}"),
             title: format!("{}({})", e.action_label, e.actor_label),
             link: format!("/proposals/{code}#timeline"),
+            published: None,
             updated: DateTime::parse_from_rfc3339(&e.occurred_at)
-                .unwrap_or_else(|_| DateTime::<Utc>::UNIX_EPOCH.fixed_offset()),
+                .unwrap_or_else(|_| Utc::now().with_timezone(&crate::time::china())),
             author: Some(e.actor_label),
             summary: e.note.unwrap_or_default(),
         })
@@ -277,6 +324,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_day_is_dated_when_it_was_entered_or_at_its_start_never_later() {
+        let day = NaiveDate::from_ymd_opt(2024, 3, 5).unwrap();
+        let entered_that_day = DateTime::parse_from_rfc3339("2024-03-05T09:30:00+08:00").unwrap();
+        assert_eq!(on_day(day, entered_that_day), entered_that_day);
+        let loaded_later = DateTime::parse_from_rfc3339("2026-12-01T10:00:00+00:00").unwrap();
+        assert_eq!(
+            on_day(day, loaded_later).to_rfc3339(),
+            "2024-03-05T00:00:00+08:00"
+        );
+    }
+
+    #[test]
     fn entries_are_escaped_text() {
         let feed = Feed {
             id: "tag:x".into(),
@@ -287,7 +346,8 @@ mod tests {
                 id: "tag:x/1".into(),
                 title: "<script>alert(1)</script>".into(),
                 link: "/p?a=1&b=2".into(),
-                updated: at_noon(NaiveDate::from_ymd_opt(2024, 1, 2)),
+                published: None,
+                updated: DateTime::parse_from_rfc3339("2024-01-02T00:00:00+08:00").unwrap(),
                 author: None,
                 summary: "\"quoted\" & <b>".into(),
             }],

@@ -60,6 +60,7 @@ pub struct ProposalSummary {
     pub session_number: Option<i32>,
     pub topics: Vec<String>,
     pub responding_agencies: Vec<String>,
+    /// Published responses (an agency may answer several times: on the spot, progress, written).
     pub response_count: usize,
 }
 

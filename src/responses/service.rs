@@ -28,8 +28,12 @@ pub struct ResponseView {
     pub responder_post: Option<String>,
     pub body_md: String,
     pub doc_number: Option<String>,
+    /// The stored code (A, B, C) and the label a page shows.
     pub grade: Option<&'static str>,
+    pub grade_label: Option<&'static str>,
     pub responded_on: Option<NaiveDate>,
+    /// When it was entered into the record (the seed's load time for the sources' replies).
+    pub recorded_at: chrono::DateTime<chrono::FixedOffset>,
     pub source_file: Option<String>,
     pub source_quote: Option<String>,
     /// The public proposals this response answers.
@@ -167,7 +171,9 @@ pub async fn views_for<C: ConnectionTrait>(
                 responder_id: r.responder_id,
                 responder_name: responder.map(|p| p.name.clone()),
                 responder_post: responder.map(|p| p.post.clone()),
-                grade: r.grade.as_deref().and_then(Grade::parse).map(Grade::label),
+                grade: r.grade.as_deref().and_then(Grade::parse).map(Grade::as_str),
+                grade_label: r.grade.as_deref().and_then(Grade::parse).map(Grade::label),
+                recorded_at: r.created_at,
                 answers: answers.remove(&r.id).unwrap_or_default(),
                 body_md: r.body_md,
                 doc_number: r.doc_number,

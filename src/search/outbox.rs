@@ -35,12 +35,15 @@ pub const LEASE: Duration = Duration::from_secs(30);
 const CLAIM_LOCK: i64 = 7_415_092_301;
 const REBUILD_LOCK: i64 = 7_415_092_302;
 
-/// Adds an outbox row for an item whose searchable content changed; call inside the write's transaction.
+/// Adds an outbox row for an item whose searchable content changed; call inside the write's
+/// transaction. The same change goes into the public change log (`crate::changes`): what is
+/// searchable is what is public, so one call covers both and neither can be forgotten.
 pub async fn enqueue<C: ConnectionTrait>(
     db: &C,
     kind: &str,
     id: i32,
 ) -> Result<(), sea_orm::DbErr> {
+    crate::changes::record(db, kind, id).await?;
     let now = Utc::now().fixed_offset();
     search_outbox::Entity::insert(search_outbox::ActiveModel {
         entity_kind: Set(kind.to_owned()),

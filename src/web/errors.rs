@@ -63,10 +63,24 @@ pub async fn render_errors(
         html_page(&state, &report, &request_id)
     };
     *page.status_mut() = report.status;
-    for name in [header::ALLOW, header::RETRY_AFTER] {
+    // Kept from the handler's response: what the client needs to act on the error, including
+    // the CORS headers of public reads (so that a page elsewhere can read why it failed).
+    for name in [
+        header::ALLOW,
+        header::RETRY_AFTER,
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+    ] {
         if let Some(value) = response.headers().get(&name) {
             page.headers_mut().insert(name, value.clone());
         }
+    }
+    // RFC 9110: a 401 names the scheme that would have worked.
+    if json && report.status == StatusCode::UNAUTHORIZED {
+        page.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"tingshang\""),
+        );
     }
     page
 }
