@@ -4,7 +4,6 @@ pub mod auth;
 mod changes;
 mod docs;
 pub mod idempotency;
-pub mod paging;
 pub mod rate_limit;
 pub mod read;
 pub mod schema;

@@ -8,13 +8,13 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::paging::{PageParams, Paged};
 use super::schema::*;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::proposals::service::{public_page_snapshot, public_summaries, ListFilter};
 use crate::statistics::service::dataset;
 use crate::statistics::{Measure, Selection};
+use crate::web::paging::{PageParams, Paged};
 use crate::web::parse_id;
 use crate::web::query::Params;
 use crate::workflow::{Channel, ProposalStatus};

@@ -459,15 +459,5 @@ pub struct ReportResult {
     pub latest_actual: Option<f64>,
 }
 
-/// An `application/problem+json` error (RFC 9457).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Problem {
-    /// A URI naming the kind of problem, e.g. `/problems/not-found`.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// A short Chinese title.
-    pub title: String,
-    pub status: u16,
-    pub detail: String,
-    pub request_id: Option<String>,
-}
+/// The error document, written by `web::errors`.
+pub use crate::web::errors::Problem;

@@ -328,7 +328,7 @@ pub struct ApiResponse {
 #[utoipa::path(get, path = "/api/v1/search", tag = "archive", operation_id = "search",
     summary = "全文检索(中文,含分面与高亮)", params(Params),
     responses((status = 200, body = ApiResponse),
-        (status = 400, body = crate::api::schema::Problem, content_type = "application/problem+json")))]
+        (status = 400, body = crate::web::errors::Problem, content_type = "application/problem+json")))]
 pub async fn api(
     State(state): State<AppState>,
     Query(params): Query<Params>,
@@ -344,7 +344,7 @@ pub async fn api(
             })
             .transpose()
     };
-    let paging = crate::api::paging::Paging::new(
+    let paging = crate::web::paging::Paging::new(
         number("page", &params.page)?,
         number("per_page", &params.per_page)?,
         PER_PAGE as u64,

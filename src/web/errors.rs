@@ -93,6 +93,19 @@ fn is_plain(response: &Response) -> bool {
         .is_none_or(|v| v.starts_with("text/plain"))
 }
 
+/// An `application/problem+json` error (RFC 9457).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem, e.g. `/problems/not-found`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short Chinese title.
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    pub request_id: Option<String>,
+}
+
 /// Problem+json for API paths and for clients that ask for JSON rather than HTML (`Accept`); an
 /// HTML page otherwise.
 fn wants_json(path: &str, accept: Option<&str>) -> bool {
@@ -107,14 +120,16 @@ fn wants_json(path: &str, accept: Option<&str>) -> bool {
 }
 
 fn problem_json(report: &ErrorReport, request_id: &str) -> Response {
-    let body = serde_json::json!({
-        "type": format!("https://tingshang.invalid/problems/{}", report.kind),
-        "title": report.title,
-        "status": report.status.as_u16(),
-        "detail": report.detail,
-        "request_id": request_id,
-    });
-    let mut response = body.to_string().into_response();
+    let body = Problem {
+        kind: format!("https://tingshang.invalid/problems/{}", report.kind),
+        title: report.title.to_owned(),
+        status: report.status.as_u16(),
+        detail: report.detail.clone(),
+        request_id: Some(request_id.to_owned()),
+    };
+    let mut response = serde_json::to_string(&body)
+        .unwrap_or_default()
+        .into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/problem+json"),

@@ -12,6 +12,7 @@ pub mod hardening;
 pub mod markdown;
 pub mod memo;
 pub mod page_cache;
+pub mod paging;
 pub mod paths;
 pub mod query;
 pub mod templates;
