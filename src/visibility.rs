@@ -3,7 +3,7 @@
 //! conditions rather than with columns of its own, so a new rule (or a new reader) cannot miss a
 //! path. Who among signed-in users sees more is `accounts::policy`'s business.
 use entity::{assignments, documents, proposals, sessions};
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::workflow::{AssignmentState, ProposalStatus};
 
@@ -13,6 +13,26 @@ pub fn public_proposals() -> Condition {
     Condition::all()
         .add(proposals::Column::Published.eq(true))
         .add(proposals::Column::Status.is_in(ProposalStatus::public_statuses()))
+}
+
+/// The ids of the public proposals, among `ids` when given.
+pub async fn public_proposal_ids<C: ConnectionTrait>(
+    db: &C,
+    ids: Option<Vec<i32>>,
+) -> Result<std::collections::HashSet<i32>, sea_orm::DbErr> {
+    let mut query = proposals::Entity::find()
+        .select_only()
+        .column(proposals::Column::Id)
+        .filter(public_proposals());
+    if let Some(ids) = ids {
+        query = query.filter(proposals::Column::Id.is_in(ids));
+    }
+    Ok(query
+        .into_tuple::<i32>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 /// Public sessions: the published ones. A proposal linked to another session shows no session.

@@ -272,6 +272,17 @@ async fn tokens_act_within_their_account_and_the_hotline_intake_is_idempotent() 
     assert_eq!(first["status"], "submitted");
     let (status, again) = post_json(&app, "/api/v1/intake", Some(&hotline), ticket.clone()).await;
     assert_eq!(status, 200);
+    // The same ticket number with other content is not a retry: refused, the fields named.
+    let mut changed = ticket.clone();
+    changed["title"] = json!("建议增设科技政策咨询窗口(更正)");
+    changed["topics"] = json!(["科技政策"]);
+    let (status, refused) = post_json(&app, "/api/v1/intake", Some(&hotline), changed).await;
+    assert_eq!(status, 409, "{refused}");
+    let detail = refused["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("title") && detail.contains("topics") && !detail.contains("body_md"),
+        "{detail}"
+    );
     token_for(&admin, "kjj").await;
     app.signed_in("mishu2", "secretariat", None, None).await;
     assert_eq!(
@@ -449,10 +460,41 @@ async fn tokens_act_within_their_account_and_the_hotline_intake_is_idempotent() 
     let report = json!({"value": 4, "reported_on": chrono::Utc::now().date_naive(), "source": "市科技局工作通报"});
     let (status, _) = post_json(&app, &report_path, Some(&gxj), report.clone()).await;
     assert_eq!(status, 403);
+    // A source with a private person's details never reaches the record.
+    let mut private = report.clone();
+    private["source"] = json!("来电人张先生13912345678反映");
+    let (status, refused) = post_json(&app, &report_path, Some(&kjj), private).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["detail"].as_str().unwrap().contains("手机号"),
+        "{refused}"
+    );
     let (status, body) = post_json(&app, &report_path, Some(&kjj), report.clone()).await;
     assert_eq!(status, 201, "{body}");
     assert_eq!(body["latest_actual"], json!(4.0));
     assert_eq!(body["status"], "on_track");
+
+    // A backdated figure does not overturn the sources' figure for 2024 (9,777 against 9,500).
+    let (_, seeded) = app.json("/api/v1/proposals/TS-2023-027-06").await;
+    let sme = seeded["commitments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["target_value"] == json!(9500.0))
+        .unwrap()
+        .clone();
+    let backdated =
+        json!({"value": 120, "reported_on": "2023-06-01", "source": "市科技局2023年中期通报"});
+    let (status, body) = post_json(
+        &app,
+        &format!("/api/v1/commitments/{}/reports", sme["id"]),
+        Some(&kjj),
+        backdated,
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["latest_actual"], json!(9777.0), "{body}");
+    assert_eq!(body["status"], "exceeded");
 
     // A revoked token is refused from then on.
     let tokens = entity::api_tokens::Entity::find()
@@ -565,6 +607,38 @@ async fn lists_link_their_pages_reads_revalidate_and_other_origins_may_read() {
         .starts_with("public"));
     let etag = first.headers()["etag"].to_str().unwrap().to_owned();
     let body: Value = first.json().await.unwrap();
+    // An agency's answered proposals are shown beside its assigned ones: at session 27 市科技局
+    // answered on the spot without being assigned.
+    let (_, kjj) = app
+        .json(&format!(
+            "/api/v1/agencies/{}",
+            app.agency_id("市科技局").await
+        ))
+        .await;
+    let answered = kjj["answered_proposals"].as_u64().unwrap();
+    assert!(
+        answered >= 9 && answered > kjj["statistics"]["proposals"].as_u64().unwrap(),
+        "{kjj}"
+    );
+    let (_, listed) = app.json("/api/v1/agencies?per_page=200").await;
+    let listed_kjj = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["short_name"] == "市科技局")
+        .unwrap();
+    assert_eq!(
+        listed_kjj["answered_proposals"], answered,
+        "list and detail agree"
+    );
+    // A date the sources give to the day is sent as a date, without a made-up moment.
+    assert_eq!(
+        body["submitted_on"], "2023-09-28",
+        "{}",
+        body["submitted_on"]
+    );
+    assert_ne!(body["submitted_precision"], "exact");
+    assert!(body["submitted_at"].is_null());
     for a in body["assignments"].as_array().unwrap() {
         assert!(
             a["role"] == "lead" || a["role"] == "co",
@@ -855,4 +929,7 @@ async fn a_ticket_is_handled_through_the_api_alone_and_retries_act_once() {
         .count();
     assert_eq!(assigned, 1, "the retried assign acted once");
     assert_eq!(detail["supervised"], true);
+    // Pushed through the API: the moment is known.
+    assert_eq!(detail["submitted_precision"], "exact");
+    assert!(detail["submitted_at"].is_string());
 }

@@ -17,6 +17,7 @@ pub mod document_links;
 pub mod documents;
 pub mod evaluations;
 pub mod idempotency_keys;
+pub mod intake_receipts;
 pub mod login_attempts;
 pub mod login_sessions;
 pub mod notifications;

@@ -15,6 +15,7 @@ pub use super::document_links::Entity as DocumentLinks;
 pub use super::documents::Entity as Documents;
 pub use super::evaluations::Entity as Evaluations;
 pub use super::idempotency_keys::Entity as IdempotencyKeys;
+pub use super::intake_receipts::Entity as IntakeReceipts;
 pub use super::login_attempts::Entity as LoginAttempts;
 pub use super::login_sessions::Entity as LoginSessions;
 pub use super::notifications::Entity as Notifications;

@@ -17,6 +17,7 @@ mod m20261202_000013_outbox_leases;
 mod m20261202_000014_personal_information;
 mod m20261202_000015_public_changes;
 mod m20261202_000016_idempotency_keys;
+mod m20261202_000017_intake_receipts;
 
 pub struct Migrator;
 
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000014_personal_information::Migration),
             Box::new(m20261202_000015_public_changes::Migration),
             Box::new(m20261202_000016_idempotency_keys::Migration),
+            Box::new(m20261202_000017_intake_receipts::Migration),
         ]
     }
 }

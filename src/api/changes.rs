@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::search::documents::{DOCUMENT, PROPOSAL, SESSION};
-use crate::visibility::{public_documents, public_proposals, public_sessions};
+use crate::visibility::{public_documents, public_sessions};
 use crate::web::query::Params;
 
 const DEFAULT_LIMIT: u64 = 500;
@@ -139,16 +139,7 @@ impl Keys {
             .into_tuple()
             .all(db)
             .await?;
-        let public: HashSet<i32> = proposals::Entity::find()
-            .select_only()
-            .column(proposals::Column::Id)
-            .filter(proposals::Column::Id.is_in(ids(PROPOSAL)))
-            .filter(public_proposals())
-            .into_tuple::<i32>()
-            .all(db)
-            .await?
-            .into_iter()
-            .collect();
+        let public = crate::visibility::public_proposal_ids(db, Some(ids(PROPOSAL))).await?;
         for (id, code) in all {
             keys.by_item
                 .insert((PROPOSAL, id), (code, public.contains(&id)));

@@ -4,7 +4,7 @@ use axum::http::Uri;
 use axum::response::Response;
 use axum::Json;
 use entity::{documents, people};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -102,7 +102,8 @@ pub struct ProposalQuery {
     pub channel: Option<String>,
     /// Session number (期数).
     pub session: Option<i32>,
-    /// Agency id: proposals it leads or co-handles.
+    /// Agency id: proposals assigned to it (as lead or co-handling agency); an agency's answered
+    /// proposals, assigned or not, are counted in its `answered_proposals`.
     pub agency: Option<i32>,
     /// Year of submission.
     pub year: Option<i32>,
@@ -202,6 +203,25 @@ pub async fn proposal(
         return Err(AppError::NotFound);
     }
     let page = public_page_snapshot(&state.db, &code).await?;
+    // The submission's precision is the submitted event's (internal for intake items, whose
+    // event names the channel's ticket); items without one are taken as known to the day.
+    let submitted_precision = match page.proposal.submitted_at {
+        Some(_) => Some(
+            entity::timeline_events::Entity::find()
+                .select_only()
+                .column(entity::timeline_events::Column::Precision)
+                .filter(entity::timeline_events::Column::ProposalId.eq(page.proposal.id))
+                .filter(
+                    entity::timeline_events::Column::Action
+                        .eq(crate::workflow::TimelineAction::Submitted.as_str()),
+                )
+                .into_tuple::<String>()
+                .one(&state.db)
+                .await?
+                .unwrap_or_else(|| "day".to_owned()),
+        ),
+        None => None,
+    };
     let p = page.proposal;
     Ok(Json(ProposalDetail {
         url: crate::web::paths::proposal(&p.code),
@@ -214,7 +234,13 @@ pub async fn proposal(
         cosigners: page.cosigners.into_iter().map(|c| c.name).collect(),
         topics: page.topics,
         body_md: p.body_md,
-        submitted_at: p.submitted_at,
+        submitted_on: p
+            .submitted_at
+            .map(|at| at.with_timezone(&crate::time::china()).date_naive()),
+        submitted_precision: submitted_precision.clone(),
+        submitted_at: p
+            .submitted_at
+            .filter(|_| submitted_precision.as_deref() == Some("exact")),
         due_on: p.due_on,
         supervised: p.supervised,
         clock_paused_since: p.paused_on,
@@ -238,8 +264,9 @@ pub async fn proposal(
     }))
 }
 
-fn agency_out(a: entity::agencies::Model, statistics: Statistics) -> Agency {
+fn agency_out(a: entity::agencies::Model, statistics: Statistics, answered: u64) -> Agency {
     Agency {
+        answered_proposals: answered,
         url: format!("/agencies/{}", a.id),
         id: a.id,
         short_name: a.short_name,
@@ -262,6 +289,7 @@ pub async fn agencies(
 ) -> AppResult<Response> {
     let paging = page.paging()?;
     let data = dataset(&state.db, crate::time::today()).await?;
+    let answered = crate::responses::service::answered_counts(&state.db, None).await?;
     let out = data
         .agencies
         .iter()
@@ -270,7 +298,7 @@ pub async fn agencies(
                 agency_id: Some(a.id),
                 ..Default::default()
             });
-            agency_out(a.clone(), tally)
+            agency_out(a.clone(), tally, answered.get(&a.id).copied().unwrap_or(0))
         })
         .collect();
     Ok(paging.page_of(out).respond(&uri))
@@ -308,8 +336,13 @@ pub async fn agency(
     });
     // Only the commitments: the agency page's other parts are not in this document.
     let commitments = crate::agencies::service::commitments_of(&state.db, id, None).await?;
+    let answered = crate::responses::service::answered_counts(&state.db, Some(id))
+        .await?
+        .get(&id)
+        .copied()
+        .unwrap_or(0);
     Ok(Json(AgencyDetail {
-        agency: agency_out(model, total),
+        agency: agency_out(model, total, answered),
         by_year,
         commitments: commitments.into_iter().map(Into::into).collect(),
     }))

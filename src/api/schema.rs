@@ -257,6 +257,12 @@ pub struct ProposalDetail {
     pub cosigners: Vec<String>,
     pub topics: Vec<String>,
     pub body_md: String,
+    /// The day it was submitted, in China time.
+    pub submitted_on: Option<NaiveDate>,
+    /// How precisely the record knows it: exact (then `submitted_at` has the moment), day, month
+    /// or year (the sources give some dates only to the month).
+    pub submitted_precision: Option<String>,
+    /// The moment, only when the record knows it (`submitted_precision` = exact).
     pub submitted_at: Option<DateTime<FixedOffset>>,
     pub due_on: Option<NaiveDate>,
     pub supervised: bool,
@@ -277,7 +283,12 @@ pub struct Agency {
     pub kind: String,
     pub valid_from: Option<NaiveDate>,
     pub valid_until: Option<NaiveDate>,
+    /// Counted over the proposals assigned to it (as lead or co-handling agency).
     pub statistics: Statistics,
+    /// Public proposals it answered (any published response), assigned or not: at a session an
+    /// agency answers on the spot without an assignment, so this can exceed
+    /// `statistics.proposals`.
+    pub answered_proposals: u64,
     pub url: String,
 }
 
@@ -322,13 +333,22 @@ pub struct Document {
 /// A proposal pushed in through an intake channel (12345 hotline, 青诉即办 …).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct IntakeRequest {
-    /// hotline_12345, qingsu, sanmin or direct.
+    /// hotline_12345, qingsu, sanmin or direct (sessions' proposals come from members).
+    #[schema(pattern = "^(hotline_12345|qingsu|sanmin|direct)$")]
     pub channel: String,
-    /// The sending system's ticket number; a repeated push with the same number changes nothing.
+    /// The sending system's ticket number; a repeated push with the same number and content
+    /// changes nothing, with other content it is a 409.
+    #[schema(pattern = "^[A-Za-z0-9._:/-]{1,64}$")]
     pub external_id: String,
+    /// At most 300 bytes of UTF-8 (100 Chinese characters).
+    #[schema(min_length = 1, max_length = 100)]
     pub title: String,
+    /// Markdown, at most 100 KB.
+    #[schema(min_length = 1, max_length = 25000)]
     pub body_md: String,
+    /// At most 20 topics of at most 50 characters each.
     #[serde(default)]
+    #[schema(max_items = 20)]
     pub topics: Vec<String>,
     /// Who called or wrote in. Never published, never exported: kept for the secretariat, and the
     /// text is checked for this name so that it can be hidden where it appears.
@@ -361,13 +381,16 @@ pub struct IntakeResult {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ResponseRequest {
     /// co_opinion (co-handling agency), progress, or written (the lead agency's written reply).
+    #[schema(pattern = "^(co_opinion|progress|written)$")]
     pub kind: String,
+    #[schema(min_length = 1, max_length = 25000)]
     pub body_md: String,
     /// For written replies: the reply's document number.
     #[serde(default)]
     pub doc_number: String,
-    /// For written replies: A, B or C.
+    /// Required for written replies.
     #[serde(default)]
+    #[schema(value_type = Option<crate::workflow::Grade>)]
     pub grade: Option<String>,
     /// For written replies: an optional measurable commitment.
     #[serde(default)]
@@ -387,6 +410,7 @@ pub struct CommitmentRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct DecisionRequest {
     /// accept (立案) or reject (不予立案).
+    #[schema(pattern = "^(accept|reject)$")]
     pub action: String,
     /// Required when rejecting.
     #[serde(default)]
@@ -448,7 +472,9 @@ pub struct ActionResult {
 pub struct ReportRequest {
     pub value: f64,
     pub reported_on: NaiveDate,
-    /// Where the figure comes from (a report, a news release …).
+    /// Where the figure comes from (a report, a news release …); at most 2,000 bytes, and no
+    /// private person's details.
+    #[schema(min_length = 1, max_length = 500)]
     pub source: String,
 }
 

@@ -50,6 +50,7 @@ where
             headers(("Location" = String, description = "The item in the API: /api/v1/proposals/{code} (readable once accepted)"))),
         (status = 200, description = "This ticket number was received before; nothing changed", body = IntakeResult,
             headers(("Location" = String, description = "The item registered under this ticket number"))),
+        (status = 409, description = "This ticket number was received before with other content: the differing fields are named and nothing is saved", body = Problem, content_type = "application/problem+json"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "Bearer"))),

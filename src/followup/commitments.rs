@@ -38,6 +38,51 @@ pub struct Assessment {
     pub progress_percent: Option<f64>,
 }
 
+/// When a reported figure stands: the end of the period it is for (a figure for 2024年 stands at
+/// 2024-12-31 however late it was reported; 2025年1-6月 at 2025-06-30), else its report date.
+/// Reports are ordered by this and then by entry, so a backdated report never overturns the figure
+/// for a later period, and a correction for the same period, entered later, supersedes.
+pub fn stands_at(period_label: Option<&str>, reported_on: Option<NaiveDate>) -> Option<NaiveDate> {
+    static YEAR: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"(\d{4})\s*年").expect("valid pattern"));
+    static MONTH: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"(\d{1,2})\s*月").expect("valid pattern"));
+    let Some(label) = period_label else {
+        return reported_on;
+    };
+    let Some(year) = YEAR
+        .captures(label)
+        .and_then(|c| c[1].parse::<i32>().ok())
+        .filter(|y| crate::time::RECORD_YEARS.contains(y))
+    else {
+        return reported_on;
+    };
+    let after = &label[YEAR.find(label).map_or(0, |m| m.end())..];
+    let month = if let Some(m) = MONTH
+        .captures_iter(after)
+        .filter_map(|c| c[1].parse::<u32>().ok())
+        .filter(|m| (1..=12).contains(m))
+        .last()
+    {
+        m
+    } else if after.contains("上半年") || after.contains("二季度") || after.contains("第二季度")
+    {
+        6
+    } else if after.contains("一季度") {
+        3
+    } else if after.contains("三季度") {
+        9
+    } else {
+        12
+    };
+    let first_of_next = if month == 12 {
+        NaiveDate::from_ymd_opt(year + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(year, month + 1, 1)
+    };
+    first_of_next.and_then(|d| d.pred_opt())
+}
+
 /// Derives a commitment's status from its target, its latest reported actual and today's date.
 pub fn assess(
     target: f64,
@@ -157,12 +202,13 @@ pub async fn load_views<C: ConnectionTrait>(
         return Ok(Vec::new());
     }
     let ids: Vec<i32> = rows.iter().map(|c| c.id).collect();
-    let reports = commitment_reports::Entity::find()
+    let mut reports = commitment_reports::Entity::find()
         .filter(commitment_reports::Column::CommitmentId.is_in(ids))
-        .order_by_asc(commitment_reports::Column::ReportedOn)
         .order_by_asc(commitment_reports::Column::Id)
         .all(db)
         .await?;
+    // Stable: reports standing at the same day keep their entry order.
+    reports.sort_by_key(|r| stands_at(r.period_label.as_deref(), r.reported_on));
     let agency_ids: Vec<i32> = rows.iter().map(|c| c.agency_id).collect();
     let agency_names: HashMap<i32, String> = agencies::Entity::find()
         .filter(agencies::Column::Id.is_in(agency_ids))
@@ -278,6 +324,19 @@ pub async fn report_actual(
     }
     crate::web::form::check_text("数据来源", &report.source, 2000, true)
         .map_err(AppError::BadRequest)?;
+    // A source is a citation (a report, a news release): it never needs a private person's
+    // details, so it is refused rather than held for review like a reply's text.
+    let mut found: Vec<&str> = crate::privacy::detect(&report.source, &[])
+        .iter()
+        .map(|f| f.kind.label())
+        .collect();
+    found.dedup();
+    if !found.is_empty() {
+        return Err(AppError::bad_request(format!(
+            "数据来源中含有疑似个人信息({}),公开记录不收录,请删去后再提交。",
+            found.join("、")
+        )));
+    }
     crate::time::check_record_date(report.reported_on, "报告日期").map_err(AppError::BadRequest)?;
     if report.reported_on > crate::time::today() {
         return Err(AppError::bad_request("报告日期不能晚于今天。"));
@@ -356,6 +415,28 @@ pub async fn report_actual(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_figure_stands_at_the_end_of_its_period_not_at_its_report_date() {
+        let day = |y, m, d| NaiveDate::from_ymd_opt(y, m, d);
+        assert_eq!(stands_at(Some("2024年"), None), day(2024, 12, 31));
+        assert_eq!(
+            stands_at(Some("2024年"), day(2026, 3, 1)),
+            day(2024, 12, 31)
+        );
+        assert_eq!(stands_at(Some("2025年1-6月"), None), day(2025, 6, 30));
+        assert_eq!(stands_at(Some("2025年上半年"), None), day(2025, 6, 30));
+        assert_eq!(stands_at(Some("2025年一季度"), None), day(2025, 3, 31));
+        assert_eq!(stands_at(Some("2024年2月"), None), day(2024, 2, 29));
+        assert_eq!(
+            stands_at(Some("截至目前"), day(2026, 12, 1)),
+            day(2026, 12, 1)
+        );
+        assert_eq!(stands_at(None, day(2023, 5, 1)), day(2023, 5, 1));
+        assert_eq!(stands_at(None, None), None);
+        // A backdated report sorts before the figure for the later period.
+        assert!(stands_at(None, day(2023, 5, 1)) < stands_at(Some("2024年"), None));
+    }
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()

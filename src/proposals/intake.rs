@@ -2,10 +2,11 @@
 //! no member author, idempotent on the sender's ticket number (`external_id`). The secretariat then
 //! accepts and assigns them through the ordinary workflow.
 use chrono::{Datelike, Utc};
-use entity::{callers, proposals};
+use entity::{callers, intake_receipts, proposals};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
 };
+use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
 use std::collections::{HashMap, HashSet};
@@ -37,6 +38,53 @@ pub struct NewIntake {
 pub struct Registered {
     pub proposal: proposals::Model,
     pub findings: usize,
+}
+
+/// What a push carried, as SHA-256 digests per field (`intake_receipts`): a repeated ticket number
+/// with the same content is a retry, with other content a conflict that names the fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Receipt {
+    channel: String,
+    title: String,
+    body: String,
+    topics: String,
+}
+
+fn sha256_hex(text: &str) -> String {
+    hex::encode(Sha256::digest(text.as_bytes()))
+}
+
+impl Receipt {
+    fn of(channel: Channel, input: &NewIntake) -> Self {
+        Self {
+            channel: sha256_hex(channel.as_str()),
+            title: sha256_hex(input.title.trim()),
+            body: sha256_hex(&input.body_md),
+            topics: sha256_hex(&input.topics.join("\n")),
+        }
+    }
+
+    fn stored(row: intake_receipts::Model) -> Self {
+        Self {
+            channel: row.channel_digest,
+            title: row.title_digest,
+            body: row.body_digest,
+            topics: row.topics_digest,
+        }
+    }
+
+    /// The fields (as the API names them) in which `self` differs from `other`.
+    fn differences(&self, other: &Self) -> Vec<&'static str> {
+        [
+            ("channel", self.channel != other.channel),
+            ("title", self.title != other.title),
+            ("body_md", self.body != other.body),
+            ("topics", self.topics != other.topics),
+        ]
+        .into_iter()
+        .filter_map(|(name, differs)| differs.then_some(name))
+        .collect()
+    }
 }
 
 /// Ticket numbers: 1–64 characters of letters, digits and `-_./:`.
@@ -238,6 +286,14 @@ async fn write_items(
         .into_iter()
         .filter_map(|p| Some((p.external_id.clone()?, p)))
         .collect();
+    // Items registered before receipts were kept have none: their repeats are taken as retries.
+    let mut receipts: HashMap<i32, Receipt> = intake_receipts::Entity::find()
+        .filter(intake_receipts::Column::ProposalId.is_in(known.values().map(|p| p.id)))
+        .all(&txn)
+        .await?
+        .into_iter()
+        .map(|row| (row.proposal_id, Receipt::stored(row)))
+        .collect();
     let new_tickets: HashSet<&String> =
         tickets.iter().filter(|t| !known.contains_key(*t)).collect();
     let mut codes = if new_tickets.is_empty() {
@@ -254,7 +310,18 @@ async fn write_items(
     .into_iter();
     let mut done = Vec::with_capacity(items.len());
     for item in items {
+        let receipt = Receipt::of(item.channel, &item.input);
         if let Some(found) = known.get(&item.input.external_id) {
+            if let Some(first) = receipts.get(&found.id) {
+                let differences = receipt.differences(first);
+                if !differences.is_empty() {
+                    return Err(AppError::Conflict(format!(
+                        "工单号 {} 已于此前收到,内容不同({} 与首次推送不一致),本次推送未保存。更正内容请联系秘书处,或以新的工单号推送。",
+                        item.input.external_id,
+                        differences.join("、")
+                    )));
+                }
+            }
             done.push((registered(&txn, found.clone()).await?, false));
             continue;
         }
@@ -262,6 +329,18 @@ async fn write_items(
             .next()
             .ok_or_else(|| anyhow::anyhow!("fewer codes than new tickets"))?;
         let registered = insert_one(&txn, item, code).await?;
+        intake_receipts::Entity::insert(intake_receipts::ActiveModel {
+            proposal_id: Set(registered.proposal.id),
+            channel_digest: Set(receipt.channel.clone()),
+            title_digest: Set(receipt.title.clone()),
+            body_digest: Set(receipt.body.clone()),
+            topics_digest: Set(receipt.topics.clone()),
+            created_at: Set(Utc::now().fixed_offset()),
+            ..Default::default()
+        })
+        .exec(&txn)
+        .await?;
+        receipts.insert(registered.proposal.id, receipt);
         known.insert(item.input.external_id.clone(), registered.proposal.clone());
         done.push((registered, true));
     }

@@ -75,6 +75,51 @@ pub async fn responses_for_proposals<C: ConnectionTrait>(
     Ok(by_proposal)
 }
 
+/// How many public proposals each agency has answered (a published response of any kind), by
+/// agency id. An agency can answer without an assignment (on the spot at a session), so this
+/// differs from the assignment figures of `statistics`.
+pub async fn answered_counts<C: ConnectionTrait>(
+    db: &C,
+    agency_id: Option<i32>,
+) -> AppResult<HashMap<i32, u64>> {
+    let mut query = responses::Entity::find()
+        .select_only()
+        .columns([responses::Column::Id, responses::Column::AgencyId])
+        .filter(responses::Column::Published.eq(true));
+    if let Some(id) = agency_id {
+        query = query.filter(responses::Column::AgencyId.eq(id));
+    }
+    let agency_of: HashMap<i32, i32> = query
+        .into_tuple::<(i32, i32)>()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let public = crate::visibility::public_proposal_ids(db, None).await?;
+    let links: Vec<(i32, i32)> = response_proposals::Entity::find()
+        .select_only()
+        .columns([
+            response_proposals::Column::ResponseId,
+            response_proposals::Column::ProposalId,
+        ])
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut answered: std::collections::HashSet<(i32, i32)> = Default::default();
+    for (response, proposal) in links {
+        if let Some(agency) = agency_of.get(&response) {
+            if public.contains(&proposal) {
+                answered.insert((*agency, proposal));
+            }
+        }
+    }
+    let mut counts = HashMap::new();
+    for (agency, _) in answered {
+        *counts.entry(agency).or_insert(0) += 1;
+    }
+    Ok(counts)
+}
+
 /// The most recent published responses, for the home page.
 pub async fn recent<C: ConnectionTrait>(db: &C, limit: u64) -> AppResult<Vec<ResponseView>> {
     let rows = responses::Entity::find()

@@ -228,18 +228,27 @@ pub async fn load_commitments<C: ConnectionTrait>(
         .into_tuple()
         .all(db)
         .await?;
-    let reports: Vec<(i32, f64)> = commitment_reports::Entity::find()
-        .select_only()
-        .columns([
-            commitment_reports::Column::CommitmentId,
-            commitment_reports::Column::Value,
-        ])
-        .order_by_asc(commitment_reports::Column::ReportedOn)
-        .order_by_asc(commitment_reports::Column::Id)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let latest: HashMap<i32, f64> = reports.into_iter().collect();
+    let mut reports: Vec<(i32, f64, Option<String>, Option<chrono::NaiveDate>)> =
+        commitment_reports::Entity::find()
+            .select_only()
+            .columns([
+                commitment_reports::Column::CommitmentId,
+                commitment_reports::Column::Value,
+                commitment_reports::Column::PeriodLabel,
+                commitment_reports::Column::ReportedOn,
+            ])
+            .order_by_asc(commitment_reports::Column::Id)
+            .into_tuple()
+            .all(db)
+            .await?;
+    // The same order as the commitment pages: the last figure to stand is the latest.
+    reports.sort_by_key(|(_, _, period, on)| {
+        crate::followup::commitments::stands_at(period.as_deref(), *on)
+    });
+    let latest: HashMap<i32, f64> = reports
+        .into_iter()
+        .map(|(id, value, _, _)| (id, value))
+        .collect();
     Ok(rows
         .into_iter()
         .map(
