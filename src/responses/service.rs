@@ -95,16 +95,18 @@ pub async fn answered_counts<C: ConnectionTrait>(
         .await?
         .into_iter()
         .collect();
-    let public = crate::visibility::public_proposal_ids(db, None).await?;
-    let links: Vec<(i32, i32)> = response_proposals::Entity::find()
-        .select_only()
-        .columns([
-            response_proposals::Column::ResponseId,
-            response_proposals::Column::ProposalId,
-        ])
-        .into_tuple()
-        .all(db)
-        .await?;
+    // One agency's page reads only its own responses' links and proposals, not the whole table.
+    let mut links = response_proposals::Entity::find().select_only().columns([
+        response_proposals::Column::ResponseId,
+        response_proposals::Column::ProposalId,
+    ]);
+    if agency_id.is_some() {
+        links =
+            links.filter(response_proposals::Column::ResponseId.is_in(agency_of.keys().copied()));
+    }
+    let links: Vec<(i32, i32)> = links.into_tuple().all(db).await?;
+    let among = agency_id.map(|_| links.iter().map(|(_, p)| *p).collect());
+    let public = crate::visibility::public_proposal_ids(db, among).await?;
     let mut answered: std::collections::HashSet<(i32, i32)> = Default::default();
     for (response, proposal) in links {
         if let Some(agency) = agency_of.get(&response) {
