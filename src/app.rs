@@ -33,7 +33,9 @@ pub struct AppState {
     pub indexer: Arc<Indexer>,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Per-client limit on the write API.
-    pub write_limiter: Arc<crate::api::rate_limit::WriteLimiter>,
+    pub write_limiter: Arc<crate::web::limiter::Limiter>,
+    /// Per-address limit on the public's subscription requests.
+    pub follow_limiter: Arc<crate::web::limiter::Limiter>,
     /// The home page's archive totals, counted at most once a minute.
     pub home_counts: Arc<crate::web::memo::Memo<crate::home::ArchiveCounts>>,
     /// `/readyz`'s probe write, made at most once a second (one caller at a time).
@@ -68,7 +70,9 @@ impl AppState {
             search,
             indexer,
             metrics: Arc::default(),
-            write_limiter: Arc::new(crate::api::rate_limit::WriteLimiter::new(rate, burst)),
+            write_limiter: Arc::new(crate::web::limiter::Limiter::new(rate, burst)),
+            // Ten an hour from one client address.
+            follow_limiter: Arc::new(crate::web::limiter::Limiter::new(10.0 / 3600.0, 10.0)),
             home_counts: Arc::new(crate::web::memo::Memo::new(crate::home::COUNTS_REFRESH)),
             write_probe: Arc::new(crate::web::memo::Memo::new(Duration::from_secs(1))),
             intake: Arc::default(),
@@ -110,6 +114,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::home::routes())
         .merge(crate::accounts::routes())
         .merge(crate::workspace::routes())
+        .merge(crate::notifications::routes())
         .merge(crate::accounts::admin_routes())
         .merge(crate::sessions::manage_routes())
         .merge(crate::agencies::manage_routes())
@@ -147,6 +152,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(
             crate::search::api_routes()
                 .merge(crate::api::log_routes())
+                .merge(crate::opendata::search_routes())
                 .route_layer(middleware::from_fn(crate::web::conditional::cors)),
         )
         .merge(crate::metrics::routes())
@@ -264,6 +270,12 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
         state.db.clone(),
         state.config.personal_data_retention_days,
     ));
+    let (stop_mail, mail) = start_mail(&state)?;
+    let daily_mail = tokio::spawn(crate::notifications::run_daily(
+        state.db.clone(),
+        state.config.clone(),
+        state.search.clone(),
+    ));
     axum::serve(
         listener,
         router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -271,9 +283,32 @@ pub async fn serve(state: AppState) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     retention.abort();
+    daily_mail.abort();
+    let _ = stop_mail.send(true);
+    if let Some(mail) = mail {
+        let _ = mail.await;
+    }
     let _ = stop_indexer.send(true);
     let _ = indexer.await;
     Ok(())
+}
+
+/// Starts the mail sender when `TINGSHANG_SMTP_URL` is set; says once that mail is off when not.
+pub fn start_mail(
+    state: &AppState,
+) -> anyhow::Result<(
+    tokio::sync::watch::Sender<bool>,
+    Option<tokio::task::JoinHandle<()>>,
+)> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let Some(url) = &state.config.smtp_url else {
+        tracing::info!("TINGSHANG_SMTP_URL is not set: no mail is sent; notifications stay in the app");
+        return Ok((stop, None));
+    };
+    let sender = crate::mail::sender::Sender::new(state.db.clone(), url, &state.config.mail_from)?;
+    tracing::info!(from = %state.config.mail_from, "sending mail through the configured SMTP server");
+    let task = tokio::spawn(sender.run(Duration::from_secs(2), stopped));
+    Ok((stop, Some(task)))
 }
 
 /// Removes personal data past its retention period now and then once a day (`privacy::retention`);

@@ -115,7 +115,7 @@ pub async fn after(
 
 /// The latest sequence number (0 when nothing was logged): a new mirror's starting cursor,
 /// taken before it downloads the archive.
-pub async fn latest(db: &DatabaseConnection) -> Result<i64, sea_orm::DbErr> {
+pub async fn latest<C: ConnectionTrait>(db: &C) -> Result<i64, sea_orm::DbErr> {
     let seq: Option<Option<i64>> = public_changes::Entity::find()
         .select_only()
         .column_as(public_changes::Column::Seq.max(), "seq")

@@ -26,7 +26,13 @@ pub enum UserCommand {
         /// Read the password from standard input instead of generating one
         #[arg(long)]
         password_stdin: bool,
+        /// Email address for notifications (sent a confirmation link first)
+        #[arg(long)]
+        email: Option<String>,
     },
+    /// Set the account's email address (`-` removes it); a new address gets a confirmation link
+    /// and nothing else until it is followed.
+    Email { username: String, address: String },
     /// Set a new password (generated, or read with --password-stdin); ends the user's sessions.
     Passwd {
         username: String,
@@ -129,7 +135,11 @@ async fn find_agency(db: &DatabaseConnection, text: &str) -> anyhow::Result<agen
         .ok_or_else(|| anyhow::anyhow!("找不到单位“{text}”"))
 }
 
-pub async fn user(db: &DatabaseConnection, command: UserCommand) -> anyhow::Result<()> {
+pub async fn user(
+    db: &DatabaseConnection,
+    config: &crate::config::Config,
+    command: UserCommand,
+) -> anyhow::Result<()> {
     match command {
         UserCommand::Add {
             username,
@@ -138,6 +148,7 @@ pub async fn user(db: &DatabaseConnection, command: UserCommand) -> anyhow::Resu
             person,
             agency,
             password_stdin,
+            email,
         } => {
             let role = Role::parse(&role).ok_or_else(|| {
                 anyhow::anyhow!("角色须为 admin、secretariat、member 或 agency_staff")
@@ -179,6 +190,12 @@ pub async fn user(db: &DatabaseConnection, command: UserCommand) -> anyhow::Resu
             if generated {
                 println!("初始密码:{password}");
             }
+            if let Some(address) = email {
+                set_email(db, config, &username, &address).await?;
+            }
+        }
+        UserCommand::Email { username, address } => {
+            set_email(db, config, &username, &address).await?
         }
         UserCommand::Passwd {
             username,
@@ -211,6 +228,110 @@ pub async fn user(db: &DatabaseConnection, command: UserCommand) -> anyhow::Resu
         }
         UserCommand::Disable { username } => set_disabled(db, &username, true).await?,
         UserCommand::Enable { username } => set_disabled(db, &username, false).await?,
+    }
+    Ok(())
+}
+
+async fn set_email(
+    db: &DatabaseConnection,
+    config: &crate::config::Config,
+    username: &str,
+    address: &str,
+) -> anyhow::Result<()> {
+    let address = (address != "-").then_some(address);
+    service::set_email(db, config, None, username, address)
+        .await
+        .map_err(|e| anyhow::anyhow!(e.report().detail))?;
+    crate::audit::record(
+        db,
+        None,
+        "user_email",
+        Some(username.to_owned()),
+        None,
+        None,
+    )
+    .await?;
+    match (address, &config.smtp_url) {
+        (None, _) => println!("已删除 {username} 的邮箱地址。"),
+        (Some(a), Some(_)) => println!("已将 {username} 的邮箱设为 {a};确认邮件已写入发信队列,确认前不发送其他邮件。"),
+        (Some(a), None) => println!("已将 {username} 的邮箱设为 {a}。未设置 TINGSHANG_SMTP_URL:不发送邮件。"),
+    }
+    Ok(())
+}
+
+#[derive(clap::Subcommand)]
+pub enum MailCommand {
+    /// Send a test message to ADDRESS now (through the outbox) and print the server's reply.
+    Test { address: String },
+    /// Run the daily mail work now: today's deadline reminders and every waiting digest (they
+    /// are then sent by the running server, or by `mail send`).
+    Daily,
+    /// Send every due message in the outbox now.
+    Send,
+}
+
+pub async fn mail(
+    db: &DatabaseConnection,
+    config: &crate::config::Config,
+    command: MailCommand,
+) -> anyhow::Result<()> {
+    use crate::mail::{compose, outbox, sender::Sender};
+    let Some(url) = config.smtp_url.as_deref() else {
+        anyhow::bail!("未设置 TINGSHANG_SMTP_URL,无法发送邮件。");
+    };
+    let sender = Sender::new(db.clone(), url, &config.mail_from)?;
+    match command {
+        MailCommand::Test { address } => {
+            let address = service::validate_email(&address).map_err(|e| anyhow::anyhow!(e))?;
+            let safe_url = url::Url::parse(url).map(|mut u| {
+                let _ = u.set_password(None);
+                u.to_string()
+            })?;
+            let letter = compose::letter(
+                "test",
+                "【听商】测试邮件",
+                &config.public_url,
+                minijinja::context! {
+                    smtp_summary => format!("{safe_url},发件人 {}", config.mail_from),
+                    sent_at => chrono::Utc::now().with_timezone(&crate::time::china()).format("%Y-%m-%d %H:%M:%S").to_string(),
+                },
+            )?;
+            let message_id = outbox::enqueue(
+                db,
+                &compose::domain_of(&config.public_url),
+                outbox::Outgoing {
+                    recipient: address.clone(),
+                    kind: "test".to_owned(),
+                    letter,
+                    unsubscribe_url: None,
+                },
+            )
+            .await?;
+            let row = sender.deliver(&message_id).await?;
+            match (row.sent_at, row.failed_at) {
+                (Some(_), _) => println!("已发送到 {address}({message_id}):{}", row.last_reply.unwrap_or_default()),
+                (None, Some(_)) => anyhow::bail!("发送失败(不再重试):{}", row.last_reply.unwrap_or_default()),
+                (None, None) => anyhow::bail!("暂时无法发送,稍后由服务自动重试:{}", row.last_reply.unwrap_or_default()),
+            }
+        }
+        MailCommand::Daily => {
+            let search = crate::search::backend_from(config).await?;
+            let done = crate::notifications::daily(db, config, &search, crate::time::today())
+                .await
+                .map_err(|e| anyhow::anyhow!(e.report().detail))?;
+            println!(
+                "已写入 {} 条期限提醒、{} 封每日汇总、{} 封订阅更新。",
+                done.reminders, done.digests, done.subscription_updates
+            );
+        }
+        MailCommand::Send => {
+            let sent = sender.send_due().await?;
+            let counts = outbox::counts(db).await?;
+            println!(
+                "已发送 {sent} 封;待发 {},其中重试中 {};失败 {}。",
+                counts.pending, counts.retrying, counts.failed
+            );
+        }
     }
     Ok(())
 }

@@ -62,6 +62,13 @@ pub struct Config {
     /// Days IP addresses and user agents stay in the audit log and login records before the
     /// daily job removes them (`TINGSHANG_PERSONAL_DATA_RETENTION_DAYS`, 180 by default).
     pub personal_data_retention_days: i64,
+    /// `TINGSHANG_SMTP_URL` (`smtp://user:pass@host:587`, `smtps://…`, `smtp://127.0.0.1:2525`);
+    /// unset, no mail is written or sent and notifications stay in the app.
+    pub smtp_url: Option<String>,
+    /// `TINGSHANG_MAIL_FROM`: the sender of every message.
+    pub mail_from: String,
+    /// `TINGSHANG_DIGEST_HOUR`: the hour, China time, at which daily digests and reminders go out.
+    pub digest_hour: u32,
 }
 
 impl Default for Config {
@@ -89,6 +96,9 @@ impl Default for Config {
             search_cache: true,
             request_timeout: std::time::Duration::from_secs(30),
             personal_data_retention_days: 180,
+            smtp_url: None,
+            mail_from: "听商 <noreply@localhost>".to_owned(),
+            digest_hour: 8,
         }
     }
 }
@@ -188,6 +198,19 @@ impl Config {
                 .with_context(|| {
                     format!("TINGSHANG_PERSONAL_DATA_RETENTION_DAYS must be 1–3650: {days}")
                 })?;
+        }
+        config.smtp_url = get("TINGSHANG_SMTP_URL").filter(|u| !u.trim().is_empty());
+        if let Some(from) = get("TINGSHANG_MAIL_FROM") {
+            from.parse::<lettre::message::Mailbox>()
+                .with_context(|| format!("TINGSHANG_MAIL_FROM is not an address: {from}"))?;
+            config.mail_from = from;
+        }
+        if let Some(hour) = get("TINGSHANG_DIGEST_HOUR") {
+            config.digest_hour = hour
+                .parse()
+                .ok()
+                .filter(|h| (0..24).contains(h))
+                .with_context(|| format!("TINGSHANG_DIGEST_HOUR must be 0–23: {hour}"))?;
         }
         if let Some(dir) = get("TINGSHANG_SEARCH_DIR") {
             config.search_dir = (dir != "memory").then(|| PathBuf::from(dir));

@@ -59,6 +59,11 @@ enum Command {
         #[command(subcommand)]
         action: tingshang::cli::UserCommand,
     },
+    /// Email: a test message, the daily reminders and digests, the outbox.
+    Mail {
+        #[command(subcommand)]
+        action: tingshang::cli::MailCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -235,7 +240,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { action } => {
             let db = tingshang::db::connect(&config).await?;
             tingshang::db::migrate(&db).await?;
-            tingshang::cli::user(&db, action).await
+            tingshang::cli::user(&db, &config, action).await
+        }
+        Command::Mail { action } => {
+            let db = tingshang::db::connect(&config).await?;
+            tingshang::db::migrate(&db).await?;
+            tingshang::cli::mail(&db, &config, action).await
         }
     }
 }

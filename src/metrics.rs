@@ -129,7 +129,11 @@ impl Metrics {
     }
 
     /// The registry in the Prometheus text exposition format, with the outbox figures added.
-    pub fn render(&self, lag: &crate::search::outbox::Lag) -> String {
+    pub fn render(
+        &self,
+        lag: &crate::search::outbox::Lag,
+        mail: Option<crate::mail::outbox::Counts>,
+    ) -> String {
         let (outbox_pending, outbox_oldest_seconds) = (lag.pending, lag.oldest_seconds);
         let inner = self.lock();
         let mut out = String::new();
@@ -204,6 +208,18 @@ impl Metrics {
             "tingshang_search_synonyms_failing {}",
             u8::from(lag.synonyms_error.is_some())
         );
+        if let Some(mail) = mail {
+            for (name, help, value) in [
+                ("pending", "Messages not yet sent (retries included).", mail.pending),
+                ("retrying", "Unsent messages with a failed attempt.", mail.retrying),
+                ("failed", "Messages refused for good (5xx, or too many attempts).", mail.failed),
+                ("sent", "Messages the SMTP server accepted.", mail.sent),
+            ] {
+                let _ = writeln!(out, "# HELP tingshang_mail_{name} {help}");
+                let _ = writeln!(out, "# TYPE tingshang_mail_{name} gauge");
+                let _ = writeln!(out, "tingshang_mail_{name} {value}");
+            }
+        }
         out
     }
 }
@@ -318,6 +334,11 @@ async fn readyz(State(state): State<AppState>, request: Request) -> Response {
         },
         "search": search,
         "outbox": lag,
+        // Mail does not decide readiness: a stopped SMTP server delays messages, loses none.
+        "mail": {
+            "configured": state.config.smtp_url.is_some(),
+            "outbox": crate::mail::outbox::counts(&state.db).await.ok(),
+        },
     });
     let status = if ready {
         StatusCode::OK
@@ -340,12 +361,13 @@ async fn metrics(State(state): State<AppState>, request: Request) -> Response {
         return crate::error::AppError::Forbidden.into_response();
     }
     let lag = state.indexer.lag().await.unwrap_or_default();
+    let mail = crate::mail::outbox::counts(&state.db).await.ok();
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(&lag),
+        state.metrics.render(&lag, mail),
     )
         .into_response()
 }
@@ -360,12 +382,20 @@ mod tests {
         m.record_request("GET", "/proposals/{code}", 200, 0.003);
         m.record_request("GET", "/proposals/{code}", 200, 0.2);
         m.record_search(0.002, true);
-        let text = m.render(&crate::search::outbox::Lag {
-            pending: 3,
-            oldest_seconds: 12,
-            failing: 2,
-            ..Default::default()
-        });
+        let text = m.render(
+            &crate::search::outbox::Lag {
+                pending: 3,
+                oldest_seconds: 12,
+                failing: 2,
+                ..Default::default()
+            },
+            Some(crate::mail::outbox::Counts {
+                pending: 4,
+                retrying: 1,
+                failed: 2,
+                sent: 9,
+            }),
+        );
         assert!(text.contains(
             "tingshang_http_requests_total{method=\"GET\",route=\"/proposals/{code}\",status=\"200\"} 2"
         ));
@@ -378,5 +408,6 @@ mod tests {
         assert!(text.contains("tingshang_outbox_pending 3"));
         assert!(text.contains("tingshang_outbox_failing 2"));
         assert!(text.contains("tingshang_search_duration_seconds_count 1"));
+        assert!(text.contains("tingshang_mail_failed 2\n") && text.contains("tingshang_mail_sent 9\n"));
     }
 }

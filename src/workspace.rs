@@ -8,7 +8,8 @@ use axum::Router;
 use minijinja::context;
 
 use crate::accounts::extract::SignedForm;
-use crate::accounts::{notifications, Role, SignedIn};
+use crate::accounts::{Role, SignedIn};
+use crate::notifications;
 use crate::app::AppState;
 use crate::error::AppResult;
 use crate::proposals::queues;

@@ -13,6 +13,7 @@ const CAPABILITIES: &[&str] = &[
     "documents",
     "followup",
     "home",
+    "notifications",
     "opendata",
     "people",
     "proposals",

@@ -15,6 +15,8 @@ pub struct Model {
     pub message: String,
     pub created_at: DateTimeWithTimeZone,
     pub read_at: Option<DateTimeWithTimeZone>,
+    /// `digest` while waiting for the user's digest, `sent` once mailed; null when not by mail.
+    pub mail: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -19,6 +19,9 @@ pub struct Model {
     pub agency_id: Option<i32>,
     pub disabled: bool,
     pub password_changed_at: DateTimeWithTimeZone,
+    /// Where notifications go by mail, once confirmed.
+    pub email: Option<String>,
+    pub email_confirmed_at: Option<DateTimeWithTimeZone>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -18,6 +18,7 @@ mod m20261202_000014_personal_information;
 mod m20261202_000015_public_changes;
 mod m20261202_000016_idempotency_keys;
 mod m20261202_000017_intake_receipts;
+mod m20261202_000018_mail;
 
 pub struct Migrator;
 
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000015_public_changes::Migration),
             Box::new(m20261202_000016_idempotency_keys::Migration),
             Box::new(m20261202_000017_intake_receipts::Migration),
+            Box::new(m20261202_000018_mail::Migration),
         ]
     }
 }

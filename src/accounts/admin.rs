@@ -62,6 +62,7 @@ struct NewUserForm {
     role: String,
     person_id: Option<String>,
     agency_id: Option<String>,
+    email: Option<String>,
 }
 
 async fn create_user(
@@ -96,8 +97,22 @@ async fn create_user(
         agency_id: id(&form.agency_id),
         password: generated.clone(),
     };
+    let email = form.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
+    if let Some(Err(message)) = email.map(service::validate_email) {
+        return users_page(&state, &session, None, Some(message)).await;
+    }
     match service::create_user(&state.db, new).await {
         Ok(user) => {
+            if let Some(address) = email {
+                service::set_email(
+                    &state.db,
+                    &state.config,
+                    Some(&session.actor),
+                    &user.username,
+                    Some(address),
+                )
+                .await?;
+            }
             crate::audit::record(
                 &state.db,
                 Some(&session.actor),
@@ -154,14 +169,53 @@ async fn toggle(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Path((username, action)): Path<(String, String)>,
-    SignedForm { session, .. }: SignedForm,
-) -> AppResult<Redirect> {
+    SignedForm { session, fields }: SignedForm,
+) -> AppResult<Response> {
+    use axum::response::IntoResponse;
     let disabled = match action.as_str() {
         "disable" => true,
         "enable" => false,
+        "email" => return set_email(&state, &session, &ip, &username, fields.get("email")).await,
         _ => return Err(AppError::NotFound),
     };
-    set_disabled(&state, &session, &ip, &username, disabled).await
+    Ok(set_disabled(&state, &session, &ip, &username, disabled)
+        .await?
+        .into_response())
+}
+
+/// `POST /admin/users/{username}/email`: sets (or, empty, removes) the address; the user then
+/// confirms it from the link mailed to it.
+async fn set_email(
+    state: &AppState,
+    session: &super::sessions::Session,
+    ip: &str,
+    username: &str,
+    email: &str,
+) -> AppResult<Response> {
+    policy::require(&session.actor, Action::ManageAccounts)?;
+    let email = Some(email.trim()).filter(|e| !e.is_empty());
+    match service::set_email(&state.db, &state.config, Some(&session.actor), username, email).await
+    {
+        Ok(()) => {}
+        Err(AppError::BadRequest(message)) => {
+            return users_page(state, session, None, Some(message)).await
+        }
+        Err(other) => return Err(other),
+    }
+    crate::audit::record(
+        &state.db,
+        Some(&session.actor),
+        "user_email",
+        Some(username.to_owned()),
+        None,
+        Some(ip),
+    )
+    .await?;
+    let notice = match email {
+        Some(address) => format!("已将 {username} 的通知邮箱设为 {address},待本人确认。"),
+        None => format!("已删除 {username} 的通知邮箱。"),
+    };
+    users_page(state, session, Some(notice), None).await
 }
 
 async fn audit(

@@ -4,13 +4,11 @@
 //! (`accounts::throttle`), so an attacker failing elsewhere cannot lock the owner out. The cookie
 //! proves nothing else: the password is still required.
 //!
-//! The key is random and kept in the database (`server_keys`), so every instance shares it and it
-//! survives restarts; deleting the row makes every device cookie invalid (it is created afresh).
+//! The key is a server key (`keys`): shared by every instance; deleting its row makes every device
+//! cookie invalid.
 use chrono::{DateTime, Duration, Utc};
-use entity::server_keys;
 use hmac::{Hmac, Mac};
-use sea_orm::sea_query::OnConflict;
-use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sea_orm::ConnectionTrait;
 use sha2::Sha256;
 
 /// How long a device cookie lasts (it is renewed at every sign-in).
@@ -80,38 +78,9 @@ impl DeviceKey {
     }
 }
 
-/// The signing key from the database, created on first use. Instances starting together agree:
-/// the first insert wins and everyone reads it back.
+/// The signing key from the database (`keys`), created on first use.
 pub async fn load_or_create_key<C: ConnectionTrait>(db: &C) -> anyhow::Result<DeviceKey> {
-    if let Some(key) = read_key(db).await? {
-        return Ok(key);
-    }
-    server_keys::Entity::insert(server_keys::ActiveModel {
-        name: Set(KEY_NAME.to_owned()),
-        value: Set(super::random_token(32)),
-        created_at: Set(Utc::now().fixed_offset()),
-    })
-    .on_conflict(
-        OnConflict::column(server_keys::Column::Name)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(db)
-    .await?;
-    read_key(db)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("the device-cookie key was not stored"))
-}
-
-async fn read_key<C: ConnectionTrait>(db: &C) -> anyhow::Result<Option<DeviceKey>> {
-    let Some(row) = server_keys::Entity::find_by_id(KEY_NAME).one(db).await? else {
-        return Ok(None);
-    };
-    let bytes: [u8; 32] = hex::decode(row.value.trim())
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| anyhow::anyhow!("server_keys.{KEY_NAME} is not 32 hex-encoded bytes"))?;
-    Ok(Some(DeviceKey(bytes)))
+    Ok(DeviceKey(crate::keys::load_or_create(db, KEY_NAME).await?))
 }
 
 #[cfg(test)]

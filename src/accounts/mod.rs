@@ -1,10 +1,9 @@
 //! Accounts: users and roles, passwords, server-side login sessions, CSRF, login throttling and
-//! device cookies, notifications, and the policy that says how a user relates to a proposal.
+//! device cookies, and the policy that says how a user relates to a proposal.
 mod admin;
 pub mod cookies;
 pub mod device;
 pub mod extract;
-pub mod notifications;
 pub mod password;
 pub mod policy;
 mod routes;
@@ -45,9 +44,3 @@ impl Actor {
     }
 }
 
-/// Random bytes from the operating system, hex-encoded (`bytes` × 8 bits of entropy).
-pub fn random_token(bytes: usize) -> String {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).expect("the operating system provides randomness");
-    hex::encode(buf)
-}

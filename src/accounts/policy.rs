@@ -214,6 +214,7 @@ crate::vocabulary! {
         WriteProposals = "write_proposals" => "撰写建议",
         ReportActuals = "report_actuals" => "报告承诺完成情况",
         ReviewPersonalInfo = "review_personal_info" => "审核个人信息",
+        WatchMail = "watch_mail" => "查看邮件发送情况",
     }
 }
 
@@ -242,6 +243,8 @@ pub const TABLE: &[(Action, &[Role])] = &[
         Action::ReviewPersonalInfo,
         &[Role::Admin, Role::Secretariat],
     ),
+    // The outbox's failures name recipients' addresses.
+    (Action::WatchMail, &[Role::Admin, Role::Secretariat]),
 ];
 
 /// What an action is done to, where that matters.

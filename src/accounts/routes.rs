@@ -8,7 +8,8 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::extract::{check_csrf, ClientIp, SignedForm};
-use super::{cookies, random_token, service, sessions, throttle};
+use super::{cookies, service, sessions, throttle};
+use crate::keys::random_hex as random_token;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 

@@ -117,6 +117,72 @@ pub async fn set_password(
     Ok(())
 }
 
+/// The address as it will be stored, or why it is not one.
+pub fn validate_email(address: &str) -> Result<String, String> {
+    let address = address.trim();
+    if address.len() > 254 || address.parse::<lettre::Address>().is_err() {
+        return Err("请填写有效的邮箱地址(如 name@example.cn)。".to_owned());
+    }
+    Ok(address.to_owned())
+}
+
+/// Sets (or, with `None`, removes) a user's email address. A new address receives nothing but a
+/// confirmation link until that link is followed. `by` is checked as for disabling.
+pub async fn set_email(
+    db: &DatabaseConnection,
+    config: &crate::config::Config,
+    by: Option<&super::Actor>,
+    username: &str,
+    email: Option<&str>,
+) -> AppResult<()> {
+    let email = email
+        .map(validate_email)
+        .transpose()
+        .map_err(AppError::BadRequest)?;
+    let txn = crate::db::begin_write(db).await?;
+    let user = find(&txn, username).await?;
+    if let Some(actor) = by {
+        let role = Role::parse(&user.role).ok_or(AppError::Forbidden)?;
+        if actor.user_id != user.id
+            && !super::policy::allows(actor, Action::ManageAccounts, Object::Account(role))
+        {
+            return Err(AppError::Forbidden);
+        }
+    }
+    if user.email == email {
+        return Ok(());
+    }
+    let mut active: users::ActiveModel = user.clone().into();
+    active.email = Set(email.clone());
+    active.email_confirmed_at = Set(None);
+    active.updated_at = Set(Utc::now().fixed_offset());
+    let user = active.update(&txn).await?;
+    if let Some(address) = &email {
+        crate::mail::ask_to_confirm(&txn, config, &user, address).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Marks `email` confirmed for `user_id` when it is still that user's address; false when the
+/// address has changed since the link was sent.
+pub async fn confirm_email(db: &DatabaseConnection, user_id: i32, email: &str) -> AppResult<bool> {
+    let txn = crate::db::begin_write(db).await?;
+    let Some(user) = users::Entity::find_by_id(user_id).one(&txn).await? else {
+        return Ok(false);
+    };
+    if user.email.as_deref() != Some(email) {
+        return Ok(false);
+    }
+    if user.email_confirmed_at.is_none() {
+        let mut active: users::ActiveModel = user.into();
+        active.email_confirmed_at = Set(Some(Utc::now().fixed_offset()));
+        active.update(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(true)
+}
+
 /// Disables (ending its sessions and revoking its API tokens) or enables an account. `by` is the
 /// signed-in user doing it, checked against the account-management rule in the policy module;
 /// `None` is the operator's command line.

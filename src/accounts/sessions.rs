@@ -6,7 +6,8 @@ use entity::{login_sessions, users};
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use sha2::{Digest, Sha256};
 
-use super::{random_token, Actor, Role};
+use super::{Actor, Role};
+use crate::keys::random_hex as random_token;
 
 pub const IDLE_TIMEOUT: Duration = Duration::hours(2);
 pub const ABSOLUTE_TIMEOUT: Duration = Duration::hours(12);

@@ -10,7 +10,8 @@ use sea_orm::{
 use serde::Serialize;
 
 use super::sessions::{actor_from, token_hash};
-use super::{random_token, Actor};
+use super::Actor;
+use crate::keys::random_hex as random_token;
 use crate::error::{AppError, AppResult};
 
 const PREFIX: &str = "ts_";

@@ -324,19 +324,8 @@ pub async fn report_actual(
     }
     crate::web::form::check_text("数据来源", &report.source, 2000, true)
         .map_err(AppError::BadRequest)?;
-    // A source is a citation (a report, a news release): it never needs a private person's
-    // details, so it is refused rather than held for review like a reply's text.
-    let mut found: Vec<&str> = crate::privacy::detect(&report.source, &[])
-        .iter()
-        .map(|f| f.kind.label())
-        .collect();
-    found.dedup();
-    if !found.is_empty() {
-        return Err(AppError::bad_request(format!(
-            "数据来源中含有疑似个人信息({}),公开记录不收录,请删去后再提交。",
-            found.join("、")
-        )));
-    }
+    // A source is a citation (a report, a news release): it never needs a private person's details.
+    crate::privacy::refuse_personal("数据来源", &report.source).map_err(AppError::BadRequest)?;
     crate::time::check_record_date(report.reported_on, "报告日期").map_err(AppError::BadRequest)?;
     if report.reported_on > crate::time::today() {
         return Err(AppError::bad_request("报告日期不能晚于今天。"));

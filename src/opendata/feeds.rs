@@ -319,6 +319,58 @@ pub async fn proposal_feed(
     ))
 }
 
+/// `/search.atom?q=…`: the newest matches of a search (the same parameters and filters as
+/// `/search`), for feed readers; `/follow` sends the same by email.
+pub async fn search_feed(
+    State(state): State<AppState>,
+    axum::extract::RawQuery(raw): axum::extract::RawQuery,
+) -> AppResult<Response> {
+    let raw = raw.unwrap_or_default();
+    let params: crate::search::routes::Params = serde_urlencoded::from_str(&raw)
+        .map_err(|_| AppError::bad_request("检索参数无法识别。"))?;
+    let mut query = params.to_query(LIMIT as usize);
+    query.sort = crate::search::Sort::Newest;
+    query.page = 1;
+    let found = state.search.search(&query).await.map_err(|err| {
+        tracing::warn!(error = %format!("{err:#}"), "search feed failed");
+        AppError::Unavailable("检索服务暂时不可用,请稍后再试。".into())
+    })?;
+    let china = crate::time::china();
+    let entries = found
+        .hits
+        .iter()
+        .map(|hit| {
+            let updated = DateTime::from_timestamp(hit.date, 0)
+                .unwrap_or_default()
+                .with_timezone(&china);
+            Entry {
+                id: format!("{TAG}{}", hit.id),
+                title: crate::search::text::unmarked(&hit.title_html),
+                link: hit.url.clone(),
+                published: None,
+                updated,
+                author: None,
+                summary: crate::search::text::unmarked(&hit.snippet_html),
+            }
+        })
+        .collect();
+    let text = crate::search::text::clean_query(&params.q);
+    Ok(atom(
+        &state,
+        Feed {
+            id: format!("{TAG}search?{raw}"),
+            title: if text.is_empty() {
+                "听商:检索结果".into()
+            } else {
+                format!("听商:检索“{text}”")
+            },
+            page: format!("/search?{raw}"),
+            own: format!("/search.atom?{raw}"),
+            entries,
+        },
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

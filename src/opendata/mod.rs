@@ -25,6 +25,12 @@ pub fn public_routes() -> Router<AppState> {
         .route("/api/v1/export/{file}", get(export::export))
 }
 
+/// The feed of a search: follows the index, not the content revision, so it is outside the
+/// revision-based validators (`cors` only, as the search API).
+pub fn search_routes() -> Router<AppState> {
+    Router::new().route("/search.atom", get(feeds::search_feed))
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new().route(
         "/admin/import",

@@ -2,9 +2,10 @@
 //! the audit log and the login records are kept for a configured number of days
 //! (`Config::personal_data_retention_days`), then removed by a daily job. The entries stay (who
 //! did what, when); only the address and agent go. Failed-login records exist for their address
-//! and name, so they go whole.
+//! and name, so they go whole. Email subscriptions never confirmed go when their confirmation
+//! link has expired (an ended one is deleted at once).
 use chrono::{DateTime, Utc};
-use entity::{audit_log, login_attempts, login_sessions};
+use entity::{audit_log, login_attempts, login_sessions, subscriptions};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
@@ -14,6 +15,7 @@ pub struct Purged {
     pub audit_addresses: u64,
     pub session_addresses: u64,
     pub login_attempts: u64,
+    pub unconfirmed_subscriptions: u64,
 }
 
 /// Removes what is older than `days` before `now`.
@@ -53,9 +55,19 @@ pub async fn purge<C: ConnectionTrait>(
         .exec(db)
         .await?
         .rows_affected;
+    let unconfirmed_subscriptions = subscriptions::Entity::delete_many()
+        .filter(subscriptions::Column::ConfirmedAt.is_null())
+        .filter(
+            subscriptions::Column::CreatedAt
+                .lt((now - crate::mail::links::CONFIRM_LIFETIME).fixed_offset()),
+        )
+        .exec(db)
+        .await?
+        .rows_affected;
     Ok(Purged {
         audit_addresses,
         session_addresses,
         login_attempts,
+        unconfirmed_subscriptions,
     })
 }

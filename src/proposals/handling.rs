@@ -10,7 +10,7 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder,
 };
 
-use crate::accounts::notifications::{notify, Audience};
+use crate::notifications::{notify, Audience, Kind, Notice};
 use crate::accounts::policy::{self, ActiveAssignment};
 use crate::accounts::Actor;
 use crate::config::Config;
@@ -167,6 +167,15 @@ pub async fn apply(
     let today = crate::time::today();
     let mut effects = Effects::new(&txn, config, actor, &loaded, now, today);
     let note = effects.run(&command, to).await?;
+    let internal = matches!(
+        command,
+        Command::Withdraw | Command::Reject { .. } | Command::Return { .. }
+    );
+    // A public timeline note is published as written (a reply's own text is held for review
+    // in `responses::write` instead); the transaction is dropped, so nothing is written.
+    if let (false, Some(note)) = (internal, &note) {
+        crate::privacy::refuse_personal("说明", note).map_err(AppError::BadRequest)?;
+    }
 
     let mut update = proposals::Entity::update_many()
         .col_expr(proposals::Column::Status, Expr::value(to.as_str()))
@@ -190,10 +199,6 @@ pub async fn apply(
         return Err(stale());
     }
 
-    let internal = matches!(
-        command,
-        Command::Withdraw | Command::Reject { .. } | Command::Return { .. }
-    );
     timeline::append(
         &txn,
         NewEvent {
@@ -320,20 +325,22 @@ impl<'a> Effects<'a> {
         &self.loaded.proposal.title
     }
 
-    async fn tell(&self, audience: Audience<'_>, kind: &str, message: String) -> AppResult<()> {
+    async fn tell(&self, audience: Audience<'_>, kind: Kind, message: String) -> AppResult<()> {
         notify(
             self.txn,
+            self.config,
             audience,
             Some(self.actor.user_id),
-            self.id(),
-            kind,
-            &message,
+            Notice {
+                proposal_id: self.id(),
+                kind,
+                message: &message,
+            },
         )
-        .await?;
-        Ok(())
+        .await
     }
 
-    async fn tell_author(&self, kind: &str, message: String) -> AppResult<()> {
+    async fn tell_author(&self, kind: Kind, message: String) -> AppResult<()> {
         match self.loaded.proposal.author_id {
             Some(author) => self.tell(Audience::Person(author), kind, message).await,
             None => Ok(()),
@@ -400,7 +407,7 @@ impl<'a> Effects<'a> {
         self.set(proposals::Column::SubmittedAt, self.now.fixed_offset());
         self.tell(
             Audience::Secretariat,
-            "submitted",
+            Kind::Submitted,
             format!("新建议待审查:{title}"),
         )
         .await?;
@@ -411,7 +418,7 @@ impl<'a> Effects<'a> {
         let title = self.title().to_owned();
         self.tell(
             Audience::Secretariat,
-            "withdrawn",
+            Kind::Withdrawn,
             format!("委员撤回了建议:{title}"),
         )
         .await?;
@@ -422,7 +429,7 @@ impl<'a> Effects<'a> {
         let title = self.title().to_owned();
         self.set(proposals::Column::AcceptedAt, self.now.fixed_offset());
         self.set(proposals::Column::Published, true);
-        self.tell_author("decision", format!("您的建议已立案:{title}"))
+        self.tell_author(Kind::Decision, format!("您的建议已立案:{title}"))
             .await?;
         Ok(None)
     }
@@ -432,7 +439,7 @@ impl<'a> Effects<'a> {
         required("不予立案理由", reason)?;
         self.set(proposals::Column::DecisionReason, reason.to_owned());
         self.tell_author(
-            "decision",
+            Kind::Decision,
             format!("您的建议不予立案:{title}。理由:{reason}"),
         )
         .await?;
@@ -455,7 +462,7 @@ impl<'a> Effects<'a> {
         self.set(proposals::Column::MergedIntoId, target.id);
         self.set(proposals::Column::DecisionReason, reason.to_owned());
         self.tell_author(
-            "decision",
+            Kind::Decision,
             format!("您的建议已并入 {}:{title}", target.code),
         )
         .await?;
@@ -499,7 +506,7 @@ impl<'a> Effects<'a> {
         }
         self.tell(
             Audience::Secretariat,
-            "returned",
+            Kind::Returned,
             format!("交办被退回:{title}。理由:{reason}"),
         )
         .await?;
@@ -519,7 +526,7 @@ impl<'a> Effects<'a> {
             .collect();
         self.tell(
             Audience::Agencies(&leads),
-            "co_opinion",
+            Kind::CoOpinion,
             format!("协办单位提交了协办意见:{title}"),
         )
         .await?;
@@ -532,7 +539,7 @@ impl<'a> Effects<'a> {
             return Err(AppError::bad_request("进展通报的类型不正确。"));
         }
         self.respond(*kind, body, None, None).await?;
-        self.tell_author("progress", format!("承办单位通报了办理进展:{title}"))
+        self.tell_author(Kind::Progress, format!("承办单位通报了办理进展:{title}"))
             .await?;
         Ok(None)
     }
@@ -556,11 +563,11 @@ impl<'a> Effects<'a> {
             self.commit_to(c, response_id).await?;
         }
         self.set(proposals::Column::AnsweredAt, self.now.fixed_offset());
-        self.tell_author("answered", format!("承办单位作出了书面答复,请评价:{title}"))
+        self.tell_author(Kind::Answered, format!("承办单位作出了书面答复,请评价:{title}"))
             .await?;
         self.tell(
             Audience::Secretariat,
-            "answered",
+            Kind::Answered,
             format!("书面答复已提交:{title}"),
         )
         .await?;
@@ -580,11 +587,11 @@ impl<'a> Effects<'a> {
         let agencies = self.reactivated_agencies().await?;
         self.tell(
             Audience::Agencies(&agencies),
-            "reopened",
+            Kind::Reopened,
             format!("建议重新办理(回头看):{title}。理由:{reason}"),
         )
         .await?;
-        self.tell_author("reopened", format!("秘书处将建议重新办理:{title}"))
+        self.tell_author(Kind::Reopened, format!("秘书处将建议重新办理:{title}"))
             .await?;
         Ok(Some(format!("{reason}(新的答复期限:{due})")))
     }
@@ -601,7 +608,7 @@ impl<'a> Effects<'a> {
         };
         self.tell(
             Audience::Agencies(&agencies),
-            "supervised",
+            Kind::Supervised,
             format!("秘书处将建议{verb}:{title}"),
         )
         .await?;
@@ -615,7 +622,7 @@ impl<'a> Effects<'a> {
         let agencies = self.assigned_agencies();
         self.tell(
             Audience::Agencies(&agencies),
-            "paused",
+            Kind::Paused,
             format!("答复计时暂停(等待委员):{title}"),
         )
         .await?;
@@ -642,7 +649,7 @@ impl<'a> Effects<'a> {
         let agencies = self.assigned_agencies();
         self.tell(
             Audience::Agencies(&agencies),
-            "resumed",
+            Kind::Resumed,
             format!("答复计时恢复:{title}"),
         )
         .await?;
@@ -663,7 +670,7 @@ impl<'a> Effects<'a> {
         let agencies = self.assigned_agencies();
         self.tell(
             Audience::Agencies(&agencies),
-            "extended",
+            Kind::Extended,
             format!("答复期限延至{due_on}:{title}"),
         )
         .await?;
@@ -712,7 +719,7 @@ impl<'a> Effects<'a> {
         let title = self.title().to_owned();
         self.tell(
             Audience::Agencies(&all),
-            "assigned",
+            Kind::Assigned,
             format!("收到交办,答复期限{due_on}:{title}"),
         )
         .await?;
@@ -720,7 +727,7 @@ impl<'a> Effects<'a> {
             .iter()
             .filter_map(|c| names.get(c).map(String::as_str))
             .collect();
-        Ok(Some(format!(
+        let handlers = format!(
             "主办:{};协办:{};答复期限 {due_on}",
             names[&lead],
             if co_names.is_empty() {
@@ -728,7 +735,13 @@ impl<'a> Effects<'a> {
             } else {
                 co_names.join("、")
             }
-        )))
+        );
+        self.tell_author(
+            Kind::Assigned,
+            format!("您的建议已交办({handlers}):{title}"),
+        )
+        .await?;
+        Ok(Some(handlers))
     }
 
     /// Writes a published response by the actor's agency, linked to this proposal.
@@ -831,13 +844,13 @@ impl<'a> Effects<'a> {
         }
         self.tell(
             Audience::Agencies(&agencies),
-            "rated",
+            Kind::Rated,
             format!("委员评价为“{}”:{title}", rating.label()),
         )
         .await?;
         self.tell(
             Audience::Secretariat,
-            "rated",
+            Kind::Rated,
             format!("委员评价为“{}”:{title}", rating.label()),
         )
         .await?;

@@ -301,6 +301,8 @@ async fn page(State(state): State<AppState>, Query(params): Query<Params>) -> Ap
             sort => match query.sort { Sort::Relevance => "relevance", Sort::Newest => "newest", Sort::Oldest => "oldest" },
             hidden => query.filters.pairs().into_iter().collect::<Vec<_>>(),
             searched,
+            // The same search for a feed or a subscription (without the page).
+            follow => link_with(&params, "page", None).trim_start_matches("/search?").to_owned(),
         },
     )?;
     let status = if unavailable.is_some() {

@@ -9,6 +9,7 @@ pub mod errors;
 pub mod escape;
 pub mod form;
 pub mod hardening;
+pub mod limiter;
 pub mod markdown;
 pub mod memo;
 pub mod page_cache;

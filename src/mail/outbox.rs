@@ -1,0 +1,187 @@
+//! The mail outbox: one row per message, written in the transaction of the event that causes
+//! it and sent later by [`super::sender`]. A row's `Message-ID` is fixed when it is written, so a
+//! message sent again after a crash (sent, but not yet marked) is recognisably the same message.
+use chrono::{DateTime, Utc};
+use entity::mail_outbox;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect,
+};
+
+use super::compose::Letter;
+
+/// A message to write to the outbox.
+pub struct Outgoing {
+    pub recipient: String,
+    /// What the message is about (`assigned`, `confirm_account`, `digest`, `test`, …).
+    pub kind: String,
+    pub letter: Letter,
+    /// The one-click unsubscribe address, for messages someone asked for and can stop.
+    pub unsubscribe_url: Option<String>,
+}
+
+/// Writes `message` to the outbox; returns its `Message-ID`. `domain` is the public site's host.
+pub async fn enqueue<C: ConnectionTrait>(
+    db: &C,
+    domain: &str,
+    message: Outgoing,
+) -> Result<String, DbErr> {
+    let now = Utc::now().fixed_offset();
+    let message_id = format!("<{}@{domain}>", crate::keys::random_hex(16));
+    mail_outbox::Entity::insert(mail_outbox::ActiveModel {
+        message_id: Set(message_id.clone()),
+        recipient: Set(message.recipient),
+        kind: Set(message.kind),
+        subject: Set(message.letter.subject),
+        text_body: Set(message.letter.text),
+        html_body: Set(message.letter.html),
+        unsubscribe_url: Set(message.unsubscribe_url),
+        created_at: Set(now),
+        attempts: Set(0),
+        next_attempt_at: Set(now),
+        claimed_until: Set(None),
+        last_reply: Set(None),
+        sent_at: Set(None),
+        failed_at: Set(None),
+        ..Default::default()
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(message_id)
+}
+
+/// How the outbox stands (for `/metrics`, `/readyz` and the admin page).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Counts {
+    /// Not yet sent, including those waiting for a retry.
+    pub pending: u64,
+    /// Waiting for a retry after a failed attempt.
+    pub retrying: u64,
+    /// Refused for good.
+    pub failed: u64,
+    pub sent: u64,
+}
+
+pub async fn counts<C: ConnectionTrait>(db: &C) -> Result<Counts, DbErr> {
+    let unsent = || {
+        mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::SentAt.is_null())
+            .filter(mail_outbox::Column::FailedAt.is_null())
+    };
+    Ok(Counts {
+        pending: unsent().count(db).await?,
+        retrying: unsent()
+            .filter(mail_outbox::Column::Attempts.gt(0))
+            .count(db)
+            .await?,
+        failed: mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::FailedAt.is_not_null())
+            .count(db)
+            .await?,
+        sent: mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::SentAt.is_not_null())
+            .count(db)
+            .await?,
+    })
+}
+
+/// The messages refused for good and those being retried, newest first.
+pub async fn troubled<C: ConnectionTrait>(
+    db: &C,
+    limit: u64,
+) -> Result<Vec<mail_outbox::Model>, DbErr> {
+    mail_outbox::Entity::find()
+        .filter(mail_outbox::Column::SentAt.is_null())
+        .filter(
+            sea_orm::Condition::any()
+                .add(mail_outbox::Column::FailedAt.is_not_null())
+                .add(mail_outbox::Column::Attempts.gt(0)),
+        )
+        .order_by_desc(mail_outbox::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+/// Up to `limit` messages due at `now`, claimed for `lease` (another sender skips them until it
+/// lapses). Each claim is a conditional update of its own row, so two senders never both win.
+pub async fn claim_due<C: ConnectionTrait>(
+    db: &C,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+    limit: u64,
+) -> Result<Vec<mail_outbox::Model>, DbErr> {
+    let free = || {
+        sea_orm::Condition::any()
+            .add(mail_outbox::Column::ClaimedUntil.is_null())
+            .add(mail_outbox::Column::ClaimedUntil.lt(now.fixed_offset()))
+    };
+    let due = mail_outbox::Entity::find()
+        .filter(mail_outbox::Column::SentAt.is_null())
+        .filter(mail_outbox::Column::FailedAt.is_null())
+        .filter(mail_outbox::Column::NextAttemptAt.lte(now.fixed_offset()))
+        .filter(free())
+        .order_by_asc(mail_outbox::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    let mut claimed = Vec::with_capacity(due.len());
+    for row in due {
+        let won = mail_outbox::Entity::update_many()
+            .col_expr(
+                mail_outbox::Column::ClaimedUntil,
+                sea_orm::sea_query::Expr::value((now + lease).fixed_offset()),
+            )
+            .filter(mail_outbox::Column::Id.eq(row.id))
+            .filter(mail_outbox::Column::SentAt.is_null())
+            .filter(free())
+            .exec(db)
+            .await?
+            .rows_affected
+            == 1;
+        if won {
+            claimed.push(row);
+        }
+    }
+    Ok(claimed)
+}
+
+/// What became of one attempt.
+pub enum Outcome {
+    Sent { reply: String },
+    /// Try again at `next` (a 4xx reply, or the server could not be reached).
+    Retry { reply: String, next: DateTime<Utc> },
+    /// Refused for good (a 5xx reply, an unusable address, or too many attempts).
+    Failed { reply: String },
+}
+
+pub async fn record<C: ConnectionTrait>(
+    db: &C,
+    row: &mail_outbox::Model,
+    outcome: Outcome,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    let now = now.fixed_offset();
+    let mut update = mail_outbox::ActiveModel {
+        id: sea_orm::ActiveValue::Unchanged(row.id),
+        attempts: Set(row.attempts + 1),
+        claimed_until: Set(None),
+        ..Default::default()
+    };
+    match outcome {
+        Outcome::Sent { reply } => {
+            update.sent_at = Set(Some(now));
+            update.last_reply = Set(Some(reply));
+        }
+        Outcome::Retry { reply, next } => {
+            update.next_attempt_at = Set(next.fixed_offset());
+            update.last_reply = Set(Some(reply));
+        }
+        Outcome::Failed { reply } => {
+            update.failed_at = Set(Some(now));
+            update.last_reply = Set(Some(reply));
+        }
+    }
+    mail_outbox::Entity::update(update).exec(db).await?;
+    Ok(())
+}

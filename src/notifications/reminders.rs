@@ -1,0 +1,137 @@
+//! Deadline reminders (催办) as notifications: to each agency still handling a proposal, when its
+//! reply is due within 7 days, within 1 day, and on every day it is overdue (mail brings those in
+//! the daily digest, until the reply is in). Each is written once: `deadline_reminders` holds one
+//! row per proposal, agency and threshold, inserted in the transaction that writes the
+//! notification, so a restart or a second instance never repeats one.
+use chrono::NaiveDate;
+use entity::{assignments, deadline_reminders, proposals};
+use sea_orm::sea_query::OnConflict;
+use sea_orm::{ActiveValue::Set, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+
+use super::{notify, Audience, Kind, Notice};
+use crate::config::Config;
+use crate::error::AppResult;
+use crate::workflow::{is_overdue, AssignmentRole, AssignmentState, ProposalStatus};
+
+/// The reminder a proposal due on `due` calls for on `today`, if any: (threshold, kind).
+pub fn threshold(
+    status: ProposalStatus,
+    due: NaiveDate,
+    paused: bool,
+    today: NaiveDate,
+) -> Option<(String, Kind)> {
+    let due_before = |day: NaiveDate| is_overdue(status, Some(due), paused, day);
+    if due_before(today) {
+        Some((format!("overdue:{today}"), Kind::Overdue))
+    } else if due_before(today + chrono::Duration::days(2)) {
+        Some(("due_in_1".to_owned(), Kind::DueSoon))
+    } else if due_before(today + chrono::Duration::days(8)) {
+        Some(("due_in_7".to_owned(), Kind::DueSoon))
+    } else {
+        None
+    }
+}
+
+/// Writes the reminders due on `today`; returns how many were new.
+pub async fn write_due(
+    db: &DatabaseConnection,
+    config: &Config,
+    today: NaiveDate,
+) -> AppResult<usize> {
+    let handling = proposals::Entity::find()
+        .filter(proposals::Column::Status.is_in([
+            ProposalStatus::Assigned.as_str(),
+            ProposalStatus::Rehandling.as_str(),
+        ]))
+        .filter(proposals::Column::DueOn.is_not_null())
+        .all(db)
+        .await?;
+    let mut written = 0;
+    for proposal in handling {
+        let status = ProposalStatus::parse(&proposal.status).unwrap_or(ProposalStatus::Draft);
+        let Some(due) = proposal.due_on else { continue };
+        let Some((threshold, kind)) =
+            threshold(status, due, proposal.paused_on.is_some(), today)
+        else {
+            continue;
+        };
+        let agencies = assignments::Entity::find()
+            .filter(assignments::Column::ProposalId.eq(proposal.id))
+            .filter(assignments::Column::State.eq(AssignmentState::Active.as_str()))
+            .all(db)
+            .await?;
+        for assignment in agencies {
+            let txn = crate::db::begin_write(db).await?;
+            let new = deadline_reminders::Entity::insert(deadline_reminders::ActiveModel {
+                proposal_id: Set(proposal.id),
+                agency_id: Set(assignment.agency_id),
+                threshold: Set(threshold.clone()),
+                created_at: Set(chrono::Utc::now().fixed_offset()),
+                ..Default::default()
+            })
+            .on_conflict(
+                OnConflict::columns([
+                    deadline_reminders::Column::ProposalId,
+                    deadline_reminders::Column::AgencyId,
+                    deadline_reminders::Column::Threshold,
+                ])
+                .do_nothing()
+                .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?
+                == 1;
+            if !new {
+                continue;
+            }
+            let days = (due - today).num_days();
+            let message = if kind == Kind::Overdue {
+                format!("《{}》已逾期 {} 天(答复期限 {due}),请尽快答复。", proposal.title, -days)
+            } else {
+                format!("《{}》的答复期限为 {due},还有 {days} 天。", proposal.title)
+            };
+            let ids = [assignment.agency_id];
+            let lead = assignment.role == AssignmentRole::Lead.as_str();
+            let audience = if lead {
+                Audience::AgenciesRequired(&ids)
+            } else {
+                Audience::Agencies(&ids)
+            };
+            notify(
+                &txn,
+                config,
+                audience,
+                None,
+                Notice {
+                    proposal_id: proposal.id,
+                    kind,
+                    message: &message,
+                },
+            )
+            .await?;
+            txn.commit().await?;
+            written += 1;
+        }
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thresholds_follow_the_days_left() {
+        let due = NaiveDate::from_ymd_opt(2027, 3, 31).unwrap();
+        let on = |m, d| NaiveDate::from_ymd_opt(2027, m, d).unwrap();
+        let at = |day| threshold(ProposalStatus::Assigned, due, false, day).map(|t| t.0);
+        assert_eq!(at(on(3, 23)), None);
+        assert_eq!(at(on(3, 24)).as_deref(), Some("due_in_7"));
+        assert_eq!(at(on(3, 29)).as_deref(), Some("due_in_7"));
+        assert_eq!(at(on(3, 30)).as_deref(), Some("due_in_1"));
+        assert_eq!(at(on(3, 31)).as_deref(), Some("due_in_1"));
+        assert_eq!(at(on(4, 1)).as_deref(), Some("overdue:2027-04-01"));
+        assert_eq!(threshold(ProposalStatus::Assigned, due, true, on(4, 1)), None, "paused");
+        assert_eq!(threshold(ProposalStatus::Answered, due, false, on(4, 1)), None, "answered");
+    }
+}
