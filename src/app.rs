@@ -305,7 +305,8 @@ pub fn start_mail(
         tracing::info!("TINGSHANG_SMTP_URL is not set: no mail is sent; notifications stay in the app");
         return Ok((stop, None));
     };
-    let sender = crate::mail::sender::Sender::new(state.db.clone(), url, &state.config.mail_from)?;
+    let sender = crate::mail::sender::Sender::new(state.db.clone(), url, &state.config.mail_from)?
+        .with_lease(Duration::from_secs(state.config.mail_lease_secs));
     tracing::info!(from = %state.config.mail_from, "sending mail through the configured SMTP server");
     let task = tokio::spawn(sender.run(Duration::from_secs(2), stopped));
     Ok((stop, Some(task)))

@@ -69,6 +69,9 @@ pub struct Config {
     pub mail_from: String,
     /// `TINGSHANG_DIGEST_HOUR`: the hour, China time, at which daily digests and reminders go out.
     pub digest_hour: u32,
+    /// `TINGSHANG_MAIL_LEASE_SECS`: how long a message being sent is held by its instance; one
+    /// killed mid-send leaves that message waiting this long (twice the SMTP timeout by default).
+    pub mail_lease_secs: u64,
 }
 
 impl Default for Config {
@@ -99,6 +102,7 @@ impl Default for Config {
             smtp_url: None,
             mail_from: "听商 <noreply@localhost>".to_owned(),
             digest_hour: 8,
+            mail_lease_secs: 60,
         }
     }
 }
@@ -211,6 +215,13 @@ impl Config {
                 .ok()
                 .filter(|h| (0..24).contains(h))
                 .with_context(|| format!("TINGSHANG_DIGEST_HOUR must be 0–23: {hour}"))?;
+        }
+        if let Some(secs) = get("TINGSHANG_MAIL_LEASE_SECS") {
+            config.mail_lease_secs = secs
+                .parse()
+                .ok()
+                .filter(|s| (1..=3600).contains(s))
+                .with_context(|| format!("TINGSHANG_MAIL_LEASE_SECS must be 1–3600: {secs}"))?;
         }
         if let Some(dir) = get("TINGSHANG_SEARCH_DIR") {
             config.search_dir = (dir != "memory").then(|| PathBuf::from(dir));

@@ -567,24 +567,47 @@ async fn reminders_are_written_once_and_digests_collect_what_waited() {
     assert!(messages[1].subject.contains("今日汇总:1 条提醒"));
     assert!(messages[1].text.contains(&format!("【交办】收到交办,答复期限{due}:期限提醒")));
 
-    // Overdue: one reminder a day, each in that day's digest.
+    // Overdue: one reminder a day, each in that day's digest (and on a Monday the
+    // secretariat's weekly summary besides).
+    let monday = |day: chrono::NaiveDate| {
+        usize::from(chrono::Datelike::weekday(&day) == chrono::Weekday::Mon)
+    };
     for late in [31, 32] {
-        let done = tingshang::notifications::daily(
-            app.db(),
-            &config,
-            &app.state.search,
-            today + chrono::Duration::days(late),
-        )
-        .await
-        .unwrap();
-        assert_eq!((done.reminders, done.digests), (1, 1), "day {late}");
+        let day = today + chrono::Duration::days(late);
+        let done = tingshang::notifications::daily(app.db(), &config, &app.state.search, day)
+            .await
+            .unwrap();
+        assert_eq!((done.reminders, done.digests), (1 + monday(day), 1), "day {late}");
     }
     sender.send_due().await.unwrap();
     let overdue: Vec<_> = smtp.received()[before + 2..].to_vec();
     assert_eq!(overdue.len(), 2);
     assert!(overdue[0].text.contains("已逾期 1 天") && overdue[1].text.contains("已逾期 2 天"));
+    let weekly_so_far = (31..=32)
+        .map(|late| monday(today + chrono::Duration::days(late)))
+        .sum::<usize>();
     let rows = entity::deadline_reminders::Entity::find().all(app.db()).await.unwrap();
-    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert_eq!(rows.len(), 3 + weekly_so_far, "{rows:?}");
+
+    // The secretariat's weekly summary, on the next Monday: once.
+    let mut day = today + chrono::Duration::days(33);
+    while monday(day) == 0 {
+        day += chrono::Duration::days(1);
+    }
+    let done = tingshang::notifications::daily(app.db(), &config, &app.state.search, day)
+        .await
+        .unwrap();
+    assert_eq!(done.reminders, 2, "the day's overdue reminder and the weekly summary");
+    let again = tingshang::notifications::daily(app.db(), &config, &app.state.search, day)
+        .await
+        .unwrap();
+    assert_eq!(again.reminders, 0);
+    let (_, inbox) = people.secretariat.get("/me").await;
+    assert!(
+        inbox.contains("本周逾期未答复的建议共 1 件:市科技局 1 件。"),
+        "{}",
+        &inbox[inbox.find("id=\"inbox\"").unwrap_or(0)..]
+    );
 }
 
 #[tokio::test]
@@ -750,4 +773,79 @@ async fn mail_test_sends_at_once_and_reports_a_refusal() {
     )
     .await
     .is_err());
+}
+
+/// Messages the crash test writes to the outbox before the server starts sending them.
+const CRASH_MESSAGES: usize = 600;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_send_loses_no_message_and_repeats_only_with_the_same_id() {
+    use common::process::{cli, start_with};
+    let Some(smtp) = Smtp::start() else { return };
+    let (url, _dir) = common::fresh_database().await;
+    let search_dir = tempfile::tempdir().unwrap();
+    cli(&url, search_dir.path(), &["migrate"]);
+    let db = sea_orm::Database::connect(&url).await.unwrap();
+    let mut written = std::collections::HashSet::new();
+    for n in 0..CRASH_MESSAGES {
+        let id = tingshang::mail::outbox::enqueue(
+            &db,
+            "tingshang.test",
+            tingshang::mail::outbox::Outgoing {
+                recipient: format!("crash-{n}@members.example.cn"),
+                kind: "test".into(),
+                letter: tingshang::mail::compose::Letter {
+                    subject: format!("【听商】第 {n} 封"),
+                    text: format!("第 {n} 封"),
+                    html: format!("<p>第 {n} 封</p>"),
+                },
+                unsubscribe_url: None,
+            },
+        )
+        .await
+        .unwrap();
+        written.insert(id);
+    }
+    let smtp_url = smtp.url();
+    let env = [
+        ("TINGSHANG_SMTP_URL", smtp_url.as_str()),
+        ("TINGSHANG_MAIL_FROM", "听商 <noreply@tingshang.test>"),
+        ("TINGSHANG_MAIL_LEASE_SECS", "2"),
+    ];
+    let server = start_with(&url, search_dir.path(), &env).await;
+    // Killed (SIGKILL: no shutdown code runs) once part of the outbox went out.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while smtp.received().len() < CRASH_MESSAGES / 10 {
+        assert!(std::time::Instant::now() < deadline, "the server sends nothing");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut server = server;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    let before_restart = smtp.received().len();
+    assert!(before_restart < CRASH_MESSAGES, "killed mid-send");
+
+    let server = start_with(&url, search_dir.path(), &env).await;
+    let started = std::time::Instant::now();
+    loop {
+        let counts = tingshang::mail::outbox::counts(&db).await.unwrap();
+        if counts.pending == 0 {
+            assert_eq!(counts.failed, 0);
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(120), "{counts:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = server.stop();
+    let received = smtp.received();
+    let ids: Vec<String> = received.iter().map(|m| format!("<{}>", m.message_id)).collect();
+    let distinct: std::collections::HashSet<String> = ids.iter().cloned().collect();
+    assert_eq!(distinct, written, "every message written was delivered");
+    let repeated = ids.len() - distinct.len();
+    println!(
+        "crash test: {CRASH_MESSAGES} messages; {before_restart} delivered before kill -9, the rest \
+         after the restart in {:.1} s; {repeated} delivered twice (same Message-ID)",
+        started.elapsed().as_secs_f64()
+    );
+    assert!(repeated <= 1, "at most the message in flight at the kill: {repeated}");
 }

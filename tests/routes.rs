@@ -54,6 +54,8 @@ fn fill(template: &str, ids: &Ids) -> String {
         ("{kind}", "agency".to_owned()),
         ("{chart}", "agency.svg".to_owned()),
         ("{year}", "2024".to_owned()),
+        // A mail link's token: a made-up one is refused with a page, never a server error.
+        ("{token}", "76317c31.00".to_owned()),
         ("{id}", ids.proposal.to_string()),
     ] {
         path = path.replace(name, &value);

@@ -179,6 +179,14 @@ impl MigrationTrait for Migration {
                 .await?;
         }
         manager
+            .drop_index(
+                Index::drop()
+                    .name("idx_notifications_mail")
+                    .table("notifications")
+                    .to_owned(),
+            )
+            .await?;
+        manager
             .alter_table(
                 Table::alter()
                     .table("notifications")

@@ -103,47 +103,51 @@ pub async fn troubled<C: ConnectionTrait>(
         .await
 }
 
-/// Up to `limit` messages due at `now`, claimed for `lease` (another sender skips them until it
-/// lapses). Each claim is a conditional update of its own row, so two senders never both win.
-pub async fn claim_due<C: ConnectionTrait>(
+/// Up to `limit` messages due at `now` and held by no sender, oldest first.
+pub async fn due<C: ConnectionTrait>(
     db: &C,
     now: DateTime<Utc>,
-    lease: chrono::Duration,
     limit: u64,
 ) -> Result<Vec<mail_outbox::Model>, DbErr> {
-    let free = || {
-        sea_orm::Condition::any()
-            .add(mail_outbox::Column::ClaimedUntil.is_null())
-            .add(mail_outbox::Column::ClaimedUntil.lt(now.fixed_offset()))
-    };
-    let due = mail_outbox::Entity::find()
+    mail_outbox::Entity::find()
         .filter(mail_outbox::Column::SentAt.is_null())
         .filter(mail_outbox::Column::FailedAt.is_null())
         .filter(mail_outbox::Column::NextAttemptAt.lte(now.fixed_offset()))
-        .filter(free())
+        .filter(free_at(now))
         .order_by_asc(mail_outbox::Column::Id)
         .limit(limit)
         .all(db)
-        .await?;
-    let mut claimed = Vec::with_capacity(due.len());
-    for row in due {
-        let won = mail_outbox::Entity::update_many()
-            .col_expr(
-                mail_outbox::Column::ClaimedUntil,
-                sea_orm::sea_query::Expr::value((now + lease).fixed_offset()),
-            )
-            .filter(mail_outbox::Column::Id.eq(row.id))
-            .filter(mail_outbox::Column::SentAt.is_null())
-            .filter(free())
-            .exec(db)
-            .await?
-            .rows_affected
-            == 1;
-        if won {
-            claimed.push(row);
-        }
-    }
-    Ok(claimed)
+        .await
+}
+
+fn free_at(now: DateTime<Utc>) -> sea_orm::Condition {
+    sea_orm::Condition::any()
+        .add(mail_outbox::Column::ClaimedUntil.is_null())
+        .add(mail_outbox::Column::ClaimedUntil.lt(now.fixed_offset()))
+}
+
+/// Claims message `id` for `lease`, just before sending it: a conditional update of its row, so
+/// two senders never both win. A sender killed mid-send holds one message, until its lease ends.
+pub async fn claim<C: ConnectionTrait>(
+    db: &C,
+    id: i32,
+    now: DateTime<Utc>,
+    lease: chrono::Duration,
+) -> Result<bool, DbErr> {
+    Ok(mail_outbox::Entity::update_many()
+        .col_expr(
+            mail_outbox::Column::ClaimedUntil,
+            sea_orm::sea_query::Expr::value((now + lease).fixed_offset()),
+        )
+        .filter(mail_outbox::Column::Id.eq(id))
+        .filter(mail_outbox::Column::SentAt.is_null())
+        .filter(mail_outbox::Column::FailedAt.is_null())
+        .filter(mail_outbox::Column::NextAttemptAt.lte(now.fixed_offset()))
+        .filter(free_at(now))
+        .exec(db)
+        .await?
+        .rows_affected
+        == 1)
 }
 
 /// What became of one attempt.

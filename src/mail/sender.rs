@@ -14,10 +14,10 @@ use super::outbox::{self, Outcome};
 
 /// After this many attempts a message counts as failed (about two days of retries).
 pub const MAX_ATTEMPTS: i32 = 16;
-/// How long a claimed message is held by one sender.
-const LEASE: chrono::Duration = chrono::Duration::minutes(5);
-/// How many messages one pass claims.
+/// How many due messages one pass reads (each is claimed just before it is sent).
 const BATCH: u64 = 20;
+/// How long one attempt may take: the SMTP timeout.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
 
 macro_rules! text_header {
     ($type:ident, $name:literal) => {
@@ -48,6 +48,8 @@ pub struct Sender {
     db: DatabaseConnection,
     transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
+    /// How long a message claimed for sending is held (`TINGSHANG_MAIL_LEASE_SECS`).
+    lease: chrono::Duration,
 }
 
 /// The transport for `TINGSHANG_SMTP_URL`: `smtps://` is TLS from the first byte; `smtp://`
@@ -65,13 +67,14 @@ pub fn transport(smtp_url: &str) -> anyhow::Result<AsyncSmtpTransport<Tokio1Exec
         url.query_pairs_mut().append_pair("tls", mode);
     }
     Ok(AsyncSmtpTransport::<Tokio1Executor>::from_url(url.as_str())?
-        .timeout(Some(Duration::from_secs(30)))
+        .timeout(Some(SMTP_TIMEOUT))
         .build())
 }
 
 impl Sender {
     pub fn new(db: DatabaseConnection, smtp_url: &str, from: &str) -> anyhow::Result<Self> {
         Ok(Self {
+            lease: chrono::Duration::from_std(SMTP_TIMEOUT * 2).expect("a short duration"),
             db,
             transport: transport(smtp_url)?,
             from: from
@@ -80,16 +83,24 @@ impl Sender {
         })
     }
 
+    /// Holds claimed messages for `lease` instead of twice the SMTP timeout.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = chrono::Duration::from_std(lease).unwrap_or(self.lease);
+        self
+    }
+
     /// Sends what is due now; returns how many messages were sent.
     pub async fn send_due(&self) -> anyhow::Result<usize> {
         let mut sent = 0;
         loop {
-            let now = Utc::now();
-            let rows = outbox::claim_due(&self.db, now, LEASE, BATCH).await?;
+            let rows = outbox::due(&self.db, Utc::now(), BATCH).await?;
             if rows.is_empty() {
                 return Ok(sent);
             }
             for row in rows {
+                if !outbox::claim(&self.db, row.id, Utc::now(), self.lease).await? {
+                    continue;
+                }
                 let outcome = self.attempt(&row).await;
                 sent += usize::from(matches!(outcome, Outcome::Sent { .. }));
                 outbox::record(&self.db, &row, outcome, Utc::now()).await?;

@@ -117,7 +117,10 @@ pub async fn send_now<C: ConnectionTrait>(
                 item => Item {
                     kind: notice.kind.label(),
                     message: notice.message,
-                    link: links.url(&format!("/work/proposals/{}", notice.proposal_id)),
+                    link: notice.proposal_id.map_or_else(
+                        || links.url("/me"),
+                        |id| links.url(&format!("/work/proposals/{id}")),
+                    ),
                 },
                 preferences_url => links.url("/me/mail"),
                 unsubscribe_url => unsubscribe,

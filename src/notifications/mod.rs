@@ -80,7 +80,8 @@ pub async fn users_in<C: ConnectionTrait>(
 
 /// One event to tell an audience about.
 pub struct Notice<'a> {
-    pub proposal_id: i32,
+    /// The proposal it is about; `None` for a summary (its link is the workspace).
+    pub proposal_id: Option<i32>,
     pub kind: Kind,
     pub message: &'a str,
 }
@@ -110,7 +111,7 @@ pub async fn notify<C: ConnectionTrait>(
         .zip(&routes)
         .map(|(user, route)| notifications::ActiveModel {
             user_id: Set(user.id),
-            proposal_id: Set(Some(notice.proposal_id)),
+            proposal_id: Set(notice.proposal_id),
             kind: Set(notice.kind.as_str().to_owned()),
             message: Set(notice.message.to_owned()),
             created_at: Set(now),
@@ -197,7 +198,8 @@ pub async fn daily(
     search: &crate::search::Backend,
     today: chrono::NaiveDate,
 ) -> crate::error::AppResult<Daily> {
-    let reminders = reminders::write_due(db, config, today).await?;
+    let reminders = reminders::write_due(db, config, today).await?
+        + reminders::weekly_summary(db, config, today).await?;
     let digests = delivery::send_digests(db, config).await?;
     let subscription_updates = subscriptions::send_updates(db, config, search).await?;
     Ok(Daily {

@@ -32,6 +32,35 @@ pub fn threshold(
     }
 }
 
+/// Records reminder (`proposal`, `agency`, `threshold`) in the transaction that writes it; false
+/// when it was written before (by this instance or another, before a restart or not).
+async fn first_time<C: sea_orm::ConnectionTrait>(
+    txn: &C,
+    proposal: i32,
+    agency: i32,
+    threshold: &str,
+) -> Result<bool, sea_orm::DbErr> {
+    Ok(deadline_reminders::Entity::insert(deadline_reminders::ActiveModel {
+        proposal_id: Set(proposal),
+        agency_id: Set(agency),
+        threshold: Set(threshold.to_owned()),
+        created_at: Set(chrono::Utc::now().fixed_offset()),
+        ..Default::default()
+    })
+    .on_conflict(
+        OnConflict::columns([
+            deadline_reminders::Column::ProposalId,
+            deadline_reminders::Column::AgencyId,
+            deadline_reminders::Column::Threshold,
+        ])
+        .do_nothing()
+        .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?
+        == 1)
+}
+
 /// Writes the reminders due on `today`; returns how many were new.
 pub async fn write_due(
     db: &DatabaseConnection,
@@ -62,26 +91,7 @@ pub async fn write_due(
             .await?;
         for assignment in agencies {
             let txn = crate::db::begin_write(db).await?;
-            let new = deadline_reminders::Entity::insert(deadline_reminders::ActiveModel {
-                proposal_id: Set(proposal.id),
-                agency_id: Set(assignment.agency_id),
-                threshold: Set(threshold.clone()),
-                created_at: Set(chrono::Utc::now().fixed_offset()),
-                ..Default::default()
-            })
-            .on_conflict(
-                OnConflict::columns([
-                    deadline_reminders::Column::ProposalId,
-                    deadline_reminders::Column::AgencyId,
-                    deadline_reminders::Column::Threshold,
-                ])
-                .do_nothing()
-                .to_owned(),
-            )
-            .exec_without_returning(&txn)
-            .await?
-                == 1;
-            if !new {
+            if !first_time(&txn, proposal.id, assignment.agency_id, &threshold).await? {
                 continue;
             }
             let days = (due - today).num_days();
@@ -103,7 +113,7 @@ pub async fn write_due(
                 audience,
                 None,
                 Notice {
-                    proposal_id: proposal.id,
+                    proposal_id: Some(proposal.id),
                     kind,
                     message: &message,
                 },
@@ -114,6 +124,80 @@ pub async fn write_due(
         }
     }
     Ok(written)
+}
+
+/// On Mondays (China time), the secretariat's overdue summary: how many proposals each agency
+/// has overdue, most first. Written once a week (a `deadline_reminders` row with no proposal or
+/// agency, threshold `weekly:DATE`); nothing when nothing is overdue.
+pub async fn weekly_summary(
+    db: &DatabaseConnection,
+    config: &Config,
+    today: NaiveDate,
+) -> AppResult<usize> {
+    use chrono::Datelike;
+    if today.weekday() != chrono::Weekday::Mon {
+        return Ok(0);
+    }
+    let handling = proposals::Entity::find()
+        .filter(proposals::Column::Status.is_in([
+            ProposalStatus::Assigned.as_str(),
+            ProposalStatus::Rehandling.as_str(),
+        ]))
+        .all(db)
+        .await?;
+    let overdue: Vec<i32> = handling
+        .iter()
+        .filter(|p| {
+            let status = ProposalStatus::parse(&p.status).unwrap_or(ProposalStatus::Draft);
+            is_overdue(status, p.due_on, p.paused_on.is_some(), today)
+        })
+        .map(|p| p.id)
+        .collect();
+    if overdue.is_empty() {
+        return Ok(0);
+    }
+    let leads = assignments::Entity::find()
+        .filter(assignments::Column::ProposalId.is_in(overdue.clone()))
+        .filter(assignments::Column::State.eq(AssignmentState::Active.as_str()))
+        .filter(assignments::Column::Role.eq(AssignmentRole::Lead.as_str()))
+        .all(db)
+        .await?;
+    let names = crate::directory::agency_short_names(db, leads.iter().map(|a| a.agency_id).collect()).await?;
+    let mut per_agency: std::collections::BTreeMap<&str, usize> = Default::default();
+    for lead in &leads {
+        *per_agency
+            .entry(names.get(&lead.agency_id).map_or("未知单位", String::as_str))
+            .or_default() += 1;
+    }
+    let mut lines: Vec<(&str, usize)> = per_agency.into_iter().collect();
+    lines.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let message = format!(
+        "本周逾期未答复的建议共 {} 件:{}。",
+        overdue.len(),
+        lines
+            .iter()
+            .map(|(agency, n)| format!("{agency} {n} 件"))
+            .collect::<Vec<_>>()
+            .join("、")
+    );
+    let txn = crate::db::begin_write(db).await?;
+    if !first_time(&txn, 0, 0, &format!("weekly:{today}")).await? {
+        return Ok(0);
+    }
+    notify(
+        &txn,
+        config,
+        Audience::Secretariat,
+        None,
+        Notice {
+            proposal_id: None,
+            kind: Kind::Overdue,
+            message: &message,
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(1)
 }
 
 #[cfg(test)]

@@ -332,7 +332,7 @@ impl<'a> Effects<'a> {
             audience,
             Some(self.actor.user_id),
             Notice {
-                proposal_id: self.id(),
+                proposal_id: Some(self.id()),
                 kind,
                 message: &message,
             },
