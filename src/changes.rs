@@ -124,3 +124,28 @@ pub async fn latest<C: ConnectionTrait>(db: &C) -> Result<i64, sea_orm::DbErr> {
         .await?;
     Ok(seq.flatten().unwrap_or(0))
 }
+
+/// The items of `kind` with a public change at or after `since`, oldest latest change first:
+/// what a list's `updated_since` keeps, in that order.
+pub async fn changed_since<C: ConnectionTrait>(
+    db: &C,
+    kind: &str,
+    since: DateTime<FixedOffset>,
+) -> Result<Vec<i32>, sea_orm::DbErr> {
+    use sea_orm::sea_query::{Alias, Expr, Order};
+    // Stored in UTC: compare in UTC, so that `+08:00` and `Z` spellings of a moment agree.
+    let since = since.with_timezone(&Utc).fixed_offset();
+    let rows: Vec<(i32, DateTime<FixedOffset>)> = public_changes::Entity::find()
+        .select_only()
+        .column(public_changes::Column::EntityId)
+        .column_as(public_changes::Column::ChangedAt.max(), "last")
+        .filter(public_changes::Column::Kind.eq(kind))
+        .filter(public_changes::Column::ChangedAt.gte(since))
+        .group_by(public_changes::Column::EntityId)
+        .order_by(Expr::col(Alias::new("last")), Order::Asc)
+        .order_by_asc(public_changes::Column::EntityId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|(id, _)| id).collect())
+}

@@ -471,3 +471,70 @@ async fn a_mirror_following_the_change_log_equals_the_archive() {
     assert_eq!(count("document:"), documents["total"].as_u64().unwrap());
     assert!(!mirror.contains_key("session:27"));
 }
+
+#[tokio::test]
+async fn lists_keep_only_what_changed_since_in_the_order_it_changed() {
+    let app = spawn_app().await;
+    let codes = |page: &serde_json::Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["code"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // RFC 3339 in a query string: `+` must be sent as %2B.
+    let since = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339().replace('+', "%2B");
+    // Seeded earlier: nothing changed after this moment.
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let start = chrono::Utc::now();
+    let (status, page) = app
+        .json(&format!("/api/v1/proposals?updated_since={}", since(start)))
+        .await;
+    assert_eq!(status, 200, "{page}");
+    assert_eq!(page["total"], 0, "{page}");
+
+    let code = worked_example(&app).await;
+    let (_, page) = app
+        .json(&format!("/api/v1/proposals?updated_since={}", since(start)))
+        .await;
+    assert_eq!(codes(&page), [code.clone()], "only the one that changed");
+    // The same moment written in Beijing time selects the same.
+    let beijing = start
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+        .to_rfc3339();
+    let (_, page) = app
+        .json(&format!(
+            "/api/v1/proposals?updated_since={}",
+            beijing.replace('+', "%2B")
+        ))
+        .await;
+    assert_eq!(codes(&page), [code.clone()], "{beijing}");
+    // With the other filters, and in the export.
+    let (_, page) = app
+        .json(&format!(
+            "/api/v1/proposals?status=closed&updated_since={}",
+            since(start)
+        ))
+        .await;
+    assert_eq!(page["total"].as_u64(), Some(codes(&page).len() as u64));
+    // Every list takes it; from the beginning it is every item, and a bad value names itself.
+    for list in ["sessions", "agencies", "people", "documents", "proposals"] {
+        let (status, all) = app.json(&format!("/api/v1/{list}?per_page=200")).await;
+        assert_eq!(status, 200);
+        let (status, since_ever) = app
+            .json(&format!("/api/v1/{list}?per_page=200&updated_since=2000-01-01T00:00:00Z"))
+            .await;
+        assert_eq!(status, 200, "{list}: {since_ever}");
+        assert_eq!(since_ever["total"], all["total"], "{list}");
+        let (status, body) = app
+            .json(&format!("/api/v1/{list}?updated_since=yesterday"))
+            .await;
+        assert_eq!(status, 400, "{list}");
+        assert!(body.to_string().contains("updated_since"), "{list}: {body}");
+    }
+    let (_, future) = app
+        .json("/api/v1/agencies?updated_since=2100-01-01T00:00:00Z")
+        .await;
+    assert_eq!(future["total"], 0);
+}

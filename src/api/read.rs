@@ -30,6 +30,8 @@ pub async fn sessions(
 ) -> AppResult<Response> {
     let paging = page.paging()?;
     let list = crate::sessions::service::list(&state.db, None).await?;
+    let changed = logged_since(&state, crate::search::documents::SESSION, &page).await?;
+    let list = page.since(list, changed.as_deref(), |s| s.session.id);
     Ok(paging
         .page_of(
             list.into_iter()
@@ -92,6 +94,19 @@ pub async fn session(
     }))
 }
 
+/// With `updated_since`: the ids of `kind` in the public change log since then, oldest change
+/// first (`changes::changed_since`).
+async fn logged_since(
+    state: &AppState,
+    kind: &str,
+    page: &PageParams,
+) -> AppResult<Option<Vec<i32>>> {
+    Ok(match page.updated_since {
+        Some(since) => Some(crate::changes::changed_since(&state.db, kind, since).await?),
+        None => None,
+    })
+}
+
 /// Filters shared with the `/proposals` page and the statistics links.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -115,6 +130,8 @@ pub struct ProposalQuery {
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<u64>,
+    /// Only proposals changed publicly at or after this moment (RFC 3339), oldest change first.
+    pub updated_since: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 
 impl ProposalQuery {
@@ -124,6 +141,7 @@ impl ProposalQuery {
         let paging = PageParams {
             page: self.page,
             per_page: self.per_page,
+            updated_since: None,
         }
         .paging()?;
         let status = match self.status.as_deref().filter(|s| !s.is_empty()) {
@@ -164,6 +182,7 @@ impl ProposalQuery {
                 year => year,
             },
             measure,
+            changed_since: self.updated_since,
             page: paging.page,
             per_page: paging.per_page,
             ..Default::default()
@@ -290,8 +309,9 @@ pub async fn agencies(
     let paging = page.paging()?;
     let data = dataset(&state.db, crate::time::today()).await?;
     let answered = crate::responses::service::answered_counts(&state.db, None).await?;
-    let out = data
-        .agencies
+    let changed = page.changed_by_time(&data.agencies, |a| (a.id, a.updated_at));
+    let out = page
+        .since(data.agencies.clone(), changed.as_deref(), |a| a.id)
         .iter()
         .map(|a| {
             let tally = data.tally(&Selection {
@@ -373,6 +393,8 @@ pub async fn people_list(
         .order_by_asc(people::Column::Id)
         .all(&state.db)
         .await?;
+    let changed = page.changed_by_time(&rows, |p| (p.id, p.updated_at));
+    let rows = page.since(rows, changed.as_deref(), |p| p.id);
     Ok(paging
         .page_of(rows.into_iter().map(person_out).collect())
         .respond(&uri))
@@ -417,6 +439,8 @@ pub async fn documents_list(
 ) -> AppResult<Response> {
     let paging = page.paging()?;
     let rows = crate::documents::service::list(&state.db).await?;
+    let changed = logged_since(&state, crate::search::documents::DOCUMENT, &page).await?;
+    let rows = page.since(rows, changed.as_deref(), |d| d.id);
     Ok(paging
         .page_of(rows.into_iter().map(document_out).collect())
         .respond(&uri))

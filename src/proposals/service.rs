@@ -37,6 +37,8 @@ pub struct ListFilter {
     pub year: Option<i32>,
     /// Only the items a statistics figure counts (the list behind the figure).
     pub measure: Option<Measure>,
+    /// Only those changed publicly since then, oldest change first (the API's `updated_since`).
+    pub changed_since: Option<chrono::DateTime<chrono::FixedOffset>>,
     pub page: u64,
     pub per_page: u64,
 }
@@ -92,8 +94,8 @@ pub async fn public_summaries<C: ConnectionTrait>(
 ) -> AppResult<SummaryPage> {
     let per_page = filter.per_page.clamp(1, 200);
     let offset = filter.page.saturating_sub(1) * per_page;
-    if filter.needs_facts() {
-        let ids = ids_by_measure(db, filter).await?;
+    if filter.needs_facts() || filter.changed_since.is_some() {
+        let ids = public_ids(db, filter).await?;
         let page_ids: Vec<i32> = ids
             .iter()
             .skip(offset as usize)
@@ -124,6 +126,24 @@ pub async fn public_summaries<C: ConnectionTrait>(
 /// Every id the filter lists, in list order (newest submission first, then by code): what an
 /// export streams through, a batch at a time.
 pub async fn public_ids<C: ConnectionTrait>(db: &C, filter: &ListFilter) -> AppResult<Vec<i32>> {
+    if let Some(since) = filter.changed_since {
+        // The filter's items, in the order of their last public change.
+        let listed: std::collections::HashSet<i32> = Box::pin(public_ids(
+            db,
+            &ListFilter {
+                changed_since: None,
+                ..filter.clone()
+            },
+        ))
+        .await?
+        .into_iter()
+        .collect();
+        return Ok(crate::changes::changed_since(db, crate::search::documents::PROPOSAL, since)
+            .await?
+            .into_iter()
+            .filter(|id| listed.contains(id))
+            .collect());
+    }
     if filter.needs_facts() {
         return ids_by_measure(db, filter).await;
     }

@@ -25,6 +25,10 @@ pub struct PageParams {
     /// Items per page, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub per_page: Option<u64>,
+    /// Only items changed publicly at or after this moment (RFC 3339, e.g.
+    /// `2026-12-01T00:00:00+08:00`), oldest change first: pass the time your previous harvest
+    /// started. `/api/v1/changes` says what changed, in commit order.
+    pub updated_since: Option<chrono::DateTime<chrono::FixedOffset>>,
 }
 
 /// A checked page request.
@@ -37,6 +41,36 @@ pub struct Paging {
 impl PageParams {
     pub fn paging(self) -> AppResult<Paging> {
         Paging::new(self.page, self.per_page, DEFAULT_PER_PAGE, MAX_PER_PAGE)
+    }
+
+    /// The ids of `items` changed at or after `updated_since` by their own `updated_at`, oldest
+    /// first (for lists whose items are not in the public change log).
+    pub fn changed_by_time<T>(
+        &self,
+        items: &[T],
+        key: impl Fn(&T) -> (i32, chrono::DateTime<chrono::FixedOffset>),
+    ) -> Option<Vec<i32>> {
+        let since = self.updated_since?;
+        let mut changed: Vec<(chrono::DateTime<chrono::FixedOffset>, i32)> = items
+            .iter()
+            .map(|item| {
+                let (id, at) = key(item);
+                (at, id)
+            })
+            .filter(|(at, _)| *at >= since)
+            .collect();
+        changed.sort();
+        Some(changed.into_iter().map(|(_, id)| id).collect())
+    }
+    /// `items` as the list shows them: all, or with `updated_since` only those whose last change
+    /// (`changed`: ids of the items changed since, oldest change first) is listed, in that order.
+    pub fn since<T>(&self, items: Vec<T>, changed: Option<&[i32]>, id: impl Fn(&T) -> i32) -> Vec<T> {
+        let Some(changed) = changed else {
+            return items;
+        };
+        let mut by_id: std::collections::HashMap<i32, T> =
+            items.into_iter().map(|item| (id(&item), item)).collect();
+        changed.iter().filter_map(|i| by_id.remove(i)).collect()
     }
 }
 
