@@ -119,6 +119,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::sessions::manage_routes())
         .merge(crate::agencies::manage_routes())
         .merge(crate::followup::calendar_routes())
+        .merge(crate::followup::actuals_routes())
         .merge(crate::redaction::routes())
         .merge(crate::proposals::work_routes())
         .merge(crate::sessions::routes())

@@ -31,7 +31,8 @@ pub const MAX_JSON_BYTES: usize = 256 * 1024;
         read::sessions, read::session, read::proposals, read::proposal,
         read::agencies, read::agency, read::people_list, read::person,
         read::documents_list, read::document, crate::search::routes::api, changes::changes,
-        write::intake, write::decide, write::respond, write::report, write::act_on,
+        write::intake, write::decide, write::respond, write::report, write::report_bulk,
+        write::act_on,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -89,4 +90,11 @@ pub fn write_routes() -> Router<AppState> {
         .route("/api/v1/proposals/{code}/responses", post(write::respond))
         .route("/api/v1/commitments/{id}/reports", post(write::report))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
+        // A spreadsheet is larger than a JSON body.
+        .route(
+            "/api/v1/commitments/reports",
+            post(write::report_bulk).layer(DefaultBodyLimit::max(
+                crate::followup::bulk::MAX_BYTES,
+            )),
+        )
 }

@@ -6,6 +6,7 @@ use axum::http::{header, StatusCode};
 use axum::Json;
 use entity::proposals;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde::Serialize;
 
 use super::auth::ApiActor;
 use super::schema::*;
@@ -330,4 +331,78 @@ pub async fn report(
             latest_actual: view.latest_actual,
         }),
     ))
+}
+
+/// What a refused spreadsheet upload says: a problem document with every bad row.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct BulkRefusal {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Each bad row: its number in the file (the header is row 1) and why.
+    pub rows: Vec<crate::followup::bulk::RowError>,
+}
+
+#[utoipa::path(post, path = "/api/v1/commitments/reports", tag = "write", operation_id = "report_actuals_in_bulk",
+    summary = "用表格批量报告承诺实际完成数(CSV 或 XLSX)",
+    description = "列:承诺编号、实际值、报告日期、数据来源(其他列忽略)。先检查每一行;有一行有误则不写入任何数据,并列出每个有误的行;否则全部写入同一事务。已记录过的行(同一承诺、数值、日期与来源)跳过,同一文件重复上传不会重复记录。",
+    request_body(content = String, description = "The file: CSV (UTF-8) or XLSX",
+        content_type = "text/csv"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = crate::followup::bulk::Outcome),
+        (status = 400, description = "The file as a whole cannot be read", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The file is larger than 5 MB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither CSV nor XLSX", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Rows that cannot be recorded; nothing was written", body = BulkRefusal, content_type = "application/problem+json"),
+        (status = 429, description = "Too many writes from this token or address", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = String, description = "Seconds to wait")))))]
+pub async fn report_bulk(
+    State(state): State<AppState>,
+    ApiActor(actor): ApiActor,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> AppResult<axum::response::Response> {
+    use axum::response::IntoResponse;
+    use crate::followup::bulk::{self, Refused};
+    if !bulk::may_upload(&actor) {
+        return Err(AppError::Forbidden);
+    }
+    let content_type = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let accepted = ["text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/octet-stream"];
+    if !accepted.iter().any(|t| content_type.starts_with(t)) {
+        return Err(AppError::UnsupportedMediaType);
+    }
+    match bulk::import(&state.db, &actor, &body).await {
+        Ok(outcome) => {
+            state.indexer.wake();
+            Ok(Json(outcome).into_response())
+        }
+        Err(Refused::File(message)) => Err(AppError::BadRequest(message)),
+        Err(Refused::Rows(rows)) => {
+            let refusal = BulkRefusal {
+                kind: "https://tingshang.invalid/problems/rows-refused".to_owned(),
+                title: "表格中有误的行".to_owned(),
+                status: 422,
+                detail: format!("{} 行有误,未写入任何数据。", rows.len()),
+                rows,
+            };
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
+                Json(refusal),
+            )
+                .into_response())
+        }
+        Err(Refused::Other(err)) => Err(err),
+    }
 }

@@ -303,10 +303,36 @@ pub async fn load_views<C: ConnectionTrait>(
 }
 
 /// A dated actual reported against a commitment.
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewReport {
     pub value: f64,
     pub reported_on: NaiveDate,
     pub source: String,
+}
+
+/// Why `report` cannot be recorded, if it cannot: the rules for every reported actual, whether
+/// typed into the form, sent to the API or read from a spreadsheet row.
+pub fn check_report(report: &NewReport) -> Result<(), String> {
+    if !report.value.is_finite() || report.value.abs() > 1e15 {
+        return Err("实际值须为合理的数值。".to_owned());
+    }
+    crate::web::form::check_text("数据来源", &report.source, 2000, true)?;
+    // A source is a citation (a report, a news release): it never needs a private person's details.
+    crate::privacy::refuse_personal("数据来源", &report.source)?;
+    crate::time::check_record_date(report.reported_on, "报告日期")?;
+    if report.reported_on > crate::time::today() {
+        return Err("报告日期不能晚于今天。".to_owned());
+    }
+    Ok(())
+}
+
+/// Whether `actor` may report against `commitment` (its own agency's, or the secretariat).
+pub fn may_report(actor: &crate::accounts::Actor, commitment: &commitments::Model) -> bool {
+    crate::accounts::policy::allows(
+        actor,
+        crate::accounts::policy::Action::ReportActuals,
+        crate::accounts::policy::Object::OfAgency(commitment.agency_id),
+    )
 }
 
 /// Records an actual as `actor`, with the proposal's timeline event, outbox row and audit entry,
@@ -318,30 +344,30 @@ pub async fn report_actual(
     report: NewReport,
 ) -> crate::error::AppResult<Option<String>> {
     use crate::error::AppError;
-    use sea_orm::ActiveValue::Set;
-    if !report.value.is_finite() || report.value.abs() > 1e15 {
-        return Err(AppError::bad_request("实际值须为合理的数值。"));
-    }
-    crate::web::form::check_text("数据来源", &report.source, 2000, true)
-        .map_err(AppError::BadRequest)?;
-    // A source is a citation (a report, a news release): it never needs a private person's details.
-    crate::privacy::refuse_personal("数据来源", &report.source).map_err(AppError::BadRequest)?;
-    crate::time::check_record_date(report.reported_on, "报告日期").map_err(AppError::BadRequest)?;
-    if report.reported_on > crate::time::today() {
-        return Err(AppError::bad_request("报告日期不能晚于今天。"));
-    }
+    check_report(&report).map_err(AppError::BadRequest)?;
     let txn = crate::db::begin_write(db).await?;
     let commitment = commitments::Entity::find_by_id(commitment_id)
         .one(&txn)
         .await?
         .ok_or(AppError::NotFound)?;
-    if !crate::accounts::policy::allows(
-        actor,
-        crate::accounts::policy::Action::ReportActuals,
-        crate::accounts::policy::Object::OfAgency(commitment.agency_id),
-    ) {
+    if !may_report(actor, &commitment) {
         return Err(AppError::Forbidden);
     }
+    let code = record_report(&txn, actor, &commitment, &report).await?;
+    txn.commit().await?;
+    Ok(code)
+}
+
+/// Writes a checked report inside the caller's transaction: the row, the proposal's public
+/// timeline event, its outbox row, the pages' revision and the audit entry. Returns the
+/// proposal's code.
+pub async fn record_report<C: ConnectionTrait>(
+    txn: &C,
+    actor: &crate::accounts::Actor,
+    commitment: &commitments::Model,
+    report: &NewReport,
+) -> crate::error::AppResult<Option<String>> {
+    use sea_orm::ActiveValue::Set;
     let now = chrono::Utc::now();
     commitment_reports::Entity::insert(commitment_reports::ActiveModel {
         commitment_id: Set(commitment.id),
@@ -352,12 +378,12 @@ pub async fn report_actual(
         updated_at: Set(now.fixed_offset()),
         ..Default::default()
     })
-    .exec(&txn)
+    .exec(txn)
     .await?;
     let proposal = match commitment.proposal_id {
         Some(proposal_id) => {
             crate::followup::timeline::append(
-                &txn,
+                txn,
                 crate::followup::timeline::NewEvent {
                     proposal_id,
                     occurred_at: now,
@@ -377,19 +403,19 @@ pub async fn report_actual(
                 },
             )
             .await?;
-            crate::search::outbox::enqueue(&txn, crate::search::documents::PROPOSAL, proposal_id)
+            crate::search::outbox::enqueue(txn, crate::search::documents::PROPOSAL, proposal_id)
                 .await?;
-            proposals::Entity::find_by_id(proposal_id).one(&txn).await?
+            proposals::Entity::find_by_id(proposal_id).one(txn).await?
         }
         None => None,
     };
     // An actual shows on its proposal's page and its session's (and the home page's counts).
     match &proposal {
-        Some(proposal) => crate::revision::bump_proposal_pages(&txn, proposal).await?,
-        None => crate::revision::bump(&txn).await?,
+        Some(proposal) => crate::revision::bump_proposal_pages(txn, proposal).await?,
+        None => crate::revision::bump(txn).await?,
     }
     crate::audit::record(
-        &txn,
+        txn,
         Some(actor),
         "report_actual",
         Some(format!("commitment {}", commitment.id)),
@@ -397,7 +423,6 @@ pub async fn report_actual(
         None,
     )
     .await?;
-    txn.commit().await?;
     Ok(proposal.map(|p| p.code))
 }
 
