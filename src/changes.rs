@@ -149,3 +149,13 @@ pub async fn changed_since<C: ConnectionTrait>(
         .await?;
     Ok(rows.into_iter().map(|(id, _)| id).collect())
 }
+
+/// [`latest`] inside a writing transaction, with every change committed before it counted: on
+/// PostgreSQL the SHARE lock of [`after`] waits for the transactions still writing the log.
+pub async fn latest_committed<C: ConnectionTrait>(txn: &C) -> Result<i64, sea_orm::DbErr> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_unprepared("LOCK TABLE public_changes IN SHARE MODE")
+            .await?;
+    }
+    latest(txn).await
+}

@@ -281,14 +281,11 @@ fn may_read_detail(state: &AppState, request: &axum::http::request::Parts) -> bo
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "))
-                .is_some_and(|given| constant_time_eq(given.trim().as_bytes(), expected.as_bytes()))
+                .is_some_and(|given| crate::web::constant_time_eq(given.trim().as_bytes(), expected.as_bytes()))
         });
     local || token
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
 
 /// Ready or not, for anyone (a load balancer needs no more); the detail (database, search and
 /// outbox state, errors) only for [`may_read_detail`].

@@ -189,6 +189,18 @@ fn link(text: &str, path: &str) -> String {
         .to_owned()
 }
 
+/// Opens a confirmation link as its recipient would: the page (which changes nothing: mail
+/// scanners open links too), then its button.
+async fn follow_link(app: &TestApp, path: &str) -> (u16, String) {
+    let visitor = app.anonymous();
+    let (status, page) = visitor.get(path).await;
+    assert_eq!(status, 200, "{page}");
+    let action = format!("action=\"{}\"", path.replace('/', "&#x2f;"));
+    assert!(page.contains(&action), "the page posts to the link: {page}");
+    let (status, page, _) = visitor.post_raw(path, &[]).await;
+    (status, page)
+}
+
 async fn set_email(app: &TestApp, username: &str, address: &str) {
     tingshang::accounts::service::set_email(
         app.db(),
@@ -213,7 +225,7 @@ async fn confirm_all(app: &TestApp, smtp: &Smtp, sender: &Sender, who: &[(&str, 
     for message in confirmations {
         assert!(message.subject.contains("请确认您的邮箱地址"));
         let path = link(&message.text, "/mail/confirm/");
-        let (status, page) = app.anonymous().get(&path).await;
+        let (status, page) = follow_link(app, &path).await;
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("邮箱已确认"));
     }
@@ -255,7 +267,7 @@ async fn each_participant_gets_each_step_once_from_assignment_to_closure() {
     assert!(early.iter().all(|m| m.subject.contains("请确认")));
     for m in &early {
         let path = link(&m.text, "/mail/confirm/");
-        assert_eq!(app.anonymous().get(&path).await.0, 200);
+        assert_eq!(follow_link(&app, &path).await.0, 200);
     }
     let before = smtp.received().len();
     confirm_all(
@@ -547,10 +559,16 @@ async fn reminders_are_written_once_and_digests_collect_what_waited() {
     // the digest.
     let config = app.state.config.clone();
     let day = today + chrono::Duration::days(25);
-    let done = tingshang::notifications::daily(app.db(), &config, &app.state.search, day)
+    let done = tingshang::notifications::reminders::write_due(app.db(), &config, day)
         .await
         .unwrap();
-    assert_eq!((done.reminders, done.digests), (1, 1));
+    assert_eq!(done, 1);
+    // Two instances sending digests at the same hour: one digest.
+    let (a, b) = tokio::join!(
+        tingshang::notifications::delivery::send_digests(app.db(), &config),
+        tingshang::notifications::delivery::send_digests(app.db(), &config),
+    );
+    assert_eq!(a.unwrap() + b.unwrap(), 1);
     let done = tingshang::notifications::daily(app.db(), &config, &app.state.search, day)
         .await
         .unwrap();
@@ -656,9 +674,10 @@ async fn the_public_follows_by_email_with_double_opt_in_and_leaves_in_one_click(
     assert_eq!(confirmations.len(), 2, "{confirmations:#?}");
     assert_eq!(daily().await.unwrap().subscription_updates, 0, "unconfirmed: nothing is sent");
     for message in &confirmations {
-        assert!(message.subject.contains("请确认订阅"));
+        assert!(message.subject.contains("请确认邮件订阅"), "{}", message.subject);
+        assert!(!message.subject.contains("量子"), "no stranger's words in a subject");
         assert!(!message.headers.contains_key("List-Unsubscribe"));
-        let (status, page) = public.get(&link(&message.text, "/follow/confirm/")).await;
+        let (status, page) = follow_link(&app, &link(&message.text, "/follow/confirm/")).await;
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("订阅已确认"));
     }
@@ -684,9 +703,9 @@ async fn the_public_follows_by_email_with_double_opt_in_and_leaves_in_one_click(
     sender.send_due().await.unwrap();
     let updates = smtp.received()[2..].to_vec();
     assert_eq!(updates.len(), 2, "{updates:#?}");
-    let about_proposal = updates.iter().find(|m| m.subject.contains("建议《建设量子信息概念验证平台》")).unwrap();
+    let about_proposal = updates.iter().find(|m| m.text.contains("您关注的建议《建设量子信息概念验证平台》")).unwrap();
     assert!(about_proposal.text.contains(&format!("{SITE}/proposals/{code}")));
-    let about_search = updates.iter().find(|m| m.subject.contains("检索“量子信息”")).unwrap();
+    let about_search = updates.iter().find(|m| m.text.contains("您关注的检索“量子信息”")).unwrap();
     assert!(about_search.text.contains("量子信息产业人才引进"), "{}", about_search.text);
 
     // The search has a feed too.
@@ -718,8 +737,51 @@ async fn the_public_follows_by_email_with_double_opt_in_and_leaves_in_one_click(
     assert_eq!(daily().await.unwrap().subscription_updates, 1, "the search's only");
     sender.send_due().await.unwrap();
     let last = smtp.received().last().cloned().unwrap();
-    assert!(last.subject.contains("检索“量子信息”"), "{}", last.subject);
+    assert!(last.text.contains("您关注的检索“量子信息”"), "{}", last.text);
     assert_eq!(smtp.received().len(), 5);
+
+    // A session is followed by its number; its own record changing reaches the follower too
+    // (the change log names sessions by id).
+    let (status, page, _) = public
+        .post("/follow", &[("email", "Session.Fan@Public.example.cn"), ("target", "session"), ("key", "27")])
+        .await;
+    assert_eq!(status, 200, "{page}");
+    // The same address, spelled otherwise, asking again: nothing more is sent.
+    let (status, _, _) = public
+        .post("/follow", &[("email", "session.fan@public.example.cn"), ("target", "session"), ("key", "27")])
+        .await;
+    assert_eq!(status, 200);
+    sender.send_due().await.unwrap();
+    let confirmation = smtp.received().last().cloned().unwrap();
+    assert_eq!(confirmation.to, "session.fan@public.example.cn");
+    assert_eq!(
+        smtp.received().iter().filter(|m| m.to == "session.fan@public.example.cn").count(),
+        1
+    );
+    assert_eq!(follow_link(&app, &link(&confirmation.text, "/follow/confirm/")).await.0, 200);
+    for published in ["false", "true"] {
+        let (status, _, _) = people
+            .secretariat
+            .post("/admin/sessions/27/publish", &[("published", published)])
+            .await;
+        assert_eq!(status, 303);
+    }
+    app.wait_for_index().await;
+    assert_eq!(daily().await.unwrap().subscription_updates, 1);
+    sender.send_due().await.unwrap();
+    let session_update = smtp.received().last().cloned().unwrap();
+    assert_eq!(session_update.to, "session.fan@public.example.cn");
+    assert!(session_update.text.contains("活动记录更新"), "{}", session_update.text);
+
+    // A page elsewhere cannot post the form from its visitors' browsers.
+    let response = reqwest::Client::new()
+        .post(app.url("/follow"))
+        .header("origin", "https://elsewhere.example")
+        .form(&[("email", "victim@public.example.cn"), ("target", "session"), ("key", "27")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 403);
 
     // The address appears in no public output.
     for path in [format!("/proposals/{code}"), "/api/v1/export/proposals.json".to_owned(), "/search?q=量子信息".to_owned()] {

@@ -118,7 +118,8 @@ impl MigrationTrait for Migration {
                     .col(pk_auto("id"))
                     .col(integer("proposal_id"))
                     .col(integer("agency_id"))
-                    // `due_in_7`, `due_in_1`, or `overdue:YYYY-MM-DD` (one a day until answered).
+                    // `due_in_7:DUE`, `due_in_1:DUE` (per due date), `overdue:DAY` (one a day until answered),
+                    // `weekly:DAY` (the secretariat's summary).
                     .col(string("threshold"))
                     .col(timestamp_with_time_zone("created_at"))
                     .to_owned(),
@@ -158,9 +159,12 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
-                    .name("idx_subscriptions_email")
+                    .name("idx_subscriptions_once")
                     .table("subscriptions")
                     .col("email")
+                    .col("target_kind")
+                    .col("target")
+                    .unique()
                     .to_owned(),
             )
             .await?;

@@ -133,11 +133,12 @@ pub async fn claim<C: ConnectionTrait>(
     id: i32,
     now: DateTime<Utc>,
     lease: chrono::Duration,
-) -> Result<bool, DbErr> {
-    Ok(mail_outbox::Entity::update_many()
+) -> Result<Option<Claim>, DbErr> {
+    let until = (now + lease).fixed_offset();
+    let won = mail_outbox::Entity::update_many()
         .col_expr(
             mail_outbox::Column::ClaimedUntil,
-            sea_orm::sea_query::Expr::value((now + lease).fixed_offset()),
+            sea_orm::sea_query::Expr::value(until),
         )
         .filter(mail_outbox::Column::Id.eq(id))
         .filter(mail_outbox::Column::SentAt.is_null())
@@ -147,7 +148,14 @@ pub async fn claim<C: ConnectionTrait>(
         .exec(db)
         .await?
         .rows_affected
-        == 1)
+        == 1;
+    Ok(won.then_some(Claim { until }))
+}
+
+/// A sender's hold on one message: what it recorded as `claimed_until`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Claim {
+    until: chrono::DateTime<chrono::FixedOffset>,
 }
 
 /// What became of one attempt.
@@ -159,33 +167,46 @@ pub enum Outcome {
     Failed { reply: String },
 }
 
+/// Records what became of the attempt made under `claim`; false (nothing written) when the claim
+/// had lapsed and another sender took the message meanwhile: its record stands.
 pub async fn record<C: ConnectionTrait>(
     db: &C,
     row: &mail_outbox::Model,
+    claim: Claim,
     outcome: Outcome,
     now: DateTime<Utc>,
-) -> Result<(), DbErr> {
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::Expr;
     let now = now.fixed_offset();
-    let mut update = mail_outbox::ActiveModel {
-        id: sea_orm::ActiveValue::Unchanged(row.id),
-        attempts: Set(row.attempts + 1),
-        claimed_until: Set(None),
-        ..Default::default()
-    };
-    match outcome {
+    let mut update = mail_outbox::Entity::update_many()
+        .col_expr(mail_outbox::Column::Attempts, Expr::value(row.attempts + 1))
+        .col_expr(
+            mail_outbox::Column::ClaimedUntil,
+            Expr::value(Option::<chrono::DateTime<chrono::FixedOffset>>::None),
+        );
+    let reply = match outcome {
         Outcome::Sent { reply } => {
-            update.sent_at = Set(Some(now));
-            update.last_reply = Set(Some(reply));
+            update = update.col_expr(mail_outbox::Column::SentAt, Expr::value(Some(now)));
+            reply
         }
         Outcome::Retry { reply, next } => {
-            update.next_attempt_at = Set(next.fixed_offset());
-            update.last_reply = Set(Some(reply));
+            update = update.col_expr(
+                mail_outbox::Column::NextAttemptAt,
+                Expr::value(next.fixed_offset()),
+            );
+            reply
         }
         Outcome::Failed { reply } => {
-            update.failed_at = Set(Some(now));
-            update.last_reply = Set(Some(reply));
+            update = update.col_expr(mail_outbox::Column::FailedAt, Expr::value(Some(now)));
+            reply
         }
-    }
-    mail_outbox::Entity::update(update).exec(db).await?;
-    Ok(())
+    };
+    Ok(update
+        .col_expr(mail_outbox::Column::LastReply, Expr::value(Some(reply)))
+        .filter(mail_outbox::Column::Id.eq(row.id))
+        .filter(mail_outbox::Column::ClaimedUntil.eq(claim.until))
+        .exec(db)
+        .await?
+        .rows_affected
+        == 1)
 }

@@ -98,12 +98,17 @@ impl Sender {
                 return Ok(sent);
             }
             for row in rows {
-                if !outbox::claim(&self.db, row.id, Utc::now(), self.lease).await? {
+                let Some(claim) = outbox::claim(&self.db, row.id, Utc::now(), self.lease).await?
+                else {
                     continue;
+                };
+                let outcome = self.attempt_within_lease(&row).await;
+                let was_sent = matches!(outcome, Outcome::Sent { .. });
+                if outbox::record(&self.db, &row, claim, outcome, Utc::now()).await? {
+                    sent += usize::from(was_sent);
+                } else {
+                    tracing::warn!(message_id = %row.message_id, "a send outlasted its lease; another sender's record stands");
                 }
-                let outcome = self.attempt(&row).await;
-                sent += usize::from(matches!(outcome, Outcome::Sent { .. }));
-                outbox::record(&self.db, &row, outcome, Utc::now()).await?;
             }
         }
     }
@@ -120,9 +125,28 @@ impl Sender {
         let row = find()
             .await?
             .ok_or_else(|| anyhow::anyhow!("no message {message_id}"))?;
-        let outcome = self.attempt(&row).await;
-        outbox::record(&self.db, &row, outcome, Utc::now()).await?;
+        let claim = outbox::claim(&self.db, row.id, Utc::now(), self.lease)
+            .await?
+            .ok_or_else(|| anyhow::anyhow!("{message_id} is being sent by a running server"))?;
+        let outcome = self.attempt_within_lease(&row).await;
+        outbox::record(&self.db, &row, claim, outcome, Utc::now()).await?;
         Ok(find().await?.expect("the row was just updated"))
+    }
+
+    /// [`attempt`](Self::attempt), given up (and retried later) before the claim lapses: the
+    /// SMTP timeout bounds each step of a conversation, not the whole of it.
+    async fn attempt_within_lease(&self, row: &mail_outbox::Model) -> Outcome {
+        let budget = (self.lease - chrono::Duration::seconds(5))
+            .to_std()
+            .unwrap_or(Duration::from_secs(1))
+            .max(Duration::from_secs(1));
+        match tokio::time::timeout(budget, self.attempt(row)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Outcome::Retry {
+                reply: format!("no answer within {} s", budget.as_secs()),
+                next: Utc::now() + backoff(row.attempts + 1),
+            },
+        }
     }
 
     async fn attempt(&self, row: &mail_outbox::Model) -> Outcome {

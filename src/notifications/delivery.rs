@@ -2,8 +2,6 @@
 //! or not by mail (no confirmed address, switched off, or no SMTP server configured) — and the
 //! message for "now" is written to the mail outbox in the event's own transaction. Digests
 //! collect what waited since the last one.
-use std::collections::HashMap;
-
 use entity::{notifications, users};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -142,27 +140,47 @@ pub async fn send_now<C: ConnectionTrait>(
 }
 
 /// Writes one digest per user with notifications waiting for it; returns how many. Each user's
-/// digest and the marking of its items commit together.
+/// digest and the marking of its items commit together, and only if this run marked them all:
+/// a second instance running the same job at the same hour writes nothing twice.
 pub async fn send_digests(db: &sea_orm::DatabaseConnection, config: &Config) -> AppResult<usize> {
-    let waiting = notifications::Entity::find()
+    use sea_orm::QuerySelect;
+    let mut users: Vec<i32> = notifications::Entity::find()
+        .select_only()
+        .column(notifications::Column::UserId)
         .filter(notifications::Column::Mail.eq(DIGEST))
-        .order_by_asc(notifications::Column::UserId)
-        .order_by_asc(notifications::Column::Id)
+        .distinct()
+        .into_tuple()
         .all(db)
         .await?;
-    let mut by_user: HashMap<i32, Vec<notifications::Model>> = HashMap::new();
-    for row in waiting {
-        by_user.entry(row.user_id).or_default().push(row);
-    }
-    let mut users: Vec<i32> = by_user.keys().copied().collect();
     users.sort_unstable();
     let mut written = 0;
     for user_id in users {
-        let items = &by_user[&user_id];
         let txn = crate::db::begin_write(db).await?;
+        let items = notifications::Entity::find()
+            .filter(notifications::Column::UserId.eq(user_id))
+            .filter(notifications::Column::Mail.eq(DIGEST))
+            .order_by_asc(notifications::Column::Id)
+            .all(&txn)
+            .await?;
+        if items.is_empty() {
+            continue;
+        }
         let user = users::Entity::find_by_id(user_id).one(&txn).await?;
-        if let Some(address) = user.as_ref().and_then(confirmed_address) {
-            let user = user.as_ref().expect("checked above");
+        let address = user.as_ref().and_then(confirmed_address).map(str::to_owned);
+        // An address removed or unconfirmed since: the items stay in the inbox only.
+        let marked = address.as_ref().map(|_| SENT.to_owned());
+        let claimed = notifications::Entity::update_many()
+            .col_expr(notifications::Column::Mail, Expr::value(marked))
+            .filter(notifications::Column::Id.is_in(items.iter().map(|n| n.id)))
+            .filter(notifications::Column::Mail.eq(DIGEST))
+            .exec(&txn)
+            .await?
+            .rows_affected;
+        if claimed != items.len() as u64 {
+            // Another run took some of them first: it sends them; this one writes nothing.
+            continue;
+        }
+        if let (Some(address), Some(user)) = (address, &user) {
             let links = Links::load(&txn, config).await?;
             let unsubscribe = links.unsubscribe(user.id, "all");
             let letter = compose::letter(
@@ -187,7 +205,7 @@ pub async fn send_digests(db: &sea_orm::DatabaseConnection, config: &Config) -> 
                 &txn,
                 &compose::domain_of(&config.public_url),
                 Outgoing {
-                    recipient: address.to_owned(),
+                    recipient: address,
                     kind: "digest".to_owned(),
                     letter,
                     unsubscribe_url: Some(unsubscribe),
@@ -196,18 +214,6 @@ pub async fn send_digests(db: &sea_orm::DatabaseConnection, config: &Config) -> 
             .await?;
             written += 1;
         }
-        // An address removed or unconfirmed since: the items stay in the inbox only.
-        let marked = if user.as_ref().and_then(confirmed_address).is_some() {
-            Some(SENT)
-        } else {
-            None
-        };
-        notifications::Entity::update_many()
-            .col_expr(notifications::Column::Mail, Expr::value(marked.map(str::to_owned)))
-            .filter(notifications::Column::Id.is_in(items.iter().map(|n| n.id)))
-            .filter(notifications::Column::Mail.eq(DIGEST))
-            .exec(&txn)
-            .await?;
         txn.commit().await?;
     }
     Ok(written)

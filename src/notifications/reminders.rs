@@ -13,7 +13,8 @@ use crate::config::Config;
 use crate::error::AppResult;
 use crate::workflow::{is_overdue, AssignmentRole, AssignmentState, ProposalStatus};
 
-/// The reminder a proposal due on `due` calls for on `today`, if any: (threshold, kind).
+/// The reminder a proposal due on `due` calls for on `today`, if any: (threshold, kind). The
+/// thresholds name the due date, so a new deadline (an extension, re-handling) gets its own.
 pub fn threshold(
     status: ProposalStatus,
     due: NaiveDate,
@@ -24,9 +25,9 @@ pub fn threshold(
     if due_before(today) {
         Some((format!("overdue:{today}"), Kind::Overdue))
     } else if due_before(today + chrono::Duration::days(2)) {
-        Some(("due_in_1".to_owned(), Kind::DueSoon))
+        Some((format!("due_in_1:{due}"), Kind::DueSoon))
     } else if due_before(today + chrono::Duration::days(8)) {
-        Some(("due_in_7".to_owned(), Kind::DueSoon))
+        Some((format!("due_in_7:{due}"), Kind::DueSoon))
     } else {
         None
     }
@@ -210,10 +211,10 @@ mod tests {
         let on = |m, d| NaiveDate::from_ymd_opt(2027, m, d).unwrap();
         let at = |day| threshold(ProposalStatus::Assigned, due, false, day).map(|t| t.0);
         assert_eq!(at(on(3, 23)), None);
-        assert_eq!(at(on(3, 24)).as_deref(), Some("due_in_7"));
-        assert_eq!(at(on(3, 29)).as_deref(), Some("due_in_7"));
-        assert_eq!(at(on(3, 30)).as_deref(), Some("due_in_1"));
-        assert_eq!(at(on(3, 31)).as_deref(), Some("due_in_1"));
+        assert_eq!(at(on(3, 24)).as_deref(), Some("due_in_7:2027-03-31"));
+        assert_eq!(at(on(3, 29)).as_deref(), Some("due_in_7:2027-03-31"));
+        assert_eq!(at(on(3, 30)).as_deref(), Some("due_in_1:2027-03-31"));
+        assert_eq!(at(on(3, 31)).as_deref(), Some("due_in_1:2027-03-31"));
         assert_eq!(at(on(4, 1)).as_deref(), Some("overdue:2027-04-01"));
         assert_eq!(threshold(ProposalStatus::Assigned, due, true, on(4, 1)), None, "paused");
         assert_eq!(threshold(ProposalStatus::Answered, due, false, on(4, 1)), None, "answered");

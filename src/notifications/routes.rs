@@ -22,12 +22,12 @@ pub fn routes() -> Router<AppState> {
         .route("/me/mail", get(settings).post(save))
         .route("/admin/mail", get(outbox_page))
         .route("/follow", axum::routing::post(follow))
-        .route("/follow/confirm/{token}", get(confirm_follow))
+        .route("/follow/confirm/{token}", get(confirm_follow_page).post(confirm_follow))
         .route(
             "/follow/unsubscribe/{token}",
             get(end_follow_page).post(end_follow),
         )
-        .route("/mail/confirm/{token}", get(confirm))
+        .route("/mail/confirm/{token}", get(confirm_page).post(confirm))
         .route(
             "/mail/unsubscribe/{token}",
             get(unsubscribe_page).post(unsubscribe),
@@ -84,6 +84,10 @@ async fn save(State(state): State<AppState>, form: SignedForm) -> AppResult<Resp
     let changed_address = wanted != current.email.as_deref()
         || form.fields.get("resend") == "1";
     if changed_address {
+        // Each change or resend mails a confirmation: a few an hour per account.
+        if state.follow_limiter.check(&format!("confirm:{}", actor.user_id)).is_err() {
+            return settings_page(&state, session, None, Some("确认邮件发送得太频繁,请稍后再试。")).await;
+        }
         if form.fields.get("resend") == "1" {
             // Sent again: clear it first so the same address counts as new.
             service::set_email(&state.db, &state.config, Some(actor), &actor.username, None)
@@ -136,6 +140,42 @@ fn result_page(state: &AppState, title: &str, message: &str, ok: bool) -> AppRes
         .into_response())
 }
 
+/// The page a link from a message opens: what the button will do, and the button.
+fn action_page(state: &AppState, title: &str, text: &str, action: String, button: &str) -> AppResult<Response> {
+    Ok(axum::response::IntoResponse::into_response(Html(state.templates.render(
+        "notifications/link_action.html",
+        context! { title, text, action, button },
+    )?)))
+}
+
+async fn confirm_page(State(state): State<AppState>, Path(token): Path<String>) -> AppResult<Response> {
+    let key = link_key(&state).await?;
+    let Some(Purpose::ConfirmAccount { email, .. }) = key.verify(&token, chrono::Utc::now()) else {
+        return result_page(&state, "无法确认邮箱", INVALID, false);
+    };
+    action_page(
+        &state,
+        "确认邮箱地址",
+        &format!("确认后,听商的邮件通知将发往 {email}。"),
+        format!("/mail/confirm/{token}"),
+        "确认",
+    )
+}
+
+async fn confirm_follow_page(State(state): State<AppState>, Path(token): Path<String>) -> AppResult<Response> {
+    let key = link_key(&state).await?;
+    if !matches!(key.verify(&token, chrono::Utc::now()), Some(Purpose::ConfirmSubscription { .. })) {
+        return result_page(&state, "无法确认订阅", INVALID, false);
+    }
+    action_page(
+        &state,
+        "确认邮件订阅",
+        "确认后,关注的内容有更新时,每天汇总发送一封邮件;每封邮件都可一键退订。",
+        format!("/follow/confirm/{token}"),
+        "确认订阅",
+    )
+}
+
 const INVALID: &str = "链接无效或已过期。请从最新的邮件中打开链接,或登录后在“邮件通知设置”中操作。";
 
 async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -> AppResult<Response> {
@@ -184,10 +224,13 @@ async fn unsubscribe_page(
     let Some((_, kind)) = unsubscribe_target(&state, &token).await? else {
         return result_page(&state, "无法退订", INVALID, false);
     };
-    Ok(axum::response::IntoResponse::into_response(Html(state.templates.render(
-        "notifications/unsubscribe.html",
-        context! { what => described(&kind), action => format!("/mail/unsubscribe/{token}") },
-    )?)))
+    action_page(
+        &state,
+        "退订邮件通知",
+        &format!("确认后,今后不再向您发送{}。工作台中的通知不受影响。", described(&kind)),
+        format!("/mail/unsubscribe/{token}"),
+        "确认退订",
+    )
 }
 
 async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> AppResult<Response> {
@@ -260,9 +303,17 @@ struct FollowForm {
 async fn follow(
     State(state): State<AppState>,
     crate::accounts::extract::ClientIp(ip): crate::accounts::extract::ClientIp,
+    headers: axum::http::HeaderMap,
     axum::Form(form): axum::Form<FollowForm>,
 ) -> AppResult<Response> {
     use super::subscriptions::{self, Target};
+    // A page elsewhere must not post the form from its visitors' browsers (each from their own
+    // address, past the per-address limit). Browsers send Origin with every form post.
+    if let Some(origin) = headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok()) {
+        if !crate::web::same_origin(origin, &state.config.public_url) {
+            return Err(AppError::Forbidden);
+        }
+    }
     if let Err(wait) = state.follow_limiter.check(&format!("follow:{ip}")) {
         return Err(AppError::TooManyAttempts(format!(
             "订阅请求过于频繁,请 {} 分钟后再试。",
@@ -313,10 +364,13 @@ async fn end_follow_page(State(state): State<AppState>, Path(token): Path<String
     if end_follow_target(&state, &token).await?.is_none() {
         return result_page(&state, "无法退订", INVALID, false);
     }
-    Ok(axum::response::IntoResponse::into_response(Html(state.templates.render(
-        "notifications/unsubscribe.html",
-        context! { what => "这项订阅的邮件", action => format!("/follow/unsubscribe/{token}") },
-    )?)))
+    action_page(
+        &state,
+        "退订",
+        "确认后,不再发送这项订阅的邮件,您的邮箱地址随即删除。",
+        format!("/follow/unsubscribe/{token}"),
+        "确认退订",
+    )
 }
 
 async fn end_follow(State(state): State<AppState>, Path(token): Path<String>) -> AppResult<Response> {

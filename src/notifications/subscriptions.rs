@@ -31,6 +31,8 @@ crate::vocabulary! {
 
 /// Requests one address may make in a day: enough to follow a few items, too few to flood it.
 pub const PER_ADDRESS_PER_DAY: u64 = 10;
+/// Confirmations that may wait for one address at a time.
+pub const UNCONFIRMED_PER_ADDRESS: u64 = 3;
 
 /// What a subscription request resolves to before anything is written.
 pub struct Resolved {
@@ -103,7 +105,10 @@ pub async fn request(
     email: &str,
     wanted: Resolved,
 ) -> AppResult<()> {
-    let email = crate::accounts::service::validate_email(email).map_err(AppError::BadRequest)?;
+    // One address, however it is capitalised: limits and duplicates count it once.
+    let email = crate::accounts::service::validate_email(email)
+        .map_err(AppError::BadRequest)?
+        .to_lowercase();
     if config.smtp_url.is_none() {
         return Err(AppError::Unavailable("本站尚未开通邮件订阅。".into()));
     }
@@ -119,17 +124,27 @@ pub async fn request(
             "这个邮箱今天的订阅请求已经太多,请明天再试。".into(),
         ));
     }
-    let active = subscriptions::Entity::find()
+    // Asked before (confirmed or still waiting): nothing new is written or sent, and the answer
+    // is the same, so the form can neither tell who follows what nor repeat a confirmation.
+    let asked = subscriptions::Entity::find()
         .filter(subscriptions::Column::Email.eq(&email))
         .filter(subscriptions::Column::TargetKind.eq(wanted.target.as_str()))
         .filter(subscriptions::Column::Target.eq(&wanted.key))
-        .filter(subscriptions::Column::ConfirmedAt.is_not_null())
         .count(&txn)
         .await?;
-    if active > 0 {
+    if asked > 0 {
         return Ok(());
     }
-    let row = subscriptions::Entity::insert(subscriptions::ActiveModel {
+    // At most a few confirmations waiting per address: the form cannot be used to flood one.
+    let waiting = subscriptions::Entity::find()
+        .filter(subscriptions::Column::Email.eq(&email))
+        .filter(subscriptions::Column::ConfirmedAt.is_null())
+        .count(&txn)
+        .await?;
+    if waiting >= UNCONFIRMED_PER_ADDRESS {
+        return Ok(());
+    }
+    let inserted = subscriptions::Entity::insert(subscriptions::ActiveModel {
         email: Set(email.clone()),
         target_kind: Set(wanted.target.as_str().to_owned()),
         target: Set(wanted.key.clone()),
@@ -140,12 +155,19 @@ pub async fn request(
         ..Default::default()
     })
     .exec(&txn)
-    .await?;
+    .await;
+    let id = match inserted {
+        Ok(row) => row.last_insert_id,
+        // The same request racing on another connection: that one writes it.
+        Err(sea_orm::DbErr::RecordNotInserted) => return Ok(()),
+        Err(err) if err.to_string().to_lowercase().contains("unique") => return Ok(()),
+        Err(err) => return Err(err.into()),
+    };
     let links = Links::load(&txn, config).await?;
-    let id = row.last_insert_id;
     let letter = compose::letter(
         "confirm_subscription",
-        &format!("【听商】请确认订阅:{}", wanted.label),
+        // The label may hold a stranger's search words: the body shows them, the subject not.
+        "【听商】请确认邮件订阅",
         links.site,
         minijinja::context! {
             label => wanted.label,
@@ -177,7 +199,7 @@ pub async fn confirm(db: &DatabaseConnection, id: i32) -> AppResult<Option<Strin
         return Ok(None);
     };
     if row.confirmed_at.is_none() {
-        let seen = crate::changes::latest(&txn).await?;
+        let seen = crate::changes::latest_committed(&txn).await?;
         subscriptions::Entity::update_many()
             .col_expr(
                 subscriptions::Column::ConfirmedAt,
@@ -248,10 +270,20 @@ pub async fn send_updates(
             .collect();
         proposal_ids.sort_unstable();
         proposal_ids.dedup();
-        let session_changed = changed
+        let sessions_changed: Vec<i32> = changed
             .iter()
-            .any(|(seq, kind, id)| *seq > seen && kind == SESSION && id.to_string() == subscription.target);
-        let updates = matching(db, search, &subscription, proposal_ids, session_changed).await?;
+            .filter(|(seq, kind, _)| *seq > seen && kind == SESSION)
+            .map(|(_, _, id)| *id)
+            .collect();
+        // One subscription's trouble (the search backend down) leaves it where it was, for the
+        // next run; the others go on.
+        let updates = match matching(db, search, &subscription, proposal_ids, &sessions_changed).await {
+            Ok(updates) => updates,
+            Err(err) => {
+                tracing::warn!(subscription = subscription.id, error = %err.report().detail, "subscription update skipped");
+                continue;
+            }
+        };
         let txn = crate::db::begin_write(db).await?;
         let wrote = !updates.is_empty();
         if wrote {
@@ -268,7 +300,7 @@ pub async fn send_updates(
                 .collect();
             let letter = compose::letter(
                 "subscription_update",
-                &format!("【听商】{}有 {} 项更新", subscription.label, items.len()),
+                &format!("【听商】您关注的{}有 {} 项更新", Target::parse(&subscription.target_kind).map_or("内容", Target::label), items.len()),
                 links.site,
                 minijinja::context! {
                     label => subscription.label, items, unsubscribe_url => unsubscribe,
@@ -313,12 +345,12 @@ async fn matching(
     search: &Backend,
     subscription: &subscriptions::Model,
     changed: Vec<i32>,
-    session_changed: bool,
+    sessions_changed: &[i32],
 ) -> AppResult<Vec<(String, &'static str, String)>> {
     let Some(target) = Target::parse(&subscription.target_kind) else {
         return Ok(Vec::new());
     };
-    if changed.is_empty() && !session_changed {
+    if changed.is_empty() && sessions_changed.is_empty() {
         return Ok(Vec::new());
     }
     let public = proposals::Entity::find()
@@ -347,7 +379,8 @@ async fn matching(
                 .into_iter()
                 .map(describe)
                 .collect();
-            if session_changed {
+            // The log names sessions by id; the subscription, as the public does, by number.
+            if sessions_changed.contains(&session.id) {
                 rows.insert(
                     0,
                     (

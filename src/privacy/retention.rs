@@ -3,9 +3,10 @@
 //! (`Config::personal_data_retention_days`), then removed by a daily job. The entries stay (who
 //! did what, when); only the address and agent go. Failed-login records exist for their address
 //! and name, so they go whole. Email subscriptions never confirmed go when their confirmation
-//! link has expired (an ended one is deleted at once).
+//! link has expired (an ended one is deleted at once); messages sent or refused for good go after
+//! the same number of days as addresses.
 use chrono::{DateTime, Utc};
-use entity::{audit_log, login_attempts, login_sessions, subscriptions};
+use entity::{audit_log, login_attempts, login_sessions, mail_outbox, subscriptions};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
@@ -16,6 +17,7 @@ pub struct Purged {
     pub session_addresses: u64,
     pub login_attempts: u64,
     pub unconfirmed_subscriptions: u64,
+    pub old_messages: u64,
 }
 
 /// Removes what is older than `days` before `now`.
@@ -64,7 +66,18 @@ pub async fn purge<C: ConnectionTrait>(
         .exec(db)
         .await?
         .rows_affected;
+    // Sent or refused messages hold addresses and internal text: kept as long as addresses are.
+    let old_messages = mail_outbox::Entity::delete_many()
+        .filter(
+            sea_orm::Condition::any()
+                .add(mail_outbox::Column::SentAt.lt(cutoff))
+                .add(mail_outbox::Column::FailedAt.lt(cutoff)),
+        )
+        .exec(db)
+        .await?
+        .rows_affected;
     Ok(Purged {
+        old_messages,
         audit_addresses,
         session_addresses,
         login_attempts,

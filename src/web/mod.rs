@@ -24,6 +24,14 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Whether an `Origin` header names the site at `public_url` (scheme, host and port).
+pub fn same_origin(origin: &str, public_url: &str) -> bool {
+    match (url::Url::parse(origin), url::Url::parse(public_url)) {
+        (Ok(a), Ok(b)) => a.origin() == b.origin(),
+        _ => false,
+    }
+}
+
 pub use templates::Templates;
 
 use crate::error::{AppError, AppResult};
@@ -60,6 +68,21 @@ mod tests {
         assert_eq!(super::parse_id("27").unwrap(), 27);
         for bad in ["", "-1", "0", "abc", "1e3", "99999999999", "../etc"] {
             assert!(super::parse_id(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn origins_match_by_scheme_host_and_port() {
+        let site = "https://tingshang.example.cn";
+        assert!(super::same_origin("https://tingshang.example.cn", site));
+        for other in [
+            "http://tingshang.example.cn",
+            "https://evil.example",
+            "https://tingshang.example.cn:8443",
+            "null",
+            "",
+        ] {
+            assert!(!super::same_origin(other, site), "{other}");
         }
     }
 }
