@@ -440,6 +440,10 @@ async fn one_click_unsubscribe_works_without_signing_in_and_stops_that_kind_only
     assert!(settings.contains("name=\"mode-submitted\" value=\"off\" aria-label=\"委员提交建议:不发送\" checked"));
     let (_, inbox) = people.secretariat.get("/me").await;
     assert!(inbox.contains("第二条"));
+    // A link sent to an address the account no longer has does nothing.
+    set_email(&app, "mishu", "mishu.new@secretariat.example.cn").await;
+    let (status, page, _) = app.anonymous().post_raw(&unsubscribe, &[]).await;
+    assert_eq!(status, 400, "{page}");
 }
 
 #[tokio::test]

@@ -15,8 +15,13 @@ pub const CONFIRM_LIFETIME: Duration = Duration::days(7);
 pub enum Purpose {
     /// Confirms that user `user` reads `email`.
     ConfirmAccount { user: i32, email: String },
-    /// Turns off mail of `kind` for user `user` (`all`: every kind).
-    UnsubscribeAccount { user: i32, kind: String },
+    /// Turns off mail of `kind` (`all`: every kind) for user `user` while `email` is still
+    /// their address (a link cannot outlive a change of hands).
+    UnsubscribeAccount {
+        user: i32,
+        kind: String,
+        email: String,
+    },
     /// Confirms public subscription `id`.
     ConfirmSubscription { id: i32 },
     /// Ends public subscription `id`.
@@ -27,7 +32,7 @@ impl Purpose {
     fn encode(&self) -> String {
         match self {
             Self::ConfirmAccount { user, email } => format!("ca|{user}|{email}"),
-            Self::UnsubscribeAccount { user, kind } => format!("ua|{user}|{kind}"),
+            Self::UnsubscribeAccount { user, kind, email } => format!("ua|{user}|{kind}|{email}"),
             Self::ConfirmSubscription { id } => format!("cs|{id}"),
             Self::EndSubscription { id } => format!("es|{id}"),
         }
@@ -43,10 +48,15 @@ impl Purpose {
                 user: id,
                 email: email.to_owned(),
             },
-            ("ua", Some(kind)) => Self::UnsubscribeAccount {
-                user: id,
-                kind: kind.to_owned(),
-            },
+            ("ua", Some(rest)) => {
+                // A kind is a word; the address, last, may hold anything.
+                let (kind, email) = rest.split_once('|')?;
+                Self::UnsubscribeAccount {
+                    user: id,
+                    kind: kind.to_owned(),
+                    email: email.to_owned(),
+                }
+            }
             ("cs", None) => Self::ConfirmSubscription { id },
             ("es", None) => Self::EndSubscription { id },
             _ => return None,
@@ -139,13 +149,14 @@ impl<'a> Links<'a> {
         format!("{}{path}/{}", self.site, self.key.sign(purpose, self.now))
     }
 
-    /// The one-click link that turns `kind` (or `all`) off for `user`.
-    pub fn unsubscribe(&self, user: i32, kind: &str) -> String {
+    /// The one-click link that turns `kind` (or `all`) off for `user`, at `email`.
+    pub fn unsubscribe(&self, user: i32, kind: &str, email: &str) -> String {
         self.signed(
             "/mail/unsubscribe",
             &Purpose::UnsubscribeAccount {
                 user,
                 kind: kind.to_owned(),
+                email: email.to_owned(),
             },
         )
     }
@@ -170,6 +181,7 @@ mod tests {
             Purpose::UnsubscribeAccount {
                 user: 7,
                 kind: "assigned".into(),
+                email: "a|b@example.cn".into(),
             },
             Purpose::ConfirmSubscription { id: 12 },
             Purpose::EndSubscription { id: 12 },

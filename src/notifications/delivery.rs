@@ -105,7 +105,8 @@ pub async fn send_now<C: ConnectionTrait>(
         };
         // A message the recipient may not switch off offers no unsubscribe link (RFC 8058 is
         // for messages one can stop).
-        let unsubscribe = (!required).then(|| links.unsubscribe(user.id, notice.kind.as_str()));
+        let unsubscribe =
+            (!required).then(|| links.unsubscribe(user.id, notice.kind.as_str(), address));
         let letter = compose::letter(
             "notification",
             &format!("【听商】{}", notice.message),
@@ -182,7 +183,7 @@ pub async fn send_digests(db: &sea_orm::DatabaseConnection, config: &Config) -> 
         }
         if let (Some(address), Some(user)) = (address, &user) {
             let links = Links::load(&txn, config).await?;
-            let unsubscribe = links.unsubscribe(user.id, "all");
+            let unsubscribe = links.unsubscribe(user.id, "all", &address);
             let letter = compose::letter(
                 "digest",
                 &format!("【听商】今日汇总:{} 条提醒", items.len()),

@@ -202,12 +202,19 @@ async fn confirm(State(state): State<AppState>, Path(token): Path<String>) -> Ap
 }
 
 /// What an unsubscribe token stops, in words, or `None` for a token that is not one.
+/// The user and kind an unsubscribe token stops, when it is genuine and the user still reads mail
+/// at the address it was sent to.
 async fn unsubscribe_target(state: &AppState, token: &str) -> AppResult<Option<(i32, String)>> {
     let key = link_key(state).await?;
-    Ok(match key.verify(token, chrono::Utc::now()) {
-        Some(Purpose::UnsubscribeAccount { user, kind }) => Some((user, kind)),
-        _ => None,
-    })
+    let Some(Purpose::UnsubscribeAccount { user, kind, email }) =
+        key.verify(token, chrono::Utc::now())
+    else {
+        return Ok(None);
+    };
+    let current = entity::users::Entity::find_by_id(user).one(&state.db).await?;
+    Ok(current
+        .filter(|u| u.email.as_deref() == Some(email.as_str()))
+        .map(|_| (user, kind)))
 }
 
 fn described(kind: &str) -> String {
