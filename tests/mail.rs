@@ -245,6 +245,9 @@ fn by_recipient(messages: &[Received]) -> BTreeMap<String, Vec<String>> {
     map
 }
 
+/// One workflow step: who, which action, with which fields.
+type Step<'a> = (&'a UserClient, &'static str, Vec<(&'static str, String)>);
+
 #[tokio::test]
 async fn each_participant_gets_each_step_once_from_assignment_to_closure() {
     let Some(smtp) = Smtp::start() else { return };
@@ -287,7 +290,7 @@ async fn each_participant_gets_each_step_once_from_assignment_to_closure() {
         .member
         .new_draft(&[("title", "支持高校建设概念验证中心"), ("body_md", "建议……")])
         .await;
-    let steps: Vec<(&UserClient, &str, Vec<(&str, String)>)> = vec![
+    let steps: Vec<Step> = vec![
         (&people.member, "submit", vec![]),
         (&people.secretariat, "accept", vec![]),
         (
