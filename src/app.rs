@@ -303,7 +303,9 @@ pub fn start_mail(
 )> {
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let Some(url) = &state.config.smtp_url else {
-        tracing::info!("TINGSHANG_SMTP_URL is not set: no mail is sent; notifications stay in the app");
+        tracing::info!(
+            "TINGSHANG_SMTP_URL is not set: no mail is sent; notifications stay in the app"
+        );
         return Ok((stop, None));
     };
     let sender = crate::mail::sender::Sender::new(state.db.clone(), url, &state.config.mail_from)?

@@ -253,8 +253,12 @@ async fn set_email(
     .await?;
     match (address, &config.smtp_url) {
         (None, _) => println!("已删除 {username} 的邮箱地址。"),
-        (Some(a), Some(_)) => println!("已将 {username} 的邮箱设为 {a};确认邮件已写入发信队列,确认前不发送其他邮件。"),
-        (Some(a), None) => println!("已将 {username} 的邮箱设为 {a}。未设置 TINGSHANG_SMTP_URL:不发送邮件。"),
+        (Some(a), Some(_)) => {
+            println!("已将 {username} 的邮箱设为 {a};确认邮件已写入发信队列,确认前不发送其他邮件。")
+        }
+        (Some(a), None) => {
+            println!("已将 {username} 的邮箱设为 {a}。未设置 TINGSHANG_SMTP_URL:不发送邮件。")
+        }
     }
     Ok(())
 }
@@ -309,9 +313,17 @@ pub async fn mail(
             .await?;
             let row = sender.deliver(&message_id).await?;
             match (row.sent_at, row.failed_at) {
-                (Some(_), _) => println!("已发送到 {address}({message_id}):{}", row.last_reply.unwrap_or_default()),
-                (None, Some(_)) => anyhow::bail!("发送失败(不再重试):{}", row.last_reply.unwrap_or_default()),
-                (None, None) => anyhow::bail!("暂时无法发送,稍后由服务自动重试:{}", row.last_reply.unwrap_or_default()),
+                (Some(_), _) => println!(
+                    "已发送到 {address}({message_id}):{}",
+                    row.last_reply.unwrap_or_default()
+                ),
+                (None, Some(_)) => {
+                    anyhow::bail!("发送失败(不再重试):{}", row.last_reply.unwrap_or_default())
+                }
+                (None, None) => anyhow::bail!(
+                    "暂时无法发送,稍后由服务自动重试:{}",
+                    row.last_reply.unwrap_or_default()
+                ),
             }
         }
         MailCommand::Daily => {

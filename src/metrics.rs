@@ -210,9 +210,21 @@ impl Metrics {
         );
         if let Some(mail) = mail {
             for (name, help, value) in [
-                ("pending", "Messages not yet sent (retries included).", mail.pending),
-                ("retrying", "Unsent messages with a failed attempt.", mail.retrying),
-                ("failed", "Messages refused for good (5xx, or too many attempts).", mail.failed),
+                (
+                    "pending",
+                    "Messages not yet sent (retries included).",
+                    mail.pending,
+                ),
+                (
+                    "retrying",
+                    "Unsent messages with a failed attempt.",
+                    mail.retrying,
+                ),
+                (
+                    "failed",
+                    "Messages refused for good (5xx, or too many attempts).",
+                    mail.failed,
+                ),
                 ("sent", "Messages the SMTP server accepted.", mail.sent),
             ] {
                 let _ = writeln!(out, "# HELP tingshang_mail_{name} {help}");
@@ -281,11 +293,12 @@ fn may_read_detail(state: &AppState, request: &axum::http::request::Parts) -> bo
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.strip_prefix("Bearer "))
-                .is_some_and(|given| crate::web::constant_time_eq(given.trim().as_bytes(), expected.as_bytes()))
+                .is_some_and(|given| {
+                    crate::web::constant_time_eq(given.trim().as_bytes(), expected.as_bytes())
+                })
         });
     local || token
 }
-
 
 /// Ready or not, for anyone (a load balancer needs no more); the detail (database, search and
 /// outbox state, errors) only for [`may_read_detail`].
@@ -405,6 +418,8 @@ mod tests {
         assert!(text.contains("tingshang_outbox_pending 3"));
         assert!(text.contains("tingshang_outbox_failing 2"));
         assert!(text.contains("tingshang_search_duration_seconds_count 1"));
-        assert!(text.contains("tingshang_mail_failed 2\n") && text.contains("tingshang_mail_sent 9\n"));
+        assert!(
+            text.contains("tingshang_mail_failed 2\n") && text.contains("tingshang_mail_sent 9\n")
+        );
     }
 }

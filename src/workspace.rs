@@ -9,9 +9,9 @@ use minijinja::context;
 
 use crate::accounts::extract::SignedForm;
 use crate::accounts::{Role, SignedIn};
-use crate::notifications;
 use crate::app::AppState;
 use crate::error::AppResult;
+use crate::notifications;
 use crate::proposals::queues;
 
 pub fn routes() -> Router<AppState> {

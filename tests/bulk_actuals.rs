@@ -6,14 +6,15 @@ mod common;
 use std::io::Write;
 
 use common::{spawn_app, token_for, TestApp, UserClient};
-use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
 use sea_orm::EntityTrait as _;
+use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter};
 
 async fn upload(user: &UserClient, name: &str, bytes: Vec<u8>) -> (u16, String) {
     let csrf = user.csrf().await;
-    let form = reqwest::multipart::Form::new()
-        .text("csrf", csrf)
-        .part("file", reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()));
+    let form = reqwest::multipart::Form::new().text("csrf", csrf).part(
+        "file",
+        reqwest::multipart::Part::bytes(bytes).file_name(name.to_owned()),
+    );
     let response = user
         .client
         .post(format!("{}/work/actuals", user.base))
@@ -56,14 +57,21 @@ async fn foreign_commitment(app: &TestApp) -> i32 {
 fn xlsx(rows: &[[&str; 4]]) -> Vec<u8> {
     let mut book = rust_xlsxwriter::Workbook::new();
     let sheet = book.add_worksheet();
-    for (c, header) in ["承诺编号", "实际值", "报告日期", "数据来源"].iter().enumerate() {
+    for (c, header) in ["承诺编号", "实际值", "报告日期", "数据来源"]
+        .iter()
+        .enumerate()
+    {
         sheet.write_string(0, c as u16, *header).unwrap();
     }
     for (r, row) in rows.iter().enumerate() {
         let r = r as u32 + 1;
         // Numbers as numbers, as a spreadsheet holds them.
-        sheet.write_number(r, 0, row[0].parse::<f64>().unwrap()).unwrap();
-        sheet.write_number(r, 1, row[1].parse::<f64>().unwrap()).unwrap();
+        sheet
+            .write_number(r, 0, row[0].parse::<f64>().unwrap())
+            .unwrap();
+        sheet
+            .write_number(r, 1, row[1].parse::<f64>().unwrap())
+            .unwrap();
         sheet.write_string(r, 2, row[2]).unwrap();
         sheet.write_string(r, 3, row[3]).unwrap();
     }
@@ -81,11 +89,17 @@ async fn actuals_from_a_spreadsheet_are_all_written_or_none() {
     let (status, template) = kjj.get("/work/actuals/template.csv").await;
     assert_eq!(status, 200);
     let mut lines = template.trim_start_matches('\u{feff}').lines();
-    assert!(lines.next().unwrap().starts_with("承诺编号,实际值,报告日期,数据来源,建议编号"));
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("承诺编号,实际值,报告日期,数据来源,建议编号"));
     let ids: Vec<i32> = lines
         .map(|l| l.split(',').next().unwrap().parse().unwrap())
         .collect();
-    assert!(ids.len() >= 2, "市科技局 has commitments in the seed: {template}");
+    assert!(
+        ids.len() >= 2,
+        "市科技局 has commitments in the seed: {template}"
+    );
     let kjj_agency = app.agency_id("市科技局").await;
     for id in &ids {
         let c = entity::commitments::Entity::find_by_id(*id)
@@ -93,7 +107,10 @@ async fn actuals_from_a_spreadsheet_are_all_written_or_none() {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(c.agency_id, kjj_agency, "the template lists only the agency's own");
+        assert_eq!(
+            c.agency_id, kjj_agency,
+            "the template lists only the agency's own"
+        );
     }
 
     // Two good rows: both written; the same file again: nothing.
@@ -107,7 +124,10 @@ async fn actuals_from_a_spreadsheet_are_all_written_or_none() {
     assert!(page.contains("已写入 2 项实际完成数"), "{page}");
     assert_eq!(reports(&app).await, before + 2);
     let (_, page) = upload(&kjj, "actuals.csv", csv.into_bytes()).await;
-    assert!(page.contains("已写入 0 项") && page.contains("2 项此前已记录"), "{page}");
+    assert!(
+        page.contains("已写入 0 项") && page.contains("2 项此前已记录"),
+        "{page}"
+    );
     assert_eq!(reports(&app).await, before + 2);
 
     // One good row among bad ones: nothing is written, and every bad row is named.
@@ -120,23 +140,43 @@ async fn actuals_from_a_spreadsheet_are_all_written_or_none() {
     assert_eq!(status, 400, "{page}");
     assert!(page.contains("5 行有误,未写入任何数据"), "{page}");
     for row in 3..=7 {
-        assert!(page.contains(&format!("<td data-label=\"行号\">{row}</td>")), "row {row}: {page}");
+        assert!(
+            page.contains(&format!("<td data-label=\"行号\">{row}</td>")),
+            "row {row}: {page}"
+        );
     }
-    assert!(page.contains("不属于本单位") && page.contains("个人信息") && page.contains("没有编号为 999999"));
+    assert!(
+        page.contains("不属于本单位")
+            && page.contains("个人信息")
+            && page.contains("没有编号为 999999")
+    );
     assert_eq!(reports(&app).await, before + 2);
 
     // The same as XLSX: the recorded rows stay unchanged, a new one is written.
     let book = xlsx(&[
-        [&ids[0].to_string(), "120", "2025/6/30", "市科技局2025年上半年工作总结"],
+        [
+            &ids[0].to_string(),
+            "120",
+            "2025/6/30",
+            "市科技局2025年上半年工作总结",
+        ],
         [&ids[0].to_string(), "140", "2025-08-31", "市科技局8月报"],
     ]);
     let (status, page) = upload(&kjj, "actuals.xlsx", book).await;
     assert_eq!(status, 200, "{page}");
-    assert!(page.contains("已写入 1 项") && page.contains("1 项此前已记录"), "{page}");
+    assert!(
+        page.contains("已写入 1 项") && page.contains("1 项此前已记录"),
+        "{page}"
+    );
     assert_eq!(reports(&app).await, before + 3);
 
     // Not a spreadsheet, or one that unpacks to far more than it is: refused, nothing written.
-    let (status, page) = upload(&kjj, "tool.xlsx", b"MZ\x90\x00\x03\x00\x00\x00binary".to_vec()).await;
+    let (status, page) = upload(
+        &kjj,
+        "tool.xlsx",
+        b"MZ\x90\x00\x03\x00\x00\x00binary".to_vec(),
+    )
+    .await;
     assert_eq!(status, 400, "{page}");
     let mut bomb = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     bomb.start_file(
@@ -169,7 +209,8 @@ async fn actuals_from_a_spreadsheet_are_all_written_or_none() {
 async fn the_api_takes_the_same_files() {
     let app = spawn_app().await;
     let admin = app.signed_in("root", "admin", None, None).await;
-    app.create_user("kjj", "agency_staff", None, Some("市科技局")).await;
+    app.create_user("kjj", "agency_staff", None, Some("市科技局"))
+        .await;
     let token = token_for(&admin, "kjj").await;
     let kjj_agency = app.agency_id("市科技局").await;
     let id = entity::commitments::Entity::find()
@@ -195,7 +236,11 @@ async fn the_api_takes_the_same_files() {
                 .headers()
                 .get("content-type")
                 .map(|v| v.to_str().unwrap().to_owned());
-            (status, kind, response.json::<serde_json::Value>().await.unwrap())
+            (
+                status,
+                kind,
+                response.json::<serde_json::Value>().await.unwrap(),
+            )
         }
     };
     let good = format!("承诺编号,实际值,报告日期,数据来源\n{id},150,2025-09-30,市科技局9月报\n");

@@ -81,7 +81,10 @@ impl Smtp {
 
     fn spawn(python: &str, port: u16, dir: &std::path::Path) -> Child {
         Command::new(python)
-            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mail/smtp_server.py"))
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/mail/smtp_server.py"
+            ))
             .args(["127.0.0.1", &port.to_string()])
             .arg(dir)
             .stdout(Stdio::null())
@@ -133,7 +136,11 @@ impl Smtp {
                     .iter()
                     .map(|h| {
                         let name = h.name().to_owned();
-                        let value = message.header_raw(name.as_str()).unwrap_or("").trim().to_owned();
+                        let value = message
+                            .header_raw(name.as_str())
+                            .unwrap_or("")
+                            .trim()
+                            .to_owned();
                         (name, value)
                     })
                     .collect::<BTreeMap<_, _>>();
@@ -142,8 +149,14 @@ impl Smtp {
                     subject: message.subject().unwrap_or("").to_owned(),
                     raw_subject: headers.get("Subject").cloned().unwrap_or_default(),
                     message_id: message.message_id().unwrap_or("").to_owned(),
-                    text: message.body_text(0).map(|b| b.into_owned()).unwrap_or_default(),
-                    html: message.body_html(0).map(|b| b.into_owned()).unwrap_or_default(),
+                    text: message
+                        .body_text(0)
+                        .map(|b| b.into_owned())
+                        .unwrap_or_default(),
+                    html: message
+                        .body_html(0)
+                        .map(|b| b.into_owned())
+                        .unwrap_or_default(),
                     headers,
                 }
             })
@@ -322,7 +335,10 @@ async fn each_participant_gets_each_step_once_from_assignment_to_closure() {
         (
             &people.member,
             "rate",
-            vec![("rating", "satisfied".to_owned()), ("comment", String::new())],
+            vec![
+                ("rating", "satisfied".to_owned()),
+                ("comment", String::new()),
+            ],
         ),
     ];
     for (who, action, fields) in &steps {
@@ -373,25 +389,50 @@ async fn each_participant_gets_each_step_once_from_assignment_to_closure() {
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
-    assert_eq!(received, expected, "the exact messages each participant received");
+    assert_eq!(
+        received, expected,
+        "the exact messages each participant received"
+    );
 
     // What every message carries.
-    let rows = entity::mail_outbox::Entity::find().all(app.db()).await.unwrap();
+    let rows = entity::mail_outbox::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap();
     for message in &journey {
         assert!(
-            rows.iter().any(|r| r.message_id == format!("<{}>", message.message_id)),
+            rows.iter()
+                .any(|r| r.message_id == format!("<{}>", message.message_id)),
             "Message-ID from the outbox: {}",
             message.message_id
         );
         assert_eq!(message.headers["Auto-Submitted"], "auto-generated");
-        assert_eq!(message.headers["List-Unsubscribe-Post"], "List-Unsubscribe=One-Click");
-        assert!(message.headers["List-Unsubscribe"].starts_with(&format!("<{SITE}/mail/unsubscribe/")));
-        assert!(message.raw_subject.contains("=?utf-8?"), "RFC 2047: {}", message.raw_subject);
+        assert_eq!(
+            message.headers["List-Unsubscribe-Post"],
+            "List-Unsubscribe=One-Click"
+        );
+        assert!(
+            message.headers["List-Unsubscribe"].starts_with(&format!("<{SITE}/mail/unsubscribe/"))
+        );
+        assert!(
+            message.raw_subject.contains("=?utf-8?"),
+            "RFC 2047: {}",
+            message.raw_subject
+        );
         assert!(message.headers["From"].contains("noreply@tingshang.test"));
-        assert!(message.text.contains(&format!("{SITE}/work/proposals/{id}")), "{}", message.text);
+        assert!(
+            message
+                .text
+                .contains(&format!("{SITE}/work/proposals/{id}")),
+            "{}",
+            message.text
+        );
         // minijinja escapes `/` in HTML as `&#x2f;`, which mail programs read as `/`.
         let html = message.html.replace("&#x2f;", "/");
-        assert!(html.contains(&format!("href=\"{SITE}/work/proposals/{id}\"")), "{html}");
+        assert!(
+            html.contains(&format!("href=\"{SITE}/work/proposals/{id}\"")),
+            "{html}"
+        );
         assert!(message.html.contains("<html lang=\"zh-CN\">"));
     }
     // Sending again sends nothing again.
@@ -405,12 +446,25 @@ async fn one_click_unsubscribe_works_without_signing_in_and_stops_that_kind_only
     let app = app_with(&smtp).await;
     let sender = sender(&app, &smtp);
     let people = cast(&app).await;
-    confirm_all(&app, &smtp, &sender, &[("mishu", "mishu@secretariat.example.cn")]).await;
-    let first = people.member.new_draft(&[("title", "第一条"), ("body_md", "正文")]).await;
+    confirm_all(
+        &app,
+        &smtp,
+        &sender,
+        &[("mishu", "mishu@secretariat.example.cn")],
+    )
+    .await;
+    let first = people
+        .member
+        .new_draft(&[("title", "第一条"), ("body_md", "正文")])
+        .await;
     assert_ok("submit", people.member.act(first, "submit", &[]).await);
     sender.send_due().await.unwrap();
     let message = smtp.received().last().cloned().unwrap();
-    assert!(message.subject.contains("新建议待审查"), "{}", message.subject);
+    assert!(
+        message.subject.contains("新建议待审查"),
+        "{}",
+        message.subject
+    );
     let unsubscribe = message.headers["List-Unsubscribe"]
         .trim_matches(|c| c == '<' || c == '>')
         .trim_start_matches(SITE)
@@ -431,7 +485,10 @@ async fn one_click_unsubscribe_works_without_signing_in_and_stops_that_kind_only
     assert_eq!(status, 400);
 
     let count = smtp.received().len();
-    let second = people.member.new_draft(&[("title", "第二条"), ("body_md", "正文")]).await;
+    let second = people
+        .member
+        .new_draft(&[("title", "第二条"), ("body_md", "正文")])
+        .await;
     assert_ok("submit", people.member.act(second, "submit", &[]).await);
     assert_ok("withdraw", people.member.act(second, "withdraw", &[]).await);
     sender.send_due().await.unwrap();
@@ -440,7 +497,9 @@ async fn one_click_unsubscribe_works_without_signing_in_and_stops_that_kind_only
     assert!(after[0].subject.contains("撤回"));
     // The settings page shows the choice; it is still in the inbox.
     let (_, settings) = people.secretariat.get("/me/mail").await;
-    assert!(settings.contains("name=\"mode-submitted\" value=\"off\" aria-label=\"委员提交建议:不发送\" checked"));
+    assert!(settings.contains(
+        "name=\"mode-submitted\" value=\"off\" aria-label=\"委员提交建议:不发送\" checked"
+    ));
     let (_, inbox) = people.secretariat.get("/me").await;
     assert!(inbox.contains("第二条"));
     // A link sent to an address the account no longer has does nothing.
@@ -451,7 +510,9 @@ async fn one_click_unsubscribe_works_without_signing_in_and_stops_that_kind_only
 
 #[tokio::test]
 async fn refusals_and_outages_are_kept_retried_and_shown() {
-    let Some(mut smtp) = Smtp::start() else { return };
+    let Some(mut smtp) = Smtp::start() else {
+        return;
+    };
     let app = app_with(&smtp).await;
     let sender = sender(&app, &smtp);
     let admin = app.signed_in("root", "admin", None, None).await;
@@ -472,14 +533,29 @@ async fn refusals_and_outages_are_kept_retried_and_shown() {
         user.email_confirmed_at = Set(Some(chrono::Utc::now().fixed_offset()));
         user.update(app.db()).await.unwrap();
     }
-    let id = people.member.new_draft(&[("title", "会被拒收"), ("body_md", "正文")]).await;
+    let id = people
+        .member
+        .new_draft(&[("title", "会被拒收"), ("body_md", "正文")])
+        .await;
     assert_ok("submit", people.member.act(id, "submit", &[]).await);
     sender.send_due().await.unwrap();
-    let rows = entity::mail_outbox::Entity::find().all(app.db()).await.unwrap();
-    let refused = rows.iter().find(|r| r.recipient.starts_with("reject")).unwrap();
+    let rows = entity::mail_outbox::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap();
+    let refused = rows
+        .iter()
+        .find(|r| r.recipient.starts_with("reject"))
+        .unwrap();
     assert!(refused.failed_at.is_some() && refused.sent_at.is_none());
-    assert!(refused.last_reply.as_deref().unwrap().contains("550"), "{refused:?}");
-    let delayed = rows.iter().find(|r| r.recipient.starts_with("busy")).unwrap();
+    assert!(
+        refused.last_reply.as_deref().unwrap().contains("550"),
+        "{refused:?}"
+    );
+    let delayed = rows
+        .iter()
+        .find(|r| r.recipient.starts_with("busy"))
+        .unwrap();
     assert!(delayed.failed_at.is_none() && delayed.sent_at.is_none());
     assert_eq!(delayed.attempts, 1);
     assert!(delayed.next_attempt_at > chrono::Utc::now().fixed_offset());
@@ -546,7 +622,10 @@ async fn reminders_are_written_once_and_digests_collect_what_waited() {
         .await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains("已保存"));
-    let id = people.member.new_draft(&[("title", "期限提醒"), ("body_md", "正文")]).await;
+    let id = people
+        .member
+        .new_draft(&[("title", "期限提醒"), ("body_md", "正文")])
+        .await;
     assert_ok("submit", people.member.act(id, "submit", &[]).await);
     assert_ok("accept", people.secretariat.act(id, "accept", &[]).await);
     let today = tingshang::time::today();
@@ -555,11 +634,19 @@ async fn reminders_are_written_once_and_digests_collect_what_waited() {
         "assign",
         people
             .secretariat
-            .act(id, "assign", &[("lead", &agency(&app, "市科技局").await), ("due_on", &due)])
+            .act(
+                id,
+                "assign",
+                &[("lead", &agency(&app, "市科技局").await), ("due_on", &due)],
+            )
             .await,
     );
     let before = smtp.received().len();
-    assert_eq!(sender.send_due().await.unwrap(), 0, "the assignment waits for the digest");
+    assert_eq!(
+        sender.send_due().await.unwrap(),
+        0,
+        "the assignment waits for the digest"
+    );
 
     // Five days before the due date: one reminder, then none however often the job runs. The
     // lead agency's reminder comes at once (it cannot be switched off); the assignment comes in
@@ -583,14 +670,18 @@ async fn reminders_are_written_once_and_digests_collect_what_waited() {
     sender.send_due().await.unwrap();
     let messages = smtp.received()[before..].to_vec();
     assert_eq!(messages.len(), 2, "{messages:#?}");
-    assert!(messages[0].subject.contains(&format!("《期限提醒》的答复期限为 {due},还有 5 天。")));
+    assert!(messages[0]
+        .subject
+        .contains(&format!("《期限提醒》的答复期限为 {due},还有 5 天。")));
     assert!(
         !messages[0].headers.contains_key("List-Unsubscribe"),
         "a reminder that cannot be switched off offers no unsubscribe"
     );
     println!("digest:\n{}", messages[1].text);
     assert!(messages[1].subject.contains("今日汇总:1 条提醒"));
-    assert!(messages[1].text.contains(&format!("【交办】收到交办,答复期限{due}:期限提醒")));
+    assert!(messages[1]
+        .text
+        .contains(&format!("【交办】收到交办,答复期限{due}:期限提醒")));
 
     // Overdue: one reminder a day, each in that day's digest (and on a Monday the
     // secretariat's weekly summary besides).
@@ -602,7 +693,11 @@ async fn reminders_are_written_once_and_digests_collect_what_waited() {
         let done = tingshang::notifications::daily(app.db(), &config, &app.state.search, day)
             .await
             .unwrap();
-        assert_eq!((done.reminders, done.digests), (1 + monday(day), 1), "day {late}");
+        assert_eq!(
+            (done.reminders, done.digests),
+            (1 + monday(day), 1),
+            "day {late}"
+        );
     }
     sender.send_due().await.unwrap();
     let overdue: Vec<_> = smtp.received()[before + 2..].to_vec();
@@ -611,7 +706,10 @@ async fn reminders_are_written_once_and_digests_collect_what_waited() {
     let weekly_so_far = (31..=32)
         .map(|late| monday(today + chrono::Duration::days(late)))
         .sum::<usize>();
-    let rows = entity::deadline_reminders::Entity::find().all(app.db()).await.unwrap();
+    let rows = entity::deadline_reminders::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap();
     assert_eq!(rows.len(), 3 + weekly_so_far, "{rows:?}");
 
     // The secretariat's weekly summary, on the next Monday: once.
@@ -622,7 +720,10 @@ async fn reminders_are_written_once_and_digests_collect_what_waited() {
     let done = tingshang::notifications::daily(app.db(), &config, &app.state.search, day)
         .await
         .unwrap();
-    assert_eq!(done.reminders, 2, "the day's overdue reminder and the weekly summary");
+    assert_eq!(
+        done.reminders, 2,
+        "the day's overdue reminder and the weekly summary"
+    );
     let again = tingshang::notifications::daily(app.db(), &config, &app.state.search, day)
         .await
         .unwrap();
@@ -649,7 +750,10 @@ async fn the_public_follows_by_email_with_double_opt_in_and_leaves_in_one_click(
     // A proposal made public through the workflow.
     let id = people
         .member
-        .new_draft(&[("title", "建设量子信息概念验证平台"), ("body_md", "建议建设量子信息概念验证平台。")])
+        .new_draft(&[
+            ("title", "建设量子信息概念验证平台"),
+            ("body_md", "建议建设量子信息概念验证平台。"),
+        ])
         .await;
     assert_ok("submit", people.member.act(id, "submit", &[]).await);
     assert_ok("accept", people.secretariat.act(id, "accept", &[]).await);
@@ -657,9 +761,17 @@ async fn the_public_follows_by_email_with_double_opt_in_and_leaves_in_one_click(
     let kjj = agency(&app, "市科技局").await;
     assert_ok(
         "assign",
-        people.secretariat.act(id, "assign", &[("lead", &kjj), ("due_on", &due)]).await,
+        people
+            .secretariat
+            .act(id, "assign", &[("lead", &kjj), ("due_on", &due)])
+            .await,
     );
-    let code = entity::proposals::Entity::find_by_id(id).one(app.db()).await.unwrap().unwrap().code;
+    let code = entity::proposals::Entity::find_by_id(id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .code;
     app.wait_for_index().await;
 
     // Anyone asks to follow it, and a search; nothing but the confirmations is sent.
@@ -667,58 +779,111 @@ async fn the_public_follows_by_email_with_double_opt_in_and_leaves_in_one_click(
     let follower = "follower@public.example.cn";
     for (target, key) in [("proposal", code.as_str()), ("search", "q=量子信息")] {
         let (status, page, _) = public
-            .post("/follow", &[("email", follower), ("target", target), ("key", key)])
+            .post(
+                "/follow",
+                &[("email", follower), ("target", target), ("key", key)],
+            )
             .await;
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("请查收确认邮件"));
     }
     let (status, _, _) = public
-        .post("/follow", &[("email", follower), ("target", "proposal"), ("key", "TS-0000-9999")])
+        .post(
+            "/follow",
+            &[
+                ("email", follower),
+                ("target", "proposal"),
+                ("key", "TS-0000-9999"),
+            ],
+        )
         .await;
     assert_eq!(status, 400, "only what is public can be followed");
     sender.send_due().await.unwrap();
     let confirmations = smtp.received();
     assert_eq!(confirmations.len(), 2, "{confirmations:#?}");
-    assert_eq!(daily().await.unwrap().subscription_updates, 0, "unconfirmed: nothing is sent");
+    assert_eq!(
+        daily().await.unwrap().subscription_updates,
+        0,
+        "unconfirmed: nothing is sent"
+    );
     for message in &confirmations {
-        assert!(message.subject.contains("请确认邮件订阅"), "{}", message.subject);
-        assert!(!message.subject.contains("量子"), "no stranger's words in a subject");
+        assert!(
+            message.subject.contains("请确认邮件订阅"),
+            "{}",
+            message.subject
+        );
+        assert!(
+            !message.subject.contains("量子"),
+            "no stranger's words in a subject"
+        );
         assert!(!message.headers.contains_key("List-Unsubscribe"));
         let (status, page) = follow_link(&app, &link(&message.text, "/follow/confirm/")).await;
         assert_eq!(status, 200, "{page}");
         assert!(page.contains("订阅已确认"));
     }
-    assert_eq!(daily().await.unwrap().subscription_updates, 0, "nothing changed since");
+    assert_eq!(
+        daily().await.unwrap().subscription_updates,
+        0,
+        "nothing changed since"
+    );
 
     // A progress report and a new matching proposal: one message per subscription.
     assert_ok(
         "progress",
         people
             .kjj
-            .act(id, "progress", &[("response_kind", "progress"), ("body_md", "已完成选址。")])
+            .act(
+                id,
+                "progress",
+                &[("response_kind", "progress"), ("body_md", "已完成选址。")],
+            )
             .await,
     );
     let other = people
         .member
-        .new_draft(&[("title", "量子信息产业人才引进"), ("body_md", "建议引进量子信息人才。")])
+        .new_draft(&[
+            ("title", "量子信息产业人才引进"),
+            ("body_md", "建议引进量子信息人才。"),
+        ])
         .await;
     assert_ok("submit", people.member.act(other, "submit", &[]).await);
     assert_ok("accept", people.secretariat.act(other, "accept", &[]).await);
     app.wait_for_index().await;
     assert_eq!(daily().await.unwrap().subscription_updates, 2);
-    assert_eq!(daily().await.unwrap().subscription_updates, 0, "each change once");
+    assert_eq!(
+        daily().await.unwrap().subscription_updates,
+        0,
+        "each change once"
+    );
     sender.send_due().await.unwrap();
     let updates = smtp.received()[2..].to_vec();
     assert_eq!(updates.len(), 2, "{updates:#?}");
-    let about_proposal = updates.iter().find(|m| m.text.contains("您关注的建议《建设量子信息概念验证平台》")).unwrap();
-    assert!(about_proposal.text.contains(&format!("{SITE}/proposals/{code}")));
-    let about_search = updates.iter().find(|m| m.text.contains("您关注的检索“量子信息”")).unwrap();
-    assert!(about_search.text.contains("量子信息产业人才引进"), "{}", about_search.text);
+    let about_proposal = updates
+        .iter()
+        .find(|m| m.text.contains("您关注的建议《建设量子信息概念验证平台》"))
+        .unwrap();
+    assert!(about_proposal
+        .text
+        .contains(&format!("{SITE}/proposals/{code}")));
+    let about_search = updates
+        .iter()
+        .find(|m| m.text.contains("您关注的检索“量子信息”"))
+        .unwrap();
+    assert!(
+        about_search.text.contains("量子信息产业人才引进"),
+        "{}",
+        about_search.text
+    );
 
     // The search has a feed too.
-    let (status, feed) = app.get("/search.atom?q=%E9%87%8F%E5%AD%90%E4%BF%A1%E6%81%AF").await;
+    let (status, feed) = app
+        .get("/search.atom?q=%E9%87%8F%E5%AD%90%E4%BF%A1%E6%81%AF")
+        .await;
     assert_eq!(status, 200);
-    assert!(feed.contains("<title type=\"text\">量子信息产业人才引进</title>"), "{feed}");
+    assert!(
+        feed.contains("<title type=\"text\">量子信息产业人才引进</title>"),
+        "{feed}"
+    );
 
     // One click ends the proposal's subscription; the search's goes on.
     let end = about_proposal.headers["List-Unsubscribe"]
@@ -737,35 +902,69 @@ async fn the_public_follows_by_email_with_double_opt_in_and_leaves_in_one_click(
         "progress again",
         people
             .kjj
-            .act(id, "progress", &[("response_kind", "progress"), ("body_md", "已开工。")])
+            .act(
+                id,
+                "progress",
+                &[("response_kind", "progress"), ("body_md", "已开工。")],
+            )
             .await,
     );
     app.wait_for_index().await;
-    assert_eq!(daily().await.unwrap().subscription_updates, 1, "the search's only");
+    assert_eq!(
+        daily().await.unwrap().subscription_updates,
+        1,
+        "the search's only"
+    );
     sender.send_due().await.unwrap();
     let last = smtp.received().last().cloned().unwrap();
-    assert!(last.text.contains("您关注的检索“量子信息”"), "{}", last.text);
+    assert!(
+        last.text.contains("您关注的检索“量子信息”"),
+        "{}",
+        last.text
+    );
     assert_eq!(smtp.received().len(), 5);
 
     // A session is followed by its number; its own record changing reaches the follower too
     // (the change log names sessions by id).
     let (status, page, _) = public
-        .post("/follow", &[("email", "Session.Fan@Public.example.cn"), ("target", "session"), ("key", "27")])
+        .post(
+            "/follow",
+            &[
+                ("email", "Session.Fan@Public.example.cn"),
+                ("target", "session"),
+                ("key", "27"),
+            ],
+        )
         .await;
     assert_eq!(status, 200, "{page}");
     // The same address, spelled otherwise, asking again: nothing more is sent.
     let (status, _, _) = public
-        .post("/follow", &[("email", "session.fan@public.example.cn"), ("target", "session"), ("key", "27")])
+        .post(
+            "/follow",
+            &[
+                ("email", "session.fan@public.example.cn"),
+                ("target", "session"),
+                ("key", "27"),
+            ],
+        )
         .await;
     assert_eq!(status, 200);
     sender.send_due().await.unwrap();
     let confirmation = smtp.received().last().cloned().unwrap();
     assert_eq!(confirmation.to, "session.fan@public.example.cn");
     assert_eq!(
-        smtp.received().iter().filter(|m| m.to == "session.fan@public.example.cn").count(),
+        smtp.received()
+            .iter()
+            .filter(|m| m.to == "session.fan@public.example.cn")
+            .count(),
         1
     );
-    assert_eq!(follow_link(&app, &link(&confirmation.text, "/follow/confirm/")).await.0, 200);
+    assert_eq!(
+        follow_link(&app, &link(&confirmation.text, "/follow/confirm/"))
+            .await
+            .0,
+        200
+    );
     for published in ["false", "true"] {
         let (status, _, _) = people
             .secretariat
@@ -778,20 +977,32 @@ async fn the_public_follows_by_email_with_double_opt_in_and_leaves_in_one_click(
     sender.send_due().await.unwrap();
     let session_update = smtp.received().last().cloned().unwrap();
     assert_eq!(session_update.to, "session.fan@public.example.cn");
-    assert!(session_update.text.contains("活动记录更新"), "{}", session_update.text);
+    assert!(
+        session_update.text.contains("活动记录更新"),
+        "{}",
+        session_update.text
+    );
 
     // A page elsewhere cannot post the form from its visitors' browsers.
     let response = reqwest::Client::new()
         .post(app.url("/follow"))
         .header("origin", "https://elsewhere.example")
-        .form(&[("email", "victim@public.example.cn"), ("target", "session"), ("key", "27")])
+        .form(&[
+            ("email", "victim@public.example.cn"),
+            ("target", "session"),
+            ("key", "27"),
+        ])
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), 403);
 
     // The address appears in no public output.
-    for path in [format!("/proposals/{code}"), "/api/v1/export/proposals.json".to_owned(), "/search?q=量子信息".to_owned()] {
+    for path in [
+        format!("/proposals/{code}"),
+        "/api/v1/export/proposals.json".to_owned(),
+        "/search?q=量子信息".to_owned(),
+    ] {
         let (_, body) = app.get(&path).await;
         assert!(!body.contains(follower), "{path}");
     }
@@ -799,7 +1010,14 @@ async fn the_public_follows_by_email_with_double_opt_in_and_leaves_in_one_click(
     let mut last = 0;
     for n in 0..12 {
         let (status, _, _) = public
-            .post("/follow", &[("email", &format!("n{n}@public.example.cn")), ("target", "proposal"), ("key", &code)])
+            .post(
+                "/follow",
+                &[
+                    ("email", &format!("n{n}@public.example.cn")),
+                    ("target", "proposal"),
+                    ("key", &code),
+                ],
+            )
             .await;
         last = status;
     }
@@ -835,13 +1053,11 @@ async fn mail_test_sends_at_once_and_reports_a_refusal() {
     .unwrap_err();
     assert!(refused.to_string().contains("550"), "{refused}");
     let unconfigured = tingshang::config::Config::default();
-    assert!(tingshang::cli::mail(
-        app.db(),
-        &unconfigured,
-        tingshang::cli::MailCommand::Send
-    )
-    .await
-    .is_err());
+    assert!(
+        tingshang::cli::mail(app.db(), &unconfigured, tingshang::cli::MailCommand::Send)
+            .await
+            .is_err()
+    );
 }
 
 /// Messages the crash test writes to the outbox before the server starts sending them.
@@ -885,7 +1101,10 @@ async fn a_server_killed_mid_send_loses_no_message_and_repeats_only_with_the_sam
     // Killed (SIGKILL: no shutdown code runs) once part of the outbox went out.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while smtp.received().len() < CRASH_MESSAGES / 10 {
-        assert!(std::time::Instant::now() < deadline, "the server sends nothing");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server sends nothing"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let mut server = server;
@@ -907,7 +1126,10 @@ async fn a_server_killed_mid_send_loses_no_message_and_repeats_only_with_the_sam
     }
     let _ = server.stop();
     let received = smtp.received();
-    let ids: Vec<String> = received.iter().map(|m| format!("<{}>", m.message_id)).collect();
+    let ids: Vec<String> = received
+        .iter()
+        .map(|m| format!("<{}>", m.message_id))
+        .collect();
     let distinct: std::collections::HashSet<String> = ids.iter().cloned().collect();
     assert_eq!(distinct, written, "every message written was delivered");
     let repeated = ids.len() - distinct.len();
@@ -916,5 +1138,8 @@ async fn a_server_killed_mid_send_loses_no_message_and_repeats_only_with_the_sam
          after the restart in {:.1} s; {repeated} delivered twice (same Message-ID)",
         started.elapsed().as_secs_f64()
     );
-    assert!(repeated <= 1, "at most the message in flight at the kill: {repeated}");
+    assert!(
+        repeated <= 1,
+        "at most the message in flight at the kill: {repeated}"
+    );
 }

@@ -498,7 +498,11 @@ async fn lists_keep_only_what_changed_since_in_the_order_it_changed() {
     let (_, page) = app
         .json(&format!("/api/v1/proposals?updated_since={}", since(start)))
         .await;
-    assert_eq!(codes(&page), std::slice::from_ref(&code), "only the one that changed");
+    assert_eq!(
+        codes(&page),
+        std::slice::from_ref(&code),
+        "only the one that changed"
+    );
     // The same moment written in Beijing time selects the same.
     let beijing = start
         .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
@@ -523,7 +527,9 @@ async fn lists_keep_only_what_changed_since_in_the_order_it_changed() {
         let (status, all) = app.json(&format!("/api/v1/{list}?per_page=200")).await;
         assert_eq!(status, 200);
         let (status, since_ever) = app
-            .json(&format!("/api/v1/{list}?per_page=200&updated_since=2000-01-01T00:00:00Z"))
+            .json(&format!(
+                "/api/v1/{list}?per_page=200&updated_since=2000-01-01T00:00:00Z"
+            ))
             .await;
         assert_eq!(status, 200, "{list}: {since_ever}");
         assert_eq!(since_ever["total"], all["total"], "{list}");

@@ -313,7 +313,10 @@ async fn an_agency_reply_with_personal_information_waits_for_review() {
     let reason = "等待来电人补充材料,联系电话 139-1234-5678";
     let (status, body) = people.kjj.act(id, "pause", &[("reason", reason)]).await;
     assert_eq!(status, 400, "{body}");
-    assert!(body.contains("手机号码"), "the refusal names what it found: {body}");
+    assert!(
+        body.contains("手机号码"),
+        "the refusal names what it found: {body}"
+    );
     let (_, page) = app.anonymous().get(&format!("/proposals/{code}")).await;
     assert!(!page.contains("等待来电人补充材料"));
     assert_ok(

@@ -20,12 +20,7 @@ impl MigrationTrait for Migration {
             timestamp_with_time_zone_null("email_confirmed_at"),
         ] {
             manager
-                .alter_table(
-                    Table::alter()
-                        .table("users")
-                        .add_column(column)
-                        .to_owned(),
-                )
+                .alter_table(Table::alter().table("users").add_column(column).to_owned())
                 .await?;
         }
         // How a notification travels by mail: null (not by mail), `digest` (waiting for the

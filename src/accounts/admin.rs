@@ -97,7 +97,11 @@ async fn create_user(
         agency_id: id(&form.agency_id),
         password: generated.clone(),
     };
-    let email = form.email.as_deref().map(str::trim).filter(|e| !e.is_empty());
+    let email = form
+        .email
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
     if let Some(Err(message)) = email.map(service::validate_email) {
         return users_page(&state, &session, None, Some(message)).await;
     }
@@ -194,7 +198,14 @@ async fn set_email(
 ) -> AppResult<Response> {
     policy::require(&session.actor, Action::ManageAccounts)?;
     let email = Some(email.trim()).filter(|e| !e.is_empty());
-    match service::set_email(&state.db, &state.config, Some(&session.actor), username, email).await
+    match service::set_email(
+        &state.db,
+        &state.config,
+        Some(&session.actor),
+        username,
+        email,
+    )
+    .await
     {
         Ok(()) => {}
         Err(AppError::BadRequest(message)) => {

@@ -43,4 +43,3 @@ impl Actor {
         matches!(self.role, Role::Secretariat | Role::Admin)
     }
 }
-

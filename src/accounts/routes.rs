@@ -9,9 +9,9 @@ use serde::Deserialize;
 
 use super::extract::{check_csrf, ClientIp, SignedForm};
 use super::{cookies, service, sessions, throttle};
-use crate::keys::random_hex as random_token;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
+use crate::keys::random_hex as random_token;
 
 pub fn routes() -> Router<AppState> {
     Router::new()

@@ -11,8 +11,8 @@ use serde::Serialize;
 
 use super::sessions::{actor_from, token_hash};
 use super::Actor;
-use crate::keys::random_hex as random_token;
 use crate::error::{AppError, AppResult};
+use crate::keys::random_hex as random_token;
 
 const PREFIX: &str = "ts_";
 

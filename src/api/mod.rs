@@ -93,8 +93,6 @@ pub fn write_routes() -> Router<AppState> {
         // A spreadsheet is larger than a JSON body.
         .route(
             "/api/v1/commitments/reports",
-            post(write::report_bulk).layer(DefaultBodyLimit::max(
-                crate::followup::bulk::MAX_BYTES,
-            )),
+            post(write::report_bulk).layer(DefaultBodyLimit::max(crate::followup::bulk::MAX_BYTES)),
         )
 }

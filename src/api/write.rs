@@ -368,8 +368,8 @@ pub async fn report_bulk(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> AppResult<axum::response::Response> {
-    use axum::response::IntoResponse;
     use crate::followup::bulk::{self, Refused};
+    use axum::response::IntoResponse;
     if !bulk::may_upload(&actor) {
         return Err(AppError::Forbidden);
     }
@@ -378,7 +378,11 @@ pub async fn report_bulk(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    let accepted = ["text/csv", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", "application/octet-stream"];
+    let accepted = [
+        "text/csv",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/octet-stream",
+    ];
     if !accepted.iter().any(|t| content_type.starts_with(t)) {
         return Err(AppError::UnsupportedMediaType);
     }

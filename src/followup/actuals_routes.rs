@@ -14,9 +14,14 @@ use crate::error::{AppError, AppResult};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/work/actuals", get(form).post(upload).layer(
-            axum::extract::DefaultBodyLimit::max(bulk::MAX_BYTES + 64 * 1024),
-        ))
+        .route(
+            "/work/actuals",
+            get(form)
+                .post(upload)
+                .layer(axum::extract::DefaultBodyLimit::max(
+                    bulk::MAX_BYTES + 64 * 1024,
+                )),
+        )
         .route("/work/actuals/template.csv", get(template))
 }
 
@@ -31,7 +36,9 @@ fn page(
     let message = match (&error, errors.len()) {
         (Some(message), _) => Some(message.clone()),
         (None, 0) => None,
-        (None, n) => Some(format!("文件中有 {n} 行有误,未写入任何数据。请改正后重新上传。")),
+        (None, n) => Some(format!(
+            "文件中有 {n} 行有误,未写入任何数据。请改正后重新上传。"
+        )),
     };
     state.render_form(
         "followup/actuals.html",
@@ -50,7 +57,10 @@ async fn form(State(state): State<AppState>, SignedIn(session): SignedIn) -> App
     page(&state, &session, None, Vec::new(), None)
 }
 
-async fn template(State(state): State<AppState>, SignedIn(session): SignedIn) -> AppResult<Response> {
+async fn template(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+) -> AppResult<Response> {
     if !bulk::may_upload(&session.actor) {
         return Err(AppError::Forbidden);
     }
@@ -85,7 +95,13 @@ async fn upload(
     // A multipart upload, not a `SignedForm`: the token is checked here, before anything else.
     check_csrf(&session.csrf_token, &csrf)?;
     let Some(file) = file.filter(|f| !f.is_empty()) else {
-        return page(&state, &session, None, Vec::new(), Some("请选择要上传的文件。".into()));
+        return page(
+            &state,
+            &session,
+            None,
+            Vec::new(),
+            Some("请选择要上传的文件。".into()),
+        );
     };
     match bulk::import(&state.db, &session.actor, &file).await {
         Ok(outcome) => {

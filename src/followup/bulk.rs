@@ -303,10 +303,7 @@ pub async fn template(db: &DatabaseConnection, agency: Option<i32>) -> AppResult
     if let Some(agency) = agency {
         query = query.filter(commitments::Column::AgencyId.eq(agency));
     }
-    let rows = query
-        .order_by_asc(commitments::Column::Id)
-        .all(db)
-        .await?;
+    let rows = query.order_by_asc(commitments::Column::Id).all(db).await?;
     let proposal_ids: Vec<i32> = rows.iter().filter_map(|c| c.proposal_id).collect();
     let codes: HashMap<i32, String> = proposals::Entity::find()
         .filter(proposals::Column::Id.is_in(proposal_ids))
@@ -325,7 +322,11 @@ pub async fn template(db: &DatabaseConnection, agency: Option<i32>) -> AppResult
             String::new(),
             String::new(),
             String::new(),
-            field(&c.proposal_id.and_then(|p| codes.get(&p).cloned()).unwrap_or_default()),
+            field(
+                &c.proposal_id
+                    .and_then(|p| codes.get(&p).cloned())
+                    .unwrap_or_default(),
+            ),
             field(&c.metric),
             field(&c.unit),
             c.target_value.to_string(),
@@ -341,7 +342,13 @@ mod tests {
     #[test]
     fn dates_as_spreadsheets_write_them() {
         let d = NaiveDate::from_ymd_opt(2025, 6, 30);
-        for text in ["2025-06-30", "2025/6/30", "2025.6.30", "2025年6月30日", " 2025-6-30 "] {
+        for text in [
+            "2025-06-30",
+            "2025/6/30",
+            "2025.6.30",
+            "2025年6月30日",
+            " 2025-6-30 ",
+        ] {
             assert_eq!(parse_date(text), d, "{text}");
         }
         for text in ["2025-06", "30/06", "", "2025-13-01", "abc"] {

@@ -201,9 +201,15 @@ mod tests {
             assert_eq!(key.verify(&format!("{forged}.{tag}"), now()), None);
         }
         let confirm = key.sign(&purposes[0], now());
-        assert_eq!(key.verify(&confirm, now() + CONFIRM_LIFETIME), None, "expired");
+        assert_eq!(
+            key.verify(&confirm, now() + CONFIRM_LIFETIME),
+            None,
+            "expired"
+        );
         let unsubscribe = key.sign(&purposes[1], now());
-        assert!(key.verify(&unsubscribe, now() + Duration::days(3650)).is_some());
+        assert!(key
+            .verify(&unsubscribe, now() + Duration::days(3650))
+            .is_some());
         for junk in ["", ".", "zz.zz", "76.00", &confirm[1..]] {
             assert_eq!(key.verify(junk, now()), None, "{junk}");
         }

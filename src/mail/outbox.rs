@@ -160,11 +160,18 @@ pub struct Claim {
 
 /// What became of one attempt.
 pub enum Outcome {
-    Sent { reply: String },
+    Sent {
+        reply: String,
+    },
     /// Try again at `next` (a 4xx reply, or the server could not be reached).
-    Retry { reply: String, next: DateTime<Utc> },
+    Retry {
+        reply: String,
+        next: DateTime<Utc>,
+    },
     /// Refused for good (a 5xx reply, an unusable address, or too many attempts).
-    Failed { reply: String },
+    Failed {
+        reply: String,
+    },
 }
 
 /// Records what became of the attempt made under `claim`; false (nothing written) when the claim

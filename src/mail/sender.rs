@@ -66,9 +66,11 @@ pub fn transport(smtp_url: &str) -> anyhow::Result<AsyncSmtpTransport<Tokio1Exec
         };
         url.query_pairs_mut().append_pair("tls", mode);
     }
-    Ok(AsyncSmtpTransport::<Tokio1Executor>::from_url(url.as_str())?
-        .timeout(Some(SMTP_TIMEOUT))
-        .build())
+    Ok(
+        AsyncSmtpTransport::<Tokio1Executor>::from_url(url.as_str())?
+            .timeout(Some(SMTP_TIMEOUT))
+            .build(),
+    )
 }
 
 impl Sender {
@@ -232,7 +234,10 @@ mod tests {
         assert_eq!(backoff(5), chrono::Duration::minutes(16));
         assert_eq!(backoff(MAX_ATTEMPTS), chrono::Duration::hours(6));
         let total: i64 = (1..MAX_ATTEMPTS).map(|a| backoff(a).num_minutes()).sum();
-        assert!((24 * 60..4 * 24 * 60).contains(&total), "{total} minutes of retries");
+        assert!(
+            (24 * 60..4 * 24 * 60).contains(&total),
+            "{total} minutes of retries"
+        );
     }
 
     #[test]

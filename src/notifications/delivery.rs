@@ -12,9 +12,9 @@ use super::{Kind, Notice};
 use crate::config::Config;
 use crate::error::AppResult;
 use crate::mail::compose;
+use crate::mail::confirmed_address;
 use crate::mail::links::Links;
 use crate::mail::outbox::{self, Outgoing};
-use crate::mail::confirmed_address;
 
 /// How one recipient gets one notification by mail.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

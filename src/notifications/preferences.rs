@@ -24,12 +24,10 @@ pub fn kinds_for(role: Role) -> &'static [Kind] {
     use Kind::*;
     match role {
         Role::Member => &[
-            Decision, Assigned, Progress, Answered, Extended, Paused, Resumed, Reopened,
-            Supervised,
+            Decision, Assigned, Progress, Answered, Extended, Paused, Resumed, Reopened, Supervised,
         ],
         Role::AgencyStaff => &[
-            Assigned, DueSoon, Overdue, Rated, Reopened, CoOpinion, Extended, Supervised,
-            Returned,
+            Assigned, DueSoon, Overdue, Rated, Reopened, CoOpinion, Extended, Supervised, Returned,
         ],
         Role::Secretariat | Role::Admin => &[
             Submitted, Withdrawn, Returned, Rated, CoOpinion, Answered, Overdue,
@@ -67,7 +65,12 @@ pub async fn of_user<C: ConnectionTrait>(
         .collect();
     Ok(kinds_for(role)
         .iter()
-        .map(|kind| (*kind, chosen.get(kind.as_str()).copied().unwrap_or(Mode::Now)))
+        .map(|kind| {
+            (
+                *kind,
+                chosen.get(kind.as_str()).copied().unwrap_or(Mode::Now),
+            )
+        })
         .collect())
 }
 

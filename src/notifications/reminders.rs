@@ -41,25 +41,27 @@ async fn first_time<C: sea_orm::ConnectionTrait>(
     agency: i32,
     threshold: &str,
 ) -> Result<bool, sea_orm::DbErr> {
-    Ok(deadline_reminders::Entity::insert(deadline_reminders::ActiveModel {
-        proposal_id: Set(proposal),
-        agency_id: Set(agency),
-        threshold: Set(threshold.to_owned()),
-        created_at: Set(chrono::Utc::now().fixed_offset()),
-        ..Default::default()
-    })
-    .on_conflict(
-        OnConflict::columns([
-            deadline_reminders::Column::ProposalId,
-            deadline_reminders::Column::AgencyId,
-            deadline_reminders::Column::Threshold,
-        ])
-        .do_nothing()
-        .to_owned(),
+    Ok(
+        deadline_reminders::Entity::insert(deadline_reminders::ActiveModel {
+            proposal_id: Set(proposal),
+            agency_id: Set(agency),
+            threshold: Set(threshold.to_owned()),
+            created_at: Set(chrono::Utc::now().fixed_offset()),
+            ..Default::default()
+        })
+        .on_conflict(
+            OnConflict::columns([
+                deadline_reminders::Column::ProposalId,
+                deadline_reminders::Column::AgencyId,
+                deadline_reminders::Column::Threshold,
+            ])
+            .do_nothing()
+            .to_owned(),
+        )
+        .exec_without_returning(txn)
+        .await?
+            == 1,
     )
-    .exec_without_returning(txn)
-    .await?
-        == 1)
 }
 
 /// Writes the reminders due on `today`; returns how many were new.
@@ -80,8 +82,7 @@ pub async fn write_due(
     for proposal in handling {
         let status = ProposalStatus::parse(&proposal.status).unwrap_or(ProposalStatus::Draft);
         let Some(due) = proposal.due_on else { continue };
-        let Some((threshold, kind)) =
-            threshold(status, due, proposal.paused_on.is_some(), today)
+        let Some((threshold, kind)) = threshold(status, due, proposal.paused_on.is_some(), today)
         else {
             continue;
         };
@@ -97,7 +98,10 @@ pub async fn write_due(
             }
             let days = (due - today).num_days();
             let message = if kind == Kind::Overdue {
-                format!("《{}》已逾期 {} 天(答复期限 {due}),请尽快答复。", proposal.title, -days)
+                format!(
+                    "《{}》已逾期 {} 天(答复期限 {due}),请尽快答复。",
+                    proposal.title, -days
+                )
             } else {
                 format!("《{}》的答复期限为 {due},还有 {days} 天。", proposal.title)
             };
@@ -163,11 +167,17 @@ pub async fn weekly_summary(
         .filter(assignments::Column::Role.eq(AssignmentRole::Lead.as_str()))
         .all(db)
         .await?;
-    let names = crate::directory::agency_short_names(db, leads.iter().map(|a| a.agency_id).collect()).await?;
+    let names =
+        crate::directory::agency_short_names(db, leads.iter().map(|a| a.agency_id).collect())
+            .await?;
     let mut per_agency: std::collections::BTreeMap<&str, usize> = Default::default();
     for lead in &leads {
         *per_agency
-            .entry(names.get(&lead.agency_id).map_or("未知单位", String::as_str))
+            .entry(
+                names
+                    .get(&lead.agency_id)
+                    .map_or("未知单位", String::as_str),
+            )
             .or_default() += 1;
     }
     let mut lines: Vec<(&str, usize)> = per_agency.into_iter().collect();
@@ -216,7 +226,15 @@ mod tests {
         assert_eq!(at(on(3, 30)).as_deref(), Some("due_in_1:2027-03-31"));
         assert_eq!(at(on(3, 31)).as_deref(), Some("due_in_1:2027-03-31"));
         assert_eq!(at(on(4, 1)).as_deref(), Some("overdue:2027-04-01"));
-        assert_eq!(threshold(ProposalStatus::Assigned, due, true, on(4, 1)), None, "paused");
-        assert_eq!(threshold(ProposalStatus::Answered, due, false, on(4, 1)), None, "answered");
+        assert_eq!(
+            threshold(ProposalStatus::Assigned, due, true, on(4, 1)),
+            None,
+            "paused"
+        );
+        assert_eq!(
+            threshold(ProposalStatus::Answered, due, false, on(4, 1)),
+            None,
+            "answered"
+        );
     }
 }

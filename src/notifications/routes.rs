@@ -22,7 +22,10 @@ pub fn routes() -> Router<AppState> {
         .route("/me/mail", get(settings).post(save))
         .route("/admin/mail", get(outbox_page))
         .route("/follow", axum::routing::post(follow))
-        .route("/follow/confirm/{token}", get(confirm_follow_page).post(confirm_follow))
+        .route(
+            "/follow/confirm/{token}",
+            get(confirm_follow_page).post(confirm_follow),
+        )
         .route(
             "/follow/unsubscribe/{token}",
             get(end_follow_page).post(end_follow),
@@ -68,7 +71,10 @@ async fn settings_page(
     )
 }
 
-async fn settings(State(state): State<AppState>, SignedIn(session): SignedIn) -> AppResult<Response> {
+async fn settings(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+) -> AppResult<Response> {
     settings_page(&state, &session, None, None).await
 }
 
@@ -81,20 +87,35 @@ async fn save(State(state): State<AppState>, form: SignedForm) -> AppResult<Resp
         .await?
         .ok_or(AppError::NotFound)?;
     let wanted = (!email.is_empty()).then_some(email);
-    let changed_address = wanted != current.email.as_deref()
-        || form.fields.get("resend") == "1";
+    let changed_address = wanted != current.email.as_deref() || form.fields.get("resend") == "1";
     if changed_address {
         // Each change or resend mails a confirmation: a few an hour per account.
-        if state.follow_limiter.check(&format!("confirm:{}", actor.user_id)).is_err() {
-            return settings_page(&state, session, None, Some("确认邮件发送得太频繁,请稍后再试。")).await;
+        if state
+            .follow_limiter
+            .check(&format!("confirm:{}", actor.user_id))
+            .is_err()
+        {
+            return settings_page(
+                &state,
+                session,
+                None,
+                Some("确认邮件发送得太频繁,请稍后再试。"),
+            )
+            .await;
         }
         if form.fields.get("resend") == "1" {
             // Sent again: clear it first so the same address counts as new.
             service::set_email(&state.db, &state.config, Some(actor), &actor.username, None)
                 .await?;
         }
-        match service::set_email(&state.db, &state.config, Some(actor), &actor.username, wanted)
-            .await
+        match service::set_email(
+            &state.db,
+            &state.config,
+            Some(actor),
+            &actor.username,
+            wanted,
+        )
+        .await
         {
             Ok(()) => {}
             Err(AppError::BadRequest(message)) => {
@@ -141,14 +162,25 @@ fn result_page(state: &AppState, title: &str, message: &str, ok: bool) -> AppRes
 }
 
 /// The page a link from a message opens: what the button will do, and the button.
-fn action_page(state: &AppState, title: &str, text: &str, action: String, button: &str) -> AppResult<Response> {
-    Ok(axum::response::IntoResponse::into_response(Html(state.templates.render(
-        "notifications/link_action.html",
-        context! { title, text, action, button },
-    )?)))
+fn action_page(
+    state: &AppState,
+    title: &str,
+    text: &str,
+    action: String,
+    button: &str,
+) -> AppResult<Response> {
+    Ok(axum::response::IntoResponse::into_response(Html(
+        state.templates.render(
+            "notifications/link_action.html",
+            context! { title, text, action, button },
+        )?,
+    )))
 }
 
-async fn confirm_page(State(state): State<AppState>, Path(token): Path<String>) -> AppResult<Response> {
+async fn confirm_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
     let key = link_key(&state).await?;
     let Some(Purpose::ConfirmAccount { email, .. }) = key.verify(&token, chrono::Utc::now()) else {
         return result_page(&state, "无法确认邮箱", INVALID, false);
@@ -162,9 +194,15 @@ async fn confirm_page(State(state): State<AppState>, Path(token): Path<String>) 
     )
 }
 
-async fn confirm_follow_page(State(state): State<AppState>, Path(token): Path<String>) -> AppResult<Response> {
+async fn confirm_follow_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
     let key = link_key(&state).await?;
-    if !matches!(key.verify(&token, chrono::Utc::now()), Some(Purpose::ConfirmSubscription { .. })) {
+    if !matches!(
+        key.verify(&token, chrono::Utc::now()),
+        Some(Purpose::ConfirmSubscription { .. })
+    ) {
         return result_page(&state, "无法确认订阅", INVALID, false);
     }
     action_page(
@@ -211,7 +249,9 @@ async fn unsubscribe_target(state: &AppState, token: &str) -> AppResult<Option<(
     else {
         return Ok(None);
     };
-    let current = entity::users::Entity::find_by_id(user).one(&state.db).await?;
+    let current = entity::users::Entity::find_by_id(user)
+        .one(&state.db)
+        .await?;
     Ok(current
         .filter(|u| u.email.as_deref() == Some(email.as_str()))
         .map(|_| (user, kind)))
@@ -234,13 +274,19 @@ async fn unsubscribe_page(
     action_page(
         &state,
         "退订邮件通知",
-        &format!("确认后,今后不再向您发送{}。工作台中的通知不受影响。", described(&kind)),
+        &format!(
+            "确认后,今后不再向您发送{}。工作台中的通知不受影响。",
+            described(&kind)
+        ),
         format!("/mail/unsubscribe/{token}"),
         "确认退订",
     )
 }
 
-async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -> AppResult<Response> {
+async fn unsubscribe(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
     let Some((user_id, kind)) = unsubscribe_target(&state, &token).await? else {
         return result_page(&state, "无法退订", INVALID, false);
     };
@@ -277,7 +323,10 @@ async fn unsubscribe(State(state): State<AppState>, Path(token): Path<String>) -
 }
 
 /// `/admin/mail`: how the outbox stands, and the messages being retried or refused for good.
-async fn outbox_page(State(state): State<AppState>, SignedIn(session): SignedIn) -> AppResult<Html<String>> {
+async fn outbox_page(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+) -> AppResult<Html<String>> {
     crate::accounts::policy::require(&session.actor, crate::accounts::policy::Action::WatchMail)?;
     let counts = crate::mail::outbox::counts(&state.db).await?;
     let troubled: Vec<_> = crate::mail::outbox::troubled(&state.db, 100)
@@ -316,7 +365,10 @@ async fn follow(
     use super::subscriptions::{self, Target};
     // A page elsewhere must not post the form from its visitors' browsers (each from their own
     // address, past the per-address limit). Browsers send Origin with every form post.
-    if let Some(origin) = headers.get(axum::http::header::ORIGIN).and_then(|v| v.to_str().ok()) {
+    if let Some(origin) = headers
+        .get(axum::http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+    {
         if !crate::web::same_origin(origin, &state.config.public_url) {
             return Err(AppError::Forbidden);
         }
@@ -327,7 +379,8 @@ async fn follow(
             (wait / 60.0).ceil().max(1.0)
         )));
     }
-    let target = Target::parse(&form.target).ok_or_else(|| AppError::bad_request("要关注的内容不存在或未公开。"))?;
+    let target = Target::parse(&form.target)
+        .ok_or_else(|| AppError::bad_request("要关注的内容不存在或未公开。"))?;
     let wanted = subscriptions::resolve(&state.db, target, &form.key).await?;
     let label = wanted.label.clone();
     subscriptions::request(&state.db, &state.config, &form.email, wanted).await?;
@@ -343,7 +396,10 @@ async fn follow(
     )
 }
 
-async fn confirm_follow(State(state): State<AppState>, Path(token): Path<String>) -> AppResult<Response> {
+async fn confirm_follow(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
     let key = link_key(&state).await?;
     let Some(Purpose::ConfirmSubscription { id }) = key.verify(&token, chrono::Utc::now()) else {
         return result_page(&state, "无法确认订阅", INVALID, false);
@@ -367,7 +423,10 @@ async fn end_follow_target(state: &AppState, token: &str) -> AppResult<Option<i3
     })
 }
 
-async fn end_follow_page(State(state): State<AppState>, Path(token): Path<String>) -> AppResult<Response> {
+async fn end_follow_page(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
     if end_follow_target(&state, &token).await?.is_none() {
         return result_page(&state, "无法退订", INVALID, false);
     }
@@ -380,12 +439,20 @@ async fn end_follow_page(State(state): State<AppState>, Path(token): Path<String
     )
 }
 
-async fn end_follow(State(state): State<AppState>, Path(token): Path<String>) -> AppResult<Response> {
+async fn end_follow(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+) -> AppResult<Response> {
     let Some(id) = end_follow_target(&state, &token).await? else {
         return result_page(&state, "无法退订", INVALID, false);
     };
     match super::subscriptions::end(&state.db, id).await? {
-        Some(label) => result_page(&state, "已退订", &format!("不再发送{label}的更新邮件。"), true),
+        Some(label) => result_page(
+            &state,
+            "已退订",
+            &format!("不再发送{label}的更新邮件。"),
+            true,
+        ),
         None => result_page(&state, "无法退订", INVALID, false),
     }
 }

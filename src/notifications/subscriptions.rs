@@ -45,11 +45,7 @@ pub struct Resolved {
 }
 
 /// Checks that what is to be followed exists publicly, and names it.
-pub async fn resolve<C: ConnectionTrait>(
-    db: &C,
-    target: Target,
-    key: &str,
-) -> AppResult<Resolved> {
+pub async fn resolve<C: ConnectionTrait>(db: &C, target: Target, key: &str) -> AppResult<Resolved> {
     let key = key.trim();
     let missing = || AppError::bad_request("要关注的内容不存在或未公开。");
     let (label, page) = match target {
@@ -60,7 +56,10 @@ pub async fn resolve<C: ConnectionTrait>(
                 .one(db)
                 .await?
                 .ok_or_else(missing)?;
-            (format!("建议《{}》", proposal.title), format!("/proposals/{key}"))
+            (
+                format!("建议《{}》", proposal.title),
+                format!("/proposals/{key}"),
+            )
         }
         Target::Agency => {
             let id: i32 = key.parse().map_err(|_| missing())?;
@@ -68,14 +67,20 @@ pub async fn resolve<C: ConnectionTrait>(
                 .one(db)
                 .await?
                 .ok_or_else(missing)?;
-            (format!("{}的办理", agency.short_name), format!("/agencies/{id}"))
+            (
+                format!("{}的办理", agency.short_name),
+                format!("/agencies/{id}"),
+            )
         }
         Target::Session => {
             let number: i32 = key.parse().map_err(|_| missing())?;
             let session = crate::visibility::published_session(db, number)
                 .await?
                 .ok_or_else(missing)?;
-            (format!("第{number}期协商活动“{}”", session.topic), format!("/sessions/{number}"))
+            (
+                format!("第{number}期协商活动“{}”", session.topic),
+                format!("/sessions/{number}"),
+            )
         }
         Target::Search => {
             let query = key.trim_start_matches('?');
@@ -277,7 +282,9 @@ pub async fn send_updates(
             .collect();
         // One subscription's trouble (the search backend down) leaves it where it was, for the
         // next run; the others go on.
-        let updates = match matching(db, search, &subscription, proposal_ids, &sessions_changed).await {
+        let updates = match matching(db, search, &subscription, proposal_ids, &sessions_changed)
+            .await
+        {
             Ok(updates) => updates,
             Err(err) => {
                 tracing::warn!(subscription = subscription.id, error = %err.report().detail, "subscription update skipped");
@@ -288,8 +295,12 @@ pub async fn send_updates(
         let wrote = !updates.is_empty();
         if wrote {
             let links = Links::load(&txn, config).await?;
-            let unsubscribe =
-                links.signed("/follow/unsubscribe", &Purpose::EndSubscription { id: subscription.id });
+            let unsubscribe = links.signed(
+                "/follow/unsubscribe",
+                &Purpose::EndSubscription {
+                    id: subscription.id,
+                },
+            );
             let items: Vec<Update> = updates
                 .into_iter()
                 .map(|(title, status, page)| Update {
@@ -300,7 +311,11 @@ pub async fn send_updates(
                 .collect();
             let letter = compose::letter(
                 "subscription_update",
-                &format!("【听商】您关注的{}有 {} 项更新", Target::parse(&subscription.target_kind).map_or("内容", Target::label), items.len()),
+                &format!(
+                    "【听商】您关注的{}有 {} 项更新",
+                    Target::parse(&subscription.target_kind).map_or("内容", Target::label),
+                    items.len()
+                ),
                 links.site,
                 minijinja::context! {
                     label => subscription.label, items, unsubscribe_url => unsubscribe,
@@ -364,11 +379,9 @@ async fn matching(
                 .await?
         }
         Target::Session => {
-            let Some(session) = crate::visibility::published_session(
-                db,
-                subscription.target.parse().unwrap_or(-1),
-            )
-            .await?
+            let Some(session) =
+                crate::visibility::published_session(db, subscription.target.parse().unwrap_or(-1))
+                    .await?
             else {
                 return Ok(Vec::new());
             };

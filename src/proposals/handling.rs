@@ -10,13 +10,13 @@ use sea_orm::{
     EntityTrait, QueryFilter, QueryOrder,
 };
 
-use crate::notifications::{notify, Audience, Kind, Notice};
 use crate::accounts::policy::{self, ActiveAssignment};
 use crate::accounts::Actor;
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
 use crate::followup::deadlines;
 use crate::followup::timeline::{self, NewEvent};
+use crate::notifications::{notify, Audience, Kind, Notice};
 use crate::time::Precision;
 use crate::web::form::{check_text, MAX_BODY_BYTES};
 use crate::workflow::{
@@ -563,8 +563,11 @@ impl<'a> Effects<'a> {
             self.commit_to(c, response_id).await?;
         }
         self.set(proposals::Column::AnsweredAt, self.now.fixed_offset());
-        self.tell_author(Kind::Answered, format!("承办单位作出了书面答复,请评价:{title}"))
-            .await?;
+        self.tell_author(
+            Kind::Answered,
+            format!("承办单位作出了书面答复,请评价:{title}"),
+        )
+        .await?;
         self.tell(
             Audience::Secretariat,
             Kind::Answered,

@@ -138,11 +138,13 @@ pub async fn public_ids<C: ConnectionTrait>(db: &C, filter: &ListFilter) -> AppR
         .await?
         .into_iter()
         .collect();
-        return Ok(crate::changes::changed_since(db, crate::search::documents::PROPOSAL, since)
-            .await?
-            .into_iter()
-            .filter(|id| listed.contains(id))
-            .collect());
+        return Ok(
+            crate::changes::changed_since(db, crate::search::documents::PROPOSAL, since)
+                .await?
+                .into_iter()
+                .filter(|id| listed.contains(id))
+                .collect(),
+        );
     }
     if filter.needs_facts() {
         return ids_by_measure(db, filter).await;

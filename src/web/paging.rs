@@ -64,7 +64,12 @@ impl PageParams {
     }
     /// `items` as the list shows them: all, or with `updated_since` only those whose last change
     /// (`changed`: ids of the items changed since, oldest change first) is listed, in that order.
-    pub fn since<T>(&self, items: Vec<T>, changed: Option<&[i32]>, id: impl Fn(&T) -> i32) -> Vec<T> {
+    pub fn since<T>(
+        &self,
+        items: Vec<T>,
+        changed: Option<&[i32]>,
+        id: impl Fn(&T) -> i32,
+    ) -> Vec<T> {
         let Some(changed) = changed else {
             return items;
         };
