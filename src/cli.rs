@@ -302,7 +302,7 @@ pub async fn mail(
             )?;
             let message_id = outbox::enqueue(
                 db,
-                &compose::domain_of(&config.public_url),
+                config,
                 outbox::Outgoing {
                     recipient: address.clone(),
                     kind: "test".to_owned(),

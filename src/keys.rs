@@ -3,8 +3,47 @@
 //! was signed with it (it is created afresh on next use).
 use chrono::Utc;
 use entity::server_keys;
+use hmac::{Hmac, Mac};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ActiveValue::Set, ConnectionTrait, EntityTrait};
+use sha2::Sha256;
+
+/// A server key that signs with HMAC-SHA256 (device cookies, links in messages); never printed.
+#[derive(Clone)]
+pub struct SigningKey([u8; 32]);
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SigningKey(…)")
+    }
+}
+
+impl SigningKey {
+    pub fn new(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// The key named `name` (see [`load_or_create`]).
+    pub async fn load<C: ConnectionTrait>(db: &C, name: &str) -> anyhow::Result<Self> {
+        Ok(Self(load_or_create(db, name).await?))
+    }
+
+    fn mac(&self, payload: &str) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        mac.update(payload.as_bytes());
+        mac
+    }
+
+    /// The hex-encoded tag of `payload`.
+    pub fn tag(&self, payload: &str) -> String {
+        hex::encode(self.mac(payload).finalize().into_bytes())
+    }
+
+    /// Whether `tag` (hex) is `payload`'s, compared in constant time.
+    pub fn verifies(&self, payload: &str, tag: &str) -> bool {
+        hex::decode(tag).is_ok_and(|tag| self.mac(payload).verify_slice(&tag).is_ok())
+    }
+}
 
 /// `bytes` random bytes, hex-encoded.
 pub fn random_hex(bytes: usize) -> String {

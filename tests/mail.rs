@@ -214,6 +214,26 @@ async fn follow_link(app: &TestApp, path: &str) -> (u16, String) {
     (status, page)
 }
 
+/// A message's one-click unsubscribe path (its `List-Unsubscribe`, relative to the site).
+fn unsubscribe_path(message: &Received) -> String {
+    message.headers["List-Unsubscribe"]
+        .trim_matches(|c| c == '<' || c == '>')
+        .trim_start_matches(SITE)
+        .to_owned()
+}
+
+/// What a mail program sends for RFC 8058: a POST with this body, no cookies, no CSRF token.
+async fn one_click(app: &TestApp, path: &str) -> (u16, String) {
+    let response = reqwest::Client::new()
+        .post(app.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
 async fn set_email(app: &TestApp, username: &str, address: &str) {
     tingshang::accounts::service::set_email(
         app.db(),
@@ -465,20 +485,10 @@ async fn one_click_unsubscribe_works_without_signing_in_and_stops_that_kind_only
         "{}",
         message.subject
     );
-    let unsubscribe = message.headers["List-Unsubscribe"]
-        .trim_matches(|c| c == '<' || c == '>')
-        .trim_start_matches(SITE)
-        .to_owned();
-    // What a mail program sends: a POST with this body, no cookies, no CSRF token.
-    let response = reqwest::Client::new()
-        .post(app.url(&unsubscribe))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("List-Unsubscribe=One-Click")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert!(response.text().await.unwrap().contains("已退订"));
+    let unsubscribe = unsubscribe_path(&message);
+    let (status, page) = one_click(&app, &unsubscribe).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("已退订"));
     // A forged token does nothing.
     let forged = format!("{}0", &unsubscribe[..unsubscribe.len() - 1]);
     let (status, _, _) = app.anonymous().post(&forged, &[]).await;
@@ -886,18 +896,8 @@ async fn the_public_follows_by_email_with_double_opt_in_and_leaves_in_one_click(
     );
 
     // One click ends the proposal's subscription; the search's goes on.
-    let end = about_proposal.headers["List-Unsubscribe"]
-        .trim_matches(|c| c == '<' || c == '>')
-        .trim_start_matches(SITE)
-        .to_owned();
-    let response = reqwest::Client::new()
-        .post(app.url(&end))
-        .body("List-Unsubscribe=One-Click")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    let (status, _) = one_click(&app, &unsubscribe_path(about_proposal)).await;
+    assert_eq!(status, 200);
     assert_ok(
         "progress again",
         people
@@ -1072,10 +1072,14 @@ async fn a_server_killed_mid_send_loses_no_message_and_repeats_only_with_the_sam
     cli(&url, search_dir.path(), &["migrate"]);
     let db = sea_orm::Database::connect(&url).await.unwrap();
     let mut written = std::collections::HashSet::new();
+    let site = tingshang::config::Config {
+        public_url: SITE.to_owned(),
+        ..Default::default()
+    };
     for n in 0..CRASH_MESSAGES {
         let id = tingshang::mail::outbox::enqueue(
             &db,
-            "tingshang.test",
+            &site,
             tingshang::mail::outbox::Outgoing {
                 recipient: format!("crash-{n}@members.example.cn"),
                 kind: "test".into(),

@@ -7,9 +7,9 @@
 //! The key is a server key (`keys`): shared by every instance; deleting its row makes every device
 //! cookie invalid.
 use chrono::{DateTime, Duration, Utc};
-use hmac::{Hmac, Mac};
 use sea_orm::ConnectionTrait;
-use sha2::Sha256;
+
+use crate::keys::SigningKey;
 
 /// How long a device cookie lasts (it is renewed at every sign-in).
 pub const LIFETIME: Duration = Duration::days(180);
@@ -20,7 +20,7 @@ const CLOCK_SKEW: Duration = Duration::minutes(5);
 
 /// The signing key; never printed.
 #[derive(Clone)]
-pub struct DeviceKey([u8; 32]);
+pub struct DeviceKey(SigningKey);
 
 impl std::fmt::Debug for DeviceKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -38,13 +38,7 @@ pub struct DeviceCookie {
 
 impl DeviceKey {
     pub fn new(bytes: [u8; 32]) -> Self {
-        Self(bytes)
-    }
-
-    fn mac(&self, payload: &str) -> Hmac<Sha256> {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
-        mac.update(payload.as_bytes());
-        mac
+        Self(SigningKey::new(bytes))
     }
 
     /// The cookie value: `v1.{device}.{issued}.{username}.{hex mac}`. Usernames are
@@ -52,16 +46,15 @@ impl DeviceKey {
     /// username is the last field of the payload so its dots cannot be mistaken for separators.
     pub fn sign(&self, username: &str, device: &str, issued: DateTime<Utc>) -> String {
         let payload = format!("v1.{device}.{}.{username}", issued.timestamp());
-        let tag = hex::encode(self.mac(&payload).finalize().into_bytes());
-        format!("{payload}.{tag}")
+        format!("{payload}.{}", self.0.tag(&payload))
     }
 
     /// The cookie's contents when it was signed with this key and has not expired.
     pub fn verify(&self, value: &str, now: DateTime<Utc>) -> Option<DeviceCookie> {
         let (payload, tag) = value.rsplit_once('.')?;
-        let tag = hex::decode(tag).ok()?;
-        // Constant-time comparison of the whole tag.
-        self.mac(payload).verify_slice(&tag).ok()?;
+        if !self.0.verifies(payload, tag) {
+            return None;
+        }
         let mut fields = payload.splitn(4, '.');
         if fields.next()? != "v1" {
             return None;
@@ -80,7 +73,7 @@ impl DeviceKey {
 
 /// The signing key from the database (`keys`), created on first use.
 pub async fn load_or_create_key<C: ConnectionTrait>(db: &C) -> anyhow::Result<DeviceKey> {
-    Ok(DeviceKey(crate::keys::load_or_create(db, KEY_NAME).await?))
+    Ok(DeviceKey(SigningKey::load(db, KEY_NAME).await?))
 }
 
 #[cfg(test)]

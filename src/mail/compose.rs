@@ -38,11 +38,3 @@ pub fn letter<S: Serialize>(
         html: templates().render(&format!("mail/{name}.html"), &context)?,
     })
 }
-
-/// The host part of the public address, for `Message-ID`s (`localhost` when it has none).
-pub fn domain_of(public_url: &str) -> String {
-    url::Url::parse(public_url)
-        .ok()
-        .and_then(|u| u.host_str().map(str::to_owned))
-        .unwrap_or_else(|| "localhost".to_owned())
-}

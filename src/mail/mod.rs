@@ -56,7 +56,7 @@ pub async fn ask_to_confirm<C: ConnectionTrait>(
     )?;
     outbox::enqueue(
         db,
-        &compose::domain_of(&config.public_url),
+        config,
         Outgoing {
             recipient: address.to_owned(),
             kind: "confirm_account".to_owned(),

@@ -20,14 +20,18 @@ pub struct Outgoing {
     pub unsubscribe_url: Option<String>,
 }
 
-/// Writes `message` to the outbox; returns its `Message-ID`. `domain` is the public site's host.
+/// Writes `message` to the outbox; returns its `Message-ID` (at the public site's host).
 pub async fn enqueue<C: ConnectionTrait>(
     db: &C,
-    domain: &str,
+    config: &crate::config::Config,
     message: Outgoing,
 ) -> Result<String, DbErr> {
     let now = Utc::now().fixed_offset();
-    let message_id = format!("<{}@{domain}>", crate::keys::random_hex(16));
+    let message_id = format!(
+        "<{}@{}>",
+        crate::keys::random_hex(16),
+        domain_of(&config.public_url)
+    );
     mail_outbox::Entity::insert(mail_outbox::ActiveModel {
         message_id: Set(message_id.clone()),
         recipient: Set(message.recipient),
@@ -48,6 +52,14 @@ pub async fn enqueue<C: ConnectionTrait>(
     .exec_without_returning(db)
     .await?;
     Ok(message_id)
+}
+
+/// The host part of the public address, for `Message-ID`s (`localhost` when it has none).
+fn domain_of(public_url: &str) -> String {
+    url::Url::parse(public_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_owned))
+        .unwrap_or_else(|| "localhost".to_owned())
 }
 
 /// How the outbox stands (for `/metrics`, `/readyz` and the admin page).

@@ -94,7 +94,6 @@ pub async fn send_now<C: ConnectionTrait>(
         return Ok(());
     }
     let links = Links::load(db, config).await?;
-    let domain = compose::domain_of(&config.public_url);
     for (user, _) in recipients
         .iter()
         .zip(routes)
@@ -127,7 +126,7 @@ pub async fn send_now<C: ConnectionTrait>(
         )?;
         outbox::enqueue(
             db,
-            &domain,
+            config,
             Outgoing {
                 recipient: address.to_owned(),
                 kind: notice.kind.as_str().to_owned(),
@@ -204,7 +203,7 @@ pub async fn send_digests(db: &sea_orm::DatabaseConnection, config: &Config) -> 
             )?;
             outbox::enqueue(
                 &txn,
-                &compose::domain_of(&config.public_url),
+                config,
                 Outgoing {
                     recipient: address,
                     kind: "digest".to_owned(),

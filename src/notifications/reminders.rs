@@ -78,20 +78,31 @@ pub async fn write_due(
         .filter(proposals::Column::DueOn.is_not_null())
         .all(db)
         .await?;
+    // The proposals a reminder is due for today, then their active assignments in one read.
+    let due_today: Vec<(proposals::Model, NaiveDate, String, Kind)> = handling
+        .into_iter()
+        .filter_map(|proposal| {
+            let status = ProposalStatus::parse(&proposal.status).unwrap_or(ProposalStatus::Draft);
+            let due = proposal.due_on?;
+            let (threshold, kind) = threshold(status, due, proposal.paused_on.is_some(), today)?;
+            Some((proposal, due, threshold, kind))
+        })
+        .collect();
+    let mut active: std::collections::HashMap<i32, Vec<assignments::Model>> = Default::default();
+    for assignment in assignments::Entity::find()
+        .filter(assignments::Column::ProposalId.is_in(due_today.iter().map(|(p, ..)| p.id)))
+        .filter(assignments::Column::State.eq(AssignmentState::Active.as_str()))
+        .all(db)
+        .await?
+    {
+        active
+            .entry(assignment.proposal_id)
+            .or_default()
+            .push(assignment);
+    }
     let mut written = 0;
-    for proposal in handling {
-        let status = ProposalStatus::parse(&proposal.status).unwrap_or(ProposalStatus::Draft);
-        let Some(due) = proposal.due_on else { continue };
-        let Some((threshold, kind)) = threshold(status, due, proposal.paused_on.is_some(), today)
-        else {
-            continue;
-        };
-        let agencies = assignments::Entity::find()
-            .filter(assignments::Column::ProposalId.eq(proposal.id))
-            .filter(assignments::Column::State.eq(AssignmentState::Active.as_str()))
-            .all(db)
-            .await?;
-        for assignment in agencies {
+    for (proposal, due, threshold, kind) in due_today {
+        for assignment in active.remove(&proposal.id).unwrap_or_default() {
             let txn = crate::db::begin_write(db).await?;
             if !first_time(&txn, proposal.id, assignment.agency_id, &threshold).await? {
                 continue;

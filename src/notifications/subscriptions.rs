@@ -183,7 +183,7 @@ pub async fn request(
     )?;
     outbox::enqueue(
         &txn,
-        &compose::domain_of(&config.public_url),
+        config,
         Outgoing {
             recipient: email,
             kind: "confirm_subscription".to_owned(),
@@ -323,7 +323,7 @@ pub async fn send_updates(
             )?;
             outbox::enqueue(
                 &txn,
-                &compose::domain_of(&config.public_url),
+                config,
                 Outgoing {
                     recipient: subscription.email.clone(),
                     kind: "subscription".to_owned(),
