@@ -123,6 +123,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::redaction::routes())
         .merge(crate::proposals::work_routes())
         .merge(crate::sessions::routes())
+        .merge(crate::corrections::routes())
         .merge(crate::proposals::routes())
         .merge(crate::agencies::routes())
         .merge(crate::agencies::scorecard_routes())

@@ -111,6 +111,20 @@ pub fn format_datetime(at: DateTime<Utc>, precision: Precision) -> String {
     }
 }
 
+/// A date as people and spreadsheets write it: `2025-06-30`, `2025/6/30`, `2025.6.30`,
+/// `2025年6月30日` (forms, uploads and the API's form fields all read dates with it).
+pub fn parse_date(text: &str) -> Option<NaiveDate> {
+    let digits: Vec<u32> = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty())
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    match digits.as_slice() {
+        [y, m, d] => NaiveDate::from_ymd_opt(i32::try_from(*y).ok()?, *m, *d),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +150,21 @@ mod tests {
         let at = start_of_day(date);
         assert_eq!(at.to_rfc3339(), "2023-09-27T16:00:00+00:00");
         assert_eq!(format_datetime(at, Precision::Day), "2023年9月28日");
+    }
+    #[test]
+    fn dates_as_spreadsheets_write_them() {
+        let d = NaiveDate::from_ymd_opt(2025, 6, 30);
+        for text in [
+            "2025-06-30",
+            "2025/6/30",
+            "2025.6.30",
+            "2025年6月30日",
+            " 2025-6-30 ",
+        ] {
+            assert_eq!(parse_date(text), d, "{text}");
+        }
+        for text in ["2025-06", "30/06", "", "2025-13-01", "abc"] {
+            assert_eq!(parse_date(text), None, "{text}");
+        }
     }
 }

@@ -10,6 +10,7 @@ const CAPABILITIES: &[&str] = &[
     "accounts",
     "agencies",
     "api",
+    "corrections",
     "documents",
     "followup",
     "home",

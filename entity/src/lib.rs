@@ -13,6 +13,8 @@ pub mod commitment_reports;
 pub mod commitments;
 pub mod content_changes;
 pub mod content_revision;
+pub mod correction_fields;
+pub mod corrections;
 pub mod deadline_reminders;
 pub mod document_links;
 pub mod documents;

@@ -19,6 +19,7 @@ mod m20261202_000015_public_changes;
 mod m20261202_000016_idempotency_keys;
 mod m20261202_000017_intake_receipts;
 mod m20261202_000018_mail;
+mod m20261203_000019_corrections;
 
 pub struct Migrator;
 
@@ -44,6 +45,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000016_idempotency_keys::Migration),
             Box::new(m20261202_000017_intake_receipts::Migration),
             Box::new(m20261202_000018_mail::Migration),
+            Box::new(m20261203_000019_corrections::Migration),
         ]
     }
 }

@@ -215,6 +215,8 @@ crate::vocabulary! {
         ReportActuals = "report_actuals" => "报告承诺完成情况",
         ReviewPersonalInfo = "review_personal_info" => "审核个人信息",
         WatchMail = "watch_mail" => "查看邮件发送情况",
+        CorrectRecord = "correct_record" => "更正已公开的建议",
+        CorrectReplies = "correct_replies" => "更正已公开的答复和承诺",
     }
 }
 
@@ -245,6 +247,13 @@ pub const TABLE: &[(Action, &[Role])] = &[
     ),
     // The outbox's failures name recipients' addresses.
     (Action::WatchMail, &[Role::Admin, Role::Secretariat]),
+    // A published proposal's title or text (a typo, a name to fix): the secretariat's record.
+    (Action::CorrectRecord, &[Role::Admin, Role::Secretariat]),
+    // …agency staff only for their own agency's replies and commitments (`Object::OfAgency`).
+    (
+        Action::CorrectReplies,
+        &[Role::Admin, Role::Secretariat, Role::AgencyStaff],
+    ),
 ];
 
 /// What an action is done to, where that matters.
@@ -276,11 +285,12 @@ pub fn allows(actor: &Actor, action: Action, object: Object) -> bool {
         && match (action, object) {
             (Action::ManageAccounts, Object::Account(target)) => rank(target) <= rank(actor.role),
             (Action::WriteProposals, _) => actor.person_id.is_some(),
-            (Action::ReportActuals, Object::OfAgency(owner)) => {
+            (Action::ReportActuals | Action::CorrectReplies, Object::OfAgency(owner)) => {
                 actor.role != Role::AgencyStaff || actor.agency_id == Some(owner)
             }
-            // Staff report on their own agency's commitments only: never without knowing whose.
-            (Action::ReportActuals, _) => actor.role != Role::AgencyStaff,
+            // Staff act on their own agency's commitments and replies only: never without
+            // knowing whose.
+            (Action::ReportActuals | Action::CorrectReplies, _) => actor.role != Role::AgencyStaff,
             _ => true,
         }
 }
@@ -347,7 +357,7 @@ mod table_tests {
             match action {
                 Action::ReadAuditLog | Action::ManageApiTokens => "A",
                 Action::WriteProposals => "M",
-                Action::ReportActuals => "ASG",
+                Action::ReportActuals | Action::CorrectReplies => "ASG",
                 _ => "AS",
             }
         };
@@ -366,10 +376,13 @@ mod table_tests {
                                     !(role == Role::Secretariat && target == Role::Admin)
                                 }
                                 (Action::WriteProposals, _) => linked,
-                                (Action::ReportActuals, Object::OfAgency(owner)) => {
-                                    role != Role::AgencyStaff || (linked && owner == 7)
+                                (
+                                    Action::ReportActuals | Action::CorrectReplies,
+                                    Object::OfAgency(owner),
+                                ) => role != Role::AgencyStaff || (linked && owner == 7),
+                                (Action::ReportActuals | Action::CorrectReplies, _) => {
+                                    role != Role::AgencyStaff
                                 }
-                                (Action::ReportActuals, _) => role != Role::AgencyStaff,
                                 _ => true,
                             };
                         assert_eq!(

@@ -32,7 +32,7 @@ pub const MAX_JSON_BYTES: usize = 256 * 1024;
         read::agencies, read::agency, read::people_list, read::person,
         read::documents_list, read::document, crate::search::routes::api, changes::changes,
         write::intake, write::decide, write::respond, write::report, write::report_bulk,
-        write::act_on,
+        write::act_on, read::proposal_history, read::session_history,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -64,8 +64,16 @@ pub fn read_routes() -> Router<AppState> {
         .route("/api/openapi.json", get(openapi_json))
         .route("/api/v1/sessions", get(read::sessions))
         .route("/api/v1/sessions/{number}", get(read::session))
+        .route(
+            "/api/v1/sessions/{number}/history",
+            get(read::session_history),
+        )
         .route("/api/v1/proposals", get(read::proposals))
         .route("/api/v1/proposals/{code}", get(read::proposal))
+        .route(
+            "/api/v1/proposals/{code}/history",
+            get(read::proposal_history),
+        )
         .route("/api/v1/agencies", get(read::agencies))
         .route("/api/v1/agencies/{id}", get(read::agency))
         .route("/api/v1/people", get(read::people_list))

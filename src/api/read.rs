@@ -461,3 +461,55 @@ pub async fn document(
         .ok_or(AppError::NotFound)?;
     Ok(Json(document_out(row)))
 }
+
+/// A history as a page of corrections, oldest first; `updated_since` keeps those made since.
+fn history_page(
+    history: crate::corrections::service::History,
+    page: &PageParams,
+    uri: &Uri,
+) -> AppResult<Response> {
+    let paging = page.paging()?;
+    let items: Vec<CorrectionItem> = history
+        .corrections
+        .into_iter()
+        .filter(|c| page.updated_since.is_none_or(|since| c.made_at >= since))
+        .map(Into::into)
+        .collect();
+    Ok(paging.page_of(items).respond(uri))
+}
+
+#[utoipa::path(get, path = "/api/v1/proposals/{code}/history", tag = "archive",
+    operation_id = "get_proposal_history", summary = "建议公开后的更正记录(含其答复与承诺)",
+    params(("code" = String, Path, description = "建议编号, e.g. TS-2023-027-01"), PageParams),
+    responses((status = 200, description = "Corrections, oldest first", body = Paged<CorrectionItem>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn proposal_history(
+    State(state): State<AppState>,
+    uri: Uri,
+    Path(code): Path<String>,
+    Params(page): Params<PageParams>,
+) -> AppResult<Response> {
+    if !crate::proposals::service::is_plausible_code(&code) {
+        return Err(AppError::NotFound);
+    }
+    let history = crate::corrections::service::proposal_history(&state.db, &code).await?;
+    history_page(history, &page, &uri)
+}
+
+#[utoipa::path(get, path = "/api/v1/sessions/{number}/history", tag = "archive",
+    operation_id = "get_session_history", summary = "协商活动公开后的更正记录",
+    params(("number" = i32, Path, description = "期数, e.g. 27"), PageParams),
+    responses((status = 200, description = "Corrections, oldest first", body = Paged<CorrectionItem>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")))]
+pub async fn session_history(
+    State(state): State<AppState>,
+    uri: Uri,
+    Path(number): Path<String>,
+    Params(page): Params<PageParams>,
+) -> AppResult<Response> {
+    let history =
+        crate::corrections::service::session_history(&state.db, parse_id(&number)?).await?;
+    history_page(history, &page, &uri)
+}

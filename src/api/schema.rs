@@ -487,3 +487,51 @@ pub struct ReportResult {
 
 /// The error document, written by `web::errors`.
 pub use crate::web::errors::Problem;
+
+/// One field of a correction: the published text before and after it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CorrectedField {
+    pub field: crate::versions::Field,
+    pub field_label: &'static str,
+    pub before: String,
+    pub after: String,
+}
+
+/// A correction of published text: who made it, when and why, and what changed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CorrectionItem {
+    pub id: i32,
+    /// What was corrected: the proposal itself, one of its replies or commitments, a session.
+    pub kind: crate::versions::TargetKind,
+    pub kind_label: &'static str,
+    pub target_id: i32,
+    pub reason: String,
+    /// The editor's name and organisation as published.
+    pub editor: String,
+    pub made_at: chrono::DateTime<chrono::FixedOffset>,
+    pub fields: Vec<CorrectedField>,
+}
+
+impl From<crate::versions::CorrectionView> for CorrectionItem {
+    fn from(c: crate::versions::CorrectionView) -> Self {
+        Self {
+            id: c.id,
+            kind: c.kind,
+            kind_label: c.kind_label,
+            target_id: c.target_id,
+            reason: c.reason,
+            editor: c.editor,
+            made_at: c.made_at,
+            fields: c
+                .fields
+                .into_iter()
+                .map(|f| CorrectedField {
+                    field: f.field,
+                    field_label: f.label,
+                    before: f.before,
+                    after: f.after,
+                })
+                .collect(),
+        }
+    }
+}

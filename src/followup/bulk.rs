@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::io::Read;
 
-use chrono::NaiveDate;
 use entity::{commitment_reports, commitments, proposals};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
@@ -147,19 +146,6 @@ fn read_xlsx(bytes: &[u8]) -> Result<Vec<Vec<String>>, String> {
         .collect())
 }
 
-/// A date as spreadsheets write it: `2025-06-30`, `2025/6/30`, `2025.6.30`, `2025年6月30日`.
-pub fn parse_date(text: &str) -> Option<NaiveDate> {
-    let digits: Vec<u32> = text
-        .split(|c: char| !c.is_ascii_digit())
-        .filter(|p| !p.is_empty())
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    match digits.as_slice() {
-        [y, m, d] => NaiveDate::from_ymd_opt(i32::try_from(*y).ok()?, *m, *d),
-        _ => None,
-    }
-}
-
 /// A row read as a report: (its number in the file, the commitment id, the report).
 pub type Row = (usize, i32, NewReport);
 
@@ -202,7 +188,7 @@ pub fn parse_rows(cells: &[Vec<String>]) -> Result<(Vec<Row>, Vec<RowError>), Re
             problem(format!("实际值“{}”不是数字。", cell(1)));
             continue;
         };
-        let Some(reported_on) = parse_date(cell(2)) else {
+        let Some(reported_on) = crate::time::parse_date(cell(2)) else {
             problem(format!("报告日期“{}”无法识别(如 2025-06-30)。", cell(2)));
             continue;
         };
@@ -338,23 +324,6 @@ pub async fn template(db: &DatabaseConnection, agency: Option<i32>) -> AppResult
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_as_spreadsheets_write_them() {
-        let d = NaiveDate::from_ymd_opt(2025, 6, 30);
-        for text in [
-            "2025-06-30",
-            "2025/6/30",
-            "2025.6.30",
-            "2025年6月30日",
-            " 2025-6-30 ",
-        ] {
-            assert_eq!(parse_date(text), d, "{text}");
-        }
-        for text in ["2025-06", "30/06", "", "2025-13-01", "abc"] {
-            assert_eq!(parse_date(text), None, "{text}");
-        }
-    }
 
     #[test]
     fn every_bad_row_is_named_and_blank_rows_are_skipped() {

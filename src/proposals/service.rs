@@ -17,6 +17,7 @@ use crate::followup::timeline::{self, EventView};
 use crate::responses::service::{responses_for_proposals, ResponseView};
 use crate::statistics::facts;
 use crate::statistics::measures::{matching, Measure, Selection};
+use crate::versions::TargetKind;
 use crate::visibility::{public_assignments, public_proposals, public_sessions};
 use crate::workflow::StatusBadge;
 use crate::workflow::{AssignmentRole, Channel, ProposalStatus};
@@ -317,6 +318,8 @@ pub struct ProposalPage {
     pub commitments: Vec<CommitmentView>,
     pub timeline: Vec<EventView>,
     pub documents: Vec<DocumentLinkView>,
+    /// What on the page was corrected after publication ("kind:id", `versions::corrected`).
+    pub corrected: std::collections::HashSet<String>,
 }
 
 /// The people who co-signed a proposal, in the order they were added.
@@ -408,6 +411,10 @@ pub async fn public_page<C: ConnectionTrait>(db: &C, code: &str) -> AppResult<Pr
     let commitments = commitments::load_views(db, commitment_rows, crate::time::today()).await?;
     let timeline = timeline::events_for(db, proposal.id, false).await?;
     let documents = document_links_for(db, proposal.id).await?;
+    let mut shown = vec![(TargetKind::Proposal, proposal.id)];
+    shown.extend(responses.iter().map(|r| (TargetKind::Response, r.id)));
+    shown.extend(commitments.iter().map(|c| (TargetKind::Commitment, c.id)));
+    let corrected = crate::versions::corrected(db, &shown).await?;
 
     Ok(ProposalPage {
         status: status.into(),
@@ -422,6 +429,7 @@ pub async fn public_page<C: ConnectionTrait>(db: &C, code: &str) -> AppResult<Pr
         commitments,
         timeline,
         documents,
+        corrected,
         proposal,
     })
 }

@@ -223,6 +223,8 @@ async fn render_work(
     let default_due =
         crate::followup::deadlines::reply_due(crate::time::today(), period, &calendar);
 
+    let is_public = proposal.published && current.is_public();
+    let corrections = crate::corrections::service::offered(db, actor, &proposal, is_public).await?;
     let html = state.templates.render(
         "proposals/work.html",
         context! {
@@ -231,7 +233,7 @@ async fn render_work(
             active_count => active.len(), responses, commitments, timeline, actions, held_back, overdue,
             agencies => agency_list, default_due, csrf => &session.csrf_token,
             can_edit => crate::accounts::policy::may_edit_draft(relation, current),
-            is_public => proposal.published && current.is_public(),
+            is_public, corrections,
             error => form.error, values => form.values, failed_action => form.action,
             actor => &session.actor,
         },

@@ -519,6 +519,16 @@ pub async fn apply<C: ConnectionTrait>(db: &C, rule: &redaction_rules::Model) ->
         }
     }
 
+    // Earlier versions kept by corrections hold the text too.
+    let versions_scope = scope.map(|(kind, id)| {
+        let kind = match kind {
+            ItemKind::Proposal => crate::versions::TargetKind::Proposal,
+            ItemKind::Response => crate::versions::TargetKind::Response,
+        };
+        (kind, id)
+    });
+    crate::versions::redact(db, value, versions_scope).await?;
+
     if rule.erase {
         erase_everywhere(db, value, scope).await?;
     }

@@ -76,8 +76,8 @@ fn validate(form: &SessionForm) -> Result<(i32, NaiveDate, Vec<String>), String>
         .ok()
         .filter(|n| *n > 0)
         .ok_or("期数须为正整数。")?;
-    let held_on = NaiveDate::parse_from_str(form.held_on.trim(), "%Y-%m-%d")
-        .map_err(|_| "日期须为 2026-09-28 这样的格式。")?;
+    let held_on = crate::time::parse_date(&form.held_on)
+        .ok_or("日期须为 2026-09-28 或 2026/09/28 这样的格式。")?;
     let held_on = crate::time::check_record_date(held_on, "日期")?;
     check_text("主题", &form.topic, 400, true)?;
     check_text("概要", &form.summary_md, MAX_BODY_BYTES, false)?;

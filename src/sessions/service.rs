@@ -92,6 +92,8 @@ pub struct SessionPage {
     pub commitments: Vec<CommitmentView>,
     /// The follow-up summary, counted from the current states of the items.
     pub summary: Tally,
+    /// The session's own text was corrected after publication (its history says how).
+    pub corrected: bool,
 }
 
 /// [`page`] read in one read transaction: one snapshot and one pooled connection.
@@ -177,8 +179,13 @@ pub async fn page<C: ConnectionTrait>(db: &C, number: i32) -> AppResult<SessionP
         .collect();
     let summary = tally(&items, &commitment_facts, &selection, crate::time::today());
 
+    let corrected =
+        !crate::versions::corrected(db, &[(crate::versions::TargetKind::Session, session.id)])
+            .await?
+            .is_empty();
     Ok(SessionPage {
         summary,
+        corrected,
 
         organisers: string_list(&session.organisers),
         media: serde_json::from_str(&session.media_links).unwrap_or_default(),

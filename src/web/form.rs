@@ -75,8 +75,8 @@ impl Fields {
     }
 
     pub fn date(&self, name: &str, label: &str) -> Result<NaiveDate, String> {
-        NaiveDate::parse_from_str(self.get(name).trim(), "%Y-%m-%d")
-            .map_err(|_| format!("{label}须为日期(如 2026-12-31)。"))
+        crate::time::parse_date(self.get(name))
+            .ok_or_else(|| format!("{label}须为日期(如 2026-12-31 或 2026/12/31)。"))
             .and_then(|date| crate::time::check_record_date(date, label))
     }
 

@@ -64,6 +64,7 @@ fn configure(env: &mut Environment<'static>) {
     env.add_filter("cn_date", cn_date);
     env.add_filter("cn_datetime", cn_datetime);
     env.add_filter("number", format_number);
+    env.add_filter("iso_datetime", iso_datetime);
     env.add_function(
         "label",
         |vocabulary: &str, value: &str| -> Result<String, Error> {
@@ -107,6 +108,20 @@ fn cn_datetime(value: &str, precision: Option<&str>) -> Result<String, Error> {
     Ok(format_datetime(at.with_timezone(&chrono::Utc), precision))
 }
 
+/// An RFC 3339 timestamp to whole seconds, for `<time datetime>` (HTML's valid date strings
+/// allow at most three fraction digits; the database keeps nine).
+fn iso_datetime(value: &str) -> Result<String, Error> {
+    let at = chrono::DateTime::parse_from_rfc3339(value).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidOperation,
+            format!("not a timestamp: {value}: {e}"),
+        )
+    })?;
+    Ok(at
+        .with_timezone(&chrono::Utc)
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+}
+
 /// 9777 → "9,777"; 93.5 → "93.5".
 fn format_number(value: f64) -> String {
     if value.fract() != 0.0 {
@@ -129,6 +144,15 @@ fn format_number(value: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn machine_readable_times_stop_at_whole_seconds() {
+        assert_eq!(
+            iso_datetime("2026-12-03T08:33:23.123456789+08:00").unwrap(),
+            "2026-12-03T00:33:23Z"
+        );
+        assert!(iso_datetime("yesterday").is_err());
+    }
 
     #[test]
     fn numbers_get_thousands_separators() {

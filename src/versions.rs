@@ -1,0 +1,379 @@
+//! Versions of published text. A change to text the public has already seen (a reply corrected,
+//! a commitment's target revised, a proposal's title fixed, a session's summary amended) is kept
+//! as a correction: who, when, why, and each field before and after. The history pages and the
+//! API read them back, with a character diff (Chinese has no word breaks to diff by).
+//!
+//! Below the capabilities: the corrections capability writes through [`record`], the proposal and
+//! session pages ask [`corrected`] for their "已修改" marks, and redaction rewrites the kept text
+//! with [`redact`] so that a hidden value does not survive in an old version.
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use entity::{correction_fields, corrections};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
+};
+use serde::Serialize;
+
+use crate::error::AppResult;
+
+crate::vocabulary! {
+    /// What a correction changed.
+    pub enum TargetKind {
+        Proposal = "proposal" => "建议",
+        Response = "response" => "答复",
+        Commitment = "commitment" => "承诺",
+        Session = "session" => "协商活动",
+    }
+}
+
+crate::vocabulary! {
+    /// The fields a correction may change, with the names the public pages use for them.
+    pub enum Field {
+        Title = "title" => "标题",
+        Body = "body_md" => "正文",
+        DocNumber = "doc_number" => "文号",
+        Description = "description" => "承诺内容",
+        TargetValue = "target_value" => "目标值",
+        TargetDate = "target_date" => "完成期限",
+        Topic = "topic" => "主题",
+        Summary = "summary_md" => "活动概要",
+    }
+}
+
+/// Longest reason kept (a reason is public: it is checked like any published text).
+pub const MAX_REASON_BYTES: usize = 2000;
+
+/// One field's text before and after.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub field: Field,
+    pub before: String,
+    pub after: String,
+}
+
+/// The fields whose text differs, in the order given.
+pub fn changed(fields: impl IntoIterator<Item = (Field, String, String)>) -> Vec<Change> {
+    fields
+        .into_iter()
+        .filter(|(_, before, after)| before != after)
+        .map(|(field, before, after)| Change {
+            field,
+            before,
+            after,
+        })
+        .collect()
+}
+
+/// A reason is required and published: no personal information, within limits.
+pub fn check_reason(reason: &str) -> Result<(), String> {
+    crate::web::form::check_text("修改原因", reason, MAX_REASON_BYTES, true)?;
+    crate::privacy::refuse_personal("修改原因", reason)
+}
+
+/// Who made a correction: their account, and how the public sees them (name and organisation
+/// as they were then: an account renamed later does not rewrite history).
+pub struct Editor {
+    pub user_id: i32,
+    pub label: String,
+}
+
+/// Keeps a correction of (`kind`, `id`); call inside the transaction that writes the new text.
+/// `changes` must not be empty (the caller tells the user "nothing changed" instead).
+pub async fn record<C: ConnectionTrait>(
+    db: &C,
+    kind: TargetKind,
+    id: i32,
+    editor: &Editor,
+    reason: &str,
+    changes: &[Change],
+) -> AppResult<i32> {
+    debug_assert!(!changes.is_empty(), "a correction without changes");
+    let correction_id = corrections::Entity::insert(corrections::ActiveModel {
+        target_kind: Set(kind.as_str().to_owned()),
+        target_id: Set(id),
+        reason: Set(reason.trim().to_owned()),
+        editor_user_id: Set(Some(editor.user_id)),
+        editor_label: Set(editor.label.clone()),
+        made_at: Set(Utc::now().fixed_offset()),
+        ..Default::default()
+    })
+    .exec(db)
+    .await?
+    .last_insert_id;
+    correction_fields::Entity::insert_many(changes.iter().map(|c| {
+        correction_fields::ActiveModel {
+            correction_id: Set(correction_id),
+            field: Set(c.field.as_str().to_owned()),
+            before: Set(c.before.clone()),
+            after: Set(c.after.clone()),
+            ..Default::default()
+        }
+    }))
+    .exec(db)
+    .await?;
+    Ok(correction_id)
+}
+
+fn any_of(targets: &[(TargetKind, i32)]) -> Condition {
+    let mut by_kind: HashMap<TargetKind, Vec<i32>> = HashMap::new();
+    for (kind, id) in targets {
+        by_kind.entry(*kind).or_default().push(*id);
+    }
+    by_kind
+        .into_iter()
+        .fold(Condition::any(), |any, (kind, ids)| {
+            any.add(
+                Condition::all()
+                    .add(corrections::Column::TargetKind.eq(kind.as_str()))
+                    .add(corrections::Column::TargetId.is_in(ids)),
+            )
+        })
+}
+
+/// Which of `targets` have been corrected (for the "已修改" marks), as "kind:id" keys.
+pub async fn corrected<C: ConnectionTrait>(
+    db: &C,
+    targets: &[(TargetKind, i32)],
+) -> AppResult<HashSet<String>> {
+    if targets.is_empty() {
+        return Ok(HashSet::new());
+    }
+    Ok(corrections::Entity::find()
+        .filter(any_of(targets))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| format!("{}:{}", c.target_kind, c.target_id))
+        .collect())
+}
+
+/// A run of text in a diff.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Segment {
+    /// "same", "removed" or "added".
+    pub op: &'static str,
+    pub text: String,
+}
+
+/// One field of a correction as the history shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FieldView {
+    pub field: Field,
+    pub label: &'static str,
+    pub before: String,
+    pub after: String,
+    pub diff: Vec<Segment>,
+}
+
+/// One correction as the history shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CorrectionView {
+    pub id: i32,
+    pub kind: TargetKind,
+    pub kind_label: &'static str,
+    pub target_id: i32,
+    pub reason: String,
+    pub editor: String,
+    pub made_at: DateTime<FixedOffset>,
+    pub fields: Vec<FieldView>,
+}
+
+/// The corrections of `targets`, oldest first.
+pub async fn history<C: ConnectionTrait>(
+    db: &C,
+    targets: &[(TargetKind, i32)],
+) -> AppResult<Vec<CorrectionView>> {
+    if targets.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = corrections::Entity::find()
+        .filter(any_of(targets))
+        .order_by_asc(corrections::Column::MadeAt)
+        .order_by_asc(corrections::Column::Id)
+        .find_with_related(correction_fields::Entity)
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(c, mut fields)| {
+            let kind = TargetKind::parse(&c.target_kind)?;
+            fields.sort_by_key(|f| f.id);
+            Some(CorrectionView {
+                id: c.id,
+                kind,
+                kind_label: kind.label(),
+                target_id: c.target_id,
+                reason: c.reason,
+                editor: c.editor_label,
+                made_at: c.made_at,
+                fields: fields
+                    .into_iter()
+                    .filter_map(|f| {
+                        let field = Field::parse(&f.field)?;
+                        Some(FieldView {
+                            field,
+                            label: field.label(),
+                            diff: diff(&f.before, &f.after),
+                            before: f.before,
+                            after: f.after,
+                        })
+                    })
+                    .collect(),
+            })
+        })
+        .collect())
+}
+
+/// Unchanged runs longer than this are shortened to their ends around "…".
+const CONTEXT_CHARS: usize = 40;
+
+/// What changed from `before` to `after`, character by character, in runs. A long unchanged run
+/// keeps [`CONTEXT_CHARS`] at each end; the full texts are beside the diff for whoever needs them.
+pub fn diff(before: &str, after: &str) -> Vec<Segment> {
+    use similar::{ChangeTag, TextDiff};
+    // A deadline bounds the work on two long, very different texts (the result is then coarser).
+    let diff = TextDiff::configure()
+        .timeout(Duration::from_millis(200))
+        .diff_chars(before, after);
+    let mut runs: Vec<Segment> = Vec::new();
+    for change in diff.iter_all_changes() {
+        let op = match change.tag() {
+            ChangeTag::Equal => "same",
+            ChangeTag::Delete => "removed",
+            ChangeTag::Insert => "added",
+        };
+        match runs.last_mut() {
+            Some(last) if last.op == op => last.text.push_str(change.value()),
+            _ => runs.push(Segment {
+                op,
+                text: change.value().to_owned(),
+            }),
+        }
+    }
+    let last = runs.len().saturating_sub(1);
+    for (i, run) in runs.iter_mut().enumerate() {
+        if run.op == "same" {
+            run.text = shorten(&run.text, i > 0, i < last);
+        }
+    }
+    runs
+}
+
+/// Keeps the ends of an unchanged run that touch a change (`lead` before one, `tail` after).
+fn shorten(text: &str, lead: bool, tail: bool) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let keep_head = if lead { CONTEXT_CHARS } else { 0 };
+    let keep_tail = if tail { CONTEXT_CHARS } else { 0 };
+    if chars.len() <= keep_head + keep_tail + 1 {
+        return text.to_owned();
+    }
+    let head: String = chars[..keep_head].iter().collect();
+    let tail_text: String = chars[chars.len() - keep_tail..].iter().collect();
+    format!("{head}…{tail_text}")
+}
+
+/// Replaces `value` with the redaction mark in the kept versions of `scope` (or of every
+/// target), so that a value hidden from the record is hidden from its history too. Call inside
+/// the redaction's transaction.
+pub async fn redact<C: ConnectionTrait>(
+    db: &C,
+    value: &str,
+    scope: Option<(TargetKind, i32)>,
+) -> AppResult<()> {
+    let mut query = correction_fields::Entity::find().filter(
+        Condition::any()
+            .add(correction_fields::Column::Before.contains(value))
+            .add(correction_fields::Column::After.contains(value)),
+    );
+    if let Some(target) = scope {
+        let ids: Vec<i32> = corrections::Entity::find()
+            .filter(any_of(&[target]))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        query = query.filter(correction_fields::Column::CorrectionId.is_in(ids));
+    }
+    for field in query.all(db).await? {
+        let before = field.before.replace(value, crate::privacy::REDACTED);
+        let after = field.after.replace(value, crate::privacy::REDACTED);
+        if before == field.before && after == field.after {
+            continue; // LIKE folds ASCII case; the replacement does not
+        }
+        correction_fields::Entity::update(correction_fields::ActiveModel {
+            id: Set(field.id),
+            before: Set(before),
+            after: Set(after),
+            ..Default::default()
+        })
+        .exec(db)
+        .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ops(segments: &[Segment]) -> Vec<(&str, &str)> {
+        segments.iter().map(|s| (s.op, s.text.as_str())).collect()
+    }
+
+    #[test]
+    fn a_changed_figure_reads_as_removed_and_added_characters() {
+        let d = diff("目标9500家", "目标9800家");
+        assert_eq!(
+            ops(&d),
+            [
+                ("same", "目标9"),
+                ("removed", "5"),
+                ("added", "8"),
+                ("same", "00家")
+            ]
+        );
+    }
+
+    #[test]
+    fn long_unchanged_text_keeps_only_the_context_around_a_change() {
+        let long = "一".repeat(500);
+        let d = diff(&format!("{long}旧{long}"), &format!("{long}新{long}"));
+        assert_eq!(d.len(), 4);
+        assert_eq!(d[0].text.chars().count(), CONTEXT_CHARS + 1);
+        assert!(d[0].text.starts_with('…'));
+        assert!(d[3].text.ends_with('…'));
+        assert_eq!(ops(&d)[1..3], [("removed", "旧"), ("added", "新")]);
+    }
+
+    #[test]
+    fn only_fields_that_differ_are_kept() {
+        let kept = changed([
+            (Field::Title, "甲".into(), "甲".into()),
+            (Field::Body, "乙".into(), "丙".into()),
+        ]);
+        assert_eq!(kept.len(), 1);
+        assert_eq!(kept[0].field, Field::Body);
+    }
+
+    #[test]
+    fn a_reason_is_required_and_may_not_carry_personal_information() {
+        assert!(check_reason("  ").is_err());
+        assert!(check_reason("联系人电话13912345678").is_err());
+        assert!(check_reason("原文数字录入有误").is_ok());
+    }
+
+    proptest::proptest! {
+        /// Whatever the texts, the diff's removed and same runs rebuild the text before and its
+        /// added and same runs the text after (when nothing was shortened).
+        #[test]
+        fn a_diff_rebuilds_both_texts(before in "[甲乙丙a-c1-3 ]{0,30}", after in "[甲乙丙a-c1-3 ]{0,30}") {
+            let d = diff(&before, &after);
+            let side = |skip: &str| d.iter().filter(|s| s.op != skip).map(|s| s.text.as_str()).collect::<String>();
+            proptest::prop_assert_eq!(side("added"), before);
+            proptest::prop_assert_eq!(side("removed"), after);
+        }
+    }
+}
