@@ -366,6 +366,21 @@ pub async fn probe_write(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> 
 }
 
 /// Decodes a JSON array of strings stored in a text column; bad data shows as no items.
+/// `LIKE` pattern for "contains `value`" literally: its wildcards escaped (with `ESCAPE '\'`),
+/// so user-written text never acts as a pattern.
+pub fn contains_literal(value: &str) -> sea_orm::sea_query::LikeExpr {
+    let mut pattern = String::with_capacity(value.len() + 2);
+    pattern.push('%');
+    for c in value.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')
+}
+
 pub fn string_list(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
 }

@@ -17,6 +17,7 @@ pub mod db;
 pub mod directory;
 pub mod documents;
 pub mod error;
+pub mod files;
 pub mod followup;
 pub mod home;
 pub mod keys;

@@ -180,10 +180,41 @@ pub struct CorrectionView {
     pub fields: Vec<FieldView>,
 }
 
-/// The corrections of `targets`, oldest first.
+/// The targets a proposal's history shows: the proposal, its published replies and its
+/// commitments.
+pub async fn shown_with_proposal<C: ConnectionTrait>(
+    db: &C,
+    proposal_id: i32,
+) -> Result<Vec<(TargetKind, i32)>, sea_orm::DbErr> {
+    use entity::{commitments, response_proposals, responses};
+    let mut targets = vec![(TargetKind::Proposal, proposal_id)];
+    let replies: Vec<i32> = responses::Entity::find()
+        .inner_join(response_proposals::Entity)
+        .filter(response_proposals::Column::ProposalId.eq(proposal_id))
+        .filter(responses::Column::Published.eq(true))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
+    targets.extend(replies.into_iter().map(|id| (TargetKind::Response, id)));
+    let promised: Vec<i32> = commitments::Entity::find()
+        .filter(commitments::Column::ProposalId.eq(proposal_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    targets.extend(promised.into_iter().map(|id| (TargetKind::Commitment, id)));
+    Ok(targets)
+}
+
+/// The corrections of `targets`, oldest first; with `diffs`, each field's diff (the pages show
+/// it; the API gives the texts and leaves diffing to its reader).
 pub async fn history<C: ConnectionTrait>(
     db: &C,
     targets: &[(TargetKind, i32)],
+    diffs: bool,
 ) -> AppResult<Vec<CorrectionView>> {
     if targets.is_empty() {
         return Ok(Vec::new());
@@ -215,7 +246,11 @@ pub async fn history<C: ConnectionTrait>(
                         Some(FieldView {
                             field,
                             label: field.label(),
-                            diff: diff(&f.before, &f.after),
+                            diff: if diffs {
+                                diff(&f.before, &f.after)
+                            } else {
+                                Vec::new()
+                            },
                             before: f.before,
                             after: f.after,
                         })
@@ -226,6 +261,9 @@ pub async fn history<C: ConnectionTrait>(
         .collect())
 }
 
+/// Texts longer than this are diffed by line rather than by character.
+const LONG_TEXT_BYTES: usize = 20 * 1024;
+
 /// Unchanged runs longer than this are shortened to their ends around "…".
 const CONTEXT_CHARS: usize = 40;
 
@@ -233,10 +271,15 @@ const CONTEXT_CHARS: usize = 40;
 /// keeps [`CONTEXT_CHARS`] at each end; the full texts are beside the diff for whoever needs them.
 pub fn diff(before: &str, after: &str) -> Vec<Segment> {
     use similar::{ChangeTag, TextDiff};
-    // A deadline bounds the work on two long, very different texts (the result is then coarser).
-    let diff = TextDiff::configure()
-        .timeout(Duration::from_millis(200))
-        .diff_chars(before, after);
+    // A deadline bounds the work on two long, very different texts (the result is then coarser);
+    // long texts are compared line by line, which costs far less than character by character.
+    let mut config = TextDiff::configure();
+    config.timeout(Duration::from_millis(50));
+    let diff = if before.len().max(after.len()) > LONG_TEXT_BYTES {
+        config.diff_lines(before, after)
+    } else {
+        config.diff_chars(before, after)
+    };
     let mut runs: Vec<Segment> = Vec::new();
     for change in diff.iter_all_changes() {
         let op = match change.tag() {
@@ -264,6 +307,9 @@ pub fn diff(before: &str, after: &str) -> Vec<Segment> {
 /// Keeps the ends of an unchanged run that touch a change (`lead` before one, `tail` after).
 fn shorten(text: &str, lead: bool, tail: bool) -> String {
     let chars: Vec<char> = text.chars().collect();
+    if !lead && !tail {
+        return text.to_owned(); // nothing changed around it (texts made equal by a redaction)
+    }
     let keep_head = if lead { CONTEXT_CHARS } else { 0 };
     let keep_tail = if tail { CONTEXT_CHARS } else { 0 };
     if chars.len() <= keep_head + keep_tail + 1 {
@@ -275,31 +321,50 @@ fn shorten(text: &str, lead: bool, tail: bool) -> String {
 }
 
 /// Replaces `value` with the redaction mark in the kept versions of `scope` (or of every
-/// target), so that a value hidden from the record is hidden from its history too. Call inside
-/// the redaction's transaction.
+/// target) — texts before and after, and the reasons — so that a value hidden from the record is
+/// hidden from its history too. Returns how many rows changed. Call inside the redaction's
+/// transaction.
 pub async fn redact<C: ConnectionTrait>(
     db: &C,
     value: &str,
-    scope: Option<(TargetKind, i32)>,
-) -> AppResult<()> {
-    let mut query = correction_fields::Entity::find().filter(
-        Condition::any()
-            .add(correction_fields::Column::Before.contains(value))
-            .add(correction_fields::Column::After.contains(value)),
-    );
-    if let Some(target) = scope {
-        let ids: Vec<i32> = corrections::Entity::find()
-            .filter(any_of(&[target]))
-            .all(db)
-            .await?
-            .into_iter()
-            .map(|c| c.id)
-            .collect();
-        query = query.filter(correction_fields::Column::CorrectionId.is_in(ids));
+    scope: Option<&[(TargetKind, i32)]>,
+) -> AppResult<usize> {
+    let mut kept = corrections::Entity::find();
+    if let Some(targets) = scope {
+        if targets.is_empty() {
+            return Ok(0);
+        }
+        kept = kept.filter(any_of(targets));
     }
-    for field in query.all(db).await? {
-        let before = field.before.replace(value, crate::privacy::REDACTED);
-        let after = field.after.replace(value, crate::privacy::REDACTED);
+    let kept = kept.all(db).await?;
+    let ids: Vec<i32> = kept.iter().map(|c| c.id).collect();
+    let hide = |text: &str| text.replace(value, crate::privacy::REDACTED);
+    let mut changed = 0;
+    for correction in kept.into_iter().filter(|c| c.reason.contains(value)) {
+        corrections::Entity::update(corrections::ActiveModel {
+            id: Set(correction.id),
+            reason: Set(hide(&correction.reason)),
+            ..Default::default()
+        })
+        .exec(db)
+        .await?;
+        changed += 1;
+    }
+    if ids.is_empty() {
+        return Ok(changed);
+    }
+    let pattern = || crate::db::contains_literal(value);
+    let fields = correction_fields::Entity::find()
+        .filter(correction_fields::Column::CorrectionId.is_in(ids))
+        .filter(
+            Condition::any()
+                .add(correction_fields::Column::Before.like(pattern()))
+                .add(correction_fields::Column::After.like(pattern())),
+        )
+        .all(db)
+        .await?;
+    for field in fields {
+        let (before, after) = (hide(&field.before), hide(&field.after));
         if before == field.before && after == field.after {
             continue; // LIKE folds ASCII case; the replacement does not
         }
@@ -311,8 +376,9 @@ pub async fn redact<C: ConnectionTrait>(
         })
         .exec(db)
         .await?;
+        changed += 1;
     }
-    Ok(())
+    Ok(changed)
 }
 
 #[cfg(test)]

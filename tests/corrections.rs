@@ -2,7 +2,7 @@
 //! who changed it, when and why, shown in public as "已修改" with the change, and in the API.
 mod common;
 
-use common::{cast, spawn_app, TestApp};
+use common::{cast, input_value, spawn_app, TestApp, UserClient};
 use entity::{
     commitments, correction_fields, corrections, proposals, response_proposals, responses,
 };
@@ -29,6 +29,37 @@ async fn kjj_reply(app: &TestApp) -> (responses::Model, String) {
         .unwrap()
         .expect("it answers a public proposal");
     (reply, proposal.code)
+}
+
+/// Opens the correction form (as a browser does, taking its `base`) and posts `fields` with it.
+async fn correct(
+    client: &UserClient,
+    form: &str,
+    fields: &[(&str, &str)],
+) -> (u16, String, Option<String>) {
+    let (status, page) = client.get(form).await;
+    assert_eq!(status, 200, "{} cannot open {form}", client.username);
+    let base = input_value(&page, "base").expect("the form carries its base");
+    let mut all = vec![("base", base.as_str())];
+    all.extend_from_slice(fields);
+    client.post(form, &all).await
+}
+
+async fn secretariat_actor(app: &TestApp) -> tingshang::accounts::Actor {
+    let mishu = entity::users::Entity::find()
+        .filter(entity::users::Column::Username.eq("mishu"))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    tingshang::accounts::Actor {
+        user_id: mishu.id,
+        username: "mishu".into(),
+        display_name: "秘书处".into(),
+        role: tingshang::accounts::Role::Secretariat,
+        person_id: None,
+        agency_id: None,
+    }
 }
 
 async fn body_of(app: &TestApp, id: i32) -> String {
@@ -64,29 +95,23 @@ async fn a_corrected_reply_keeps_its_first_version_and_says_so_in_public() {
     assert_eq!(body_of(&app, reply.id).await, before);
 
     // Refused without a change, without a reason, or with a reason naming a person's phone.
-    let (status, page, _) = c
-        .kjj
-        .post(&form, &[("body_md", &before), ("reason", "核对")])
-        .await;
+    let (status, page, _) =
+        correct(&c.kjj, &form, &[("body_md", &before), ("reason", "核对")]).await;
     assert_eq!(status, 400);
     assert!(page.contains("没有需要更正"), "{page}");
-    let (status, page, _) = c
-        .kjj
-        .post(&form, &[("body_md", &after), ("reason", " ")])
-        .await;
+    let (status, page, _) = correct(&c.kjj, &form, &[("body_md", &after), ("reason", " ")]).await;
     assert_eq!(status, 400);
     assert!(page.contains("修改原因不能为空"), "{page}");
     assert!(
         page.contains("相关数据以市统计局公布为准"),
         "the typed text is kept"
     );
-    let (status, _, _) = c
-        .kjj
-        .post(
-            &form,
-            &[("body_md", &after), ("reason", "经办人电话13912345678")],
-        )
-        .await;
+    let (status, _, _) = correct(
+        &c.kjj,
+        &form,
+        &[("body_md", &after), ("reason", "经办人电话13912345678")],
+    )
+    .await;
     assert_eq!(status, 400);
     assert_eq!(body_of(&app, reply.id).await, before, "nothing was written");
     assert_eq!(
@@ -99,10 +124,8 @@ async fn a_corrected_reply_keeps_its_first_version_and_says_so_in_public() {
     );
 
     let reason = "补充数据口径说明";
-    let (status, _, location) = c
-        .kjj
-        .post(&form, &[("body_md", &after), ("reason", reason)])
-        .await;
+    let (status, _, location) =
+        correct(&c.kjj, &form, &[("body_md", &after), ("reason", reason)]).await;
     assert_eq!(status, 303);
     let history = format!("/proposals/{code}/history");
     assert_eq!(location.as_deref(), Some(history.as_str()));
@@ -151,6 +174,12 @@ async fn a_corrected_reply_keeps_its_first_version_and_says_so_in_public() {
     assert_eq!(item["fields"][0]["field"], "body_md");
     assert_eq!(item["fields"][0]["before"], before.as_str());
     assert_eq!(item["fields"][0]["after"], after.as_str());
+    let (_, detail) = app.json(&format!("/api/v1/proposals/{code}")).await;
+    assert_eq!(detail["corrected"], true);
+    assert_eq!(
+        detail["history_url"],
+        format!("/api/v1/proposals/{code}/history")
+    );
     let (_, later) = app
         .json(&format!(
             "/api/v1/proposals/{code}/history?updated_since=2999-01-01T00:00:00Z"
@@ -192,21 +221,24 @@ async fn a_revised_target_shows_the_old_and_new_figures_and_only_its_agency_may_
     };
     assert_eq!(other.get(&form).await.0, 403, "another agency's commitment");
 
-    let (status, page, _) = owning
-        .post(&form, &[("target_value", "九千"), ("reason", "笔误")])
-        .await;
+    let (status, page, _) = correct(
+        owning,
+        &form,
+        &[("target_value", "九千"), ("reason", "笔误")],
+    )
+    .await;
     assert_eq!(status, 400);
     assert!(page.contains("目标值须为"), "{page}");
-    let (status, _, _) = owning
-        .post(
-            &form,
-            &[
-                ("target_value", "9800"),
-                ("target_date", "2024/12/31"),
-                ("reason", "按2024年工作方案修订目标"),
-            ],
-        )
-        .await;
+    let (status, _, _) = correct(
+        owning,
+        &form,
+        &[
+            ("target_value", "9800"),
+            ("target_date", "2024/12/31"),
+            ("reason", "按2024年工作方案修订目标"),
+        ],
+    )
+    .await;
     assert_eq!(status, 303);
     let now = commitments::Entity::find_by_id(target.id)
         .one(app.db())
@@ -253,10 +285,12 @@ async fn the_secretariat_fixes_a_title_and_search_finds_the_new_one() {
         "nor do members, once published"
     );
     let title = format!("{}(勘误版甲乙丙)", p.title);
-    let (status, _, _) = c
-        .secretariat
-        .post(&form, &[("title", &title), ("reason", "标题漏字")])
-        .await;
+    let (status, _, _) = correct(
+        &c.secretariat,
+        &form,
+        &[("title", &title), ("reason", "标题漏字")],
+    )
+    .await;
     assert_eq!(status, 303);
     let now = proposals::Entity::find_by_id(p.id)
         .one(app.db())
@@ -312,13 +346,12 @@ async fn a_session_summary_is_corrected_only_by_the_secretariat() {
     assert_eq!(c.kjj.get(&form).await.0, 403);
     assert_eq!(c.member.get(&form).await.0, 403);
     let summary = format!("{}\n\n更正:活动地点以报道为准。", session.summary_md);
-    let (status, _, location) = c
-        .secretariat
-        .post(
-            &form,
-            &[("summary_md", &summary), ("reason", "补充活动地点说明")],
-        )
-        .await;
+    let (status, _, location) = correct(
+        &c.secretariat,
+        &form,
+        &[("summary_md", &summary), ("reason", "补充活动地点说明")],
+    )
+    .await;
     assert_eq!(status, 303);
     assert_eq!(location.as_deref(), Some("/sessions/27/history"));
     let page = app.page("/sessions/27").await;
@@ -337,46 +370,31 @@ async fn a_value_redacted_later_is_hidden_in_the_kept_versions_too() {
     let (reply, code) = kjj_reply(&app).await;
     // A name that is not personal information to the detector, later judged private.
     let secret = "甄小明同志";
-    let (status, _, _) = c
-        .kjj
-        .post(
-            &format!("/corrections/response/{}", reply.id),
-            &[
-                ("body_md", &format!("{}\n\n联系人:{secret}", reply.body_md)),
-                ("reason", "补充联系人"),
-            ],
-        )
-        .await;
+    let (status, _, _) = correct(
+        &c.kjj,
+        &format!("/corrections/response/{}", reply.id),
+        &[
+            ("body_md", &format!("{}\n\n联系人:{secret}", reply.body_md)),
+            ("reason", "补充联系人"),
+        ],
+    )
+    .await;
     assert_eq!(status, 303);
-    let (status, _, _) = c
-        .kjj
-        .post(
-            &format!("/corrections/response/{}", reply.id),
-            &[("body_md", &reply.body_md), ("reason", "撤回联系人")],
-        )
-        .await;
+    let (status, _, _) = correct(
+        &c.kjj,
+        &format!("/corrections/response/{}", reply.id),
+        &[("body_md", &reply.body_md), ("reason", "撤回联系人")],
+    )
+    .await;
     assert_eq!(status, 303);
     assert!(app
         .page(&format!("/proposals/{code}/history"))
         .await
         .contains(secret));
 
-    let mishu = entity::users::Entity::find()
-        .filter(entity::users::Column::Username.eq("mishu"))
-        .one(app.db())
-        .await
-        .unwrap()
-        .unwrap();
     let rule = tingshang::redaction::service::request(
         app.db(),
-        &tingshang::accounts::Actor {
-            user_id: mishu.id,
-            username: "mishu".into(),
-            display_name: "秘书处".into(),
-            role: tingshang::accounts::Role::Secretariat,
-            person_id: None,
-            agency_id: None,
-        },
+        &secretariat_actor(&app).await,
         secret,
         None,
         "当事人要求隐去姓名",
@@ -390,4 +408,119 @@ async fn a_value_redacted_later_is_hidden_in_the_kept_versions_too() {
         "the history keeps no redacted value"
     );
     assert!(shown.contains(tingshang::privacy::REDACTED));
+}
+
+#[tokio::test]
+async fn a_correction_made_meanwhile_is_not_overwritten() {
+    let app = spawn_app().await;
+    let c = cast(&app).await;
+    let (reply, _) = kjj_reply(&app).await;
+    let form = format!("/corrections/response/{}", reply.id);
+    let (_, stale) = c.kjj.get(&form).await;
+    let stale_base = input_value(&stale, "base").unwrap();
+    let first = format!("{}\n\n秘书处补注。", reply.body_md);
+    let (status, _, _) = correct(
+        &c.secretariat,
+        &form,
+        &[("body_md", &first), ("reason", "补注")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    let (status, page, _) = c
+        .kjj
+        .post(
+            &form,
+            &[
+                ("base", &stale_base),
+                ("body_md", "覆盖"),
+                ("reason", "覆盖"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("已被他人更正"), "{page}");
+    assert!(
+        page.contains("秘书处补注"),
+        "the form shows the current text"
+    );
+    assert_eq!(body_of(&app, reply.id).await, first);
+    assert_eq!(
+        corrections::Entity::find()
+            .all(app.db())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_browsers_line_breaks_are_not_a_change() {
+    let app = spawn_app().await;
+    let c = cast(&app).await;
+    let (reply, _) = kjj_reply(&app).await;
+    let form = format!("/corrections/response/{}", reply.id);
+    let body = format!("{}\n\n第二段。", reply.body_md);
+    let (status, _, _) =
+        correct(&c.kjj, &form, &[("body_md", &body), ("reason", "补第二段")]).await;
+    assert_eq!(status, 303);
+    // The same text as a browser sends it (CRLF), and a document number added.
+    let crlf = body.replace('\n', "\r\n");
+    let (status, _, _) = correct(
+        &c.kjj,
+        &form,
+        &[
+            ("body_md", &crlf),
+            ("doc_number", "青科函〔2024〕12号"),
+            ("reason", "补文号"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(body_of(&app, reply.id).await, body, "no CR stored");
+    let last = corrections::Entity::find()
+        .order_by_desc(corrections::Column::Id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let fields = correction_fields::Entity::find()
+        .filter(correction_fields::Column::CorrectionId.eq(last.id))
+        .all(app.db())
+        .await
+        .unwrap();
+    assert_eq!(fields.len(), 1, "only the document number changed");
+    assert_eq!(fields[0].field, "doc_number");
+}
+
+#[tokio::test]
+async fn a_correction_cannot_bring_back_a_hidden_value() {
+    let app = spawn_app().await;
+    let c = cast(&app).await;
+    let (reply, code) = kjj_reply(&app).await;
+    let secret = "甄小明同志";
+    tingshang::redaction::service::request(
+        app.db(),
+        &secretariat_actor(&app).await,
+        secret,
+        None,
+        "当事人要求隐去姓名",
+        false,
+    )
+    .await
+    .unwrap();
+    let form = format!("/corrections/response/{}", reply.id);
+    let body = format!("{}\n\n联系人:{secret}", reply.body_md);
+    let (status, _, _) = correct(
+        &c.kjj,
+        &form,
+        &[("body_md", &body), ("reason", "补充联系人")],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert!(!body_of(&app, reply.id).await.contains(secret));
+    let history = app.page(&format!("/proposals/{code}/history")).await;
+    assert!(!history.contains(secret), "nor in the version kept");
+    let (_, json) = app.json(&format!("/api/v1/proposals/{code}/history")).await;
+    assert!(!json.to_string().contains(secret));
 }

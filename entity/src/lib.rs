@@ -5,6 +5,8 @@ pub mod prelude;
 pub mod agencies;
 pub mod api_tokens;
 pub mod assignments;
+pub mod attachment_pages;
+pub mod attachments;
 pub mod audit_log;
 pub mod calendar_days;
 pub mod callers;

@@ -20,6 +20,7 @@ mod m20261202_000016_idempotency_keys;
 mod m20261202_000017_intake_receipts;
 mod m20261202_000018_mail;
 mod m20261203_000019_corrections;
+mod m20261203_000020_attachments;
 
 pub struct Migrator;
 
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000017_intake_receipts::Migration),
             Box::new(m20261202_000018_mail::Migration),
             Box::new(m20261203_000019_corrections::Migration),
+            Box::new(m20261203_000020_attachments::Migration),
         ]
     }
 }

@@ -244,6 +244,8 @@ pub async fn proposal(
     let p = page.proposal;
     Ok(Json(ProposalDetail {
         url: crate::web::paths::proposal(&p.code),
+        corrected: !page.corrected.is_empty(),
+        history_url: format!("/api/v1/proposals/{}/history", p.code),
         status: page.status.value.to_owned(),
         status_label: page.status.label.to_owned(),
         channel: p.channel,
@@ -493,7 +495,7 @@ pub async fn proposal_history(
     if !crate::proposals::service::is_plausible_code(&code) {
         return Err(AppError::NotFound);
     }
-    let history = crate::corrections::service::proposal_history(&state.db, &code).await?;
+    let history = crate::corrections::service::proposal_history(&state.db, &code, false).await?;
     history_page(history, &page, &uri)
 }
 
@@ -510,6 +512,6 @@ pub async fn session_history(
     Params(page): Params<PageParams>,
 ) -> AppResult<Response> {
     let history =
-        crate::corrections::service::session_history(&state.db, parse_id(&number)?).await?;
+        crate::corrections::service::session_history(&state.db, parse_id(&number)?, false).await?;
     history_page(history, &page, &uri)
 }

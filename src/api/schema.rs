@@ -272,6 +272,10 @@ pub struct ProposalDetail {
     pub commitments: Vec<Commitment>,
     pub timeline: Vec<Event>,
     pub url: String,
+    /// Something shown here (the proposal, a reply, a commitment) was corrected after
+    /// publication; `history_url` lists every correction with the text before and after.
+    pub corrected: bool,
+    pub history_url: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

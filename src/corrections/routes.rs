@@ -93,6 +93,7 @@ async fn submit(
     let submitted = Submitted {
         values: values.iter().map(|(f, v)| (*f, v.as_str())).collect(),
         reason,
+        base: fields.get("base"),
     };
     match service::correct(&state.db, &session.actor, kind, id, &submitted, &ip).await? {
         Ok(history) => {
@@ -100,11 +101,18 @@ async fn submit(
             Ok(Redirect::to(&history).into_response())
         }
         Err(refused) => {
+            let conflict = matches!(refused, Refused::Conflict);
             let item = service::editable(&state.db, &session.actor, kind, id).await?;
             let message = match refused {
                 Refused::Invalid(message) => message,
                 Refused::Unchanged => "内容与已公开的版本相同,没有需要更正的地方。".to_owned(),
+                Refused::Conflict => {
+                    "打开表单后,这项内容已被他人更正。下面是最新的内容,请在此基础上重新修改。"
+                        .to_owned()
+                }
             };
+            // After a conflict the form shows the current text, not the stale one typed.
+            let values = if conflict { HashMap::new() } else { values };
             page(
                 &state,
                 &session.csrf_token,
@@ -125,7 +133,7 @@ async fn proposal_history(
     if code.len() > 64 || !code.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
         return Err(AppError::NotFound);
     }
-    let history = service::proposal_history(&state.db, &code).await?;
+    let history = service::proposal_history(&state.db, &code, true).await?;
     state.render("corrections/history.html", context! { history })
 }
 
@@ -133,6 +141,6 @@ async fn session_history(
     State(state): State<AppState>,
     Path(number): Path<String>,
 ) -> AppResult<Html<String>> {
-    let history = service::session_history(&state.db, parse_id(&number)?).await?;
+    let history = service::session_history(&state.db, parse_id(&number)?, true).await?;
     state.render("corrections/history.html", context! { history })
 }

@@ -2,7 +2,7 @@
 //! published text, and writing it with its version (`versions::record`) in one transaction.
 use std::collections::HashMap;
 
-use chrono::{NaiveDate, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
 use entity::{commitments, proposals, response_proposals, responses, sessions};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter};
@@ -38,6 +38,14 @@ pub struct Editable {
     pub page_url: String,
     pub history_url: String,
     pub fields: Vec<Editing>,
+    /// When the item last changed, as the form read it: a correction based on an older state is
+    /// refused rather than silently overwriting the correction made in between.
+    pub base: String,
+    #[serde(skip)]
+    updated_at: DateTime<FixedOffset>,
+    /// Private names the text must not show (the callers' of the proposals it belongs to).
+    #[serde(skip)]
+    private_names: Vec<String>,
     /// The proposals and sessions whose pages and search documents show the item.
     #[serde(skip)]
     shown_by: Vec<(&'static str, i32)>,
@@ -93,6 +101,9 @@ pub async fn editable<C: ConnectionTrait>(
                     editing(Field::Title, p.title, false, None),
                     editing(Field::Body, p.body_md, true, Some("Markdown 格式")),
                 ],
+                base: p.updated_at.to_rfc3339(),
+                updated_at: p.updated_at,
+                private_names: caller_names(db, &[p.id]).await?,
                 shown_by: vec![(PROPOSAL, p.id)],
             })
         }
@@ -121,6 +132,13 @@ pub async fn editable<C: ConnectionTrait>(
                         None,
                     ),
                 ],
+                base: r.updated_at.to_rfc3339(),
+                updated_at: r.updated_at,
+                private_names: caller_names(
+                    db,
+                    &answered.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+                )
+                .await?,
                 shown_by: answered.iter().map(|(id, _)| (PROPOSAL, *id)).collect(),
             })
         }
@@ -166,6 +184,9 @@ pub async fn editable<C: ConnectionTrait>(
                         Some("如 2027-12-31,可留空"),
                     ),
                 ],
+                base: c.updated_at.to_rfc3339(),
+                updated_at: c.updated_at,
+                private_names: caller_names(db, &[proposal.id]).await?,
                 shown_by: vec![(PROPOSAL, proposal.id)],
             })
         }
@@ -197,10 +218,24 @@ pub async fn editable<C: ConnectionTrait>(
                     editing(Field::Topic, s.topic, false, None),
                     editing(Field::Summary, s.summary_md, true, Some("Markdown 格式")),
                 ],
+                base: s.updated_at.to_rfc3339(),
+                updated_at: s.updated_at,
+                private_names: Vec::new(),
                 shown_by,
             })
         }
     }
+}
+
+/// The callers' names recorded for these proposals (private: a correction may not publish them).
+async fn caller_names<C: ConnectionTrait>(db: &C, proposal_ids: &[i32]) -> AppResult<Vec<String>> {
+    Ok(entity::callers::Entity::find()
+        .filter(entity::callers::Column::ProposalId.is_in(proposal_ids.iter().copied()))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|c| c.name)
+        .collect())
 }
 
 /// The public proposals a response answers: (id, code), by code.
@@ -221,8 +256,10 @@ async fn answered_public<C: ConnectionTrait>(
     Ok(answered)
 }
 
-/// Checks one submitted field; returns the text to store.
-fn check_field(field: Field, value: &str) -> Result<String, String> {
+/// Checks one submitted field; returns the text to store. Browsers send line breaks as CRLF;
+/// the record keeps LF, so an untouched textarea compares equal to what is stored.
+fn check_field(field: Field, value: &str, private_names: &[String]) -> Result<String, String> {
+    let value = &value.replace("\r\n", "\n");
     let label = field.label();
     let text = match field {
         Field::Title | Field::Topic => {
@@ -264,6 +301,12 @@ fn check_field(field: Field, value: &str) -> Result<String, String> {
         }
     };
     crate::privacy::refuse_personal(label, &text)?;
+    let names: Vec<&str> = private_names.iter().map(String::as_str).collect();
+    if !crate::privacy::detect(&text, &names).is_empty() {
+        return Err(format!(
+            "{label}中含有来件人的姓名等个人信息,公开记录不收录,请删去后再提交。"
+        ));
+    }
     Ok(text)
 }
 
@@ -271,6 +314,8 @@ fn check_field(field: Field, value: &str) -> Result<String, String> {
 pub struct Submitted<'a> {
     pub values: HashMap<Field, &'a str>,
     pub reason: &'a str,
+    /// The `base` the form was shown with.
+    pub base: &'a str,
 }
 
 /// Why a correction was not made, for the form shown again.
@@ -280,6 +325,9 @@ pub enum Refused {
     Invalid(String),
     /// Nothing differs from what is published.
     Unchanged,
+    /// The item changed after the form was opened (another correction): shown again with the
+    /// current text.
+    Conflict,
 }
 
 /// Corrects the item: checks every field and the reason, writes the new text, keeps the
@@ -295,13 +343,16 @@ pub async fn correct(
 ) -> AppResult<Result<String, Refused>> {
     let txn = crate::db::begin_write(db).await?;
     let item = editable(&txn, actor, kind, id).await?;
+    if submitted.base != item.base {
+        return Ok(Err(Refused::Conflict));
+    }
     let mut fields = Vec::new();
     for current in &item.fields {
         // A field left out of the submission keeps its text.
         let Some(value) = submitted.values.get(&current.field) else {
             continue;
         };
-        match check_field(current.field, value) {
+        match check_field(current.field, value, &item.private_names) {
             Ok(new) => fields.push((current.field, current.value.clone(), new)),
             Err(message) => return Ok(Err(Refused::Invalid(message))),
         }
@@ -313,12 +364,24 @@ pub async fn correct(
     if let Err(message) = versions::check_reason(submitted.reason) {
         return Ok(Err(Refused::Invalid(message)));
     }
-    write(&txn, kind, id, &changes).await?;
+    if !write(&txn, kind, id, item.updated_at, &changes).await? {
+        return Ok(Err(Refused::Conflict));
+    }
     let editor = versions::Editor {
         user_id: actor.user_id,
         label: editor_label(&txn, actor).await?,
     };
     versions::record(&txn, kind, id, &editor, submitted.reason, &changes).await?;
+    // A value hidden from the record (a standing rule, or one made for this item) stays hidden
+    // in the corrected text and in the version just kept.
+    let redactable = match kind {
+        TargetKind::Proposal => Some(crate::privacy::store::ItemKind::Proposal),
+        TargetKind::Response => Some(crate::privacy::store::ItemKind::Response),
+        TargetKind::Commitment | TargetKind::Session => None,
+    };
+    if let Some(item_kind) = redactable {
+        crate::redaction::service::apply_rules_to(&txn, item_kind, id).await?;
+    }
     for (document_kind, document_id) in &item.shown_by {
         crate::search::outbox::enqueue(&txn, document_kind, *document_id).await?;
     }
@@ -351,17 +414,19 @@ async fn editor_label<C: ConnectionTrait>(db: &C, actor: &Actor) -> AppResult<St
     Ok(format!("{organisation} {}", actor.display_name))
 }
 
-/// Writes the new values of `changes` into the item's row (and bumps what tracks its edits).
+/// Writes the new values of `changes` into the item's row (and bumps what tracks its edits), if
+/// the row is still as it was read (`read_at`, its `updated_at`); false when it changed since.
 async fn write<C: ConnectionTrait>(
     db: &C,
     kind: TargetKind,
     id: i32,
+    read_at: DateTime<FixedOffset>,
     changes: &[Change],
-) -> AppResult<()> {
+) -> AppResult<bool> {
     let now = Utc::now().fixed_offset();
     let text = |c: &Change| Expr::value(c.after.clone());
     let optional = |c: &Change| Expr::value((!c.after.is_empty()).then(|| c.after.clone()));
-    match kind {
+    let result = match kind {
         TargetKind::Proposal => {
             let mut update = proposals::Entity::update_many()
                 .col_expr(proposals::Column::UpdatedAt, Expr::value(now))
@@ -377,7 +442,11 @@ async fn write<C: ConnectionTrait>(
                     _ => update,
                 };
             }
-            update.filter(proposals::Column::Id.eq(id)).exec(db).await?;
+            update
+                .filter(proposals::Column::Id.eq(id))
+                .filter(proposals::Column::UpdatedAt.eq(read_at))
+                .exec(db)
+                .await?
         }
         TargetKind::Response => {
             let mut update = responses::Entity::update_many()
@@ -389,7 +458,11 @@ async fn write<C: ConnectionTrait>(
                     _ => update,
                 };
             }
-            update.filter(responses::Column::Id.eq(id)).exec(db).await?;
+            update
+                .filter(responses::Column::Id.eq(id))
+                .filter(responses::Column::UpdatedAt.eq(read_at))
+                .exec(db)
+                .await?
         }
         TargetKind::Commitment => {
             let mut update = commitments::Entity::update_many()
@@ -415,8 +488,9 @@ async fn write<C: ConnectionTrait>(
             }
             update
                 .filter(commitments::Column::Id.eq(id))
+                .filter(commitments::Column::UpdatedAt.eq(read_at))
                 .exec(db)
-                .await?;
+                .await?
         }
         TargetKind::Session => {
             let mut update = sessions::Entity::update_many()
@@ -428,32 +502,14 @@ async fn write<C: ConnectionTrait>(
                     _ => update,
                 };
             }
-            update.filter(sessions::Column::Id.eq(id)).exec(db).await?;
+            update
+                .filter(sessions::Column::Id.eq(id))
+                .filter(sessions::Column::UpdatedAt.eq(read_at))
+                .exec(db)
+                .await?
         }
-    }
-    Ok(())
-}
-
-/// The targets whose corrections a proposal's history shows: the proposal, its published
-/// replies and its commitments.
-pub async fn targets_of_proposal<C: ConnectionTrait>(
-    db: &C,
-    proposal_id: i32,
-) -> AppResult<Vec<(TargetKind, i32)>> {
-    let mut targets = vec![(TargetKind::Proposal, proposal_id)];
-    let replies = responses::Entity::find()
-        .inner_join(response_proposals::Entity)
-        .filter(response_proposals::Column::ProposalId.eq(proposal_id))
-        .filter(responses::Column::Published.eq(true))
-        .all(db)
-        .await?;
-    targets.extend(replies.into_iter().map(|r| (TargetKind::Response, r.id)));
-    let promised = commitments::Entity::find()
-        .filter(commitments::Column::ProposalId.eq(proposal_id))
-        .all(db)
-        .await?;
-    targets.extend(promised.into_iter().map(|c| (TargetKind::Commitment, c.id)));
-    Ok(targets)
+    };
+    Ok(result.rows_affected == 1)
 }
 
 /// A public page's history: what it shows, and every correction of it, oldest first.
@@ -465,30 +521,38 @@ pub struct History {
 }
 
 /// The history of a public proposal (by code); not found unless the proposal is public.
-pub async fn proposal_history<C: ConnectionTrait>(db: &C, code: &str) -> AppResult<History> {
+pub async fn proposal_history<C: ConnectionTrait>(
+    db: &C,
+    code: &str,
+    diffs: bool,
+) -> AppResult<History> {
     let p = proposals::Entity::find()
         .filter(public_proposals())
         .filter(proposals::Column::Code.eq(code))
         .one(db)
         .await?
         .ok_or(AppError::NotFound)?;
-    let targets = targets_of_proposal(db, p.id).await?;
+    let targets = versions::shown_with_proposal(db, p.id).await?;
     Ok(History {
         title: format!("{} {}", p.code, p.title),
         page_url: crate::web::paths::proposal(&p.code),
-        corrections: versions::history(db, &targets).await?,
+        corrections: versions::history(db, &targets, diffs).await?,
     })
 }
 
 /// The history of a published session (by number).
-pub async fn session_history<C: ConnectionTrait>(db: &C, number: i32) -> AppResult<History> {
+pub async fn session_history<C: ConnectionTrait>(
+    db: &C,
+    number: i32,
+    diffs: bool,
+) -> AppResult<History> {
     let s = crate::visibility::published_session(db, number)
         .await?
         .ok_or(AppError::NotFound)?;
     Ok(History {
         title: format!("第{}期 {}", s.number, s.topic),
         page_url: crate::web::paths::session(s.number),
-        corrections: versions::history(db, &[(TargetKind::Session, s.id)]).await?,
+        corrections: versions::history(db, &[(TargetKind::Session, s.id)], diffs).await?,
     })
 }
 

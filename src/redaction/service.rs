@@ -11,7 +11,7 @@ use entity::{
     callers, privacy_findings, proposals, redaction_rules, response_proposals, responses,
     restricted_originals,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, LikeExpr};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder,
@@ -422,20 +422,6 @@ async fn insert_rule<C: ConnectionTrait>(
     )
 }
 
-/// `LIKE` pattern for "contains `value`", its wildcards escaped (with `ESCAPE '\'`).
-fn contains_pattern(value: &str) -> LikeExpr {
-    let mut pattern = String::with_capacity(value.len() + 2);
-    pattern.push('%');
-    for c in value.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            pattern.push('\\');
-        }
-        pattern.push(c);
-    }
-    pattern.push('%');
-    LikeExpr::new(pattern).escape('\\')
-}
-
 /// Applies a rule to the items in its scope; returns how many items changed.
 pub async fn apply<C: ConnectionTrait>(db: &C, rule: &redaction_rules::Model) -> AppResult<usize> {
     let scope = rule
@@ -451,8 +437,8 @@ pub async fn apply<C: ConnectionTrait>(db: &C, rule: &redaction_rules::Model) ->
     if scope.is_none_or(|(kind, _)| kind == ItemKind::Proposal) {
         let mut query = proposals::Entity::find().filter(
             sea_orm::Condition::any()
-                .add(proposals::Column::Title.like(contains_pattern(value)))
-                .add(proposals::Column::BodyMd.like(contains_pattern(value))),
+                .add(proposals::Column::Title.like(crate::db::contains_literal(value)))
+                .add(proposals::Column::BodyMd.like(crate::db::contains_literal(value))),
         );
         if let Some((_, id)) = scope {
             query = query.filter(proposals::Column::Id.eq(id));
@@ -488,7 +474,7 @@ pub async fn apply<C: ConnectionTrait>(db: &C, rule: &redaction_rules::Model) ->
 
     if scope.is_none_or(|(kind, _)| kind == ItemKind::Response) {
         let mut query = responses::Entity::find()
-            .filter(responses::Column::BodyMd.like(contains_pattern(value)));
+            .filter(responses::Column::BodyMd.like(crate::db::contains_literal(value)));
         if let Some((_, id)) = scope {
             query = query.filter(responses::Column::Id.eq(id));
         }
@@ -519,15 +505,17 @@ pub async fn apply<C: ConnectionTrait>(db: &C, rule: &redaction_rules::Model) ->
         }
     }
 
-    // Earlier versions kept by corrections hold the text too.
-    let versions_scope = scope.map(|(kind, id)| {
-        let kind = match kind {
-            ItemKind::Proposal => crate::versions::TargetKind::Proposal,
-            ItemKind::Response => crate::versions::TargetKind::Response,
-        };
-        (kind, id)
-    });
-    crate::versions::redact(db, value, versions_scope).await?;
+    // Earlier versions kept by corrections hold the text too: for a rule on one proposal, the
+    // versions its history shows (its replies' and commitments' as well).
+    let versions_scope = match scope {
+        Some((ItemKind::Proposal, id)) => Some(crate::versions::shown_with_proposal(db, id).await?),
+        Some((ItemKind::Response, id)) => Some(vec![(crate::versions::TargetKind::Response, id)]),
+        None => None,
+    };
+    if crate::versions::redact(db, value, versions_scope.as_deref()).await? > 0 {
+        // A history page (and its API answer) changed although no item did.
+        crate::revision::bump(db).await?;
+    }
 
     if rule.erase {
         erase_everywhere(db, value, scope).await?;
@@ -555,6 +543,38 @@ pub async fn apply_standing_rules<C: ConnectionTrait>(
         .await?;
     let mut changed = 0;
     for rule in standing {
+        let scoped = redaction_rules::Model {
+            item_kind: Some(kind.as_str().to_owned()),
+            item_id: Some(id),
+            ..rule
+        };
+        changed += apply(db, &scoped).await?;
+    }
+    Ok(changed)
+}
+
+/// Applies every rule that reaches one item — the standing rules and those made for it — to the
+/// item just rewritten (a correction): a value hidden from the record stays hidden.
+pub async fn apply_rules_to<C: ConnectionTrait>(
+    db: &C,
+    kind: ItemKind,
+    id: i32,
+) -> AppResult<usize> {
+    let rules = redaction_rules::Entity::find()
+        .filter(
+            sea_orm::Condition::any()
+                .add(redaction_rules::Column::ItemKind.is_null())
+                .add(
+                    sea_orm::Condition::all()
+                        .add(redaction_rules::Column::ItemKind.eq(kind.as_str()))
+                        .add(redaction_rules::Column::ItemId.eq(id)),
+                ),
+        )
+        .order_by_asc(redaction_rules::Column::Id)
+        .all(db)
+        .await?;
+    let mut changed = 0;
+    for rule in rules {
         let scoped = redaction_rules::Model {
             item_kind: Some(kind.as_str().to_owned()),
             item_id: Some(id),
@@ -605,7 +625,7 @@ async fn erase_everywhere<C: ConnectionTrait>(
     scope: Option<(ItemKind, i32)>,
 ) -> AppResult<()> {
     let mut originals = restricted_originals::Entity::find()
-        .filter(restricted_originals::Column::Original.like(contains_pattern(value)));
+        .filter(restricted_originals::Column::Original.like(crate::db::contains_literal(value)));
     let mut findings =
         privacy_findings::Entity::find().filter(privacy_findings::Column::Value.eq(value));
     if let Some((kind, id)) = scope {

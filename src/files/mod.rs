@@ -1,0 +1,118 @@
+//! Files kept with the record: the content-addressed store ([`store`]), what a file is
+//! ([`kinds`]), the text inside it ([`extract`]) and image thumbnails ([`thumbnail`]). Below the
+//! capabilities: the attachments capability writes through it, search reads the extracted text
+//! with [`texts_of`] and [`found_in`].
+pub mod extract;
+pub mod kinds;
+pub mod store;
+pub mod thumbnail;
+
+use std::collections::HashMap;
+
+use entity::{attachment_pages, attachments};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+
+pub use kinds::Kind;
+pub use store::FileStore;
+
+crate::vocabulary! {
+    /// What an attachment belongs to.
+    pub enum OwnerKind {
+        Proposal = "proposal" => "建议",
+        Response = "response" => "答复",
+        Session = "session" => "协商活动",
+    }
+}
+
+fn owned_by(owners: &[(OwnerKind, i32)]) -> Condition {
+    let mut by_kind: HashMap<OwnerKind, Vec<i32>> = HashMap::new();
+    for (kind, id) in owners {
+        by_kind.entry(*kind).or_default().push(*id);
+    }
+    by_kind
+        .into_iter()
+        .fold(Condition::any(), |any, (kind, ids)| {
+            any.add(
+                Condition::all()
+                    .add(attachments::Column::OwnerKind.eq(kind.as_str()))
+                    .add(attachments::Column::OwnerId.is_in(ids)),
+            )
+        })
+}
+
+/// One page of text from an attachment.
+#[derive(Debug, Clone)]
+pub struct PageText {
+    pub attachment_id: i32,
+    pub name: String,
+    pub page: i32,
+    pub text: String,
+}
+
+/// The extracted text of the attachments of `owners`, by owner, in upload and page order. The
+/// caller decides which owners are public.
+pub async fn texts_of<C: ConnectionTrait>(
+    db: &C,
+    owners: &[(OwnerKind, i32)],
+) -> Result<HashMap<(OwnerKind, i32), Vec<PageText>>, sea_orm::DbErr> {
+    let mut out: HashMap<(OwnerKind, i32), Vec<PageText>> = HashMap::new();
+    if owners.is_empty() {
+        return Ok(out);
+    }
+    let rows = attachments::Entity::find()
+        .filter(owned_by(owners))
+        .order_by_asc(attachments::Column::Id)
+        .find_with_related(attachment_pages::Entity)
+        .all(db)
+        .await?;
+    for (file, mut pages) in rows {
+        let Some(kind) = OwnerKind::parse(&file.owner_kind) else {
+            continue;
+        };
+        pages.sort_by_key(|p| p.page);
+        out.entry((kind, file.owner_id))
+            .or_default()
+            .extend(pages.into_iter().map(|p| PageText {
+                attachment_id: file.id,
+                name: file.name.clone(),
+                page: p.page,
+                text: p.text,
+            }));
+    }
+    Ok(out)
+}
+
+/// Where in the attachments of `owners` the text `needle` first occurs: (file name, page).
+/// The needle is matched literally (its `%` and `_` escaped), never as a pattern.
+pub async fn found_in<C: ConnectionTrait>(
+    db: &C,
+    owners: &[(OwnerKind, i32)],
+    needle: &str,
+) -> Result<HashMap<(OwnerKind, i32), (String, i32)>, sea_orm::DbErr> {
+    let needle = needle.trim();
+    let mut found = HashMap::new();
+    if needle.is_empty() || owners.is_empty() {
+        return Ok(found);
+    }
+    let rows = attachment_pages::Entity::find()
+        .find_also_related(attachments::Entity)
+        .filter(owned_by(owners))
+        .filter(attachment_pages::Column::Text.like(crate::db::contains_literal(needle)))
+        .order_by_asc(attachments::Column::Id)
+        .order_by_asc(attachment_pages::Column::Page)
+        .all(db)
+        .await?;
+    for (page, file) in rows {
+        let Some(file) = file else { continue };
+        // LIKE folds ASCII case on SQLite; the hit must hold the text as typed.
+        if !page.text.contains(needle) {
+            continue;
+        }
+        if let Some(kind) = OwnerKind::parse(&file.owner_kind) {
+            found
+                .entry((kind, file.owner_id))
+                .or_insert((file.name, page.page));
+        }
+    }
+    Ok(found)
+}
