@@ -124,6 +124,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::proposals::work_routes())
         .merge(crate::sessions::routes())
         .merge(crate::corrections::routes())
+        .merge(crate::attachments::routes())
         .merge(crate::proposals::routes())
         .merge(crate::agencies::routes())
         .merge(crate::agencies::scorecard_routes())
@@ -239,6 +240,12 @@ pub fn start_indexer(
     tokio::task::JoinHandle<()>,
 ) {
     let (stop, stopped) = tokio::sync::watch::channel(false);
+    // Attachments' text reaches the index through the outbox, after this worker extracted it.
+    tokio::spawn(crate::attachments::worker::run(
+        state.db.clone(),
+        state.config.clone(),
+        stopped.clone(),
+    ));
     let indexer = state.indexer.clone();
     let task = tokio::spawn(async move {
         if indexer.backend().health().await.documents == 0 {

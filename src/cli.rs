@@ -365,3 +365,48 @@ async fn set_disabled(
     println!("{username} 已{}", if disabled { "停用" } else { "启用" });
     Ok(())
 }
+
+#[derive(clap::Subcommand)]
+pub enum FilesCommand {
+    /// Remove stored files no attachment names (left by an upload that failed between storing
+    /// the file and committing its row, or by removed draft attachments). Files younger than
+    /// the grace period are kept: their upload may still be committing.
+    Gc {
+        /// Keep files younger than this many minutes.
+        #[arg(long, default_value_t = 60)]
+        grace_minutes: u64,
+        /// List what would be removed without removing it.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+pub async fn files(
+    db: &DatabaseConnection,
+    config: &crate::config::Config,
+    command: FilesCommand,
+) -> anyhow::Result<()> {
+    match command {
+        FilesCommand::Gc {
+            grace_minutes,
+            dry_run,
+        } => {
+            let store = crate::files::FileStore::new(&config.files_dir);
+            let (removed, bytes) = crate::attachments::service::collect_garbage(
+                db,
+                &store,
+                std::time::Duration::from_secs(grace_minutes * 60),
+                dry_run,
+                &|done, total| eprint!("\r已检查 {done}/{total} 个无引用文件"),
+            )
+            .await?;
+            eprintln!();
+            let verb = if dry_run { "可删除" } else { "已删除" };
+            println!(
+                "{verb} {removed} 个无引用的文件,共 {bytes} 字节({}).",
+                store.dir().display()
+            );
+        }
+    }
+    Ok(())
+}

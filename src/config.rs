@@ -72,6 +72,13 @@ pub struct Config {
     /// `TINGSHANG_MAIL_LEASE_SECS`: how long a message being sent is held by its instance; one
     /// killed mid-send leaves that message waiting this long (twice the SMTP timeout by default).
     pub mail_lease_secs: u64,
+    /// `TINGSHANG_FILES_DIR`: the attachments' content-addressed store (shared by every instance
+    /// of a PostgreSQL deployment).
+    pub files_dir: PathBuf,
+    /// `TINGSHANG_MAX_FILE_MB`: the largest attachment accepted (20 MB by default).
+    pub max_file_bytes: usize,
+    /// `TINGSHANG_MAX_FILES_PER_ITEM`: attachments one proposal, reply or session may have (10).
+    pub max_files_per_item: usize,
 }
 
 impl Default for Config {
@@ -103,6 +110,9 @@ impl Default for Config {
             mail_from: "听商 <noreply@localhost>".to_owned(),
             digest_hour: 8,
             mail_lease_secs: 60,
+            files_dir: PathBuf::from("data/files"),
+            max_file_bytes: 20 * 1024 * 1024,
+            max_files_per_item: 10,
         }
     }
 }
@@ -222,6 +232,24 @@ impl Config {
                 .ok()
                 .filter(|s| (1..=3600).contains(s))
                 .with_context(|| format!("TINGSHANG_MAIL_LEASE_SECS must be 1–3600: {secs}"))?;
+        }
+        if let Some(dir) = get("TINGSHANG_FILES_DIR").filter(|d| !d.trim().is_empty()) {
+            config.files_dir = PathBuf::from(dir);
+        }
+        if let Some(mb) = get("TINGSHANG_MAX_FILE_MB") {
+            config.max_file_bytes = mb
+                .parse::<usize>()
+                .ok()
+                .filter(|m| (1..=1024).contains(m))
+                .map(|m| m * 1024 * 1024)
+                .with_context(|| format!("TINGSHANG_MAX_FILE_MB must be 1–1024: {mb}"))?;
+        }
+        if let Some(n) = get("TINGSHANG_MAX_FILES_PER_ITEM") {
+            config.max_files_per_item = n
+                .parse()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .with_context(|| format!("TINGSHANG_MAX_FILES_PER_ITEM must be 1–1000: {n}"))?;
         }
         if let Some(dir) = get("TINGSHANG_SEARCH_DIR") {
             config.search_dir = (dir != "memory").then(|| PathBuf::from(dir));

@@ -7,6 +7,7 @@ pub mod accounts;
 pub mod agencies;
 pub mod api;
 pub mod app;
+pub mod attachments;
 pub mod audit;
 pub mod backup;
 pub mod changes;

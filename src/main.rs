@@ -64,6 +64,11 @@ enum Command {
         #[command(subcommand)]
         action: tingshang::cli::MailCommand,
     },
+    /// Attachments' stored files: remove those nothing names any more.
+    Files {
+        #[command(subcommand)]
+        action: tingshang::cli::FilesCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -246,6 +251,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = tingshang::db::connect(&config).await?;
             tingshang::db::migrate(&db).await?;
             tingshang::cli::mail(&db, &config, action).await
+        }
+        Command::Files { action } => {
+            let db = tingshang::db::connect(&config).await?;
+            tingshang::db::migrate(&db).await?;
+            tingshang::cli::files(&db, &config, action).await
         }
     }
 }

@@ -10,6 +10,7 @@ const CAPABILITIES: &[&str] = &[
     "accounts",
     "agencies",
     "api",
+    "attachments",
     "corrections",
     "documents",
     "followup",

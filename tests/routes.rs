@@ -56,6 +56,8 @@ fn fill(template: &str, ids: &Ids) -> String {
         ("{year}", "2024".to_owned()),
         // A mail link's token: a made-up one is refused with a page, never a server error.
         ("{token}", "76317c31.00".to_owned()),
+        // A digest no file has: the download answers "not found", never a server error.
+        ("{sha256}", "0".repeat(64)),
         ("{id}", ids.proposal.to_string()),
     ] {
         path = path.replace(name, &value);

@@ -217,6 +217,7 @@ crate::vocabulary! {
         WatchMail = "watch_mail" => "查看邮件发送情况",
         CorrectRecord = "correct_record" => "更正已公开的建议",
         CorrectReplies = "correct_replies" => "更正已公开的答复和承诺",
+        AttachEvidence = "attach_evidence" => "为答复上传附件",
     }
 }
 
@@ -254,6 +255,12 @@ pub const TABLE: &[(Action, &[Role])] = &[
         Action::CorrectReplies,
         &[Role::Admin, Role::Secretariat, Role::AgencyStaff],
     ),
+    // Files behind a reply (the signed letter, the evidence of an actual): …agency staff only
+    // for their own agency's replies (`Object::OfAgency`).
+    (
+        Action::AttachEvidence,
+        &[Role::Admin, Role::Secretariat, Role::AgencyStaff],
+    ),
 ];
 
 /// What an action is done to, where that matters.
@@ -285,12 +292,15 @@ pub fn allows(actor: &Actor, action: Action, object: Object) -> bool {
         && match (action, object) {
             (Action::ManageAccounts, Object::Account(target)) => rank(target) <= rank(actor.role),
             (Action::WriteProposals, _) => actor.person_id.is_some(),
-            (Action::ReportActuals | Action::CorrectReplies, Object::OfAgency(owner)) => {
-                actor.role != Role::AgencyStaff || actor.agency_id == Some(owner)
-            }
+            (
+                Action::ReportActuals | Action::CorrectReplies | Action::AttachEvidence,
+                Object::OfAgency(owner),
+            ) => actor.role != Role::AgencyStaff || actor.agency_id == Some(owner),
             // Staff act on their own agency's commitments and replies only: never without
             // knowing whose.
-            (Action::ReportActuals | Action::CorrectReplies, _) => actor.role != Role::AgencyStaff,
+            (Action::ReportActuals | Action::CorrectReplies | Action::AttachEvidence, _) => {
+                actor.role != Role::AgencyStaff
+            }
             _ => true,
         }
 }
@@ -357,7 +367,7 @@ mod table_tests {
             match action {
                 Action::ReadAuditLog | Action::ManageApiTokens => "A",
                 Action::WriteProposals => "M",
-                Action::ReportActuals | Action::CorrectReplies => "ASG",
+                Action::ReportActuals | Action::CorrectReplies | Action::AttachEvidence => "ASG",
                 _ => "AS",
             }
         };
@@ -377,12 +387,17 @@ mod table_tests {
                                 }
                                 (Action::WriteProposals, _) => linked,
                                 (
-                                    Action::ReportActuals | Action::CorrectReplies,
+                                    Action::ReportActuals
+                                    | Action::CorrectReplies
+                                    | Action::AttachEvidence,
                                     Object::OfAgency(owner),
                                 ) => role != Role::AgencyStaff || (linked && owner == 7),
-                                (Action::ReportActuals | Action::CorrectReplies, _) => {
-                                    role != Role::AgencyStaff
-                                }
+                                (
+                                    Action::ReportActuals
+                                    | Action::CorrectReplies
+                                    | Action::AttachEvidence,
+                                    _,
+                                ) => role != Role::AgencyStaff,
                                 _ => true,
                             };
                         assert_eq!(

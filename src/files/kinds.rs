@@ -65,11 +65,14 @@ pub fn sniff(bytes: &[u8], name: &str) -> Result<Kind, String> {
         Some("image/png") => Kind::Png,
         Some("image/jpeg") => Kind::Jpeg,
         Some("image/webp") => Kind::Webp,
-        Some("application/vnd.openxmlformats-officedocument.wordprocessingml.document") => {
-            Kind::Docx
-        }
-        Some("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet") => Kind::Xlsx,
-        Some("application/vnd.oasis.opendocument.text") => Kind::Odt,
+        // Office documents are zip archives; what they hold says which (infer's guess from the
+        // first entries misses documents written in another order).
+        Some(
+            "application/zip"
+            | "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+            | "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+            | "application/vnd.oasis.opendocument.text",
+        ) => office_kind(bytes).ok_or_else(|| refused("不是 Word、Excel 或 ODT 文档的压缩包"))?,
         Some(other) => return Err(refused(other)),
         None if is_plain_text(bytes) => {
             if name.to_lowercase().ends_with(".csv") {
@@ -84,6 +87,27 @@ pub fn sniff(bytes: &[u8], name: &str) -> Result<Kind, String> {
         check_zip(bytes, MAX_UNPACKED_BYTES).map_err(|e| format!("{}:{e}", kind.label()))?;
     }
     Ok(kind)
+}
+
+/// Which office document a zip archive is, by the parts it holds.
+fn office_kind(bytes: &[u8]) -> Option<Kind> {
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).ok()?;
+    let has = |archive: &zip::ZipArchive<_>, name: &str| archive.index_for_name(name).is_some();
+    if has(&archive, "word/document.xml") {
+        return Some(Kind::Docx);
+    }
+    if has(&archive, "xl/workbook.xml") {
+        return Some(Kind::Xlsx);
+    }
+    let mut mimetype = String::new();
+    archive
+        .by_name("mimetype")
+        .ok()?
+        .take(100)
+        .read_to_string(&mut mimetype)
+        .ok()?;
+    (mimetype.trim() == "application/vnd.oasis.opendocument.text" && has(&archive, "content.xml"))
+        .then_some(Kind::Odt)
 }
 
 /// UTF-8 text without NUL or other control characters than tab, line breaks and form feed.

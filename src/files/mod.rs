@@ -24,6 +24,19 @@ crate::vocabulary! {
     }
 }
 
+/// The download path of a stored file under its name.
+pub fn file_url(sha256: &str, name: &str) -> String {
+    let encoded: String = url::form_urlencoded::byte_serialize(name.as_bytes())
+        .collect::<String>()
+        .replace('+', "%20");
+    format!("/files/{sha256}/{encoded}")
+}
+
+/// The name a thumbnail is served under.
+pub fn thumbnail_name(name: &str) -> String {
+    format!("{name}.thumbnail.png")
+}
+
 fn owned_by(owners: &[(OwnerKind, i32)]) -> Condition {
     let mut by_kind: HashMap<OwnerKind, Vec<i32>> = HashMap::new();
     for (kind, id) in owners {
@@ -82,13 +95,14 @@ pub async fn texts_of<C: ConnectionTrait>(
     Ok(out)
 }
 
-/// Where in the attachments of `owners` the text `needle` first occurs: (file name, page).
+/// Where in the attachments of `owners` the text `needle` first occurs: (file name, page,
+/// digest).
 /// The needle is matched literally (its `%` and `_` escaped), never as a pattern.
 pub async fn found_in<C: ConnectionTrait>(
     db: &C,
     owners: &[(OwnerKind, i32)],
     needle: &str,
-) -> Result<HashMap<(OwnerKind, i32), (String, i32)>, sea_orm::DbErr> {
+) -> Result<HashMap<(OwnerKind, i32), (String, i32, String)>, sea_orm::DbErr> {
     let needle = needle.trim();
     let mut found = HashMap::new();
     if needle.is_empty() || owners.is_empty() {
@@ -111,7 +125,7 @@ pub async fn found_in<C: ConnectionTrait>(
         if let Some(kind) = OwnerKind::parse(&file.owner_kind) {
             found
                 .entry((kind, file.owner_id))
-                .or_insert((file.name, page.page));
+                .or_insert((file.name, page.page, file.sha256));
         }
     }
     Ok(found)

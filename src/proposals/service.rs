@@ -320,6 +320,8 @@ pub struct ProposalPage {
     pub documents: Vec<DocumentLinkView>,
     /// What on the page was corrected after publication ("kind:id", `versions::corrected`).
     pub corrected: std::collections::HashSet<String>,
+    /// The files of the proposal and of its replies ("kind:id" → files).
+    pub files: HashMap<String, Vec<crate::attachments::service::Listed>>,
 }
 
 /// The people who co-signed a proposal, in the order they were added.
@@ -415,6 +417,13 @@ pub async fn public_page<C: ConnectionTrait>(db: &C, code: &str) -> AppResult<Pr
     shown.extend(responses.iter().map(|r| (TargetKind::Response, r.id)));
     shown.extend(commitments.iter().map(|c| (TargetKind::Commitment, c.id)));
     let corrected = crate::versions::corrected(db, &shown).await?;
+    let mut owners = vec![(crate::files::OwnerKind::Proposal, proposal.id)];
+    owners.extend(
+        responses
+            .iter()
+            .map(|r| (crate::files::OwnerKind::Response, r.id)),
+    );
+    let files = crate::attachments::service::listed(db, &owners).await?;
 
     Ok(ProposalPage {
         status: status.into(),
@@ -430,6 +439,7 @@ pub async fn public_page<C: ConnectionTrait>(db: &C, code: &str) -> AppResult<Pr
         timeline,
         documents,
         corrected,
+        files,
         proposal,
     })
 }

@@ -225,6 +225,29 @@ async fn render_work(
 
     let is_public = proposal.published && current.is_public();
     let corrections = crate::corrections::service::offered(db, actor, &proposal, is_public).await?;
+    // Files: the proposal's (its author adds and removes them while it is a draft) and each
+    // reply's (its agency's staff add them).
+    use crate::files::OwnerKind;
+    let mut owners = vec![(OwnerKind::Proposal, proposal_id)];
+    owners.extend(responses.iter().map(|r| (OwnerKind::Response, r.id)));
+    let files = crate::attachments::service::listed(db, &owners).await?;
+    let attach_proposal =
+        crate::attachments::service::may_attach(db, actor, OwnerKind::Proposal, proposal_id)
+            .await
+            .is_ok();
+    let mut attach_responses = Vec::new();
+    for r in &responses {
+        if crate::attachments::service::may_attach(db, actor, OwnerKind::Response, r.id)
+            .await
+            .is_ok()
+        {
+            attach_responses.push(r.id);
+        }
+    }
+    let file_limits = (
+        state.config.max_file_bytes / (1024 * 1024),
+        state.config.max_files_per_item,
+    );
     let html = state.templates.render(
         "proposals/work.html",
         context! {
@@ -233,7 +256,7 @@ async fn render_work(
             active_count => active.len(), responses, commitments, timeline, actions, held_back, overdue,
             agencies => agency_list, default_due, csrf => &session.csrf_token,
             can_edit => crate::accounts::policy::may_edit_draft(relation, current),
-            is_public, corrections,
+            is_public, corrections, files, attach_proposal, attach_responses, file_limits,
             error => form.error, values => form.values, failed_action => form.action,
             actor => &session.actor,
         },

@@ -14,6 +14,7 @@ use super::text::plain_text;
 use super::SearchDoc;
 use crate::db::string_list;
 use crate::error::AppResult;
+use crate::files::OwnerKind;
 use crate::responses::service::responses_for_proposals;
 use crate::time::china;
 use crate::visibility::{public_assignments, public_proposals, public_sessions};
@@ -115,6 +116,16 @@ pub async fn build_proposals<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResu
         .into_iter()
         .map(|a| (a.id, a))
         .collect();
+    // The text of the proposals' own files and of their published replies' files.
+    let mut owners: Vec<(OwnerKind, i32)> =
+        ids.iter().map(|id| (OwnerKind::Proposal, *id)).collect();
+    owners.extend(
+        responses
+            .values()
+            .flatten()
+            .map(|r| (OwnerKind::Response, r.id)),
+    );
+    let files = crate::files::texts_of(db, &owners).await?;
 
     Ok(rows
         .into_iter()
@@ -158,6 +169,11 @@ pub async fn build_proposals<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResu
                     r.kind_label,
                     plain_text(&r.body_md)
                 ));
+            }
+            let owned = std::iter::once((OwnerKind::Proposal, p.id))
+                .chain(answers.iter().map(|r| (OwnerKind::Response, r.id)));
+            for owner in owned {
+                append_files(&mut body, files.get(&owner));
             }
             let when = p
                 .submitted_at
@@ -203,6 +219,8 @@ pub async fn build_sessions<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResul
         .find_also_related(people::Entity)
         .all(db)
         .await?;
+    let owners: Vec<(OwnerKind, i32)> = rows.iter().map(|s| (OwnerKind::Session, s.id)).collect();
+    let files = crate::files::texts_of(db, &owners).await?;
     Ok(rows
         .into_iter()
         .map(|s| {
@@ -215,13 +233,15 @@ pub async fn build_sessions<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResul
                 }
             }
             let when = crate::time::start_of_day(s.held_on);
+            let mut body = format!("{}{roster}", plain_text(&s.summary_md));
+            append_files(&mut body, files.get(&(OwnerKind::Session, s.id)));
             SearchDoc {
                 id: doc_id(SESSION, s.id),
                 kind: SESSION.into(),
                 url: crate::web::paths::session(s.number),
                 title: format!("第{}期 {}", s.number, s.topic),
                 code: None,
-                body: format!("{}{roster}", plain_text(&s.summary_md)),
+                body,
                 names,
                 session: Some(s.number),
                 year: Some(s.held_on.year()),
@@ -230,6 +250,20 @@ pub async fn build_sessions<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResul
             }
         })
         .collect())
+}
+
+/// The extracted text of an item's files, each page after a line naming the file and page (so
+/// a highlighted excerpt says where it came from).
+fn append_files(body: &mut String, pages: Option<&Vec<crate::files::PageText>>) {
+    for page in pages.into_iter().flatten() {
+        if page.text.is_empty() {
+            continue;
+        }
+        body.push_str(&format!(
+            "\n附件《{}》第{}页:{}",
+            page.name, page.page, page.text
+        ));
+    }
 }
 
 pub async fn build_documents<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResult<Vec<SearchDoc>> {

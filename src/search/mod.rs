@@ -155,6 +155,18 @@ pub struct Hit {
     pub year: Option<i32>,
     pub agencies: Vec<String>,
     pub date: i64,
+    /// When the words were found in an attached file: which one, and on which page.
+    pub in_file: Option<FileHit>,
+}
+
+/// Where in an item's attachments a search matched.
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct FileHit {
+    pub name: String,
+    /// 1-based; formats without pages count as one page.
+    pub page: i32,
+    /// The file's download path.
+    pub url: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
@@ -242,5 +254,6 @@ pub fn hit_for(doc: &SearchDoc, terms: &[String]) -> Hit {
         year: doc.year,
         agencies: doc.agencies.clone(),
         date: doc.date,
+        in_file: None,
     }
 }

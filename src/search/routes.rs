@@ -88,10 +88,94 @@ async fn run(state: &AppState, query: &SearchQuery) -> AppResult<SearchResults> 
     state
         .metrics
         .record_search(started.elapsed().as_secs_f64(), result.is_ok());
-    result.map_err(|err| {
+    let mut results = result.map_err(|err| {
         tracing::warn!(error = %format!("{err:#}"), "search failed");
         AppError::Unavailable("检索服务暂时不可用,请稍后再试。浏览功能不受影响。".into())
-    })
+    })?;
+    locate_in_files(state, &query.text, &mut results.hits).await?;
+    Ok(results)
+}
+
+/// Names the attached file (and page) where the query's longest word occurs, for the hits
+/// whose own text does not hold it — a proposal found through its reply's PDF says so.
+async fn locate_in_files(
+    state: &AppState,
+    text: &str,
+    hits: &mut [crate::search::Hit],
+) -> AppResult<()> {
+    use crate::files::OwnerKind;
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let Some(word) = text.split_whitespace().max_by_key(|w| w.chars().count()) else {
+        return Ok(());
+    };
+    let id_of = |hit: &crate::search::Hit| {
+        hit.id
+            .rsplit('-')
+            .next()
+            .and_then(|n| n.parse::<i32>().ok())
+    };
+    let proposal_ids: Vec<i32> = hits
+        .iter()
+        .filter(|h| h.kind == super::documents::PROPOSAL)
+        .filter_map(id_of)
+        .collect();
+    let mut owners: Vec<(OwnerKind, i32)> = proposal_ids
+        .iter()
+        .map(|id| (OwnerKind::Proposal, *id))
+        .collect();
+    owners.extend(
+        hits.iter()
+            .filter(|h| h.kind == super::documents::SESSION)
+            .filter_map(id_of)
+            .map(|id| (OwnerKind::Session, id)),
+    );
+    if owners.is_empty() {
+        return Ok(());
+    }
+    // Published replies only: the files of an unpublished one are not searchable.
+    let replies = entity::response_proposals::Entity::find()
+        .filter(entity::response_proposals::Column::ProposalId.is_in(proposal_ids))
+        .find_also_related(entity::responses::Entity)
+        .all(&state.db)
+        .await?;
+    let mut replies_of: std::collections::HashMap<i32, Vec<i32>> = std::collections::HashMap::new();
+    for (link, reply) in replies {
+        if reply.is_some_and(|r| r.published) {
+            replies_of
+                .entry(link.proposal_id)
+                .or_default()
+                .push(link.response_id);
+            owners.push((OwnerKind::Response, link.response_id));
+        }
+    }
+    let found = crate::files::found_in(&state.db, &owners, word).await?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    for hit in hits.iter_mut() {
+        let Some(id) = id_of(hit) else { continue };
+        let mut candidates = Vec::new();
+        if hit.kind == super::documents::PROPOSAL {
+            candidates.push((OwnerKind::Proposal, id));
+            candidates.extend(
+                replies_of
+                    .get(&id)
+                    .into_iter()
+                    .flatten()
+                    .map(|r| (OwnerKind::Response, *r)),
+            );
+        } else if hit.kind == super::documents::SESSION {
+            candidates.push((OwnerKind::Session, id));
+        }
+        if let Some((name, page, sha256)) = candidates.iter().find_map(|c| found.get(c)) {
+            hit.in_file = Some(crate::search::FileHit {
+                url: crate::files::file_url(sha256, name),
+                name: name.clone(),
+                page: *page,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The query string for the same search with one parameter changed (for facet and pager links).
@@ -282,7 +366,7 @@ async fn page(State(state): State<AppState>, Query(params): Query<Params>) -> Ap
                         title_html => minijinja::Value::from_safe_string(h.title_html.clone()),
                         snippet_html => minijinja::Value::from_safe_string(h.snippet_html.clone()),
                         status => h.status.as_deref().map(|s| facet_label("status", s)),
-                        year => h.year, agencies => &h.agencies,
+                        year => h.year, agencies => &h.agencies, in_file => &h.in_file,
                     }
                 })
                 .collect()

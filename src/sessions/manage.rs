@@ -186,9 +186,18 @@ async fn edit_page(
         .map(|k| (k.as_str(), k.label()))
         .collect();
     let error = error.as_deref();
+    let key = (crate::files::OwnerKind::Session, session.id);
+    let files = crate::attachments::service::listed(&state.db, &[key])
+        .await?
+        .remove(&format!("session:{}", session.id))
+        .unwrap_or_default();
+    let file_limits = (
+        state.config.max_file_bytes / (1024 * 1024),
+        state.config.max_files_per_item,
+    );
     state.render_form(
         "admin/session.html",
-        context! { session, participants, people => everyone, kinds, error, csrf },
+        context! { session, participants, people => everyone, kinds, error, csrf, files, file_limits },
         error,
     )
 }

@@ -94,6 +94,8 @@ pub struct SessionPage {
     pub summary: Tally,
     /// The session's own text was corrected after publication (its history says how).
     pub corrected: bool,
+    /// The session's files (minutes, photos).
+    pub files: Vec<crate::attachments::service::Listed>,
 }
 
 /// [`page`] read in one read transaction: one snapshot and one pooled connection.
@@ -183,9 +185,15 @@ pub async fn page<C: ConnectionTrait>(db: &C, number: i32) -> AppResult<SessionP
         !crate::versions::corrected(db, &[(crate::versions::TargetKind::Session, session.id)])
             .await?
             .is_empty();
+    let files =
+        crate::attachments::service::listed(db, &[(crate::files::OwnerKind::Session, session.id)])
+            .await?
+            .remove(&format!("session:{}", session.id))
+            .unwrap_or_default();
     Ok(SessionPage {
         summary,
         corrected,
+        files,
 
         organisers: string_list(&session.organisers),
         media: serde_json::from_str(&session.media_links).unwrap_or_default(),

@@ -31,6 +31,8 @@ pub struct TestApp {
     pub state: AppState,
     _indexer_stop: tokio::sync::watch::Sender<bool>,
     _dir: Option<tempfile::TempDir>,
+    /// The attachments' store, apart for each app (never the working tree's `data/files`).
+    pub files: tempfile::TempDir,
 }
 
 impl TestApp {
@@ -162,8 +164,10 @@ async fn spawn_app_on_with(
     wrap: impl FnOnce(tingshang::search::Backend) -> tingshang::search::Backend,
     adjust: impl FnOnce(&mut Config),
 ) -> TestApp {
+    let files = tempfile::tempdir().expect("files dir");
     let mut config = Config {
         database_url,
+        files_dir: files.path().to_owned(),
         listen_addr: "127.0.0.1:0".parse().unwrap(),
         log_filter: "warn".into(),
         seed_on_empty: seed,
@@ -206,6 +210,7 @@ async fn spawn_app_on_with(
         state,
         _indexer_stop: indexer_stop,
         _dir: dir,
+        files,
     }
 }
 

@@ -1,0 +1,427 @@
+//! Who may attach files to what, who may see them, and writing them: the file is stored (and
+//! synced) before the row that names it commits, all rows of one upload in one transaction.
+use std::collections::HashMap;
+
+use chrono::{DateTime, FixedOffset, Utc};
+use entity::{assignments, attachments, proposals, response_proposals, responses, sessions};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder,
+};
+use serde::Serialize;
+
+use crate::accounts::policy::{self, Action, Object};
+use crate::accounts::Actor;
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+use crate::files::{file_url, kinds, thumbnail_name, FileStore, Kind, OwnerKind};
+use crate::visibility::{public_proposals, public_sessions};
+use crate::workflow::{AssignmentRole, AssignmentState, ProposalStatus};
+
+crate::vocabulary! {
+    /// Where the extraction of an attachment's text stands.
+    pub enum Extraction {
+        Pending = "pending" => "正在提取文字",
+        Done = "done" => "文字已收入检索",
+        Failed = "failed" => "文字提取失败",
+        Skipped = "none" => "无需提取文字",
+    }
+}
+
+/// What files are attached to, once the actor may attach to it.
+#[derive(Debug, Clone)]
+pub struct Target {
+    pub kind: OwnerKind,
+    pub id: i32,
+    /// Where the upload form is, to go back to.
+    pub return_to: String,
+}
+
+/// The target (`kind`, `id`) if this actor may add files to it (and remove them): the author
+/// to a draft, an agency's staff to their agency's replies, the secretariat to sessions.
+pub async fn may_attach<C: ConnectionTrait>(
+    db: &C,
+    actor: &Actor,
+    kind: OwnerKind,
+    id: i32,
+) -> AppResult<Target> {
+    let return_to = match kind {
+        OwnerKind::Proposal => {
+            let p = proposals::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            let relation = policy::relation(Some(actor), p.author_id, &[]);
+            let status = ProposalStatus::parse(&p.status).unwrap_or(ProposalStatus::Draft);
+            if !policy::may_edit_draft(relation, status) {
+                return Err(AppError::Forbidden);
+            }
+            format!("/work/proposals/{id}")
+        }
+        OwnerKind::Response => {
+            let r = responses::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            policy::require_on(actor, Action::AttachEvidence, Object::OfAgency(r.agency_id))?;
+            let answered = response_proposals::Entity::find()
+                .filter(response_proposals::Column::ResponseId.eq(id))
+                .order_by_asc(response_proposals::Column::ProposalId)
+                .one(db)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            format!("/work/proposals/{}#response-{id}", answered.proposal_id)
+        }
+        OwnerKind::Session => {
+            let s = sessions::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            policy::require(actor, Action::RunSessions)?;
+            format!("/admin/sessions/{}", s.number)
+        }
+    };
+    Ok(Target {
+        kind,
+        id,
+        return_to,
+    })
+}
+
+/// Whether the public sees what the files belong to (then it sees the files).
+pub async fn owner_is_public<C: ConnectionTrait>(
+    db: &C,
+    kind: OwnerKind,
+    id: i32,
+) -> AppResult<bool> {
+    Ok(match kind {
+        OwnerKind::Proposal => proposals::Entity::find_by_id(id)
+            .filter(public_proposals())
+            .one(db)
+            .await?
+            .is_some(),
+        OwnerKind::Response => {
+            responses::Entity::find_by_id(id)
+                .filter(responses::Column::Published.eq(true))
+                .one(db)
+                .await?
+                .is_some()
+                && proposals::Entity::find()
+                    .inner_join(response_proposals::Entity)
+                    .filter(response_proposals::Column::ResponseId.eq(id))
+                    .filter(public_proposals())
+                    .one(db)
+                    .await?
+                    .is_some()
+        }
+        OwnerKind::Session => sessions::Entity::find_by_id(id)
+            .filter(public_sessions())
+            .one(db)
+            .await?
+            .is_some(),
+    })
+}
+
+/// Whether this viewer may see a proposal's working page (and so its files).
+async fn sees_proposal<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) -> AppResult<bool> {
+    let Some(p) = proposals::Entity::find_by_id(id).one(db).await? else {
+        return Ok(false);
+    };
+    let active: Vec<(i32, AssignmentRole)> = assignments::Entity::find()
+        .filter(assignments::Column::ProposalId.eq(id))
+        .filter(assignments::Column::State.eq(AssignmentState::Active.as_str()))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|a| AssignmentRole::parse(&a.role).map(|r| (a.agency_id, r)))
+        .collect();
+    let relation = policy::relation(Some(actor), p.author_id, &active);
+    let status = ProposalStatus::parse(&p.status).unwrap_or(ProposalStatus::Draft);
+    Ok(policy::can_see(relation, status, p.published))
+}
+
+/// The one rule for a file: seen by whoever sees what it belongs to — the public when that is
+/// public, otherwise those who see its working page (the same rule as the page).
+pub async fn may_view<C: ConnectionTrait>(
+    db: &C,
+    actor: Option<&Actor>,
+    file: &attachments::Model,
+) -> AppResult<bool> {
+    let Some(kind) = OwnerKind::parse(&file.owner_kind) else {
+        return Ok(false);
+    };
+    if owner_is_public(db, kind, file.owner_id).await? {
+        return Ok(true);
+    }
+    let Some(actor) = actor else {
+        return Ok(false);
+    };
+    Ok(match kind {
+        OwnerKind::Proposal => sees_proposal(db, actor, file.owner_id).await?,
+        OwnerKind::Response => {
+            let Some(r) = responses::Entity::find_by_id(file.owner_id).one(db).await? else {
+                return Ok(false);
+            };
+            if policy::allows(actor, Action::AttachEvidence, Object::OfAgency(r.agency_id)) {
+                return Ok(true);
+            }
+            let answered: Vec<i32> = response_proposals::Entity::find()
+                .filter(response_proposals::Column::ResponseId.eq(r.id))
+                .all(db)
+                .await?
+                .into_iter()
+                .map(|l| l.proposal_id)
+                .collect();
+            let mut seen = false;
+            for id in answered {
+                seen |= sees_proposal(db, actor, id).await?;
+            }
+            seen
+        }
+        OwnerKind::Session => policy::allows(actor, Action::RunSessions, Object::Any),
+    })
+}
+
+/// One uploaded file, as read from the request (bounded by the route while streaming).
+pub struct Upload {
+    pub name: String,
+    pub bytes: axum::body::Bytes,
+}
+
+/// Adds the uploaded files to the target: every file is checked first (type from its bytes,
+/// size, the target's limit) and refused with its name, then stored, then all rows are written
+/// in one transaction — or nothing. The text is extracted later by the worker.
+pub async fn add(
+    db: &DatabaseConnection,
+    config: &Config,
+    actor: &Actor,
+    target: &Target,
+    uploads: Vec<Upload>,
+    ip: &str,
+) -> AppResult<Result<usize, String>> {
+    if uploads.is_empty() {
+        return Ok(Err("请选择要上传的文件。".to_owned()));
+    }
+    let mut checked = Vec::new();
+    for upload in uploads {
+        let name = kinds::clean_name(&upload.name);
+        if upload.bytes.is_empty() {
+            return Ok(Err(format!("“{name}”是空文件。")));
+        }
+        if upload.bytes.len() > config.max_file_bytes {
+            return Ok(Err(format!(
+                "“{name}”超过 {} MB 的上限。",
+                config.max_file_bytes / (1024 * 1024)
+            )));
+        }
+        match kinds::sniff(&upload.bytes, &name) {
+            Ok(kind) => checked.push((name, kind, upload.bytes)),
+            Err(message) => return Ok(Err(format!("“{name}”:{message}"))),
+        }
+    }
+    let store = FileStore::new(&config.files_dir);
+    let mut stored = Vec::new();
+    for (name, kind, bytes) in checked {
+        let store = store.clone();
+        let size = bytes.len() as i64;
+        let sha256 = tokio::task::spawn_blocking(move || store.put(&bytes))
+            .await
+            .map_err(anyhow::Error::from)?
+            .map_err(|e| AppError::Unavailable(format!("附件无法保存:{e}")))?;
+        stored.push((name, kind, size, sha256));
+    }
+    let txn = crate::db::begin_write(db).await?;
+    let existing = attachments::Entity::find()
+        .filter(attachments::Column::OwnerKind.eq(target.kind.as_str()))
+        .filter(attachments::Column::OwnerId.eq(target.id))
+        .count(&txn)
+        .await? as usize;
+    if existing + stored.len() > config.max_files_per_item {
+        return Ok(Err(format!(
+            "每项最多 {} 个附件(已有 {existing} 个)。",
+            config.max_files_per_item
+        )));
+    }
+    let now = Utc::now().fixed_offset();
+    let count = stored.len();
+    let names: Vec<String> = stored.iter().map(|(name, ..)| name.clone()).collect();
+    for (name, kind, size, sha256) in stored {
+        let extraction = if kind.has_text() || kind.is_image() {
+            Extraction::Pending
+        } else {
+            Extraction::Skipped
+        };
+        attachments::Entity::insert(attachments::ActiveModel {
+            sha256: Set(sha256),
+            name: Set(name),
+            kind: Set(kind.as_str().to_owned()),
+            size: Set(size),
+            owner_kind: Set(target.kind.as_str().to_owned()),
+            owner_id: Set(target.id),
+            uploaded_by_user_id: Set(Some(actor.user_id)),
+            created_at: Set(now),
+            extraction: Set(extraction.as_str().to_owned()),
+            ..Default::default()
+        })
+        .exec(&txn)
+        .await?;
+    }
+    crate::audit::record(
+        &txn,
+        Some(actor),
+        "attachment_add",
+        Some(format!("{}:{}", target.kind, target.id)),
+        Some(names.join("、")),
+        Some(ip),
+    )
+    .await?;
+    if owner_is_public(&txn, target.kind, target.id).await? {
+        crate::revision::bump(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(Ok(count))
+}
+
+/// Removes a file from what it belongs to while that is not public (a draft's files until it is
+/// submitted); a published file stays in the record. The stored content goes with `files gc`
+/// once nothing names it.
+pub async fn remove(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: i32,
+    ip: &str,
+) -> AppResult<String> {
+    let txn = crate::db::begin_write(db).await?;
+    let file = attachments::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let kind = OwnerKind::parse(&file.owner_kind).ok_or(AppError::NotFound)?;
+    let target = may_attach(&txn, actor, kind, file.owner_id).await?;
+    if owner_is_public(&txn, kind, file.owner_id).await? {
+        return Err(AppError::Conflict(
+            "已公开的附件留在公开记录中,不能删除。".to_owned(),
+        ));
+    }
+    entity::attachment_pages::Entity::delete_many()
+        .filter(entity::attachment_pages::Column::AttachmentId.eq(id))
+        .exec(&txn)
+        .await?;
+    attachments::Entity::delete_by_id(id).exec(&txn).await?;
+    crate::audit::record(
+        &txn,
+        Some(actor),
+        "attachment_remove",
+        Some(format!("{}:{}", file.owner_kind, file.owner_id)),
+        Some(file.name),
+        Some(ip),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(target.return_to)
+}
+
+/// An attachment as the pages list it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Listed {
+    pub id: i32,
+    pub name: String,
+    pub kind: Kind,
+    pub kind_label: &'static str,
+    pub size: i64,
+    pub size_label: String,
+    pub created_at: DateTime<FixedOffset>,
+    pub url: String,
+    pub thumbnail_url: Option<String>,
+    pub page_count: Option<i32>,
+    pub extraction: Option<Extraction>,
+    pub extraction_label: &'static str,
+}
+
+/// 1.2 MB, 340 KB, 12 B.
+fn size_label(size: i64) -> String {
+    match size {
+        s if s >= 1024 * 1024 => format!("{:.1} MB", s as f64 / (1024.0 * 1024.0)),
+        s if s >= 1024 => format!("{} KB", s / 1024),
+        s => format!("{s} B"),
+    }
+}
+
+/// The files of each owner ("kind:id" → files, oldest first). The caller decides visibility.
+pub async fn listed<C: ConnectionTrait>(
+    db: &C,
+    owners: &[(OwnerKind, i32)],
+) -> AppResult<HashMap<String, Vec<Listed>>> {
+    let mut out: HashMap<String, Vec<Listed>> = HashMap::new();
+    if owners.is_empty() {
+        return Ok(out);
+    }
+    let mut condition = sea_orm::Condition::any();
+    for (kind, id) in owners {
+        condition = condition.add(
+            sea_orm::Condition::all()
+                .add(attachments::Column::OwnerKind.eq(kind.as_str()))
+                .add(attachments::Column::OwnerId.eq(*id)),
+        );
+    }
+    let rows = attachments::Entity::find()
+        .filter(condition)
+        .order_by_asc(attachments::Column::Id)
+        .all(db)
+        .await?;
+    for a in rows {
+        let Some(kind) = Kind::parse(&a.kind) else {
+            continue;
+        };
+        let extraction = Extraction::parse(&a.extraction);
+        out.entry(format!("{}:{}", a.owner_kind, a.owner_id))
+            .or_default()
+            .push(Listed {
+                id: a.id,
+                url: file_url(&a.sha256, &a.name),
+                thumbnail_url: a
+                    .thumbnail_sha256
+                    .as_deref()
+                    .map(|t| file_url(t, &thumbnail_name(&a.name))),
+                name: a.name,
+                kind,
+                kind_label: kind.label(),
+                size: a.size,
+                size_label: size_label(a.size),
+                created_at: a.created_at,
+                page_count: a.page_count,
+                extraction,
+                extraction_label: extraction.map_or("", Extraction::label),
+            });
+    }
+    Ok(out)
+}
+
+/// Removes stored files no attachment (nor thumbnail) names and older than `grace`; returns how
+/// many and their bytes. The names are read first: a row committed after that read names a file
+/// younger than the grace period, which is kept.
+pub async fn collect_garbage(
+    db: &DatabaseConnection,
+    store: &FileStore,
+    grace: std::time::Duration,
+    dry_run: bool,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> anyhow::Result<(usize, u64)> {
+    let rows = attachments::Entity::find().all(db).await?;
+    let referenced: std::collections::HashSet<String> = rows
+        .into_iter()
+        .flat_map(|a| std::iter::once(a.sha256).chain(a.thumbnail_sha256))
+        .collect();
+    let store = store.clone();
+    let orphans = tokio::task::spawn_blocking(move || store.orphans(&referenced, grace)).await??;
+    let total = orphans.len();
+    let mut bytes = 0;
+    for (i, path) in orphans.iter().enumerate() {
+        bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if !dry_run {
+            std::fs::remove_file(path)?;
+        }
+        progress(i + 1, total);
+    }
+    Ok((total, bytes))
+}
