@@ -87,18 +87,14 @@ async fn fetch(client: &reqwest::Client, url: &str) -> reqwest::Response {
     client.get(url).send().await.unwrap()
 }
 
-#[tokio::test]
-async fn a_signed_reply_pdf_is_served_and_its_words_find_the_proposal() {
-    let Some(font) =
-        test_files::cjk_font("a_signed_reply_pdf_is_served_and_its_words_find_the_proposal")
-    else {
-        return;
-    };
-    let app = spawn_app().await;
-    let c = cast(&app).await;
-    let (reply, code) = kjj_reply(&app).await;
+/// 市科技局 attaches its signed reply (a two-page PDF, Chinese text in an embedded font) to its
+/// reply; the worker extracts it; a phrase only in the PDF's second page then finds the proposal,
+/// naming the file and the page. Returns the proposal's code, the PDF and its digest.
+async fn attach_reply_pdf(app: &TestApp, font: &[u8]) -> (String, Vec<u8>, String) {
+    let c = cast(app).await;
+    let (reply, code) = kjj_reply(app).await;
     let pdf = test_files::chinese_pdf(
-        &font,
+        font,
         &[
             "青岛市科学技术局关于市政协委员建议的书面答复",
             "将设立独角兽培育计划专项资金三千万元",
@@ -117,7 +113,7 @@ async fn a_signed_reply_pdf_is_served_and_its_words_find_the_proposal() {
         upload(&c.kjj, "response", reply, &[("书面答复.pdf", pdf.clone())]).await;
     assert_eq!(status, 303, "{body}");
     assert!(location.unwrap().contains("notice=attached"));
-    let stored = files_of(&app, "response", reply).await;
+    let stored = files_of(app, "response", reply).await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].sha256, digest);
     assert_eq!(stored[0].kind, "pdf");
@@ -138,7 +134,7 @@ async fn a_signed_reply_pdf_is_served_and_its_words_find_the_proposal() {
     );
 
     let started = std::time::Instant::now();
-    let pass = extract(&app).await;
+    let pass = extract(app).await;
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!((pass.files, pass.pages), (2, 4));
     eprintln!(
@@ -147,7 +143,7 @@ async fn a_signed_reply_pdf_is_served_and_its_words_find_the_proposal() {
         pass.extracting.as_secs_f64(),
         pass.pages as f64 / pass.extracting.as_secs_f64()
     );
-    let stored = files_of(&app, "response", reply).await;
+    let stored = files_of(app, "response", reply).await;
     assert_eq!(
         stored[0].extraction, "done",
         "{:?}",
@@ -171,6 +167,18 @@ async fn a_signed_reply_pdf_is_served_and_its_words_find_the_proposal() {
         page.contains("见附件") && page.contains("第 2 页"),
         "{page}"
     );
+    (code, pdf, digest)
+}
+
+#[tokio::test]
+async fn a_signed_reply_pdf_is_served_and_its_words_find_the_proposal() {
+    let Some(font) =
+        test_files::cjk_font("a_signed_reply_pdf_is_served_and_its_words_find_the_proposal")
+    else {
+        return;
+    };
+    let app = spawn_app().await;
+    let (code, pdf, digest) = attach_reply_pdf(&app, &font).await;
 
     // The public page lists it; anyone downloads it, byte for byte, with safe headers.
     let shown = app.page(&format!("/proposals/{code}")).await;
@@ -224,6 +232,19 @@ async fn a_signed_reply_pdf_is_served_and_its_words_find_the_proposal() {
         .status(),
         404
     );
+}
+
+#[tokio::test]
+async fn meilisearch_finds_a_proposal_through_its_replys_pdf() {
+    let test = "meilisearch_finds_a_proposal_through_its_replys_pdf";
+    let Some(font) = test_files::cjk_font(test) else {
+        return;
+    };
+    let Some(server) = common::meili::server_for(test).await else {
+        return;
+    };
+    let app = common::spawn_app_with_search(true, Some(server.fresh_index()), |b| b).await;
+    attach_reply_pdf(&app, &font).await;
 }
 
 #[tokio::test]
@@ -390,5 +411,167 @@ async fn refused_uploads_write_nothing_and_say_why() {
     assert_eq!(removed, 1);
     for file in files_of(&app, "proposal", draft).await {
         assert!(store.contains(&file.sha256), "a named file is kept");
+    }
+}
+
+/// The real server is killed (SIGKILL) after it stored an upload's file and while its
+/// transaction waits for the database: the file is on disk and no row names it. After the
+/// restart nothing names a missing file, the upload can be made again, and `files gc` removes the
+/// orphan.
+#[tokio::test]
+async fn a_crash_between_storing_a_file_and_committing_its_row_leaves_only_an_orphan() {
+    use common::process::{cli, start_with, BIN};
+    use sea_orm::ConnectionTrait;
+    let (url, _dir) = common::fresh_database().await;
+    let search_dir = tempfile::tempdir().unwrap();
+    let files_dir = tempfile::tempdir().unwrap();
+    cli(&url, search_dir.path(), &["seed"]);
+    let mut add = std::process::Command::new(BIN)
+        .args([
+            "user",
+            "add",
+            "xing",
+            "--role",
+            "member",
+            "--person",
+            "邢占军",
+            "--password-stdin",
+        ])
+        .env("TINGSHANG_DATABASE_URL", &url)
+        .env("TINGSHANG_SEARCH_DIR", search_dir.path())
+        .env("TINGSHANG_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(add.stdin.as_mut().unwrap(), b"pw-xing-0123456789\n").unwrap();
+    assert!(add.wait().unwrap().success());
+    let env = [("TINGSHANG_FILES_DIR", files_dir.path().to_str().unwrap())];
+    let server = start_with(&url, search_dir.path(), &env).await;
+    let member = login(&server.base, "xing", "pw-xing-0123456789").await;
+    let draft = member
+        .new_draft(&[("title", "断电测试建议"), ("body_md", "正文")])
+        .await;
+
+    // Another connection takes the write lock (SQLite) or locks the table (PostgreSQL), so the
+    // upload's transaction waits after its file was stored.
+    let blocker = sea_orm::Database::connect(&url).await.unwrap();
+    let txn = sea_orm::TransactionTrait::begin(&blocker).await.unwrap();
+    if common::engine() == "postgres" {
+        txn.execute_unprepared("LOCK TABLE attachments IN EXCLUSIVE MODE")
+            .await
+            .unwrap();
+    } else {
+        // An open write: SQLite holds its one write lock until this transaction ends.
+        txn.execute_unprepared("UPDATE content_revision SET revision = revision")
+            .await
+            .unwrap();
+    }
+    let orphan = b"stored, then the server died".to_vec();
+    let digest = hex::encode(Sha256::digest(&orphan));
+    let stored = files_dir.path().join(&digest[..2]).join(&digest);
+    let pending = {
+        let (client, base) = (member.client.clone(), member.base.clone());
+        let csrf = member.csrf().await;
+        tokio::spawn(async move {
+            let form = reqwest::multipart::Form::new().text("csrf", csrf).part(
+                "file",
+                reqwest::multipart::Part::bytes(orphan).file_name("orphan.txt"),
+            );
+            client
+                .post(format!("{base}/attachments/proposal/{draft}"))
+                .multipart(form)
+                .send()
+                .await
+        })
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !stored.is_file() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the upload's file was never stored"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    common::send_signal(i64::from(server.child.id()), libc::SIGKILL);
+    let answer = pending.await.unwrap();
+    assert!(
+        answer
+            .as_ref()
+            .map_or(true, |r| !r.status().is_redirection()),
+        "the upload was never acknowledged: {answer:?}"
+    );
+    drop(server);
+    txn.rollback().await.unwrap();
+    drop(blocker);
+
+    let server = start_with(&url, search_dir.path(), &env).await;
+    let db = sea_orm::Database::connect(&url).await.unwrap();
+    let rows = attachments::Entity::find().all(&db).await.unwrap();
+    assert!(rows.is_empty(), "no row without its commit: {rows:?}");
+    assert!(stored.is_file(), "the orphan is still there");
+    // The member tries again: stored once, now with its row.
+    let member = login(&server.base, "xing", "pw-xing-0123456789").await;
+    let (status, body, _) = upload(
+        &member,
+        "proposal",
+        draft,
+        &[("again.txt", b"kept".to_vec())],
+    )
+    .await;
+    assert_eq!(status, 303, "{body}");
+    let out = std::process::Command::new(BIN)
+        .args(["files", "gc", "--grace-minutes", "0"])
+        .env("TINGSHANG_DATABASE_URL", &url)
+        .env("TINGSHANG_FILES_DIR", files_dir.path())
+        .env("TINGSHANG_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("已删除 1 个"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(!stored.is_file(), "the orphan was collected");
+    let store = tingshang::files::FileStore::new(files_dir.path());
+    for row in attachments::Entity::find().all(&db).await.unwrap() {
+        assert!(
+            store.contains(&row.sha256),
+            "every row names a file that exists"
+        );
+    }
+    drop(server);
+}
+
+/// Logs in to a server started as a process, like a browser.
+async fn login(base: &str, username: &str, password: &str) -> UserClient {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let csrf = common::login_csrf(client.get(format!("{base}/login"))).await;
+    let response = client
+        .post(format!("{base}/login"))
+        .form(&[
+            ("username", username),
+            ("password", password),
+            ("csrf", &csrf),
+            ("next", "/me"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "login as {username}");
+    UserClient {
+        client,
+        base: base.to_owned(),
+        username: username.to_owned(),
     }
 }
