@@ -575,3 +575,89 @@ async fn login(base: &str, username: &str, password: &str) -> UserClient {
         username: username.to_owned(),
     }
 }
+
+/// The write API takes the same files as the forms, with the same rules, as
+/// `multipart/form-data` with a bearer token.
+#[tokio::test]
+async fn the_api_attaches_files_with_the_same_rules() {
+    let app = spawn_app().await;
+    let c = cast(&app).await;
+    let admin = app.signed_in("root", "admin", None, None).await;
+    let kjj = common::token_for(&admin, "kjj").await;
+    let gxj = common::token_for(&admin, "gxj").await;
+    let (reply, code) = kjj_reply(&app).await;
+    let url = app.url(&format!("/api/v1/attachments/response/{reply}"));
+    let send = |token: Option<String>, name: &'static str, bytes: Vec<u8>| {
+        let client = app.client.clone();
+        let url = url.clone();
+        async move {
+            let form = reqwest::multipart::Form::new().part(
+                "file",
+                reqwest::multipart::Part::bytes(bytes).file_name(name),
+            );
+            let mut request = client.post(url).multipart(form);
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let kind = response
+                .headers()
+                .get("content-type")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (
+                status,
+                kind,
+                response
+                    .json::<serde_json::Value>()
+                    .await
+                    .unwrap_or_default(),
+            )
+        }
+    };
+    assert_eq!(send(None, "a.txt", b"x".to_vec()).await.0, 401);
+    assert_eq!(
+        send(Some(gxj), "a.txt", b"x".to_vec()).await.0,
+        403,
+        "another agency's reply"
+    );
+    let (status, kind, body) = send(
+        Some(kjj.clone()),
+        "a.pdf",
+        b"MZ\x90\0\x03\0\0\0 renamed".to_vec(),
+    )
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(kind.as_deref(), Some("application/problem+json"));
+    assert!(
+        body["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("不接受"),
+        "{body}"
+    );
+    let (status, _, body) = send(
+        Some(kjj),
+        "办理说明.txt",
+        "答复的补充说明:已建立联络机制。".as_bytes().to_vec(),
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let item = &body["items"][0];
+    assert_eq!(item["name"], "办理说明.txt");
+    assert_eq!(item["kind"], "text");
+    extract(&app).await;
+    let (status, json) = app.json("/api/v1/search?q=已建立联络机制").await;
+    assert_eq!(status, 200);
+    assert!(
+        json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|h| h["code"] == code.as_str()),
+        "{json}"
+    );
+    let (status, _) = app.get(item["url"].as_str().unwrap()).await;
+    assert_eq!(status, 200);
+    drop(c);
+}

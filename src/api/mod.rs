@@ -32,7 +32,7 @@ pub const MAX_JSON_BYTES: usize = 256 * 1024;
         read::agencies, read::agency, read::people_list, read::person,
         read::documents_list, read::document, crate::search::routes::api, changes::changes,
         write::intake, write::decide, write::respond, write::report, write::report_bulk,
-        write::act_on, read::proposal_history, read::session_history,
+        write::act_on, write::attach, read::proposal_history, read::session_history,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -102,5 +102,10 @@ pub fn write_routes() -> Router<AppState> {
         .route(
             "/api/v1/commitments/reports",
             post(write::report_bulk).layer(DefaultBodyLimit::max(crate::followup::bulk::MAX_BYTES)),
+        )
+        // Files: limited while they stream in (`attachments::service::read_uploads`).
+        .route(
+            "/api/v1/attachments/{kind}/{id}",
+            post(write::attach).layer(DefaultBodyLimit::disable()),
         )
 }

@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::Json;
 use entity::proposals;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Serialize;
 
 use super::auth::ApiActor;
@@ -409,4 +409,86 @@ pub async fn report_bulk(
         }
         Err(Refused::Other(err)) => Err(err),
     }
+}
+
+/// The files of an upload (`multipart/form-data`, one `file` part per file).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the request body for the OpenAPI document only
+pub struct AttachmentUpload {
+    #[schema(value_type = Vec<String>, format = Binary)]
+    file: Vec<Vec<u8>>,
+}
+
+/// One stored attachment.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AttachmentItem {
+    pub id: i32,
+    pub name: String,
+    pub kind: crate::files::Kind,
+    pub size: i64,
+    /// The download path (`/files/{sha256}/{name}`).
+    pub url: String,
+}
+
+/// What an upload stored.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AttachmentResult {
+    pub items: Vec<AttachmentItem>,
+}
+
+#[utoipa::path(post, path = "/api/v1/attachments/{kind}/{id}", tag = "write", operation_id = "attach_files",
+    summary = "上传附件(建议草稿、答复或协商活动)",
+    description = "multipart/form-data,每个文件一个 `file` 部分。建议草稿由其提出人上传,答复由答复单位(或秘书处)上传,协商活动由秘书处上传。文件类型按内容判断:PDF、PNG、JPEG、WebP、DOCX、XLSX、ODT、纯文本、CSV;单个文件与每项的文件数有上限。全部文件检查通过才写入,否则不写入任何文件。",
+    params(("kind" = crate::files::OwnerKind, Path), ("id" = i32, Path)),
+    request_body(content = AttachmentUpload, content_type = "multipart/form-data"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, body = AttachmentResult),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json",
+            headers(("WWW-Authenticate" = String, description = "Bearer"))),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "A file beyond the size limit, or more files than an item may have", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not multipart/form-data", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A file of a type not accepted, a zip bomb, or the item's limit reached; nothing was stored", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many writes from this token or address", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = String, description = "Seconds to wait")))))]
+pub async fn attach(
+    State(state): State<AppState>,
+    crate::accounts::ClientIp(ip): crate::accounts::ClientIp,
+    ApiActor(actor): ApiActor,
+    Path((kind, id)): Path<(String, String)>,
+    request: axum::extract::Request,
+) -> AppResult<(StatusCode, Json<AttachmentResult>)> {
+    use axum::extract::FromRequest;
+    let kind = crate::files::OwnerKind::parse(&kind).ok_or(AppError::NotFound)?;
+    let id = parse_id(&id)?;
+    let target = crate::attachments::service::may_attach(&state.db, &actor, kind, id).await?;
+    let multipart = axum::extract::Multipart::from_request(request, &state)
+        .await
+        .map_err(|_| AppError::UnsupportedMediaType)?;
+    let uploads = crate::attachments::service::read_uploads(&state.config, None, multipart).await?;
+    let ids =
+        crate::attachments::service::add(&state.db, &state.config, &actor, &target, uploads, &ip)
+            .await?
+            .map_err(AppError::Unprocessable)?;
+    let rows = entity::attachments::Entity::find()
+        .filter(entity::attachments::Column::Id.is_in(ids))
+        .order_by_asc(entity::attachments::Column::Id)
+        .all(&state.db)
+        .await?;
+    let items = rows
+        .into_iter()
+        .filter_map(|a| {
+            Some(AttachmentItem {
+                url: crate::files::file_url(&a.sha256, &a.name),
+                kind: crate::files::Kind::parse(&a.kind)?,
+                id: a.id,
+                name: a.name,
+                size: a.size,
+            })
+        })
+        .collect();
+    Ok((StatusCode::CREATED, Json(AttachmentResult { items })))
 }

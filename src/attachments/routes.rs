@@ -9,8 +9,8 @@ use entity::attachments;
 use sea_orm::{ColumnTrait, Condition, EntityTrait, QueryFilter, QueryOrder};
 use tower::ServiceExt;
 
-use super::service::{self, Upload};
-use crate::accounts::extract::{check_csrf, CurrentUser, SignedForm};
+use super::service;
+use crate::accounts::extract::{CurrentUser, SignedForm};
 use crate::accounts::{ClientIp, SignedIn};
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
@@ -29,55 +29,6 @@ pub fn routes() -> Router<AppState> {
         .route("/files/{sha256}/{name}", get(download))
 }
 
-/// Reads the multipart body: the CSRF token must come first (nothing else is read before it is
-/// checked), then at most `max_files_per_item` files of at most `max_file_bytes` each — a 413
-/// as soon as a limit is passed, before the rest of the body is read.
-async fn read_uploads(
-    state: &AppState,
-    expected_csrf: &str,
-    mut multipart: Multipart,
-) -> AppResult<Vec<Upload>> {
-    let unreadable = |_| AppError::bad_request("上传的内容无法读取。");
-    let mut uploads = Vec::new();
-    let mut csrf_checked = false;
-    while let Some(mut field) = multipart.next_field().await.map_err(unreadable)? {
-        match field.name() {
-            Some("csrf") if !csrf_checked => {
-                let given = field.text().await.map_err(unreadable)?;
-                check_csrf(expected_csrf, &given)?;
-                csrf_checked = true;
-            }
-            _ if !csrf_checked => return Err(AppError::Csrf),
-            Some("file") => {
-                let name = field.file_name().unwrap_or_default().to_owned();
-                let mut bytes = Vec::new();
-                while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
-                    if bytes.len() + chunk.len() > state.config.max_file_bytes {
-                        return Err(AppError::PayloadTooLarge);
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
-                // A form submitted without choosing a file sends one empty part.
-                if name.is_empty() && bytes.is_empty() {
-                    continue;
-                }
-                uploads.push(Upload {
-                    name,
-                    bytes: bytes.into(),
-                });
-                if uploads.len() > state.config.max_files_per_item {
-                    return Err(AppError::PayloadTooLarge);
-                }
-            }
-            _ => {}
-        }
-    }
-    if !csrf_checked {
-        return Err(AppError::Csrf);
-    }
-    Ok(uploads)
-}
-
 async fn upload(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -89,7 +40,8 @@ async fn upload(
     let id = parse_id(&id)?;
     // Who may attach is known before any byte of a file is read.
     let target = service::may_attach(&state.db, &session.actor, kind, id).await?;
-    let uploads = read_uploads(&state, &session.csrf_token, multipart).await?;
+    let uploads =
+        service::read_uploads(&state.config, Some(&session.csrf_token), multipart).await?;
     match service::add(
         &state.db,
         &state.config,

@@ -188,6 +188,56 @@ pub struct Upload {
     pub bytes: axum::body::Bytes,
 }
 
+/// Reads a multipart upload: with a form's `expected_csrf`, the token must come first (nothing
+/// else is read before it is checked; the API's bearer token needs none); then at most
+/// `max_files_per_item` files of at most `max_file_bytes` each — a 413 as soon as a limit is
+/// passed, before the rest of the body is read.
+pub async fn read_uploads(
+    config: &Config,
+    expected_csrf: Option<&str>,
+    mut multipart: axum::extract::Multipart,
+) -> AppResult<Vec<Upload>> {
+    let unreadable = |_| AppError::bad_request("上传的内容无法读取。");
+    let mut uploads = Vec::new();
+    let mut csrf_checked = expected_csrf.is_none();
+    while let Some(mut field) = multipart.next_field().await.map_err(unreadable)? {
+        match field.name() {
+            Some("csrf") if !csrf_checked => {
+                let given = field.text().await.map_err(unreadable)?;
+                crate::accounts::extract::check_csrf(expected_csrf.unwrap_or_default(), &given)?;
+                csrf_checked = true;
+            }
+            _ if !csrf_checked => return Err(AppError::Csrf),
+            Some("file") => {
+                let name = field.file_name().unwrap_or_default().to_owned();
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
+                    if bytes.len() + chunk.len() > config.max_file_bytes {
+                        return Err(AppError::PayloadTooLarge);
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                // A form submitted without choosing a file sends one empty part.
+                if name.is_empty() && bytes.is_empty() {
+                    continue;
+                }
+                uploads.push(Upload {
+                    name,
+                    bytes: bytes.into(),
+                });
+                if uploads.len() > config.max_files_per_item {
+                    return Err(AppError::PayloadTooLarge);
+                }
+            }
+            _ => {}
+        }
+    }
+    if !csrf_checked {
+        return Err(AppError::Csrf);
+    }
+    Ok(uploads)
+}
+
 /// Adds the uploaded files to the target: every file is checked first (type from its bytes,
 /// size, the target's limit) and refused with its name, then stored, then all rows are written
 /// in one transaction — or nothing. The text is extracted later by the worker.
@@ -198,7 +248,7 @@ pub async fn add(
     target: &Target,
     uploads: Vec<Upload>,
     ip: &str,
-) -> AppResult<Result<usize, String>> {
+) -> AppResult<Result<Vec<i32>, String>> {
     if uploads.is_empty() {
         return Ok(Err("请选择要上传的文件。".to_owned()));
     }
@@ -243,7 +293,7 @@ pub async fn add(
         )));
     }
     let now = Utc::now().fixed_offset();
-    let count = stored.len();
+    let mut ids = Vec::with_capacity(stored.len());
     let names: Vec<String> = stored.iter().map(|(name, ..)| name.clone()).collect();
     for (name, kind, size, sha256) in stored {
         let extraction = if kind.has_text() || kind.is_image() {
@@ -251,7 +301,7 @@ pub async fn add(
         } else {
             Extraction::Skipped
         };
-        attachments::Entity::insert(attachments::ActiveModel {
+        let inserted = attachments::Entity::insert(attachments::ActiveModel {
             sha256: Set(sha256),
             name: Set(name),
             kind: Set(kind.as_str().to_owned()),
@@ -265,6 +315,7 @@ pub async fn add(
         })
         .exec(&txn)
         .await?;
+        ids.push(inserted.last_insert_id);
     }
     crate::audit::record(
         &txn,
@@ -279,7 +330,7 @@ pub async fn add(
         crate::revision::bump(&txn).await?;
     }
     txn.commit().await?;
-    Ok(Ok(count))
+    Ok(Ok(ids))
 }
 
 /// Removes a file from what it belongs to while that is not public (a draft's files until it is
