@@ -1,7 +1,9 @@
 //! `backup` and `restore` for the embedded SQLite database. A backup is a consistent copy taken
-//! online with `VACUUM INTO` (readers and writers carry on); a restore first checks the copy
-//! (`PRAGMA integrity_check`, known migrations) and then swaps it in with a rename, so a failed
-//! restore leaves the current database untouched. PostgreSQL has its own tools: see
+//! online with `VACUUM INTO` (readers and writers carry on), with the attachments it names copied
+//! beside it (`FILE.files/`, by digest, each checked); a restore first checks the copy
+//! (`PRAGMA integrity_check`, known migrations, every named file present and matching its
+//! digest), puts the files into the store, and then swaps the database in with a rename, so a
+//! failed restore leaves the current database untouched. PostgreSQL has its own tools: see
 //! [`POSTGRES_HELP`].
 use std::path::{Path, PathBuf};
 
@@ -31,6 +33,15 @@ fn sqlite_literal(path: &Path) -> anyhow::Result<String> {
 pub struct Verified {
     pub migrations: usize,
     pub proposals: i64,
+    /// The digests of the stored files its attachments name.
+    pub files: Vec<String>,
+}
+
+/// Where a backup's files go: `FILE.files/` beside it.
+pub fn files_beside(backup: &Path) -> PathBuf {
+    let mut name = backup.as_os_str().to_owned();
+    name.push(".files");
+    PathBuf::from(name)
 }
 
 /// Opens `path` read-only and checks it: integrity, and migrations this build knows.
@@ -79,9 +90,30 @@ async fn check(db: &DatabaseConnection) -> anyhow::Result<Verified> {
     let proposals: i64 = scalar(db, "SELECT COUNT(*) FROM proposals")
         .await?
         .try_get_by_index(0)?;
+    // A backup from before attachments has no such table: it names no files.
+    let has_table: i64 = scalar(
+        db,
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'attachments'",
+    )
+    .await?
+    .try_get_by_index(0)?;
+    let files = if has_table == 0 {
+        Vec::new()
+    } else {
+        db.query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT sha256 FROM attachments UNION SELECT thumbnail_sha256 FROM attachments \
+             WHERE thumbnail_sha256 IS NOT NULL",
+        ))
+        .await?
+        .iter()
+        .map(|row| row.try_get_by_index::<String>(0))
+        .collect::<Result<_, _>>()?
+    };
     Ok(Verified {
         migrations: applied.len(),
         proposals,
+        files,
     })
 }
 
@@ -97,7 +129,39 @@ pub async fn backup(config: &Config, out: &Path) -> anyhow::Result<Verified> {
     db.execute_unprepared(&format!("VACUUM INTO {}", sqlite_literal(out)?))
         .await?;
     db.close().await?;
-    verify(out).await
+    let verified = verify(out).await?;
+    copy_files(
+        &crate::files::FileStore::new(&config.files_dir),
+        &crate::files::FileStore::new(files_beside(out)),
+        &verified.files,
+    )?;
+    Ok(verified)
+}
+
+/// Copies each named file from one store into another, checking it against its digest; the
+/// target store writes durably (`FileStore::put`). A file missing or not matching is an error
+/// naming how many.
+fn copy_files(
+    from: &crate::files::FileStore,
+    to: &crate::files::FileStore,
+    digests: &[String],
+) -> anyhow::Result<()> {
+    let mut missing = 0;
+    for digest in digests {
+        match from.read(digest) {
+            Ok(bytes) if crate::files::store::digest(&bytes) == *digest => {
+                to.put(&bytes)?;
+            }
+            _ => missing += 1,
+        }
+    }
+    if missing > 0 {
+        anyhow::bail!(
+            "{missing} 个附件文件缺失或与其摘要不符({}),未完成",
+            from.dir().display()
+        );
+    }
+    Ok(())
 }
 
 /// Replaces the configured database with the checked copy at `from`. The server must be stopped.
@@ -106,6 +170,12 @@ pub async fn restore(config: &Config, from: &Path) -> anyhow::Result<Verified> {
         anyhow::bail!("{POSTGRES_HELP}");
     };
     let verified = verify(from).await?;
+    // The files first: a restore that cannot bring them back changes nothing.
+    copy_files(
+        &crate::files::FileStore::new(files_beside(from)),
+        &crate::files::FileStore::new(&config.files_dir),
+        &verified.files,
+    )?;
     let staging = target.with_extension("restoring");
     if let Some(dir) = target.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;

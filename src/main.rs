@@ -174,12 +174,20 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let total = records.len();
             let progress = tingshang::cli::progress("导出");
-            for (i, record) in records.iter().enumerate() {
-                writer.write_all(record.line().as_bytes())?;
-                if i % 500 == 0 || i + 1 == total {
-                    progress(i + 1, total);
+            // Attachments' files are read one at a time, as their lines are written.
+            let lines = tingshang::opendata::archive::lines_with_files(
+                records,
+                tingshang::files::FileStore::new(&config.files_dir),
+            );
+            let mut written = 0;
+            for line in lines {
+                writer.write_all(line.as_bytes())?;
+                written += 1;
+                if written % 500 == 0 {
+                    progress(written.min(total), total);
                 }
             }
+            progress(total, total);
             writer.flush()?;
             eprintln!();
             eprintln!("已导出 {total} 条记录");
@@ -205,12 +213,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("检查通过:{} 条记录", records.len());
                 return Ok(());
             }
-            let report = archive::import(&db, &text, &tingshang::cli::progress("导入"))
-                .await
-                .map_err(|e| match e {
-                    archive::ImportError::Invalid(errors) => invalid(errors),
-                    other => anyhow::anyhow!(other),
-                })?;
+            let store = tingshang::files::FileStore::new(&config.files_dir);
+            let report =
+                archive::import_with_files(&db, &text, &store, &tingshang::cli::progress("导入"))
+                    .await
+                    .map_err(|e| match e {
+                        archive::ImportError::Invalid(errors) => invalid(errors),
+                        other => anyhow::anyhow!(other),
+                    })?;
             eprintln!();
             println!("新增:{:?}", report.inserted);
             println!("已存在(未重复导入):{:?}", report.matched);
@@ -220,20 +230,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Backup { out } => {
             let verified = tingshang::backup::backup(&config, &out).await?;
             println!(
-                "已备份到 {}(完整性检查通过,{} 个迁移,{} 条建议)",
+                "已备份到 {}(完整性检查通过,{} 个迁移,{} 条建议;{} 个附件文件在 {})",
                 out.display(),
                 verified.migrations,
-                verified.proposals
+                verified.proposals,
+                verified.files.len(),
+                tingshang::backup::files_beside(&out).display()
             );
             Ok(())
         }
         Command::Restore { from } => {
             let verified = tingshang::backup::restore(&config, &from).await?;
             println!(
-                "已从 {} 恢复(完整性检查通过,{} 个迁移,{} 条建议);请运行 tingshang reindex 或启动服务以重建检索索引",
+                "已从 {} 恢复(完整性检查通过,{} 个迁移,{} 条建议,{} 个附件文件);请运行 tingshang reindex 或启动服务以重建检索索引",
                 from.display(),
                 verified.migrations,
-                verified.proposals
+                verified.proposals,
+                verified.files.len()
             );
             Ok(())
         }

@@ -222,7 +222,11 @@ async fn a_signed_reply_pdf_is_served_and_its_words_find_the_proposal() {
     assert_eq!(cached.status(), 304);
     // Another name for the same content leads to its own name.
     let other = fetch(&app.client, &app.url(&format!("/files/{digest}/other.pdf"))).await;
-    assert_eq!(other.status(), 308);
+    assert_eq!(
+        other.status(),
+        307,
+        "a temporary redirect: names change with rows"
+    );
     assert_eq!(
         fetch(
             &anonymous,
@@ -660,4 +664,227 @@ async fn the_api_attaches_files_with_the_same_rules() {
     let (status, _) = app.get(item["url"].as_str().unwrap()).await;
     assert_eq!(status, 200);
     drop(c);
+}
+
+/// The archive carries the public attachments with their content (checked by digest on import),
+/// not a draft's; importing it twice stores nothing twice; a tampered file is refused by line.
+#[tokio::test]
+async fn the_archive_carries_public_files_and_imports_them_once() {
+    use tingshang::opendata::archive;
+    let source = spawn_app().await;
+    let c = cast(&source).await;
+    let (reply, code) = kjj_reply(&source).await;
+    let public = "答复附件:工作方案全文。".as_bytes().to_vec();
+    let private = "草稿附件:尚未提交。".as_bytes().to_vec();
+    assert_eq!(
+        upload(
+            &c.kjj,
+            "response",
+            reply,
+            &[("工作方案.txt", public.clone())]
+        )
+        .await
+        .0,
+        303
+    );
+    let draft = c
+        .member
+        .new_draft(&[("title", "草稿"), ("body_md", "正文")])
+        .await;
+    assert_eq!(
+        upload(
+            &c.member,
+            "proposal",
+            draft,
+            &[("草稿附件.txt", private.clone())]
+        )
+        .await
+        .0,
+        303
+    );
+
+    let store = tingshang::files::FileStore::new(source.files.path());
+    let records = archive::export_records(source.db()).await.unwrap();
+    let text: String = archive::lines_with_files(records, store).collect();
+    assert!(text.contains("工作方案.txt"));
+    assert!(
+        !text.contains("草稿附件.txt"),
+        "a draft's file is not public"
+    );
+    let public_digest = tingshang::files::store::digest(&public);
+
+    let target = common::spawn_app_with(false).await;
+    let target_store = tingshang::files::FileStore::new(target.files.path());
+    let report = archive::import_with_files(target.db(), &text, &target_store, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(report.inserted["attachment"], 1);
+    assert_eq!(report.inserted["file"], 1);
+    assert_eq!(target_store.read(&public_digest).unwrap(), public);
+    let again = archive::import_with_files(target.db(), &text, &target_store, &|_, _| {})
+        .await
+        .unwrap();
+    assert_eq!(again.inserted.get("attachment"), None, "{again:?}");
+    assert_eq!(again.matched["attachment"], 1);
+    assert_eq!(again.matched["file"], 1);
+    // The imported reply's file is public on the target's page, and its text gets extracted.
+    extract(&target).await;
+    assert!(target
+        .page(&format!("/proposals/{code}"))
+        .await
+        .contains("工作方案.txt"));
+    let (status, _) = target
+        .get(&format!("/files/{public_digest}/工作方案.txt"))
+        .await;
+    assert_eq!(status, 200);
+
+    // A file whose content does not match its digest is refused with its line; nothing written.
+    let tampered_line = text
+        .lines()
+        .position(|l| l.contains("\"type\":\"file\""))
+        .unwrap();
+    let tampered: String = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            let l = if i == tampered_line {
+                l.replace(&public_digest, &"ab".repeat(32))
+            } else {
+                l.to_owned()
+            };
+            format!("{l}\n")
+        })
+        .collect();
+    let fresh = common::spawn_app_with(false).await;
+    let fresh_store = tingshang::files::FileStore::new(fresh.files.path());
+    match archive::import_with_files(fresh.db(), &tampered, &fresh_store, &|_, _| {}).await {
+        Err(archive::ImportError::Invalid(errors)) => {
+            assert!(
+                errors.iter().any(|e| e.line == tampered_line + 1),
+                "{errors:?}"
+            );
+        }
+        other => panic!("a tampered file was not refused: {other:?}"),
+    }
+    assert_eq!(
+        attachments::Entity::find()
+            .all(fresh.db())
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+    // Without a store to put them in, an archive with files is refused rather than half read.
+    assert!(matches!(
+        archive::import(fresh.db(), &text, &|_, _| {}).await,
+        Err(archive::ImportError::Invalid(_))
+    ));
+}
+
+/// The evidence behind a reported actual (its agency's) and the original of a source document
+/// (the secretariat's) are attached the same way, shown on their pages and searchable.
+#[tokio::test]
+async fn reported_actuals_and_source_documents_take_files_too() {
+    let app = spawn_app().await;
+    let c = cast(&app).await;
+    let report = entity::commitment_reports::Entity::find()
+        .find_also_related(entity::commitments::Entity)
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .find_map(|(r, commitment)| {
+            let commitment = commitment?;
+            commitment.proposal_id.map(|p| (r, commitment, p))
+        })
+        .expect("the seed has a reported actual of a proposal's commitment");
+    let (report, commitment, proposal_id) = report;
+    let code = proposals::Entity::find_by_id(proposal_id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .code;
+    let owner = entity::agencies::Entity::find_by_id(commitment.agency_id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .short_name;
+    let (owning, other) = if owner == "市科技局" {
+        (&c.kjj, &c.gxj)
+    } else {
+        (&c.gxj, &c.kjj)
+    };
+    let evidence = "佐证材料:年度认定名单共计九千七百七十七家"
+        .as_bytes()
+        .to_vec();
+    assert_eq!(
+        upload(
+            other,
+            "report",
+            report.id,
+            &[("名单.txt", evidence.clone())]
+        )
+        .await
+        .0,
+        403,
+        "another agency's figure"
+    );
+    let (status, body, _) = upload(owning, "report", report.id, &[("名单.txt", evidence)]).await;
+    assert_eq!(status, 303, "{body}");
+
+    let document = entity::documents::Entity::find()
+        .filter(entity::documents::Column::Published.eq(true))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let original = test_files::docx(&["原件扫描说明:本文件由市政协秘书处存档"]);
+    assert_eq!(
+        upload(
+            &c.kjj,
+            "document",
+            document.id,
+            &[("原件.docx", original.clone())]
+        )
+        .await
+        .0,
+        403,
+        "source documents are the secretariat's"
+    );
+    let (status, body, _) = upload(
+        &c.secretariat,
+        "document",
+        document.id,
+        &[("原件.docx", original)],
+    )
+    .await;
+    assert_eq!(status, 303, "{body}");
+    extract(&app).await;
+
+    assert!(app
+        .page(&format!("/proposals/{code}"))
+        .await
+        .contains("名单.txt"));
+    assert!(app
+        .page(&format!("/documents/{}", document.id))
+        .await
+        .contains("原件.docx"));
+    let (_, json) = app.json("/api/v1/search?q=九千七百七十七家").await;
+    let hit = json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["code"] == code.as_str())
+        .unwrap_or_else(|| panic!("{code} not found through its report's evidence: {json}"));
+    assert_eq!(hit["in_file"]["name"], "名单.txt");
+    let (_, json) = app.json("/api/v1/search?q=秘书处存档").await;
+    let hit = json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|h| h["kind"] == "document")
+        .unwrap_or_else(|| panic!("the document not found through its original: {json}"));
+    assert_eq!(hit["in_file"]["name"], "原件.docx");
 }

@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::process::{cli, start};
-use common::{engine, fresh_database, skip, spawn_app, spawn_app_on};
+use common::{engine, fresh_database, skip, spawn_app};
 use sea_orm::{ColumnTrait, Database, EntityTrait, PaginatorTrait, QueryFilter};
 
 const CYCLES: usize = 4;
@@ -179,6 +179,32 @@ async fn a_restored_backup_serves_the_same_public_pages() {
         return;
     }
     let app = spawn_app().await;
+    // An attachment, whose file the backup must carry.
+    let kjj = app
+        .signed_in("kjj", "agency_staff", None, Some("市科技局"))
+        .await;
+    let reply = entity::responses::Entity::find()
+        .filter(entity::responses::Column::AgencyId.eq(app.agency_id("市科技局").await))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let file = "书面答复原件(扫描件说明)".as_bytes().to_vec();
+    let digest = tingshang::files::store::digest(&file);
+    let form = reqwest::multipart::Form::new()
+        .text("csrf", kjj.csrf().await)
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(file.clone()).file_name("原件说明.txt"),
+        );
+    let uploaded = kjj
+        .client
+        .post(format!("{}/attachments/response/{}", kjj.base, reply.id))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(uploaded.status(), 303);
     let source_path = tingshang::backup::sqlite_path(&app.state.config.database_url).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let backup = dir.path().join("backup.db");
@@ -186,6 +212,13 @@ async fn a_restored_backup_serves_the_same_public_pages() {
         .await
         .expect("backup");
     assert_eq!(verified.proposals, 11);
+    assert_eq!(verified.files, vec![digest.clone()]);
+    let carried = tingshang::files::FileStore::new(tingshang::backup::files_beside(&backup));
+    assert_eq!(
+        carried.read(&digest).unwrap(),
+        file,
+        "the backup carries the file"
+    );
     assert!(
         tingshang::backup::backup(&app.state.config, &backup)
             .await
@@ -205,6 +238,7 @@ async fn a_restored_backup_serves_the_same_public_pages() {
     );
     let target_config = tingshang::config::Config {
         database_url: target_url.clone(),
+        files_dir: dir.path().join("restored-files"),
         ..Default::default()
     };
     assert!(tingshang::backup::restore(&target_config, &damaged)
@@ -212,10 +246,35 @@ async fn a_restored_backup_serves_the_same_public_pages() {
         .is_err());
     assert!(!dir.path().join("restored.db").exists());
 
+    // A backup whose file went missing is refused, the target left alone.
+    let incomplete = dir.path().join("incomplete.db");
+    std::fs::copy(&backup, &incomplete).unwrap();
+    std::fs::create_dir_all(tingshang::backup::files_beside(&incomplete)).unwrap();
+    assert!(tingshang::backup::restore(&target_config, &incomplete)
+        .await
+        .is_err());
+    assert!(!dir.path().join("restored.db").exists());
+
     tingshang::backup::restore(&target_config, &backup)
         .await
         .expect("restore");
-    let restored = spawn_app_on(target_url, None, false, None, |b| b).await;
+    let restored_files = tingshang::files::FileStore::new(&target_config.files_dir);
+    assert_eq!(
+        restored_files.read(&digest).unwrap(),
+        file,
+        "the restore brings the file back"
+    );
+    // The restored app reads the files where the restore put them.
+    let restored_dir = target_config.files_dir.clone();
+    let restored = common::spawn_app_on_with(
+        target_url,
+        None,
+        false,
+        None,
+        |b| b,
+        |config| config.files_dir = restored_dir,
+    )
+    .await;
     for page in [
         "/",
         "/sessions/27",

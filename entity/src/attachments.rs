@@ -23,6 +23,7 @@ pub struct Model {
     pub thumbnail_sha256: Option<String>,
     pub extracted_at: Option<DateTimeWithTimeZone>,
     pub leased_until: Option<DateTimeWithTimeZone>,
+    pub attempts: i32,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

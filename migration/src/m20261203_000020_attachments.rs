@@ -34,8 +34,10 @@ impl MigrationTrait for Migration {
                     .col(integer_null("page_count"))
                     .col(string_len_null("thumbnail_sha256", 64))
                     .col(timestamp_with_time_zone_null("extracted_at"))
-                    // The worker holding it (several instances on PostgreSQL).
+                    // The worker holding it (several instances on PostgreSQL), and how many times
+                    // one took it up: a file that keeps killing its worker is given up on.
                     .col(timestamp_with_time_zone_null("leased_until"))
+                    .col(integer("attempts").default(0))
                     .foreign_key(
                         ForeignKey::create()
                             .from("attachments", "uploaded_by_user_id")
@@ -49,6 +51,7 @@ impl MigrationTrait for Migration {
             ("idx_attachments_owner", &["owner_kind", "owner_id"][..]),
             ("idx_attachments_sha256", &["sha256"][..]),
             ("idx_attachments_extraction", &["extraction"][..]),
+            ("idx_attachments_thumbnail", &["thumbnail_sha256"][..]),
         ] {
             let mut index = Index::create();
             index.name(name).table("attachments");
@@ -78,9 +81,11 @@ impl MigrationTrait for Migration {
         manager
             .create_index(
                 Index::create()
-                    .name("idx_attachment_pages_attachment")
+                    .name("idx_attachment_pages_page")
                     .table("attachment_pages")
                     .col("attachment_id")
+                    .col("page")
+                    .unique()
                     .to_owned(),
             )
             .await

@@ -439,7 +439,9 @@ pub struct AttachmentResult {
 #[utoipa::path(post, path = "/api/v1/attachments/{kind}/{id}", tag = "write", operation_id = "attach_files",
     summary = "上传附件(建议草稿、答复或协商活动)",
     description = "multipart/form-data,每个文件一个 `file` 部分。建议草稿由其提出人上传,答复由答复单位(或秘书处)上传,协商活动由秘书处上传。文件类型按内容判断:PDF、PNG、JPEG、WebP、DOCX、XLSX、ODT、纯文本、CSV;单个文件与每项的文件数有上限。全部文件检查通过才写入,否则不写入任何文件。",
-    params(("kind" = crate::files::OwnerKind, Path), ("id" = i32, Path)),
+    params(("kind" = String, Path, description = "What the files belong to: proposal (a draft), response, session, document or report (a reported actual)",
+            pattern = "^(proposal|response|session|document|report)$"),
+        ("id" = i32, Path)),
     request_body(content = AttachmentUpload, content_type = "multipart/form-data"),
     security(("bearer" = [])),
     responses(

@@ -94,11 +94,21 @@ async fn download(
         .all(&state.db)
         .await?;
     let actor = session.as_ref().map(|s| &s.actor);
-    let mut seen = None;
-    for row in rows {
+    // The same content may be attached to several items under several names: the visible row
+    // of the name asked for, else any visible row (whose name the answer then leads to). Rows
+    // are looked at in a bounded number.
+    let mut seen: Option<attachments::Model> = None;
+    for row in rows.into_iter().take(50) {
+        let named = row.name == name || thumbnail_name(&row.name) == name;
+        if seen.as_ref().is_some_and(|_| !named) {
+            continue;
+        }
         if service::may_view(&state.db, actor, &row).await? {
+            let done = named;
             seen = Some(row);
-            break;
+            if done {
+                break;
+            }
         }
     }
     // Not visible and not there answer alike: a file's existence is not disclosed.
@@ -110,7 +120,8 @@ async fn download(
         file.name.clone()
     };
     if name != canonical {
-        return Ok(Redirect::permanent(&file_url(&sha256, &canonical)).into_response());
+        // Temporary: which names a content has changes with its rows.
+        return Ok(Redirect::temporary(&file_url(&sha256, &canonical)).into_response());
     }
     let kind = if is_thumbnail {
         Kind::Png
@@ -122,8 +133,10 @@ async fn download(
         None => false,
     };
     let etag = format!("\"{sha256}\"");
+    // Public files are revalidated on every use (a cheap 304 by ETag), so that one whose item is
+    // unpublished or taken down stops being served at once, caches included.
     let cache = if public {
-        "public, max-age=3600"
+        "public, no-cache"
     } else {
         "private, no-store"
     };

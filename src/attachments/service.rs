@@ -3,7 +3,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, FixedOffset, Utc};
-use entity::{assignments, attachments, proposals, response_proposals, responses, sessions};
+use entity::{
+    assignments, attachments, commitment_reports, commitments, documents, proposals,
+    response_proposals, responses, sessions,
+};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder,
@@ -52,7 +55,8 @@ pub async fn may_attach<C: ConnectionTrait>(
                 .await?
                 .ok_or(AppError::NotFound)?;
             let relation = policy::relation(Some(actor), p.author_id, &[]);
-            let status = ProposalStatus::parse(&p.status).unwrap_or(ProposalStatus::Draft);
+            // An unknown status is no draft: refused, never taken as editable.
+            let status = ProposalStatus::parse(&p.status).ok_or(AppError::Forbidden)?;
             if !policy::may_edit_draft(relation, status) {
                 return Err(AppError::Forbidden);
             }
@@ -80,12 +84,49 @@ pub async fn may_attach<C: ConnectionTrait>(
             policy::require(actor, Action::RunSessions)?;
             format!("/admin/sessions/{}", s.number)
         }
+        OwnerKind::Document => {
+            documents::Entity::find_by_id(id)
+                .one(db)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            // The source documents are the archive's: the secretariat keeps them.
+            policy::require(actor, Action::ImportArchive)?;
+            format!("/documents/{id}")
+        }
+        OwnerKind::Report => {
+            let (report, commitment) = report_and_commitment(db, id).await?;
+            // Whoever may report the figure may attach the evidence behind it.
+            policy::require_on(
+                actor,
+                Action::ReportActuals,
+                Object::OfAgency(commitment.agency_id),
+            )?;
+            match commitment.proposal_id {
+                Some(p) => format!("/work/proposals/{p}#report-{}", report.commitment_id),
+                None => "/work/actuals".to_owned(),
+            }
+        }
     };
     Ok(Target {
         kind,
         id,
         return_to,
     })
+}
+
+async fn report_and_commitment<C: ConnectionTrait>(
+    db: &C,
+    id: i32,
+) -> AppResult<(commitment_reports::Model, commitments::Model)> {
+    let report = commitment_reports::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let commitment = commitments::Entity::find_by_id(report.commitment_id)
+        .one(db)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok((report, commitment))
 }
 
 /// Whether the public sees what the files belong to (then it sees the files).
@@ -119,6 +160,30 @@ pub async fn owner_is_public<C: ConnectionTrait>(
             .one(db)
             .await?
             .is_some(),
+        OwnerKind::Document => documents::Entity::find_by_id(id)
+            .filter(crate::visibility::public_documents())
+            .one(db)
+            .await?
+            .is_some(),
+        // A reported actual is public where its commitment is: with its public proposal, or
+        // always for a commitment of no proposal (from a policy document).
+        OwnerKind::Report => match report_and_commitment(db, id).await {
+            Ok((_, commitment)) => match (commitment.proposal_id, commitment.document_id) {
+                (Some(p), _) => proposals::Entity::find_by_id(p)
+                    .filter(public_proposals())
+                    .one(db)
+                    .await?
+                    .is_some(),
+                (None, Some(d)) => documents::Entity::find_by_id(d)
+                    .filter(crate::visibility::public_documents())
+                    .one(db)
+                    .await?
+                    .is_some(),
+                (None, None) => true,
+            },
+            Err(AppError::NotFound) => false,
+            Err(other) => return Err(other),
+        },
     })
 }
 
@@ -136,7 +201,9 @@ async fn sees_proposal<C: ConnectionTrait>(db: &C, actor: &Actor, id: i32) -> Ap
         .filter_map(|a| AssignmentRole::parse(&a.role).map(|r| (a.agency_id, r)))
         .collect();
     let relation = policy::relation(Some(actor), p.author_id, &active);
-    let status = ProposalStatus::parse(&p.status).unwrap_or(ProposalStatus::Draft);
+    let Some(status) = ProposalStatus::parse(&p.status) else {
+        return Ok(false);
+    };
     Ok(policy::can_see(relation, status, p.published))
 }
 
@@ -179,6 +246,18 @@ pub async fn may_view<C: ConnectionTrait>(
             seen
         }
         OwnerKind::Session => policy::allows(actor, Action::RunSessions, Object::Any),
+        OwnerKind::Document => policy::allows(actor, Action::ImportArchive, Object::Any),
+        OwnerKind::Report => {
+            let (_, commitment) = report_and_commitment(db, file.owner_id).await?;
+            policy::allows(
+                actor,
+                Action::ReportActuals,
+                Object::OfAgency(commitment.agency_id),
+            ) || match commitment.proposal_id {
+                Some(p) => sees_proposal(db, actor, p).await?,
+                None => false,
+            }
+        }
     })
 }
 
@@ -200,14 +279,27 @@ pub async fn read_uploads(
     let unreadable = |_| AppError::bad_request("上传的内容无法读取。");
     let mut uploads = Vec::new();
     let mut csrf_checked = expected_csrf.is_none();
+    // Other parts are skipped (read and dropped), but not without end.
+    let mut others = 0;
     while let Some(mut field) = multipart.next_field().await.map_err(unreadable)? {
         match field.name() {
             Some("csrf") if !csrf_checked => {
-                let given = field.text().await.map_err(unreadable)?;
+                let mut given = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
+                    given.extend_from_slice(&chunk);
+                    if given.len() > 256 {
+                        return Err(AppError::Csrf);
+                    }
+                }
+                let given = String::from_utf8(given).map_err(|_| AppError::Csrf)?;
                 crate::accounts::extract::check_csrf(expected_csrf.unwrap_or_default(), &given)?;
                 csrf_checked = true;
             }
             _ if !csrf_checked => return Err(AppError::Csrf),
+            Some("file") if uploads.len() >= config.max_files_per_item => {
+                // One file more than an item may hold: refused before it is read.
+                return Err(AppError::PayloadTooLarge);
+            }
             Some("file") => {
                 let name = field.file_name().unwrap_or_default().to_owned();
                 let mut bytes = Vec::new();
@@ -225,11 +317,13 @@ pub async fn read_uploads(
                     name,
                     bytes: bytes.into(),
                 });
-                if uploads.len() > config.max_files_per_item {
-                    return Err(AppError::PayloadTooLarge);
+            }
+            _ => {
+                others += 1;
+                if others > 16 {
+                    return Err(AppError::bad_request("上传的内容中有过多无关字段。"));
                 }
             }
-            _ => {}
         }
     }
     if !csrf_checked {
@@ -264,7 +358,12 @@ pub async fn add(
                 config.max_file_bytes / (1024 * 1024)
             )));
         }
-        match kinds::sniff(&upload.bytes, &name) {
+        // Sniffing unpacks office documents (up to 200 MB): off the async threads.
+        let (bytes, sniff_name) = (upload.bytes.clone(), name.clone());
+        let sniffed = tokio::task::spawn_blocking(move || kinds::sniff(&bytes, &sniff_name))
+            .await
+            .map_err(anyhow::Error::from)?;
+        match sniffed {
             Ok(kind) => checked.push((name, kind, upload.bytes)),
             Err(message) => return Ok(Err(format!("“{name}”:{message}"))),
         }
@@ -281,6 +380,9 @@ pub async fn add(
         stored.push((name, kind, size, sha256));
     }
     let txn = crate::db::begin_write(db).await?;
+    // Asked again inside the transaction: the draft may have been submitted while the files
+    // streamed in.
+    may_attach(&txn, actor, target.kind, target.id).await?;
     let existing = attachments::Entity::find()
         .filter(attachments::Column::OwnerKind.eq(target.kind.as_str()))
         .filter(attachments::Column::OwnerId.eq(target.id))
@@ -334,8 +436,9 @@ pub async fn add(
 }
 
 /// Removes a file from what it belongs to while that is not public (a draft's files until it is
-/// submitted); a published file stays in the record. The stored content goes with `files gc`
-/// once nothing names it.
+/// submitted). A published file stays in the record, unless the secretariat takes it down (a
+/// file that should never have been published: it is audited as a takedown). The stored content
+/// goes with `files gc` once nothing names it.
 pub async fn remove(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -348,10 +451,18 @@ pub async fn remove(
         .await?
         .ok_or(AppError::NotFound)?;
     let kind = OwnerKind::parse(&file.owner_kind).ok_or(AppError::NotFound)?;
-    let target = may_attach(&txn, actor, kind, file.owner_id).await?;
-    if owner_is_public(&txn, kind, file.owner_id).await? {
+    let public = owner_is_public(&txn, kind, file.owner_id).await?;
+    let takedown = public && policy::allows(actor, Action::ReviewPersonalInfo, Object::Any);
+    let back = if takedown {
+        "/me?notice=detached".to_owned()
+    } else {
+        may_attach(&txn, actor, kind, file.owner_id)
+            .await?
+            .return_to
+    };
+    if public && !takedown {
         return Err(AppError::Conflict(
-            "已公开的附件留在公开记录中,不能删除。".to_owned(),
+            "已公开的附件留在公开记录中,不能删除;如须撤下(如含个人信息),请联系秘书处。".to_owned(),
         ));
     }
     entity::attachment_pages::Entity::delete_many()
@@ -362,14 +473,69 @@ pub async fn remove(
     crate::audit::record(
         &txn,
         Some(actor),
-        "attachment_remove",
+        if takedown {
+            "attachment_takedown"
+        } else {
+            "attachment_remove"
+        },
         Some(format!("{}:{}", file.owner_kind, file.owner_id)),
         Some(file.name),
         Some(ip),
     )
     .await?;
+    if public {
+        reindex_owner(&txn, &file.owner_kind, file.owner_id).await?;
+        crate::revision::bump(&txn).await?;
+    }
     txn.commit().await?;
-    Ok(target.return_to)
+    Ok(back)
+}
+
+/// Queues the search documents that carry the text of `owner`'s files; call inside the
+/// transaction that changed them.
+pub async fn reindex_owner<C: ConnectionTrait>(
+    txn: &C,
+    owner_kind: &str,
+    owner_id: i32,
+) -> Result<(), sea_orm::DbErr> {
+    use crate::search::documents::{DOCUMENT, PROPOSAL, SESSION};
+    match OwnerKind::parse(owner_kind) {
+        Some(OwnerKind::Proposal) => {
+            crate::search::outbox::enqueue(txn, PROPOSAL, owner_id).await?;
+        }
+        Some(OwnerKind::Response) => {
+            let answered = response_proposals::Entity::find()
+                .filter(response_proposals::Column::ResponseId.eq(owner_id))
+                .all(txn)
+                .await?;
+            for link in answered {
+                crate::search::outbox::enqueue(txn, PROPOSAL, link.proposal_id).await?;
+            }
+        }
+        Some(OwnerKind::Session) => {
+            crate::search::outbox::enqueue(txn, SESSION, owner_id).await?;
+        }
+        Some(OwnerKind::Document) => {
+            crate::search::outbox::enqueue(txn, DOCUMENT, owner_id).await?;
+        }
+        Some(OwnerKind::Report) => {
+            let proposal = match commitment_reports::Entity::find_by_id(owner_id)
+                .one(txn)
+                .await?
+            {
+                Some(report) => commitments::Entity::find_by_id(report.commitment_id)
+                    .one(txn)
+                    .await?
+                    .and_then(|c| c.proposal_id),
+                None => None,
+            };
+            if let Some(id) = proposal {
+                crate::search::outbox::enqueue(txn, PROPOSAL, id).await?;
+            }
+        }
+        None => {}
+    }
+    Ok(())
 }
 
 /// An attachment as the pages list it.
@@ -466,13 +632,31 @@ pub async fn collect_garbage(
     let store = store.clone();
     let orphans = tokio::task::spawn_blocking(move || store.orphans(&referenced, grace)).await??;
     let total = orphans.len();
-    let mut bytes = 0;
+    let (mut removed, mut bytes) = (0, 0);
     for (i, path) in orphans.iter().enumerate() {
+        progress(i + 1, total);
+        // A row may have come to name it since the names were read: look again, just before.
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
+        let named = attachments::Entity::find()
+            .filter(
+                sea_orm::Condition::any()
+                    .add(attachments::Column::Sha256.eq(name))
+                    .add(attachments::Column::ThumbnailSha256.eq(name)),
+            )
+            .one(db)
+            .await?
+            .is_some();
+        if named {
+            continue;
+        }
         bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        removed += 1;
         if !dry_run {
             std::fs::remove_file(path)?;
         }
-        progress(i + 1, total);
     }
-    Ok((total, bytes))
+    Ok((removed, bytes))
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use entity::{attachment_pages, attachments, response_proposals};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder,
@@ -16,12 +16,17 @@ use tokio::sync::watch;
 use super::service::Extraction;
 use crate::config::Config;
 use crate::files::{extract, thumbnail, FileStore, Kind, OwnerKind};
-use crate::search::documents::{PROPOSAL, SESSION};
 
 /// How long a claimed file stays with the worker that claimed it (a killed instance's file is
 /// taken up again after this).
 const LEASE: Duration = Duration::from_secs(300);
 const POLL: Duration = Duration::from_secs(1);
+/// Longest an extraction may take; a file that takes longer is marked failed (the blocking
+/// thread is left to finish on its own).
+const EXTRACTION_LIMIT: Duration = Duration::from_secs(120);
+/// A file taken up this many times without finishing (its worker died on it, say) is failed
+/// rather than taken up again.
+const MAX_ATTEMPTS: i32 = 3;
 
 /// What one pass did: files processed and pages extracted, and the time spent extracting.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
@@ -31,7 +36,8 @@ pub struct Pass {
     pub extracting: Duration,
 }
 
-/// Claims the oldest pending file not held by another worker.
+/// Claims the oldest pending file not held by another worker: its lease and one more attempt.
+/// Returns the row as claimed (`leased_until` is the claim's own, checked when saving).
 async fn claim(db: &DatabaseConnection) -> anyhow::Result<Option<attachments::Model>> {
     let now = Utc::now().fixed_offset();
     let free = || {
@@ -51,12 +57,20 @@ async fn claim(db: &DatabaseConnection) -> anyhow::Result<Option<attachments::Mo
     let until = now + chrono::Duration::from_std(LEASE)?;
     let claimed = attachments::Entity::update_many()
         .col_expr(attachments::Column::LeasedUntil, Expr::value(until))
+        .col_expr(
+            attachments::Column::Attempts,
+            Expr::col(attachments::Column::Attempts).add(1),
+        )
         .filter(attachments::Column::Id.eq(candidate.id))
         .filter(attachments::Column::Extraction.eq(Extraction::Pending.as_str()))
         .filter(free())
         .exec(db)
         .await?;
-    Ok((claimed.rows_affected == 1).then_some(candidate))
+    Ok((claimed.rows_affected == 1).then(|| attachments::Model {
+        leased_until: Some(until),
+        attempts: candidate.attempts + 1,
+        ..candidate
+    }))
 }
 
 /// Processes pending files until none is left; returns what it did.
@@ -65,7 +79,15 @@ pub async fn run_once(db: &DatabaseConnection, config: &Config) -> anyhow::Resul
     let mut pass = Pass::default();
     while let Some(file) = claim(db).await? {
         let started = Instant::now();
-        let (pages, thumb, error) = process(&store, &file).await;
+        let (pages, thumb, error) = if file.attempts > MAX_ATTEMPTS {
+            (
+                Vec::new(),
+                None,
+                Some("多次提取未能完成(文件可能损坏或过于复杂)".to_owned()),
+            )
+        } else {
+            process(&store, &file).await
+        };
         pass.extracting += started.elapsed();
         pass.files += 1;
         pass.pages += pages.len();
@@ -101,10 +123,15 @@ async fn process(
         };
         Ok((pages, thumb))
     });
-    match work.await {
-        Ok(Ok((pages, thumb))) => (pages, thumb, None),
-        Ok(Err(reason)) => (Vec::new(), None, Some(reason)),
-        Err(_) => (Vec::new(), None, Some("提取时出错".to_owned())),
+    match tokio::time::timeout(EXTRACTION_LIMIT, work).await {
+        Ok(Ok(Ok((pages, thumb)))) => (pages, thumb, None),
+        Ok(Ok(Err(reason))) => (Vec::new(), None, Some(reason)),
+        Ok(Err(_)) => (Vec::new(), None, Some("提取时出错".to_owned())),
+        Err(_) => (
+            Vec::new(),
+            None,
+            Some(format!("提取超过 {} 秒,已放弃", EXTRACTION_LIMIT.as_secs())),
+        ),
     }
 }
 
@@ -119,6 +146,26 @@ async fn save(
     error: Option<String>,
 ) -> anyhow::Result<()> {
     let txn = crate::db::begin_write(db).await?;
+    // Only the claim that still holds the file saves it (a slow extraction whose lease ran out
+    // may have been taken up by another worker, which then saves instead).
+    let held = attachments::Entity::update_many()
+        .col_expr(
+            attachments::Column::LeasedUntil,
+            Expr::value(file.leased_until),
+        )
+        .filter(attachments::Column::Id.eq(file.id))
+        .filter(attachments::Column::LeasedUntil.eq(file.leased_until))
+        .exec(&txn)
+        .await?;
+    if held.rows_affected != 1 {
+        tracing::info!(
+            attachment = file.id,
+            "lease lost while extracting; another worker saves it"
+        );
+        return Ok(());
+    }
+    let names = private_names(&txn, file).await?;
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
     attachment_pages::Entity::delete_many()
         .filter(attachment_pages::Column::AttachmentId.eq(file.id))
         .exec(&txn)
@@ -126,7 +173,7 @@ async fn save(
     let count = pages.len();
     if !pages.is_empty() {
         attachment_pages::Entity::insert_many(pages.into_iter().enumerate().map(|(i, text)| {
-            let findings = crate::privacy::detect(&text, &[]);
+            let findings = crate::privacy::detect(&text, &names);
             attachment_pages::ActiveModel {
                 attachment_id: Set(file.id),
                 page: Set(i as i32 + 1),
@@ -157,28 +204,40 @@ async fn save(
     })
     .exec(&txn)
     .await?;
-    match OwnerKind::parse(&file.owner_kind) {
-        Some(OwnerKind::Proposal) => {
-            crate::search::outbox::enqueue(&txn, PROPOSAL, file.owner_id).await?;
-        }
-        Some(OwnerKind::Response) => {
-            let answered = response_proposals::Entity::find()
-                .filter(response_proposals::Column::ResponseId.eq(file.owner_id))
-                .all(&txn)
-                .await?;
-            for link in answered {
-                crate::search::outbox::enqueue(&txn, PROPOSAL, link.proposal_id).await?;
-            }
-        }
-        Some(OwnerKind::Session) => {
-            crate::search::outbox::enqueue(&txn, SESSION, file.owner_id).await?;
-        }
-        None => {}
-    }
+    super::service::reindex_owner(&txn, &file.owner_kind, file.owner_id).await?;
     // The pages list the file's state and thumbnail.
     crate::revision::bump(&txn).await?;
     txn.commit().await?;
     Ok(())
+}
+
+/// The callers' names recorded for the proposals the file belongs to (private: the indexed text
+/// must not show them).
+async fn private_names<C: sea_orm::ConnectionTrait>(
+    db: &C,
+    file: &attachments::Model,
+) -> anyhow::Result<Vec<String>> {
+    let proposals: Vec<i32> = match OwnerKind::parse(&file.owner_kind) {
+        Some(OwnerKind::Proposal) => vec![file.owner_id],
+        Some(OwnerKind::Response) => response_proposals::Entity::find()
+            .filter(response_proposals::Column::ResponseId.eq(file.owner_id))
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|l| l.proposal_id)
+            .collect(),
+        _ => Vec::new(),
+    };
+    if proposals.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(entity::callers::Entity::find()
+        .filter(entity::callers::Column::ProposalId.is_in(proposals))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|c| c.name)
+        .collect())
 }
 
 /// Runs until `shutdown` says so, a pass every second.

@@ -29,6 +29,8 @@ pub struct DocumentPage {
     pub document: documents::Model,
     pub proposals: Vec<LinkedProposal>,
     pub commitments: Vec<CommitmentView>,
+    /// The files kept with the document (the original, scans).
+    pub files: Vec<crate::attachments::service::Listed>,
 }
 
 pub async fn page<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<DocumentPage> {
@@ -60,9 +62,17 @@ pub async fn page<C: ConnectionTrait>(db: &C, id: i32) -> AppResult<DocumentPage
         .all(db)
         .await?;
     let commitments = load_views(db, commitment_rows, crate::time::today()).await?;
+    let files = crate::attachments::service::listed(
+        db,
+        &[(crate::files::OwnerKind::Document, document.id)],
+    )
+    .await?
+    .remove(&format!("document:{}", document.id))
+    .unwrap_or_default();
     Ok(DocumentPage {
         document,
         proposals,
         commitments,
+        files,
     })
 }

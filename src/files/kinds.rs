@@ -156,7 +156,8 @@ pub fn clean_name(name: &str) -> String {
     let last = name.rsplit(['/', '\\']).next().unwrap_or_default();
     let cleaned: String = last
         .chars()
-        .filter(|c| !c.is_control())
+        // Control characters, and the bidirectional overrides that disguise `…fdp.exe`.
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
         .map(|c| match c {
             '"' | '<' | '>' | ':' | '|' | '?' | '*' => '_',
             c => c,
@@ -178,6 +179,10 @@ pub fn clean_name(name: &str) -> String {
     } else {
         cleaned
     }
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
 /// `Content-Disposition` for a stored name (RFC 6266): an ASCII fallback and the UTF-8 name.
@@ -229,6 +234,7 @@ mod tests {
         assert_eq!(clean_name("../../etc/passwd"), "passwd");
         assert_eq!(clean_name("a\u{0}b\n\"c\".txt"), "ab_c_.txt");
         assert_eq!(clean_name("..."), "附件");
+        assert_eq!(clean_name("答复\u{202E}fdp.exe"), "答复fdp.exe");
         let long = format!("{}.pdf", "长".repeat(300));
         let kept = clean_name(&long);
         assert_eq!(kept.chars().count(), MAX_NAME_CHARS);

@@ -16,11 +16,14 @@ pub use kinds::Kind;
 pub use store::FileStore;
 
 crate::vocabulary! {
-    /// What an attachment belongs to.
+    /// What an attachment belongs to: a proposal (a draft's files), a reply, a session, a source
+    /// document (跟踪材料), or a reported actual (the evidence behind the figure).
     pub enum OwnerKind {
         Proposal = "proposal" => "建议",
         Response = "response" => "答复",
         Session = "session" => "协商活动",
+        Document = "document" => "跟踪材料",
+        Report = "report" => "完成情况报告",
     }
 }
 
@@ -51,6 +54,29 @@ fn owned_by(owners: &[(OwnerKind, i32)]) -> Condition {
                     .add(attachments::Column::OwnerId.is_in(ids)),
             )
         })
+}
+
+/// The reported actuals of each proposal's commitments: proposal id → report ids.
+pub async fn reports_of_proposals<C: ConnectionTrait>(
+    db: &C,
+    proposal_ids: &[i32],
+) -> Result<HashMap<i32, Vec<i32>>, sea_orm::DbErr> {
+    use entity::{commitment_reports, commitments};
+    let mut out: HashMap<i32, Vec<i32>> = HashMap::new();
+    if proposal_ids.is_empty() {
+        return Ok(out);
+    }
+    let rows = commitment_reports::Entity::find()
+        .find_also_related(commitments::Entity)
+        .filter(commitments::Column::ProposalId.is_in(proposal_ids.iter().copied()))
+        .all(db)
+        .await?;
+    for (report, commitment) in rows {
+        if let Some(p) = commitment.and_then(|c| c.proposal_id) {
+            out.entry(p).or_default().push(report.id);
+        }
+    }
+    Ok(out)
 }
 
 /// One page of text from an attachment.

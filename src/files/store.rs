@@ -26,6 +26,11 @@ pub fn digest(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// Makes a directory's entries durable (a rename or a new entry is on disk once this returns).
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::File::open(dir)?.sync_all()
+}
+
 impl FileStore {
     pub fn new(dir: impl Into<PathBuf>) -> Self {
         Self { dir: dir.into() }
@@ -51,17 +56,26 @@ impl FileStore {
         let sha256 = digest(bytes);
         let target = self.path(&sha256).expect("a digest names a path");
         if target.is_file() {
+            // Stored before (perhaps an orphan): made young again, so that a `files gc` running
+            // now leaves it to the row about to name it.
+            let file = std::fs::File::options().append(true).open(&target)?;
+            file.set_modified(SystemTime::now())?;
+            file.sync_all()?;
             return Ok(sha256);
         }
         let parent = target.parent().expect("two levels");
-        std::fs::create_dir_all(parent)?;
+        if !parent.is_dir() {
+            std::fs::create_dir_all(parent)?;
+            // The new directory's own entry must be on disk too.
+            sync_dir(&self.dir)?;
+        }
         let tmp_dir = self.dir.join("tmp");
         std::fs::create_dir_all(&tmp_dir)?;
         let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir)?;
         tmp.write_all(bytes)?;
         tmp.as_file().sync_all()?;
         tmp.persist(&target).map_err(|e| e.error)?;
-        std::fs::File::open(parent)?.sync_all()?;
+        sync_dir(parent)?;
         Ok(sha256)
     }
 

@@ -138,6 +138,7 @@ pub fn assess(
 
 #[derive(Debug, Serialize)]
 pub struct ReportView {
+    pub id: i32,
     pub value: f64,
     pub reported_on: Option<NaiveDate>,
     pub period_label: Option<String>,
@@ -244,6 +245,7 @@ pub async fn load_views<C: ConnectionTrait>(
             .entry(r.commitment_id)
             .or_default()
             .push(ReportView {
+                id: r.id,
                 value: r.value,
                 reported_on: r.reported_on,
                 period_label: r.period_label,

@@ -3,12 +3,12 @@
 //! reads a whole file, reports every bad line with its number and reason, and then writes all of
 //! it in one transaction or nothing. Rows whose natural key (code, number, external id …) already
 //! exists are matched rather than duplicated, so importing the same file twice changes nothing.
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use entity::{
-    agencies, assignments, commitment_reports, commitments, document_links, documents, evaluations,
-    people, proposal_cosigners, proposals, response_proposals, responses, session_participants,
-    sessions, timeline_events,
+    agencies, assignments, attachments, commitment_reports, commitments, document_links, documents,
+    evaluations, people, proposal_cosigners, proposals, response_proposals, responses,
+    session_participants, sessions, timeline_events,
 };
 use sea_orm::sea_query::ExprTrait;
 use sea_orm::sea_query::SelectStatement;
@@ -23,7 +23,9 @@ use crate::visibility::{public_assignments, public_proposals, public_sessions};
 use crate::workflow::{Channel, ProposalStatus};
 
 pub const FORMAT: &str = "tingshang-archive";
-pub const VERSION: u32 = 1;
+/// 2 added attachments (`attachment` rows, each after the `file` that holds its content); files
+/// of version 1 import as before.
+pub const VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Header {
@@ -52,6 +54,69 @@ pub enum Record {
     Report(commitment_reports::Model),
     Event(timeline_events::Model),
     Evaluation(evaluations::Model),
+    /// A stored file's content, before the attachments that name it.
+    File(FileContent),
+    Attachment(attachments::Model),
+}
+
+/// The content of a stored file, carried in the archive (base64) so that its attachments import
+/// whole; checked against its digest on import.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileContent {
+    pub sha256: String,
+    pub content_base64: String,
+}
+
+impl FileContent {
+    pub fn of(bytes: &[u8]) -> Self {
+        use base64::Engine;
+        Self {
+            sha256: crate::files::store::digest(bytes),
+            content_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+        }
+    }
+
+    /// The bytes, if they decode and match the digest.
+    pub fn bytes(&self) -> Result<Vec<u8>, String> {
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(&self.content_base64)
+            .map_err(|_| "文件内容不是有效的 base64".to_owned())?;
+        if crate::files::store::digest(&bytes) != self.sha256 {
+            return Err(format!("文件内容与其摘要 {} 不符", self.sha256));
+        }
+        Ok(bytes)
+    }
+}
+
+/// The lines of an archive with its files: each attachment's file content before its first
+/// attachment, read from `store` when its turn comes (one file in memory at a time). An
+/// attachment whose file is missing from the store is left out, with a warning. Blocking reads:
+/// iterate off the async threads.
+pub fn lines_with_files(
+    records: Vec<Record>,
+    store: crate::files::FileStore,
+) -> impl Iterator<Item = String> {
+    let mut carried: HashSet<String> = HashSet::new();
+    records.into_iter().flat_map(move |record| {
+        let mut lines = Vec::with_capacity(2);
+        if let Record::Attachment(a) = &record {
+            if !carried.contains(&a.sha256) {
+                match store.read(&a.sha256) {
+                    Ok(bytes) => {
+                        carried.insert(a.sha256.clone());
+                        lines.push(Record::File(FileContent::of(&bytes)).line());
+                    }
+                    Err(err) => {
+                        tracing::warn!(sha256 = %a.sha256, error = %err, "an attachment's file is missing; left out of the archive");
+                        return lines;
+                    }
+                }
+            }
+        }
+        lines.push(record.line());
+        lines
+    })
 }
 
 impl Record {
@@ -74,7 +139,6 @@ fn ids_of<E: EntityTrait>(condition: Condition, id: E::Column) -> SelectStatemen
 /// sub-queries (never long id lists, which databases cap at some tens of thousands of parameters);
 /// each table is read once.
 pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, sea_orm::DbErr> {
-    use std::collections::HashSet;
     let public_proposal_ids =
         || ids_of::<proposals::Entity>(public_proposals(), proposals::Column::Id);
     let public_session_ids = || ids_of::<sessions::Entity>(public_sessions(), sessions::Column::Id);
@@ -277,7 +341,50 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
                 Record::Evaluation(e)
             }),
     );
+    // The files of what is exported, and only those: an attachment goes where its owner went.
+    let exported: HashSet<(&str, i32)> = out
+        .iter()
+        .filter_map(|record| match record {
+            Record::Proposal(p) => Some(("proposal", p.id)),
+            // A reply's files go with it only where it answers a public proposal (its link).
+            Record::ResponseLink(l) => Some(("response", l.response_id)),
+            Record::Session(s) => Some(("session", s.id)),
+            Record::Document(d) => Some(("document", d.id)),
+            Record::Report(r) => Some(("report", r.id)),
+            _ => None,
+        })
+        .collect();
+    let owned: Vec<attachments::Model> = attachments::Entity::find()
+        .order_by_asc(attachments::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|a| exported.contains(&(a.owner_kind.as_str(), a.owner_id)))
+        .collect();
+    out.extend(owned.into_iter().map(|mut a| {
+        // What the importing side works out again (text, thumbnail) or has no use for.
+        a.uploaded_by_user_id = None;
+        a.extraction = "pending".to_owned();
+        a.extraction_error = None;
+        a.page_count = None;
+        a.thumbnail_sha256 = None;
+        a.extracted_at = None;
+        a.leased_until = None;
+        Record::Attachment(a)
+    }));
     Ok(out)
+}
+
+/// The record an attachment's owner is written as, by the owner's kind.
+fn owner_record(kind: &str) -> Option<&'static str> {
+    use crate::files::OwnerKind;
+    Some(match OwnerKind::parse(kind)? {
+        OwnerKind::Proposal => "proposal",
+        OwnerKind::Response => "response",
+        OwnerKind::Session => "session",
+        OwnerKind::Document => "document",
+        OwnerKind::Report => "report",
+    })
 }
 
 /// A problem with one line of the file.
@@ -312,7 +419,8 @@ pub fn parse(text: &str) -> (Vec<(usize, Record)>, Vec<LineError>) {
         }
     }
     match records.first() {
-        Some((_, Record::Header(h))) if h.format == FORMAT && h.version == VERSION => {}
+        Some((_, Record::Header(h)))
+            if h.format == FORMAT && (1..=VERSION).contains(&h.version) => {}
         Some((line, Record::Header(h))) => errors.push(LineError {
             line: *line,
             reason: format!("不支持的格式 {} 版本 {}", h.format, h.version),
@@ -337,11 +445,23 @@ pub fn check(text: &str) -> (Vec<(usize, Record)>, Vec<LineError>) {
 /// Checks what can be checked without the database: vocabularies, text limits and that every
 /// reference points to a record earlier in the file.
 pub fn validate(records: &[(usize, Record)]) -> Vec<LineError> {
-    use std::collections::HashSet;
     let mut seen: HashMap<&'static str, HashSet<i32>> = HashMap::new();
+    let mut files: HashSet<&str> = HashSet::new();
     let mut errors = Vec::new();
     for (line, record) in records {
         let mut problems: Vec<String> = Vec::new();
+        match record {
+            Record::File(f) => match f.bytes() {
+                Ok(_) => {
+                    files.insert(f.sha256.as_str());
+                }
+                Err(problem) => problems.push(problem),
+            },
+            Record::Attachment(a) if !files.contains(a.sha256.as_str()) => {
+                problems.push(format!("附件的文件 {} 不在文件中此行之前", a.sha256));
+            }
+            _ => {}
+        }
         let mut refer = |table: &'static str, id: Option<i32>, what: &str| {
             if let Some(id) = id {
                 if !seen.get(table).is_some_and(|s| s.contains(&id)) {
@@ -420,9 +540,17 @@ pub fn validate(records: &[(usize, Record)]) -> Vec<LineError> {
                 refer("person", Some(e.person_id), "person_id");
                 ("evaluation", e.id)
             }
+            Record::File(_) => ("file", 0),
+            Record::Attachment(a) => {
+                // An unknown kind names no record; `content_problems` says so.
+                if let Some(record) = owner_record(&a.owner_kind) {
+                    refer(record, Some(a.owner_id), "owner_id");
+                }
+                ("attachment", a.id)
+            }
         };
         problems.extend(content_problems(record));
-        if !seen.entry(table).or_default().insert(id) && table != "header" {
+        if !seen.entry(table).or_default().insert(id) && table != "header" && table != "file" {
             problems.push(format!("{table} id {id} 重复"));
         }
         errors.extend(problems.into_iter().map(|reason| LineError {
@@ -442,6 +570,18 @@ fn content_problems(record: &Record) -> Vec<String> {
     use crate::web::form::MAX_BODY_BYTES;
     let mut p: Vec<Option<String>> = Vec::new();
     match record {
+        Record::Attachment(x) => {
+            p.push(text_problem("附件名", &x.name, 255, true));
+            if crate::files::kinds::clean_name(&x.name) != x.name {
+                p.push(Some(format!("附件名 {:?} 含有不允许的字符", x.name)));
+            }
+            if crate::files::OwnerKind::parse(&x.owner_kind).is_none() {
+                p.push(Some(format!("附件所属类型 {:?} 未知", x.owner_kind)));
+            }
+            if crate::files::Kind::parse(&x.kind).is_none() {
+                p.push(Some(format!("附件类型 {:?} 未知", x.kind)));
+            }
+        }
         Record::Proposal(x) => {
             p.push(text_problem("标题", &x.title, 300, true));
             p.push(text_problem("正文", &x.body_md, MAX_BODY_BYTES, true));
@@ -550,7 +690,62 @@ pub async fn import(
     if !errors.is_empty() {
         return Err(ImportError::Invalid(errors));
     }
+    // Attachment rows without their files in the store would name missing files.
+    let carried: Vec<LineError> = records
+        .iter()
+        .filter(|(_, r)| matches!(r, Record::File(_)))
+        .map(|(line, _)| LineError {
+            line: *line,
+            reason: "档案带有附件文件,须导入到附件存储(import_with_files)".to_owned(),
+        })
+        .collect();
+    if !carried.is_empty() {
+        return Err(ImportError::Invalid(carried));
+    }
     write(db, records, progress).await
+}
+
+/// As [`import`], storing the files the archive carries into `store` first (each checked
+/// against its digest; content already there is not written again). A file is stored before the
+/// rows that name it commit: a failed import leaves at most orphans for `files gc`.
+pub async fn import_with_files(
+    db: &DatabaseConnection,
+    text: &str,
+    store: &crate::files::FileStore,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<ImportReport, ImportError> {
+    let (records, errors) = check(text);
+    if !errors.is_empty() {
+        return Err(ImportError::Invalid(errors));
+    }
+    let (mut stored, mut present) = (0, 0);
+    for (line, record) in &records {
+        if let Record::File(file) = record {
+            let refused = |reason: String| {
+                ImportError::Invalid(vec![LineError {
+                    line: *line,
+                    reason,
+                }])
+            };
+            let bytes = file.bytes().map_err(refused)?;
+            // The same rule as an upload: what the bytes are, not what the row says.
+            crate::files::kinds::sniff(&bytes, "").map_err(refused)?;
+            if store.contains(&file.sha256) {
+                present += 1;
+            } else {
+                store.put(&bytes).map_err(|e| {
+                    crate::error::AppError::Unavailable(format!("附件无法保存:{e}"))
+                })?;
+                stored += 1;
+            }
+        }
+    }
+    let mut report = write(db, records, progress).await?;
+    if stored + present > 0 {
+        report.inserted.insert("file", stored);
+        report.matched.insert("file", present);
+    }
+    Ok(report)
 }
 
 /// As [`import`], for records made in memory (the seed): validated as a file's lines would be,
@@ -592,6 +787,7 @@ const RECORD_TABLES: &[(&str, &str)] = &[
     ("report", "commitment_reports"),
     ("event", "timeline_events"),
     ("evaluation", "evaluations"),
+    ("attachment", "attachments"),
 ];
 
 async fn write(
@@ -609,7 +805,8 @@ async fn write(
     let total = records.len();
     for (done, (_, record)) in records.into_iter().enumerate() {
         let (table, existing) = insert_or_match(&txn, &mut ids, &mut batch, record).await?;
-        if table != "header" {
+        // Files are put into the store before the transaction (`import_with_files`).
+        if table != "header" && table != "file" {
             let tally = if existing {
                 &mut report.matched
             } else {
@@ -674,7 +871,7 @@ async fn empty_tables<C: ConnectionTrait>(
         "cosigner" => proposal_cosigners, "assignment" => assignments, "response" => responses,
         "response_link" => response_proposals, "document_link" => document_links,
         "commitment" => commitments, "report" => commitment_reports, "event" => timeline_events,
-        "evaluation" => evaluations
+        "evaluation" => evaluations, "attachment" => attachments
     );
     Ok(empty)
 }
@@ -996,6 +1193,24 @@ async fn insert_or_match<C: ConnectionTrait>(
                 am.proposal_id = Set(proposal);
                 am.person_id = Set(person);
                 am.response_id = Set(ids.opt("response", *am.response_id.as_ref()));
+            })
+        }
+        Record::File(_) => Ok(("file", true)),
+        Record::Attachment(a) => {
+            // `validate` has checked the kind and that the owner came earlier.
+            let owner = ids.get(owner_record(&a.owner_kind).unwrap_or_default(), a.owner_id);
+            let existing = attachments::Entity::find()
+                .filter(attachments::Column::OwnerKind.eq(a.owner_kind.as_str()))
+                .filter(attachments::Column::OwnerId.eq(owner))
+                .filter(attachments::Column::Sha256.eq(a.sha256.as_str()))
+                .filter(attachments::Column::Name.eq(a.name.as_str()))
+                .all(db);
+            put!("attachment", attachments, a, existing, |am| {
+                am.owner_id = Set(owner);
+                am.uploaded_by_user_id = Set(None);
+                // The text and thumbnail are made again here by the attachments worker.
+                am.extraction = Set("pending".to_owned());
+                am.leased_until = Set(None);
             })
         }
     }

@@ -125,11 +125,24 @@ pub async fn export(
 
 async fn archive_export(state: AppState) -> AppResult<Response> {
     let records = archive::export_records(&state.db).await?;
-    let body = stream::iter(
-        records
-            .into_iter()
-            .map(|r| Ok::<_, std::io::Error>(r.line())),
-    );
+    let store = crate::files::FileStore::new(&state.config.files_dir);
+    // The lines are made on a blocking thread (attachments' files are read as their turn comes,
+    // one at a time) and handed over through a small channel: memory stays bounded whatever the
+    // files weigh, and a slow client slows the reading down.
+    let (send, receive) = tokio::sync::mpsc::channel::<String>(4);
+    tokio::task::spawn_blocking(move || {
+        for line in archive::lines_with_files(records, store) {
+            if send.blocking_send(line).is_err() {
+                break; // the client went away
+            }
+        }
+    });
+    let body = stream::unfold(receive, |mut receive| async move {
+        receive
+            .recv()
+            .await
+            .map(|line| (Ok::<_, std::io::Error>(line), receive))
+    });
     Ok((
         [
             (header::CONTENT_TYPE, "application/x-ndjson; charset=utf-8"),

@@ -55,7 +55,8 @@ pub async fn submit(
     // before anything is written.
     check_csrf(&session.csrf_token, &csrf)?;
     let text = text.ok_or_else(|| AppError::bad_request("请选择要导入的文件。"))?;
-    let outcome = archive::import(&state.db, &text, &|_, _| {}).await;
+    let store = crate::files::FileStore::new(&state.config.files_dir);
+    let outcome = archive::import_with_files(&state.db, &text, &store, &|_, _| {}).await;
     let (report, errors) = match outcome {
         Ok(report) => {
             crate::audit::record(

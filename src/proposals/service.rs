@@ -423,6 +423,12 @@ pub async fn public_page<C: ConnectionTrait>(db: &C, code: &str) -> AppResult<Pr
             .iter()
             .map(|r| (crate::files::OwnerKind::Response, r.id)),
     );
+    owners.extend(
+        commitments
+            .iter()
+            .flat_map(|c| &c.reports)
+            .map(|r| (crate::files::OwnerKind::Report, r.id)),
+    );
     let files = crate::attachments::service::listed(db, &owners).await?;
 
     Ok(ProposalPage {

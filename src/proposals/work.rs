@@ -230,6 +230,12 @@ async fn render_work(
     use crate::files::OwnerKind;
     let mut owners = vec![(OwnerKind::Proposal, proposal_id)];
     owners.extend(responses.iter().map(|r| (OwnerKind::Response, r.id)));
+    owners.extend(
+        commitments
+            .iter()
+            .flat_map(|c| &c.reports)
+            .map(|r| (OwnerKind::Report, r.id)),
+    );
     let files = crate::attachments::service::listed(db, &owners).await?;
     let attach_proposal =
         crate::attachments::service::may_attach(db, actor, OwnerKind::Proposal, proposal_id)

@@ -116,7 +116,8 @@ pub async fn build_proposals<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResu
         .into_iter()
         .map(|a| (a.id, a))
         .collect();
-    // The text of the proposals' own files and of their published replies' files.
+    // The text of the proposals' own files, of their published replies' files and of the
+    // evidence behind their commitments' reported actuals.
     let mut owners: Vec<(OwnerKind, i32)> =
         ids.iter().map(|id| (OwnerKind::Proposal, *id)).collect();
     owners.extend(
@@ -124,6 +125,13 @@ pub async fn build_proposals<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResu
             .values()
             .flatten()
             .map(|r| (OwnerKind::Response, r.id)),
+    );
+    let reports_of = crate::files::reports_of_proposals(db, &ids).await?;
+    owners.extend(
+        reports_of
+            .values()
+            .flatten()
+            .map(|r| (OwnerKind::Report, *r)),
     );
     let files = crate::files::texts_of(db, &owners).await?;
 
@@ -171,7 +179,14 @@ pub async fn build_proposals<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResu
                 ));
             }
             let owned = std::iter::once((OwnerKind::Proposal, p.id))
-                .chain(answers.iter().map(|r| (OwnerKind::Response, r.id)));
+                .chain(answers.iter().map(|r| (OwnerKind::Response, r.id)))
+                .chain(
+                    reports_of
+                        .get(&p.id)
+                        .into_iter()
+                        .flatten()
+                        .map(|r| (OwnerKind::Report, *r)),
+                );
             for owner in owned {
                 append_files(&mut body, files.get(&owner));
             }
@@ -254,15 +269,23 @@ pub async fn build_sessions<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResul
 
 /// The extracted text of an item's files, each page after a line naming the file and page (so
 /// a highlighted excerpt says where it came from).
+/// At most this much attached text goes into one search document.
+const MAX_FILE_TEXT_BYTES: usize = 1024 * 1024;
+
 fn append_files(body: &mut String, pages: Option<&Vec<crate::files::PageText>>) {
+    let mut added = 0;
     for page in pages.into_iter().flatten() {
         if page.text.is_empty() {
             continue;
         }
-        body.push_str(&format!(
-            "\n附件《{}》第{}页:{}",
-            page.name, page.page, page.text
-        ));
+        // A file's name is published text too: what the detector finds in it is not indexed.
+        let name = crate::privacy::redact(&page.name, &crate::privacy::detect(&page.name, &[]));
+        let line = format!("\n附件《{name}》第{}页:{}", page.page, page.text);
+        if added + line.len() > MAX_FILE_TEXT_BYTES {
+            break;
+        }
+        added += line.len();
+        body.push_str(&line);
     }
 }
 
@@ -275,6 +298,8 @@ pub async fn build_documents<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResu
         .filter(documents::Column::Id.is_in(ids.iter().copied()))
         .all(db)
         .await?;
+    let owners: Vec<(OwnerKind, i32)> = rows.iter().map(|d| (OwnerKind::Document, d.id)).collect();
+    let files = crate::files::texts_of(db, &owners).await?;
     Ok(rows
         .into_iter()
         .map(|d| SearchDoc {
@@ -283,7 +308,11 @@ pub async fn build_documents<C: ConnectionTrait>(db: &C, ids: &[i32]) -> AppResu
             url: format!("/documents/{}", d.id),
             title: d.title,
             code: d.doc_number,
-            body: plain_text(&d.body_md),
+            body: {
+                let mut body = plain_text(&d.body_md);
+                append_files(&mut body, files.get(&(OwnerKind::Document, d.id)));
+                body
+            },
             names: vec![d.issuer],
             year: d.published_on.map(|p| p.year()),
             date: d

@@ -105,7 +105,14 @@ async fn locate_in_files(
 ) -> AppResult<()> {
     use crate::files::OwnerKind;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-    let Some(word) = text.split_whitespace().max_by_key(|w| w.chars().count()) else {
+    // The longest word searched for (not one excluded with `-`), without quotes.
+    let Some(word) = text
+        .split_whitespace()
+        .filter(|w| !w.starts_with('-'))
+        .map(|w| w.trim_matches(['"', '“', '”']))
+        .max_by_key(|w| w.chars().count())
+        .filter(|w| !w.is_empty())
+    else {
         return Ok(());
     };
     let id_of = |hit: &crate::search::Hit| {
@@ -129,9 +136,22 @@ async fn locate_in_files(
             .filter_map(id_of)
             .map(|id| (OwnerKind::Session, id)),
     );
+    owners.extend(
+        hits.iter()
+            .filter(|h| h.kind == super::documents::DOCUMENT)
+            .filter_map(id_of)
+            .map(|id| (OwnerKind::Document, id)),
+    );
     if owners.is_empty() {
         return Ok(());
     }
+    let reports_of = crate::files::reports_of_proposals(&state.db, &proposal_ids).await?;
+    owners.extend(
+        reports_of
+            .values()
+            .flatten()
+            .map(|r| (OwnerKind::Report, *r)),
+    );
     // Published replies only: the files of an unpublished one are not searchable.
     let replies = entity::response_proposals::Entity::find()
         .filter(entity::response_proposals::Column::ProposalId.is_in(proposal_ids))
@@ -164,8 +184,17 @@ async fn locate_in_files(
                     .flatten()
                     .map(|r| (OwnerKind::Response, *r)),
             );
+            candidates.extend(
+                reports_of
+                    .get(&id)
+                    .into_iter()
+                    .flatten()
+                    .map(|r| (OwnerKind::Report, *r)),
+            );
         } else if hit.kind == super::documents::SESSION {
             candidates.push((OwnerKind::Session, id));
+        } else if hit.kind == super::documents::DOCUMENT {
+            candidates.push((OwnerKind::Document, id));
         }
         if let Some((name, page, sha256)) = candidates.iter().find_map(|c| found.get(c)) {
             hit.in_file = Some(crate::search::FileHit {

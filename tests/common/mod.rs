@@ -156,7 +156,8 @@ pub async fn spawn_app_on(
     spawn_app_on_with(database_url, dir, seed, meili, wrap, |_| {}).await
 }
 
-async fn spawn_app_on_with(
+/// [`spawn_app_on`] with its configuration adjusted (after the test's own defaults).
+pub async fn spawn_app_on_with(
     database_url: String,
     dir: Option<tempfile::TempDir>,
     seed: bool,
