@@ -888,3 +888,111 @@ async fn reported_actuals_and_source_documents_take_files_too() {
         .unwrap_or_else(|| panic!("the document not found through its original: {json}"));
     assert_eq!(hit["in_file"]["name"], "原件.docx");
 }
+
+/// A written reply and its signed copy in one API request (`multipart/form-data` with a `json`
+/// part): both are written, or neither.
+#[tokio::test]
+async fn a_reply_and_its_files_arrive_in_one_request_or_not_at_all() {
+    let app = spawn_app().await;
+    let c = cast(&app).await;
+    let admin = app.signed_in("root", "admin", None, None).await;
+    let token = common::token_for(&admin, "kjj").await;
+    let kjj = app.agency_id("市科技局").await.to_string();
+    let id = c
+        .member
+        .new_draft(&[
+            ("title", "关于科创金融的建议"),
+            ("body_md", "建议内容。"),
+            ("topics", "科技创新"),
+        ])
+        .await;
+    common::assert_ok("submit", c.member.act(id, "submit", &[]).await);
+    common::assert_ok("accept", c.secretariat.act(id, "accept", &[]).await);
+    let due = (chrono::Utc::now().date_naive() + chrono::Duration::days(90)).to_string();
+    common::assert_ok(
+        "assign",
+        c.secretariat
+            .act(
+                id,
+                "assign",
+                &[("lead", kjj.as_str()), ("due_on", due.as_str())],
+            )
+            .await,
+    );
+    let code = proposals::Entity::find_by_id(id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .code;
+    let url = app.url(&format!("/api/v1/proposals/{code}/responses"));
+    let reply = serde_json::json!({
+        "kind": "written", "body_md": "经研究,现答复如下。", "doc_number": "青科函〔2026〕21号", "grade": "A"
+    })
+    .to_string();
+    let send = |files: Vec<(&'static str, Vec<u8>)>| {
+        let (client, url, token, reply) = (
+            app.client.clone(),
+            url.clone(),
+            token.clone(),
+            reply.clone(),
+        );
+        async move {
+            let mut form = reqwest::multipart::Form::new().text("json", reply);
+            for (name, bytes) in files {
+                form = form.part(
+                    "file",
+                    reqwest::multipart::Part::bytes(bytes).file_name(name),
+                );
+            }
+            let response = client
+                .post(url)
+                .bearer_auth(token)
+                .multipart(form)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let replies = || async {
+        responses::Entity::find()
+            .inner_join(response_proposals::Entity)
+            .filter(response_proposals::Column::ProposalId.eq(id))
+            .all(app.db())
+            .await
+            .unwrap()
+    };
+
+    // A bad file refuses the reply too.
+    let (status, body) = send(vec![(
+        "签发件.pdf",
+        b"\x7fELF\x02\x01\x01\0 not a pdf".to_vec(),
+    )])
+    .await;
+    assert_eq!(status, 422, "{body}");
+    assert!(replies().await.is_empty(), "no reply without its files");
+
+    let (status, body) = send(vec![(
+        "签发件.txt",
+        "青岛市科学技术局(盖章)".as_bytes().to_vec(),
+    )])
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let written = replies().await;
+    assert_eq!(written.len(), 1);
+    let files = files_of(&app, "response", written[0].id).await;
+    assert_eq!(files.len(), 1);
+    assert_eq!(files[0].name, "签发件.txt");
+    // The JSON body alone still works as before (here: refused, the reply is already given).
+    let (status, _) = app
+        .client
+        .post(&url)
+        .bearer_auth(&token)
+        .json(&serde_json::from_str::<serde_json::Value>(&reply).unwrap())
+        .send()
+        .await
+        .map(|r| (r.status().as_u16(), ()))
+        .unwrap();
+    assert_eq!(status, 409);
+}

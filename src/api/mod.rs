@@ -95,13 +95,17 @@ pub fn write_routes() -> Router<AppState> {
         .route("/api/v1/intake", post(write::intake))
         .route("/api/v1/proposals/{code}/decision", post(write::decide))
         .route("/api/v1/proposals/{code}/actions", post(write::act_on))
-        .route("/api/v1/proposals/{code}/responses", post(write::respond))
         .route("/api/v1/commitments/{id}/reports", post(write::report))
         .layer(DefaultBodyLimit::max(MAX_JSON_BYTES))
         // A spreadsheet is larger than a JSON body.
         .route(
             "/api/v1/commitments/reports",
             post(write::report_bulk).layer(DefaultBodyLimit::max(crate::followup::bulk::MAX_BYTES)),
+        )
+        // A reply may carry files: its JSON is limited by the handler, files while they stream.
+        .route(
+            "/api/v1/proposals/{code}/responses",
+            post(write::respond).layer(DefaultBodyLimit::disable()),
         )
         // Files: limited while they stream in (`attachments::service::read_uploads`).
         .route(

@@ -257,15 +257,21 @@ pub async fn act_on(
 
 #[utoipa::path(post, path = "/api/v1/proposals/{code}/responses", tag = "write", operation_id = "respond",
     summary = "承办单位发布协办意见、进展或书面答复",
+    description = "JSON 请求体;或 multipart/form-data:`json` 部分为同样的 JSON,另加 `file` 部分(每个文件一个,与附件上传同样的类型与大小限制)。答复与附件在同一事务中写入,或都不写入。",
     params(("code" = String, Path)),
-    request_body = ResponseRequest,
+    request_body(content(
+        (ResponseRequest = "application/json"),
+        (ResponseUpload = "multipart/form-data"),
+    )),
     security(("bearer" = [])),
     responses(
         (status = 201, body = ActionResult),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json",
             headers(("WWW-Authenticate" = String, description = "Bearer"))),
-        (status = 413, description = "The body is larger than 256 KB", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "The JSON is larger than 256 KB, or a file beyond the limits", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Neither JSON nor multipart/form-data", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A file of a type not accepted (nothing written)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many writes from this token or address", body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = String, description = "Seconds to wait"))),
         (status = 403, description = "The token's agency does not handle this proposal", body = Problem, content_type = "application/problem+json"),
@@ -275,10 +281,69 @@ pub async fn respond(
     State(state): State<AppState>,
     ApiActor(actor): ApiActor,
     Path(code): Path<String>,
-    JsonBody(body): JsonBody<ResponseRequest>,
+    request: axum::extract::Request,
 ) -> AppResult<(StatusCode, Json<ActionResult>)> {
+    use axum::extract::FromRequest;
+    let is_multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !is_multipart {
+        // The route takes files, so its body is not capped by the JSON routes' layer: read
+        // the JSON within the same limit here.
+        let (parts, body) = request.into_parts();
+        let bytes = axum::body::to_bytes(body, super::MAX_JSON_BYTES)
+            .await
+            .map_err(|_| AppError::PayloadTooLarge)?;
+        let request = axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes));
+        let JsonBody(body) = JsonBody::<ResponseRequest>::from_request(request, &state).await?;
+        return act(&state, &actor, code, command_for(body)?).await;
+    }
+    let multipart = axum::extract::Multipart::from_request(request, &state)
+        .await
+        .map_err(|_| AppError::UnsupportedMediaType)?;
+    let uploaded =
+        crate::attachments::service::read_multipart(&state.config, None, multipart).await?;
+    let json = uploaded
+        .json
+        .ok_or_else(|| AppError::bad_request("缺少 json 部分(答复内容)。"))?;
+    let body: ResponseRequest = serde_json::from_str(&json)
+        .map_err(|e| AppError::bad_request(format!("json 部分不是有效的答复:{e}")))?;
     let command = command_for(body)?;
-    act(&state, &actor, code, command).await
+    let files = crate::attachments::service::prepare(&state.config, uploaded.files)
+        .await?
+        .map_err(AppError::Unprocessable)?;
+    let proposal = proposal_by_code(&state, &code).await?;
+    let status = handling::apply_with_files(
+        &state.db,
+        &state.config,
+        &actor,
+        proposal.id,
+        proposal.version,
+        command,
+        files,
+    )
+    .await?;
+    state.indexer.wake();
+    Ok((
+        StatusCode::CREATED,
+        Json(ActionResult {
+            url: crate::web::paths::proposal(&code),
+            code,
+            status: status.as_str().to_owned(),
+        }),
+    ))
+}
+
+/// A reply with its files (`multipart/form-data`): `json` holds the reply as the JSON body would.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // describes the request body for the OpenAPI document only
+pub struct ResponseUpload {
+    /// The reply, as the JSON body (`ResponseRequest`).
+    json: String,
+    #[schema(value_type = Vec<String>, format = Binary)]
+    file: Vec<Vec<u8>>,
 }
 
 #[utoipa::path(post, path = "/api/v1/commitments/{id}/reports", tag = "write", operation_id = "report_actual",

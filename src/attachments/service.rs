@@ -274,8 +274,30 @@ pub struct Upload {
 pub async fn read_uploads(
     config: &Config,
     expected_csrf: Option<&str>,
-    mut multipart: axum::extract::Multipart,
+    multipart: axum::extract::Multipart,
 ) -> AppResult<Vec<Upload>> {
+    Ok(read_multipart(config, expected_csrf, multipart)
+        .await?
+        .files)
+}
+
+/// A multipart request as the API takes it: its `json` part (the body the endpoint takes as
+/// JSON) and its files.
+pub struct Uploaded {
+    pub json: Option<String>,
+    pub files: Vec<Upload>,
+}
+
+/// Longest `json` part read.
+const MAX_JSON_PART_BYTES: usize = 256 * 1024;
+
+/// [`read_uploads`], keeping a `json` part too (at most 256 KB).
+pub async fn read_multipart(
+    config: &Config,
+    expected_csrf: Option<&str>,
+    mut multipart: axum::extract::Multipart,
+) -> AppResult<Uploaded> {
+    let mut json: Option<String> = None;
     let unreadable = |_| AppError::bad_request("上传的内容无法读取。");
     let mut uploads = Vec::new();
     let mut csrf_checked = expected_csrf.is_none();
@@ -296,6 +318,19 @@ pub async fn read_uploads(
                 csrf_checked = true;
             }
             _ if !csrf_checked => return Err(AppError::Csrf),
+            Some("json") if json.is_none() => {
+                let mut bytes = Vec::new();
+                while let Some(chunk) = field.chunk().await.map_err(unreadable)? {
+                    if bytes.len() + chunk.len() > MAX_JSON_PART_BYTES {
+                        return Err(AppError::PayloadTooLarge);
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                json = Some(
+                    String::from_utf8(bytes)
+                        .map_err(|_| AppError::bad_request("json 部分须为 UTF-8 文本。"))?,
+                );
+            }
             Some("file") if uploads.len() >= config.max_files_per_item => {
                 // One file more than an item may hold: refused before it is read.
                 return Err(AppError::PayloadTooLarge);
@@ -329,23 +364,27 @@ pub async fn read_uploads(
     if !csrf_checked {
         return Err(AppError::Csrf);
     }
-    Ok(uploads)
+    Ok(Uploaded {
+        json,
+        files: uploads,
+    })
 }
 
-/// Adds the uploaded files to the target: every file is checked first (type from its bytes,
-/// size, the target's limit) and refused with its name, then stored, then all rows are written
-/// in one transaction — or nothing. The text is extracted later by the worker.
-pub async fn add(
-    db: &DatabaseConnection,
+/// A file checked and stored, waiting for its row.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub name: String,
+    pub kind: Kind,
+    pub size: i64,
+    pub sha256: String,
+}
+
+/// Checks every uploaded file (type from its bytes, size) and refuses the upload with the first
+/// bad file's name; then stores them all (durably, before any row names them).
+pub async fn prepare(
     config: &Config,
-    actor: &Actor,
-    target: &Target,
     uploads: Vec<Upload>,
-    ip: &str,
-) -> AppResult<Result<Vec<i32>, String>> {
-    if uploads.is_empty() {
-        return Ok(Err("请选择要上传的文件。".to_owned()));
-    }
+) -> AppResult<Result<Vec<Stored>, String>> {
     let mut checked = Vec::new();
     for upload in uploads {
         let name = kinds::clean_name(&upload.name);
@@ -377,16 +416,30 @@ pub async fn add(
             .await
             .map_err(anyhow::Error::from)?
             .map_err(|e| AppError::Unavailable(format!("附件无法保存:{e}")))?;
-        stored.push((name, kind, size, sha256));
+        stored.push(Stored {
+            name,
+            kind,
+            size,
+            sha256,
+        });
     }
-    let txn = crate::db::begin_write(db).await?;
-    // Asked again inside the transaction: the draft may have been submitted while the files
-    // streamed in.
-    may_attach(&txn, actor, target.kind, target.id).await?;
+    Ok(Ok(stored))
+}
+
+/// Writes the rows of stored files for the target inside the caller's transaction, within the
+/// target's limit; returns their ids, or why not (nothing written then).
+pub async fn insert_rows<C: ConnectionTrait>(
+    txn: &C,
+    config: &Config,
+    actor: &Actor,
+    target: &Target,
+    stored: Vec<Stored>,
+    ip: &str,
+) -> AppResult<Result<Vec<i32>, String>> {
     let existing = attachments::Entity::find()
         .filter(attachments::Column::OwnerKind.eq(target.kind.as_str()))
         .filter(attachments::Column::OwnerId.eq(target.id))
-        .count(&txn)
+        .count(txn)
         .await? as usize;
     if existing + stored.len() > config.max_files_per_item {
         return Ok(Err(format!(
@@ -396,18 +449,18 @@ pub async fn add(
     }
     let now = Utc::now().fixed_offset();
     let mut ids = Vec::with_capacity(stored.len());
-    let names: Vec<String> = stored.iter().map(|(name, ..)| name.clone()).collect();
-    for (name, kind, size, sha256) in stored {
-        let extraction = if kind.has_text() || kind.is_image() {
+    let names: Vec<String> = stored.iter().map(|f| f.name.clone()).collect();
+    for file in stored {
+        let extraction = if file.kind.has_text() || file.kind.is_image() {
             Extraction::Pending
         } else {
             Extraction::Skipped
         };
         let inserted = attachments::Entity::insert(attachments::ActiveModel {
-            sha256: Set(sha256),
-            name: Set(name),
-            kind: Set(kind.as_str().to_owned()),
-            size: Set(size),
+            sha256: Set(file.sha256),
+            name: Set(file.name),
+            kind: Set(file.kind.as_str().to_owned()),
+            size: Set(file.size),
             owner_kind: Set(target.kind.as_str().to_owned()),
             owner_id: Set(target.id),
             uploaded_by_user_id: Set(Some(actor.user_id)),
@@ -415,12 +468,12 @@ pub async fn add(
             extraction: Set(extraction.as_str().to_owned()),
             ..Default::default()
         })
-        .exec(&txn)
+        .exec(txn)
         .await?;
         ids.push(inserted.last_insert_id);
     }
     crate::audit::record(
-        &txn,
+        txn,
         Some(actor),
         "attachment_add",
         Some(format!("{}:{}", target.kind, target.id)),
@@ -428,9 +481,38 @@ pub async fn add(
         Some(ip),
     )
     .await?;
-    if owner_is_public(&txn, target.kind, target.id).await? {
-        crate::revision::bump(&txn).await?;
+    if owner_is_public(txn, target.kind, target.id).await? {
+        crate::revision::bump(txn).await?;
     }
+    Ok(Ok(ids))
+}
+
+/// Adds the uploaded files to the target: every file is checked first (type from its bytes,
+/// size, the target's limit) and refused with its name, then stored, then all rows are written
+/// in one transaction — or nothing. The text is extracted later by the worker.
+pub async fn add(
+    db: &DatabaseConnection,
+    config: &Config,
+    actor: &Actor,
+    target: &Target,
+    uploads: Vec<Upload>,
+    ip: &str,
+) -> AppResult<Result<Vec<i32>, String>> {
+    if uploads.is_empty() {
+        return Ok(Err("请选择要上传的文件。".to_owned()));
+    }
+    let stored = match prepare(config, uploads).await? {
+        Ok(stored) => stored,
+        Err(message) => return Ok(Err(message)),
+    };
+    let txn = crate::db::begin_write(db).await?;
+    // Asked again inside the transaction: the draft may have been submitted while the files
+    // streamed in.
+    may_attach(&txn, actor, target.kind, target.id).await?;
+    let ids = match insert_rows(&txn, config, actor, target, stored, ip).await? {
+        Ok(ids) => ids,
+        Err(message) => return Ok(Err(message)),
+    };
     txn.commit().await?;
     Ok(Ok(ids))
 }

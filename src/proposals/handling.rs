@@ -154,6 +154,31 @@ pub async fn apply(
     expected_version: i32,
     command: Command,
 ) -> AppResult<ProposalStatus> {
+    apply_with_files(
+        db,
+        config,
+        actor,
+        proposal_id,
+        expected_version,
+        command,
+        Vec::new(),
+    )
+    .await
+}
+
+/// [`apply`] for a command that writes a reply (a written reply, a progress report, a
+/// co-handling opinion), with files for it (already checked and stored,
+/// `attachments::service::prepare`): the reply and its attachments are written in one
+/// transaction, or neither. Files with any other command are refused.
+pub async fn apply_with_files(
+    db: &DatabaseConnection,
+    config: &Config,
+    actor: &Actor,
+    proposal_id: i32,
+    expected_version: i32,
+    command: Command,
+    files: Vec<crate::attachments::service::Stored>,
+) -> AppResult<ProposalStatus> {
     for (label, date) in command.dates() {
         crate::time::check_record_date(date, label).map_err(AppError::BadRequest)?;
     }
@@ -167,6 +192,19 @@ pub async fn apply(
     let today = crate::time::today();
     let mut effects = Effects::new(&txn, config, actor, &loaded, now, today);
     let note = effects.run(&command, to).await?;
+    if !files.is_empty() {
+        let reply = effects
+            .response_id
+            .ok_or_else(|| AppError::bad_request("只有答复、进展通报和协办意见可以附带文件。"))?;
+        let target = crate::attachments::service::Target {
+            kind: crate::files::OwnerKind::Response,
+            id: reply,
+            return_to: String::new(),
+        };
+        crate::attachments::service::insert_rows(&txn, config, actor, &target, files, "api")
+            .await?
+            .map_err(AppError::Unprocessable)?;
+    }
     let internal = matches!(
         command,
         Command::Withdraw | Command::Reject { .. } | Command::Return { .. }
@@ -265,6 +303,8 @@ struct Effects<'a> {
     now: DateTime<Utc>,
     today: NaiveDate,
     proposal_changes: Vec<(proposals::Column, sea_orm::sea_query::SimpleExpr)>,
+    /// The reply the command wrote, if it wrote one (its files go with it).
+    response_id: Option<i32>,
 }
 
 impl<'a> Effects<'a> {
@@ -284,6 +324,7 @@ impl<'a> Effects<'a> {
             now,
             today,
             proposal_changes: Vec::new(),
+            response_id: None,
         }
     }
 
@@ -749,7 +790,7 @@ impl<'a> Effects<'a> {
 
     /// Writes a published response by the actor's agency, linked to this proposal.
     async fn respond(
-        &self,
+        &mut self,
         kind: ResponseKind,
         body: &str,
         doc_number: Option<String>,
@@ -757,7 +798,7 @@ impl<'a> Effects<'a> {
     ) -> AppResult<i32> {
         required(kind.label(), body)?;
         let agency = self.actor.agency_id.ok_or(AppError::Forbidden)?;
-        Ok(crate::responses::write::publish(
+        let id = crate::responses::write::publish(
             self.txn,
             crate::responses::write::NewResponse {
                 proposal_id: self.id(),
@@ -771,7 +812,9 @@ impl<'a> Effects<'a> {
                 at: self.now.fixed_offset(),
             },
         )
-        .await?)
+        .await?;
+        self.response_id = Some(id);
+        Ok(id)
     }
 
     async fn commit_to(&self, c: &NewCommitment, response_id: i32) -> AppResult<()> {
