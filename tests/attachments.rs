@@ -996,3 +996,43 @@ async fn a_reply_and_its_files_arrive_in_one_request_or_not_at_all() {
         .unwrap();
     assert_eq!(status, 409);
 }
+
+/// The secretariat's page for the source documents' files: only for the secretariat, with a
+/// form per document that adds files like any other.
+#[tokio::test]
+async fn the_secretariat_keeps_source_documents_files_on_its_own_page() {
+    let app = spawn_app().await;
+    let c = cast(&app).await;
+    assert_eq!(c.kjj.get("/admin/documents").await.0, 403);
+    assert_eq!(c.member.get("/admin/documents").await.0, 403);
+    let (status, page) = c.secretariat.get("/admin/documents").await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains("action=\"/attachments/document/"),
+        "a form per document"
+    );
+    let document = entity::documents::Entity::find()
+        .filter(entity::documents::Column::Published.eq(true))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    let (status, _, location) = upload(
+        &c.secretariat,
+        "document",
+        document.id,
+        &[("扫描件说明.txt", "原件存于秘书处档案室".as_bytes().to_vec())],
+    )
+    .await;
+    assert_eq!(status, 303);
+    assert_eq!(
+        location.as_deref(),
+        Some(format!("/admin/documents?notice=attached#document-{}", document.id).as_str())
+    );
+    assert!(c
+        .secretariat
+        .get("/admin/documents")
+        .await
+        .1
+        .contains("扫描件说明.txt"));
+}

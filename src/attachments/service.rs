@@ -91,7 +91,7 @@ pub async fn may_attach<C: ConnectionTrait>(
                 .ok_or(AppError::NotFound)?;
             // The source documents are the archive's: the secretariat keeps them.
             policy::require(actor, Action::ImportArchive)?;
-            format!("/documents/{id}")
+            format!("/admin/documents#document-{id}")
         }
         OwnerKind::Report => {
             let (report, commitment) = report_and_commitment(db, id).await?;

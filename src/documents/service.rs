@@ -16,6 +16,15 @@ pub async fn list<C: ConnectionTrait>(db: &C) -> AppResult<Vec<documents::Model>
         .await?)
 }
 
+/// Every document, published or not, newest first (the secretariat's list).
+pub async fn list_all<C: ConnectionTrait>(db: &C) -> AppResult<Vec<documents::Model>> {
+    Ok(documents::Entity::find()
+        .order_by_desc(documents::Column::PublishedOn)
+        .order_by_asc(documents::Column::Id)
+        .all(db)
+        .await?)
+}
+
 #[derive(Serialize)]
 pub struct LinkedProposal {
     pub code: String,

@@ -49,6 +49,12 @@ fn zip_entry(bytes: &[u8], name: &str) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
+/// The text of a document's main XML part: Word's `word/document.xml`, or ODF's `content.xml`
+/// when `odf` (the fuzz target reads it directly).
+pub fn office_text(xml: &[u8], odf: bool) -> Result<String, String> {
+    xml_text(xml, if odf { Dialect::Odf } else { Dialect::Word })
+}
+
 #[derive(Clone, Copy)]
 enum Dialect {
     Word,
