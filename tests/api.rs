@@ -569,7 +569,9 @@ async fn lists_link_their_pages_reads_revalidate_and_other_origins_may_read() {
             "{list} has more than one page in the seed"
         );
     }
-    // Search too: items, and numeric page fields.
+    // Search too: items, and numeric page fields (once the seed is in the index: the app has
+    // just started, and its first indexing may still be running on a busy machine).
+    app.wait_for_index().await;
     let (_, search) = app
         .json("/api/v1/search?q=%E7%A7%91%E6%8A%80&per_page=5")
         .await;
