@@ -149,6 +149,64 @@ pub async fn corrected<C: ConnectionTrait>(
         .collect())
 }
 
+/// When each proposal's public text (its own, its published replies', its commitments') was
+/// last corrected: feeds date an entry by it, so that a correction reaches their readers.
+pub async fn latest_by_proposal<C: ConnectionTrait>(
+    db: &C,
+    proposal_ids: &[i32],
+) -> Result<HashMap<i32, DateTime<FixedOffset>>, sea_orm::DbErr> {
+    use entity::{commitments, response_proposals, responses};
+    let mut latest: HashMap<i32, DateTime<FixedOffset>> = HashMap::new();
+    if proposal_ids.is_empty() {
+        return Ok(latest);
+    }
+    // Target → the proposals whose entries show it.
+    let mut shown_in: HashMap<(TargetKind, i32), Vec<i32>> = proposal_ids
+        .iter()
+        .map(|id| ((TargetKind::Proposal, *id), vec![*id]))
+        .collect();
+    let links = response_proposals::Entity::find()
+        .find_also_related(responses::Entity)
+        .filter(response_proposals::Column::ProposalId.is_in(proposal_ids.iter().copied()))
+        .all(db)
+        .await?;
+    for (link, reply) in links {
+        if reply.is_some_and(|r| r.published) {
+            shown_in
+                .entry((TargetKind::Response, link.response_id))
+                .or_default()
+                .push(link.proposal_id);
+        }
+    }
+    for c in commitments::Entity::find()
+        .filter(commitments::Column::ProposalId.is_in(proposal_ids.iter().copied()))
+        .all(db)
+        .await?
+    {
+        if let Some(p) = c.proposal_id {
+            shown_in
+                .entry((TargetKind::Commitment, c.id))
+                .or_default()
+                .push(p);
+        }
+    }
+    let targets: Vec<(TargetKind, i32)> = shown_in.keys().copied().collect();
+    for c in corrections::Entity::find()
+        .filter(any_of(&targets))
+        .all(db)
+        .await?
+    {
+        let Some(kind) = TargetKind::parse(&c.target_kind) else {
+            continue;
+        };
+        for p in shown_in.get(&(kind, c.target_id)).into_iter().flatten() {
+            let at = latest.entry(*p).or_insert(c.made_at);
+            *at = (*at).max(c.made_at);
+        }
+    }
+    Ok(latest)
+}
+
 /// A run of text in a diff.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Segment {

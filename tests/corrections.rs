@@ -174,6 +174,28 @@ async fn a_corrected_reply_keeps_its_first_version_and_says_so_in_public() {
     assert_eq!(item["fields"][0]["field"], "body_md");
     assert_eq!(item["fields"][0]["before"], before.as_str());
     assert_eq!(item["fields"][0]["after"], after.as_str());
+    // The proposals feed dates the entry by the correction: its readers see it.
+    let feed = app.page("/feeds/proposals.atom").await;
+    let doc = roxmltree::Document::parse(&feed).unwrap();
+    let entry = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("entry"))
+        .find(|e| {
+            e.descendants()
+                .any(|n| n.has_tag_name("id") && n.text().is_some_and(|t| t.ends_with(&code)))
+        })
+        .expect("the proposal's entry");
+    let updated = entry
+        .descendants()
+        .find(|n| n.has_tag_name("updated"))
+        .and_then(|n| n.text())
+        .unwrap();
+    let updated = chrono::DateTime::parse_from_rfc3339(updated).unwrap();
+    assert!(
+        updated >= kept[0].made_at - chrono::Duration::seconds(1),
+        "entry updated {updated}, corrected {}",
+        kept[0].made_at
+    );
     let (_, detail) = app.json(&format!("/api/v1/proposals/{code}")).await;
     assert_eq!(detail["corrected"], true);
     assert_eq!(

@@ -149,7 +149,10 @@ async fn proposal_entries(
         .into_tuple()
         .all(&state.db)
         .await?;
-    for (id, at) in events {
+    // A correction of what the entry shows is an update too.
+    let ids: Vec<i32> = rows.iter().map(|p| p.id).collect();
+    let corrected = crate::versions::latest_by_proposal(&state.db, &ids).await?;
+    for (id, at) in events.into_iter().chain(corrected) {
         let entry = latest.entry(id).or_insert(at);
         *entry = (*entry).max(at);
     }
