@@ -381,6 +381,33 @@ pub fn contains_literal(value: &str) -> sea_orm::sea_query::LikeExpr {
     sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')
 }
 
+/// Rows keyed by (kind, id) among `keys`: one `kind = ? AND id IN (…)` per kind, OR'ed (the
+/// attachments' owners, the corrections' targets). Empty keys match nothing.
+pub fn any_kind_and_id<K, C>(
+    keys: &[(K, i32)],
+    kind_column: C,
+    id_column: C,
+    code: fn(K) -> &'static str,
+) -> sea_orm::Condition
+where
+    K: Copy + Eq + std::hash::Hash,
+    C: sea_orm::ColumnTrait,
+{
+    let mut by_kind: HashMap<K, Vec<i32>> = HashMap::new();
+    for (kind, id) in keys {
+        by_kind.entry(*kind).or_default().push(*id);
+    }
+    by_kind
+        .into_iter()
+        .fold(sea_orm::Condition::any(), |any, (kind, ids)| {
+            any.add(
+                sea_orm::Condition::all()
+                    .add(kind_column.eq(code(kind)))
+                    .add(id_column.is_in(ids)),
+            )
+        })
+}
+
 pub fn string_list(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
 }

@@ -117,19 +117,12 @@ pub async fn record<C: ConnectionTrait>(
 }
 
 fn any_of(targets: &[(TargetKind, i32)]) -> Condition {
-    let mut by_kind: HashMap<TargetKind, Vec<i32>> = HashMap::new();
-    for (kind, id) in targets {
-        by_kind.entry(*kind).or_default().push(*id);
-    }
-    by_kind
-        .into_iter()
-        .fold(Condition::any(), |any, (kind, ids)| {
-            any.add(
-                Condition::all()
-                    .add(corrections::Column::TargetKind.eq(kind.as_str()))
-                    .add(corrections::Column::TargetId.is_in(ids)),
-            )
-        })
+    crate::db::any_kind_and_id(
+        targets,
+        corrections::Column::TargetKind,
+        corrections::Column::TargetId,
+        TargetKind::as_str,
+    )
 }
 
 /// Which of `targets` have been corrected (for the "已修改" marks), as "kind:id" keys.

@@ -155,14 +155,26 @@ async fn act(
     code: String,
     command: Command,
 ) -> AppResult<(StatusCode, Json<ActionResult>)> {
+    act_with_files(state, actor, code, command, Vec::new()).await
+}
+
+/// [`act`] with files for the reply the command writes (`handling::apply_with_files`).
+async fn act_with_files(
+    state: &AppState,
+    actor: &crate::accounts::Actor,
+    code: String,
+    command: Command,
+    files: Vec<crate::attachments::service::Stored>,
+) -> AppResult<(StatusCode, Json<ActionResult>)> {
     let proposal = proposal_by_code(state, &code).await?;
-    let status = handling::apply(
+    let status = handling::apply_with_files(
         &state.db,
         &state.config,
         actor,
         proposal.id,
         proposal.version,
         command,
+        files,
     )
     .await?;
     state.indexer.wake();
@@ -314,26 +326,7 @@ pub async fn respond(
     let files = crate::attachments::service::prepare(&state.config, uploaded.files)
         .await?
         .map_err(AppError::Unprocessable)?;
-    let proposal = proposal_by_code(&state, &code).await?;
-    let status = handling::apply_with_files(
-        &state.db,
-        &state.config,
-        &actor,
-        proposal.id,
-        proposal.version,
-        command,
-        files,
-    )
-    .await?;
-    state.indexer.wake();
-    Ok((
-        StatusCode::CREATED,
-        Json(ActionResult {
-            url: crate::web::paths::proposal(&code),
-            code,
-            status: status.as_str().to_owned(),
-        }),
-    ))
+    act_with_files(&state, &actor, code, command, files).await
 }
 
 /// A reply with its files (`multipart/form-data`): `json` holds the reply as the JSON body would.

@@ -655,16 +655,8 @@ pub async fn listed<C: ConnectionTrait>(
     if owners.is_empty() {
         return Ok(out);
     }
-    let mut condition = sea_orm::Condition::any();
-    for (kind, id) in owners {
-        condition = condition.add(
-            sea_orm::Condition::all()
-                .add(attachments::Column::OwnerKind.eq(kind.as_str()))
-                .add(attachments::Column::OwnerId.eq(*id)),
-        );
-    }
     let rows = attachments::Entity::find()
-        .filter(condition)
+        .filter(crate::files::owned_by(owners))
         .order_by_asc(attachments::Column::Id)
         .all(db)
         .await?;

@@ -40,20 +40,14 @@ pub fn thumbnail_name(name: &str) -> String {
     format!("{name}.thumbnail.png")
 }
 
-fn owned_by(owners: &[(OwnerKind, i32)]) -> Condition {
-    let mut by_kind: HashMap<OwnerKind, Vec<i32>> = HashMap::new();
-    for (kind, id) in owners {
-        by_kind.entry(*kind).or_default().push(*id);
-    }
-    by_kind
-        .into_iter()
-        .fold(Condition::any(), |any, (kind, ids)| {
-            any.add(
-                Condition::all()
-                    .add(attachments::Column::OwnerKind.eq(kind.as_str()))
-                    .add(attachments::Column::OwnerId.is_in(ids)),
-            )
-        })
+/// Attachments of any of `owners`.
+pub fn owned_by(owners: &[(OwnerKind, i32)]) -> Condition {
+    crate::db::any_kind_and_id(
+        owners,
+        attachments::Column::OwnerKind,
+        attachments::Column::OwnerId,
+        OwnerKind::as_str,
+    )
 }
 
 /// The reported actuals of each proposal's commitments: proposal id → report ids.
