@@ -228,7 +228,9 @@ pub async fn prepare_with_backend(config: Config, backend: Backend) -> anyhow::R
         tracing::info!(%report, "seeded an empty database");
     }
     let device_key = crate::accounts::device::load_or_create_key(&db).await?;
-    Ok(AppState::new(db, config, backend, device_key))
+    let state = AppState::new(db, config, backend, device_key);
+    state.templates.sources.reload(&state.db).await?;
+    Ok(state)
 }
 
 /// Starts the outbox worker; an empty index is first rebuilt from the database.
@@ -244,6 +246,11 @@ pub fn start_indexer(
     tokio::spawn(crate::attachments::worker::run(
         state.db.clone(),
         state.config.clone(),
+        stopped.clone(),
+    ));
+    tokio::spawn(reload_sources(
+        state.db.clone(),
+        state.templates.sources.clone(),
         stopped.clone(),
     ));
     let indexer = state.indexer.clone();
@@ -262,6 +269,23 @@ pub fn start_indexer(
         indexer.run(stopped).await;
     });
     (stop, task)
+}
+
+/// Keeps the cited documents' names current (another instance may have imported some).
+async fn reload_sources(
+    db: sea_orm::DatabaseConnection,
+    sources: Arc<crate::directory::SourceDocuments>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(crate::directory::SOURCES_REFRESH) => {}
+            _ = stopped.changed() => return,
+        }
+        if let Err(err) = sources.reload(&db).await {
+            tracing::warn!(error = %err, "could not reload the source documents");
+        }
+    }
 }
 
 /// Serves until Ctrl-C or SIGTERM: stops accepting, lets in-flight requests finish, then flushes

@@ -1,6 +1,8 @@
 // 听商: small progressive enhancements. Every page works without this file; it only adds
 // (1) a live Markdown preview under textareas marked data-preview, rendered and sanitised by the
-// server (the same renderer as the published pages), and (2) title suggestions on the search box.
+// server (the same renderer as the published pages), (2) title suggestions on the search box, and
+// (3) on the assign form, the chosen lead agency's co-handling box greyed out (the server refuses
+// the pair with a message when this file did not run).
 "use strict";
 
 (function () {
@@ -76,7 +78,22 @@
     }, 200));
   }
 
+  // (3) A select marked data-excludes="NAME" disables the NAME checkbox with the same value.
+  function excludes(select) {
+    var boxes = select.form.querySelectorAll('input[type="checkbox"][name="' + select.dataset.excludes + '"]');
+    function sync() {
+      boxes.forEach(function (box) {
+        var same = box.value === select.value;
+        if (same) box.checked = false;
+        box.disabled = same;
+      });
+    }
+    select.addEventListener("change", sync);
+    sync();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("select[data-excludes]").forEach(excludes);
     document.querySelectorAll("textarea[data-preview]").forEach(livePreview);
     var search = document.querySelector("input[data-suggest]");
     if (search) suggestions(search);

@@ -349,3 +349,223 @@ async fn a_step_on_one_proposal_refreshes_its_pages_and_keeps_the_others_cached(
     app.page("/sessions/27").await;
     assert!(!app.state.pages.holds(other));
 }
+
+/// The in-app notices of user `username`, oldest first.
+async fn notices_of(app: &common::TestApp, username: &str) -> Vec<(String, String)> {
+    use sea_orm::{ColumnTrait, QueryFilter, QueryOrder};
+    let user = entity::users::Entity::find()
+        .filter(entity::users::Column::Username.eq(username))
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap();
+    entity::notifications::Entity::find()
+        .filter(entity::notifications::Column::UserId.eq(user.id))
+        .order_by_asc(entity::notifications::Column::Id)
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|n| (n.kind, n.message))
+        .collect()
+}
+
+#[tokio::test]
+async fn everyone_around_a_proposal_hears_of_returns_merges_and_closure() {
+    let app = spawn_app().await;
+    let Cast {
+        member,
+        secretariat,
+        kjj: lead,
+        gxj: co,
+    } = cast(&app).await;
+    app.create_user("wangxue", "member", Some("王雪"), None)
+        .await;
+    let id = draft(&member, "关于支持概念验证中心的建议").await;
+    assert_ok("submit", member.act(id, "submit", &[]).await);
+    assert_ok("accept", secretariat.act(id, "accept", &[]).await);
+    let (_, page) = secretariat.get(&format!("/work/proposals/{id}")).await;
+    let (kjj, gxj) = (agency_id(&page, "市科技局"), agency_id(&page, "市工信局"));
+    let due = (chrono::Utc::now().date_naive() + chrono::Duration::days(90)).to_string();
+    let assign = [
+        ("lead", kjj.as_str()),
+        ("co", gxj.as_str()),
+        ("due_on", &due),
+    ];
+    assert_ok("assign", secretariat.act(id, "assign", &assign).await);
+
+    // The lead agency returns it: the co-handling agency hears that it waits for the
+    // secretariat (not the reason, which is the secretariat's), the lead does not hear itself.
+    assert_ok(
+        "return",
+        lead.act(id, "return", &[("reason", "不属于我局职责")])
+            .await,
+    );
+    let returned: Vec<_> = notices_of(&app, "gxj")
+        .await
+        .into_iter()
+        .filter(|(kind, _)| kind == "returned")
+        .collect();
+    assert_eq!(returned.len(), 1, "{returned:?}");
+    assert!(returned[0].1.contains("主办单位已退回交办") && !returned[0].1.contains("职责"));
+    assert!(notices_of(&app, "kjj")
+        .await
+        .iter()
+        .all(|(k, _)| k != "returned"));
+
+    assert_ok("assign again", secretariat.act(id, "assign", &assign).await);
+    assert_ok(
+        "co opinion",
+        co.act(id, "co_opinion", &[("body_md", "支持并配合。")])
+            .await,
+    );
+    let reply = [
+        ("grade", "A"),
+        ("doc_number", ""),
+        ("body_md", "已经解决。"),
+    ];
+    assert_ok("reply", lead.act(id, "reply", &reply).await);
+    assert_ok(
+        "rate",
+        member
+            .act(id, "rate", &[("rating", "satisfied"), ("comment", "")])
+            .await,
+    );
+    // Closure: the co-signing member hears of it; the author, who closed it, is not told.
+    let closed: Vec<_> = notices_of(&app, "wangxue")
+        .await
+        .into_iter()
+        .filter(|(kind, _)| kind == "closed")
+        .collect();
+    assert_eq!(closed.len(), 1, "{closed:?}");
+    assert!(closed[0].1.contains("已办结") && closed[0].1.contains("满意"));
+    assert!(notices_of(&app, "xing")
+        .await
+        .iter()
+        .all(|(k, _)| k != "closed"));
+
+    // A later proposal merged into this one: its author is told where, and why.
+    let later = draft(&member, "再次建议支持概念验证中心").await;
+    assert_ok("submit", member.act(later, "submit", &[]).await);
+    let code = entity::proposals::Entity::find_by_id(id)
+        .one(app.db())
+        .await
+        .unwrap()
+        .unwrap()
+        .code;
+    assert_ok(
+        "merge",
+        secretariat
+            .act(
+                later,
+                "merge",
+                &[("into_code", &code), ("reason", "内容相同,一并办理")],
+            )
+            .await,
+    );
+    let (_, merged) = notices_of(&app, "xing").await.pop().unwrap();
+    assert!(
+        merged.contains(&code) && merged.contains("内容相同,一并办理"),
+        "{merged}"
+    );
+}
+
+#[tokio::test]
+async fn the_work_page_leads_with_its_main_action_and_picks_merge_targets_by_title() {
+    let app = spawn_app().await;
+    let Cast {
+        member,
+        secretariat,
+        kjj: lead,
+        gxj: co,
+    } = cast(&app).await;
+    let id = draft(&member, "关于支持概念验证中心的建议").await;
+    assert_ok("submit", member.act(id, "submit", &[]).await);
+    let work = format!("/work/proposals/{id}");
+
+    // The secretariat's main action on a submission is acceptance; the rest are folded.
+    let (_, page) = secretariat.get(&work).await;
+    let main = &page[page
+        .find("class=\"card main-action")
+        .expect("a main action")..];
+    let main = &main[..main.find("</section>").unwrap()];
+    assert!(main.contains("id=\"form-accept\""), "{main}");
+    assert!(
+        page.contains("<summary>并案</summary>") && page.contains("<summary>不予立案</summary>")
+    );
+
+    // The merge picker finds the seeded proposal by a word of its title and shows its title.
+    let seeded = entity::proposals::Entity::find()
+        .all(app.db())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|p| p.code == "TS-2023-027-01")
+        .unwrap();
+    let word: String = seeded.title.chars().skip(2).take(4).collect();
+    let (status, page) = secretariat
+        .get(&format!("{work}?merge_q={}", urlencoding(&word)))
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        page.contains(&format!("value=\"{}\" required", seeded.code))
+            && page.contains(&seeded.title),
+        "the picker lists {} {}",
+        seeded.code,
+        seeded.title
+    );
+    let (_, page) = secretariat
+        .get(&format!(
+            "{work}?merge_q=%E6%B2%A1%E6%9C%89%E8%BF%99%E4%B8%AA"
+        ))
+        .await;
+    assert!(page.contains("没有找到与“没有这个”相符的其他建议"));
+
+    // After acceptance the main action is the assignment; its lead list starts empty and the
+    // page says what happened.
+    assert_ok("accept", secretariat.act(id, "accept", &[]).await);
+    let (_, page) = secretariat.get(&format!("{work}?done=accept")).await;
+    assert!(page.contains("已立案。下一步:交办承办单位。"));
+    let main = &page[page.find("class=\"card main-action").unwrap()..];
+    assert!(main[..main.find("</section>").unwrap()].contains("id=\"form-assign\""));
+    assert!(page.contains("<option value=\"\">请选择主办单位</option>"));
+    let (kjj, gxj) = (agency_id(&page, "市科技局"), agency_id(&page, "市工信局"));
+    let due = (chrono::Utc::now().date_naive() + chrono::Duration::days(90)).to_string();
+    // The same agency as lead and co is refused with a message, nothing assigned.
+    let (status, page) = secretariat
+        .act(
+            id,
+            "assign",
+            &[("lead", &kjj), ("co", &kjj), ("due_on", &due)],
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(page.contains("主办单位不能同时是协办单位"));
+    assert_ok(
+        "assign",
+        secretariat
+            .act(
+                id,
+                "assign",
+                &[("lead", &kjj), ("co", &gxj), ("due_on", "2099/12/31")],
+            )
+            .await,
+    );
+    // The co-handling agency leads with its opinion, the lead agency (after it) with the reply.
+    let (_, page) = co.get(&work).await;
+    let main = &page[page.find("class=\"card main-action").unwrap()..];
+    assert!(main[..main.find("</section>").unwrap()].contains("id=\"form-co_opinion\""));
+    assert_ok(
+        "co opinion",
+        co.act(id, "co_opinion", &[("body_md", "支持。")]).await,
+    );
+    let (_, page) = lead.get(&work).await;
+    let main = &page[page.find("class=\"card main-action").unwrap()..];
+    let main = &main[..main.find("</section>").unwrap()];
+    assert!(main.contains("id=\"form-reply\"") && main.contains("可量化承诺"));
+    assert!(page.contains("<summary>退回交办</summary>"));
+}
+
+fn urlencoding(text: &str) -> String {
+    text.bytes().map(|b| format!("%{b:02X}")).collect()
+}

@@ -35,6 +35,7 @@ crate::vocabulary! {
         Progress = "progress" => "办理进展",
         Answered = "answered" => "书面答复",
         Rated = "rated" => "委员评价",
+        Closed = "closed" => "办结",
         Extended = "extended" => "延长答复期限",
         Supervised = "supervised" => "督办",
         Paused = "paused" => "暂停计时",

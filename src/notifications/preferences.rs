@@ -24,7 +24,8 @@ pub fn kinds_for(role: Role) -> &'static [Kind] {
     use Kind::*;
     match role {
         Role::Member => &[
-            Decision, Assigned, Progress, Answered, Extended, Paused, Resumed, Reopened, Supervised,
+            Decision, Assigned, Progress, Answered, Closed, Extended, Paused, Resumed, Reopened,
+            Supervised,
         ],
         Role::AgencyStaff => &[
             Assigned, DueSoon, Overdue, Rated, Reopened, CoOpinion, Extended, Supervised, Returned,

@@ -492,19 +492,15 @@ impl<'a> Effects<'a> {
         required("并案理由", reason)?;
         let target = proposals::Entity::find()
             .filter(proposals::Column::Code.eq(into_code.trim()))
+            .filter(merge_targets(self.id()))
             .one(self.txn)
             .await?
-            .filter(|p| p.id != self.id())
-            .filter(|p| {
-                ProposalStatus::parse(&p.status)
-                    .is_some_and(|s| s.is_public() && s != ProposalStatus::Merged)
-            })
             .ok_or_else(|| AppError::BadRequest(format!("找不到可以并入的建议“{into_code}”。")))?;
         self.set(proposals::Column::MergedIntoId, target.id);
         self.set(proposals::Column::DecisionReason, reason.to_owned());
         self.tell_author(
             Kind::Decision,
-            format!("您的建议已并入 {}:{title}", target.code),
+            format!("您的建议已并入 {}:{title}。理由:{reason}", target.code),
         )
         .await?;
         Ok(Some(format!(
@@ -551,6 +547,26 @@ impl<'a> Effects<'a> {
             format!("交办被退回:{title}。理由:{reason}"),
         )
         .await?;
+        // The other agencies on it learn that it waits for the secretariat (the reason is the
+        // secretariat's to read).
+        let others: Vec<i32> = self
+            .assigned_agencies()
+            .into_iter()
+            .filter(|a| *a != own.agency_id)
+            .collect();
+        if !others.is_empty() {
+            let whole = self.loaded.relation == Relation::LeadAgency;
+            self.tell(
+                Audience::Agencies(&others),
+                Kind::Returned,
+                if whole {
+                    format!("主办单位已退回交办,等待秘书处重新交办:{title}")
+                } else {
+                    format!("一家协办单位退回了交办,等待秘书处决定:{title}")
+                },
+            )
+            .await?;
+        }
         Ok(Some(reason.to_owned()))
     }
 
@@ -894,6 +910,24 @@ impl<'a> Effects<'a> {
             format!("委员评价为“{}”:{title}", rating.label()),
         )
         .await?;
+        if to == ProposalStatus::Closed {
+            // The author closed it by rating; the co-signing members hear of it.
+            let cosigners: Vec<i32> = entity::proposal_cosigners::Entity::find()
+                .filter(entity::proposal_cosigners::Column::ProposalId.eq(self.id()))
+                .all(self.txn)
+                .await?
+                .into_iter()
+                .map(|c| c.person_id)
+                .collect();
+            for person in cosigners {
+                self.tell(
+                    Audience::Person(person),
+                    Kind::Closed,
+                    format!("建议已办结(提出人评价“{}”):{title}", rating.label()),
+                )
+                .await?;
+            }
+        }
         self.tell(
             Audience::Secretariat,
             Kind::Rated,
@@ -932,4 +966,16 @@ impl<'a> Effects<'a> {
             .map(|a| a.agency_id)
             .collect())
     }
+}
+
+/// What proposal `id` may be merged into: another one in a public status that is not itself
+/// merged away (the merge command and the work page's picker both ask this).
+pub fn merge_targets(id: i32) -> sea_orm::Condition {
+    let statuses: Vec<&str> = ProposalStatus::public_statuses()
+        .into_iter()
+        .filter(|s| *s != ProposalStatus::Merged.as_str())
+        .collect();
+    sea_orm::Condition::all()
+        .add(proposals::Column::Id.ne(id))
+        .add(proposals::Column::Status.is_in(statuses))
 }

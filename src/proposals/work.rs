@@ -131,6 +131,99 @@ struct FormState<'a> {
     error: Option<String>,
     values: HashMap<&'a str, &'a str>,
     action: Option<&'a str>,
+    /// The command just carried out (the redirect after a form says which), for the success note.
+    done: Option<CommandKind>,
+    /// What the secretariat typed into the merge form's search box.
+    merge_q: Option<String>,
+}
+
+/// The query string of the work page: `done` after a form succeeded, `merge_q` from the merge
+/// picker's search.
+#[derive(serde::Deserialize, Default)]
+struct WorkQuery {
+    done: Option<String>,
+    merge_q: Option<String>,
+}
+
+/// The one action a participant most likely came to the page for, laid out first and in full;
+/// the page keeps the rest secondary. Earlier in this list wins.
+const MAIN_ACTIONS: [CommandKind; 7] = [
+    CommandKind::Reply,
+    CommandKind::CoOpinion,
+    CommandKind::Rate,
+    CommandKind::Submit,
+    CommandKind::Accept,
+    CommandKind::Assign,
+    CommandKind::Reopen,
+];
+
+fn main_action(offered: &[CommandKind]) -> Option<CommandKind> {
+    MAIN_ACTIONS.into_iter().find(|k| offered.contains(k))
+}
+
+/// What each success says happened and what comes next.
+fn done_message(kind: CommandKind) -> &'static str {
+    match kind {
+        CommandKind::Submit => "已提交。秘书处审查后会决定是否立案,结果将通知您。",
+        CommandKind::Withdraw => "已撤回。",
+        CommandKind::Accept => "已立案。下一步:交办承办单位。",
+        CommandKind::Reject => "已决定不予立案,理由已告知提出人。",
+        CommandKind::Merge => "已并案,提出人会收到通知。",
+        CommandKind::Assign => "已交办。承办单位会在工作台和邮件中收到通知。",
+        CommandKind::Return => "已退回交办,等待秘书处重新交办。",
+        CommandKind::CoOpinion => "协办意见已提交,主办单位可以据此书面答复。",
+        CommandKind::Progress => "进展已通报,并已公开在办理过程中。",
+        CommandKind::Reply => "书面答复已提交。提出人会收到评价请求。",
+        CommandKind::Rate => "评价已提交,谢谢。",
+        CommandKind::Reopen => "已重新办理,承办单位会收到通知。",
+        CommandKind::Extend => "答复期限已延长。",
+        CommandKind::Supervise => "督办设置已更新。",
+        CommandKind::Pause => "已暂停计时。",
+        CommandKind::Resume => "已恢复计时,答复期限已顺延。",
+    }
+}
+
+/// The merge picker: proposals this one may be merged into whose code starts with, or whose title
+/// contains, what was typed; without a query, the others of its session (as suggestions).
+async fn merge_choices(
+    db: &sea_orm::DatabaseConnection,
+    proposal: &proposals::Model,
+    typed: Option<&str>,
+) -> AppResult<Vec<minijinja::Value>> {
+    use sea_orm::{Condition, QuerySelect};
+    let mut query = proposals::Entity::find().filter(handling::merge_targets(proposal.id));
+    match typed.map(str::trim).filter(|q| !q.is_empty()) {
+        Some(q) => {
+            let q: String = q.chars().take(100).collect();
+            query = query.filter(
+                Condition::any()
+                    .add(proposals::Column::Code.eq(q.to_uppercase()))
+                    .add(proposals::Column::Code.like(crate::db::contains_literal(&q)))
+                    .add(proposals::Column::Title.like(crate::db::contains_literal(&q))),
+            );
+        }
+        None => match proposal.session_id {
+            Some(session) => query = query.filter(proposals::Column::SessionId.eq(session)),
+            None => query = query.order_by_desc(proposals::Column::Id),
+        },
+    }
+    let rows = query.limit(20).all(db).await?;
+    let session_numbers: HashMap<i32, i32> = sessions::Entity::find()
+        .filter(sessions::Column::Id.is_in(rows.iter().filter_map(|p| p.session_id)))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.number))
+        .collect();
+    Ok(rows
+        .iter()
+        .map(|p| {
+            context! {
+                code => &p.code, title => &p.title,
+                session => p.session_id.and_then(|id| session_numbers.get(&id)),
+            }
+        })
+        .collect())
 }
 
 async fn render_work(
@@ -210,7 +303,22 @@ async fn render_work(
             offered.push(failed);
         }
     }
-    let actions: Vec<_> = offered.iter().map(|k| (k.as_str(), k.label())).collect();
+    let main = main_action(&offered);
+    let other_actions: Vec<_> = offered
+        .iter()
+        .filter(|k| Some(**k) != main)
+        .map(|k| (k.as_str(), k.label()))
+        .collect();
+    let (merge_candidates, merge_suggestions) = if offered.contains(&CommandKind::Merge) {
+        match form.merge_q.as_deref() {
+            Some(q) if !q.trim().is_empty() => {
+                (merge_choices(db, &proposal, Some(q)).await?, Vec::new())
+            }
+            _ => (Vec::new(), merge_choices(db, &proposal, None).await?),
+        }
+    } else {
+        (Vec::new(), Vec::new())
+    };
     let held_back: Vec<_> = held
         .into_iter()
         .filter(|(kind, _)| !offered.contains(kind))
@@ -259,7 +367,10 @@ async fn render_work(
         context! {
             proposal => &proposal, status => crate::workflow::StatusBadge::from(current),
             topics => string_list(&proposal.topics), author, cosigners, assignments => assignment_rows,
-            active_count => active.len(), responses, commitments, timeline, actions, held_back, overdue,
+            active_count => active.len(), responses, commitments, timeline, held_back, overdue,
+            main_action => main.map(|k| (k.as_str(), k.label())), other_actions,
+            merge_q => form.merge_q, merge_candidates, merge_suggestions,
+            done => form.done.map(done_message),
             agencies => agency_list, default_due, csrf => &session.csrf_token,
             can_edit => crate::accounts::policy::may_edit_draft(relation, current),
             is_public, corrections, files, attach_proposal, attach_responses, file_limits,
@@ -274,11 +385,14 @@ async fn show(
     State(state): State<AppState>,
     SignedIn(session): SignedIn,
     Path(id): Path<String>,
+    crate::web::query::Params(query): crate::web::query::Params<WorkQuery>,
 ) -> AppResult<Response> {
     let form = FormState {
         error: None,
         values: HashMap::new(),
         action: None,
+        done: query.done.as_deref().and_then(CommandKind::parse),
+        merge_q: query.merge_q,
     };
     render_work(&state, &session, parse_id(&id)?, form, StatusCode::OK).await
 }
@@ -324,6 +438,8 @@ async fn act(
                 error: Some(err.report().detail),
                 values: fields.flat(),
                 action: Some(kind.as_str()),
+                done: None,
+                merge_q: None,
             };
             render_work(&state, &session, id, form, status).await
         }

@@ -89,6 +89,9 @@ pub struct SessionPage {
     pub proposals: Vec<ProposalSummary>,
     /// Each proposal's responses, keyed by proposal code.
     pub responses_by_code: HashMap<String, Vec<ResponseView>>,
+    /// A response answering several of the session's proposals is shown whole under the first of
+    /// them (by response id, as text): the others link to it, so each anchor exists once.
+    pub shown_under: HashMap<String, String>,
     pub commitments: Vec<CommitmentView>,
     /// The follow-up summary, counted from the current states of the items.
     pub summary: Tally,
@@ -150,6 +153,14 @@ pub async fn page<C: ConnectionTrait>(db: &C, number: i32) -> AppResult<SessionP
     let ids: Vec<i32> = rows.iter().map(|p| p.id).collect();
     let responses = responses_for_proposals(db, &ids, true).await?;
     let code_by_id: HashMap<i32, String> = rows.iter().map(|p| (p.id, p.code.clone())).collect();
+    let mut shown_under = HashMap::new();
+    for row in &rows {
+        for r in responses.get(&row.id).into_iter().flatten() {
+            shown_under
+                .entry(r.id.to_string())
+                .or_insert_with(|| row.code.clone());
+        }
+    }
     let proposals = summarize_with(db, rows, &responses).await?;
     let responses_by_code = responses
         .into_iter()
@@ -200,6 +211,7 @@ pub async fn page<C: ConnectionTrait>(db: &C, number: i32) -> AppResult<SessionP
         groups,
         proposals,
         responses_by_code,
+        shown_under,
         commitments,
         session,
     })

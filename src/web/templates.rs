@@ -5,11 +5,16 @@ use minijinja::value::Value;
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 use serde::Serialize;
 
+use std::sync::Arc;
+
+use crate::directory::SourceDocuments;
 use crate::time::{format_date, format_datetime, Precision};
 
 pub struct Templates {
     #[cfg(not(debug_assertions))]
     env: Environment<'static>,
+    /// What `source_document(file)` answers from (pages cite documents by title, not file name).
+    pub sources: Arc<SourceDocuments>,
 }
 
 impl Default for Templates {
@@ -20,11 +25,13 @@ impl Default for Templates {
 
 impl Templates {
     pub fn new() -> Self {
+        let sources = Arc::<SourceDocuments>::default();
         Self {
+            sources: sources.clone(),
             #[cfg(not(debug_assertions))]
             env: {
                 let mut env = Environment::new();
-                configure(&mut env);
+                configure(&mut env, sources);
                 minijinja_embed::load_templates!(&mut env);
                 env
             },
@@ -35,7 +42,7 @@ impl Templates {
         #[cfg(debug_assertions)]
         {
             let mut env = Environment::new();
-            configure(&mut env);
+            configure(&mut env, self.sources.clone());
             env.set_loader(minijinja::path_loader(concat!(
                 env!("CARGO_MANIFEST_DIR"),
                 "/templates"
@@ -49,7 +56,7 @@ impl Templates {
     }
 }
 
-fn configure(env: &mut Environment<'static>) {
+fn configure(env: &mut Environment<'static>, sources: Arc<SourceDocuments>) {
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.add_global("site_name", "听商");
     env.add_global("stylesheet", crate::web::assets::STYLESHEET.path());
@@ -65,6 +72,9 @@ fn configure(env: &mut Environment<'static>) {
     env.add_filter("cn_datetime", cn_datetime);
     env.add_filter("number", format_number);
     env.add_filter("iso_datetime", iso_datetime);
+    env.add_function("source_document", move |file: Option<&str>| {
+        file.and_then(|f| sources.get(f)).map(Value::from_serialize)
+    });
     env.add_function(
         "label",
         |vocabulary: &str, value: &str| -> Result<String, Error> {

@@ -458,6 +458,86 @@ impl Browser {
             .await
     }
 
+    /// Lays the page out at `width` × `height` CSS pixels (the work pages are checked at three
+    /// widths in one session).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.cdp(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 500 }),
+        )
+        .await;
+    }
+
+    /// Prints the page as Chromium prints it on A4 (the print stylesheet applies) and saves it as
+    /// `<dir>/<name>.pdf`; returns the path and the bytes.
+    pub async fn print_pdf(&self, name: &str) -> (PathBuf, Vec<u8>) {
+        use base64::Engine;
+        let printed = self
+            .cdp(
+                "Page.printToPDF",
+                json!({ "paperWidth": 8.27, "paperHeight": 11.69, "preferCSSPageSize": true }),
+            )
+            .await;
+        let pdf = base64::engine::general_purpose::STANDARD
+            .decode(printed["data"].as_str().expect("a PDF"))
+            .unwrap();
+        let path = self.shots.join(format!("{name}.pdf"));
+        std::fs::write(&path, &pdf).unwrap();
+        (path, pdf)
+    }
+
+    /// Presses keys as a keyboard does (WebDriver key actions: "\u{E004}" is Tab, "\u{E007}"
+    /// Enter, " " Space), on whatever has the focus.
+    pub async fn press(&self, keys: &str) {
+        let mut actions = Vec::new();
+        for key in keys.chars() {
+            actions.push(json!({ "type": "keyDown", "value": key.to_string() }));
+            actions.push(json!({ "type": "keyUp", "value": key.to_string() }));
+        }
+        self.post(
+            "/actions",
+            json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] }),
+        )
+        .await;
+        self.call(reqwest::Method::DELETE, "/actions", None).await;
+    }
+
+    /// Presses Tab until the focused element matches `css` (at most `limit` times) and returns
+    /// how many presses it took. Every element the focus passes must be on screen with a visible
+    /// focus indicator (an outline or a box shadow), or the walk fails naming it.
+    pub async fn tab_to(&self, css: &str, limit: usize) -> usize {
+        for presses in 1..=limit {
+            self.press("\u{E004}").await;
+            let focus = self
+                .execute(
+                    "const el = document.activeElement;
+                     if (!el || el === document.body) return { none: true };
+                     el.scrollIntoView({ block: 'nearest' });
+                     const r = el.getBoundingClientRect();
+                     const s = getComputedStyle(el);
+                     return { matches: el.matches(arguments[0]),
+                              what: el.outerHTML.slice(0, 120),
+                              visible: r.width > 0 && r.height > 0,
+                              indicated: (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0)
+                                         || s.boxShadow !== 'none' };",
+                    json!([css]),
+                )
+                .await;
+            if focus["none"] == true {
+                continue;
+            }
+            assert!(
+                focus["visible"] == true && focus["indicated"] == true,
+                "the keyboard focus is not visible on {}",
+                focus["what"]
+            );
+            if focus["matches"] == true {
+                return presses;
+            }
+        }
+        panic!("{css} was not reached in {limit} presses of Tab");
+    }
+
     /// Saves a PNG of the whole page (not only the window) as `<dir>/<name>.png`.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         use base64::Engine;
