@@ -23,8 +23,15 @@ async fn the_secretariat_runs_a_session_from_creation_to_publication() {
         .await;
     assert_eq!(
         (status, location.as_deref()),
-        (303, Some("/admin/sessions/28"))
+        (303, Some("/admin/sessions/28?done=created"))
     );
+    // The page it lands on says what happened; a made-up notice says nothing.
+    let (_, landed) = secretariat.get("/admin/sessions/28?done=created").await;
+    assert!(landed.contains("<div class=\"notice\" role=\"status\">已创建。</div>"));
+    let (_, forged) = secretariat
+        .get("/admin/sessions/28?done=%E4%BD%A0%E5%A5%BD")
+        .await;
+    assert!(!forged.contains("class=\"notice\""));
     assert_eq!(
         app.get("/sessions/28").await.0,
         404,

@@ -112,7 +112,7 @@ async fn attach_reply_pdf(app: &TestApp, font: &[u8]) -> (String, Vec<u8>, Strin
     let (status, body, location) =
         upload(&c.kjj, "response", reply, &[("书面答复.pdf", pdf.clone())]).await;
     assert_eq!(status, 303, "{body}");
-    assert!(location.unwrap().contains("notice=attached"));
+    assert!(location.unwrap().contains("done=attached"));
     let stored = files_of(app, "response", reply).await;
     assert_eq!(stored.len(), 1);
     assert_eq!(stored[0].sha256, digest);
@@ -1027,7 +1027,7 @@ async fn the_secretariat_keeps_source_documents_files_on_its_own_page() {
     assert_eq!(status, 303);
     assert_eq!(
         location.as_deref(),
-        Some(format!("/admin/documents?notice=attached#document-{}", document.id).as_str())
+        Some(format!("/admin/documents?done=attached#document-{}", document.id).as_str())
     );
     assert!(c
         .secretariat

@@ -11,6 +11,16 @@ use common::TestApp;
 use serde_json::{json, Value};
 
 /// The accessibility engine, installed from npm by `.ci/run` (`npm ci --prefix tests/browser`).
+/// The public page's code, from the link on a work page.
+fn public_code(work_page: &str) -> String {
+    let at = work_page
+        .find("href=\"/proposals/")
+        .expect("a link to the public page")
+        + 17;
+    let rest = &work_page[at..];
+    rest[..rest.find(['"', '/', '#']).unwrap()].to_owned()
+}
+
 fn axe_source() -> Option<String> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/browser/node_modules/axe-core/axe.min.js");
@@ -107,6 +117,37 @@ async fn audit(browser: &Browser, axe: &str) -> (Vec<String>, usize, usize) {
         violations.len(),
         result["passes"].as_u64().unwrap_or(0) as usize,
     )
+}
+
+/// A work page at the three widths people use (desktop, tablet, phone): a screenshot of each,
+/// and nothing wider than the window or sticking out of its card (the reply's commitment fields
+/// once ran off their card at 1280 px).
+async fn at_three_widths(journey: &mut Journey<'_>, browser: &Browser, name: &str) {
+    for (width, height) in [(1280, 900), (768, 1024), (390, 844)] {
+        browser.resize(width, height).await;
+        let overflow = browser
+            .execute(
+                "const out = [];
+                 if (document.documentElement.scrollWidth > window.innerWidth + 1)
+                   out.push('page ' + document.documentElement.scrollWidth + ' > ' + window.innerWidth);
+                 for (const el of document.querySelectorAll('main input, main select, main textarea, main button, main fieldset')) {
+                   const card = el.closest('.card');
+                   if (!card || el.type === 'hidden') continue;
+                   const r = el.getBoundingClientRect(), c = card.getBoundingClientRect();
+                   if (r.width > 0 && (r.right > c.right + 1 || r.left < c.left - 1))
+                     out.push((el.id || el.name || el.tagName) + ' ' + Math.round(r.left) + '–' + Math.round(r.right)
+                              + ' outside its card ' + Math.round(c.left) + '–' + Math.round(c.right));
+                 }
+                 return out;",
+                json!([]),
+            )
+            .await;
+        assert_eq!(overflow, json!([]), "{name} at {width} px");
+        journey
+            .checkpoint(browser, &format!("{name}-{width}px"))
+            .await;
+    }
+    browser.resize(1280, 900).await;
 }
 
 const TITLE: &str = "关于支持高校院所建设概念验证中心的建议";
@@ -224,7 +265,7 @@ async fn the_whole_journey_in_chromium() {
     desk.choose("#assign-lead", "市科技局").await;
     desk.click_xpath("//form[@id='form-assign']//label[normalize-space(.)='市工信局']/input")
         .await;
-    journey.checkpoint(&desk, "secretariat-assigning").await;
+    at_three_widths(&mut journey, &desk, "secretariat-assigning").await;
     desk.click_and_wait("#form-assign button[type=submit]")
         .await;
     assert!(desk.source().await.contains("交办"));
@@ -263,19 +304,46 @@ async fn the_whole_journey_in_chromium() {
     desk.type_into("#c-unit", "家").await;
     desk.type_into("#c-target", "5").await;
     desk.type_into("#c-date", "12312027").await;
-    journey.checkpoint(&desk, "lead-agency-replying").await;
+    at_three_widths(&mut journey, &desk, "lead-agency-replying").await;
     desk.click_and_wait("#form-reply button[type=submit]").await;
     assert!(desk.source().await.contains("概念验证中心"));
     journey.checkpoint(&desk, "lead-agency-replied").await;
 
-    // The member rates the reply.
+    // The member rates the reply with the keyboard alone: Tab to the rating, Space to choose,
+    // Tab to the button, Enter; every element the focus passes shows where it is.
     journey.login(&desk, "xing", &pw("xing")).await;
     desk.goto(&work_url).await;
-    desk.click_xpath("//form[@id='form-rate']//input[@value='satisfied']")
-        .await;
-    desk.click_and_wait("#form-rate button[type=submit]").await;
+    at_three_widths(&mut journey, &desk, "member-rating").await;
+    desk.tab_to("#form-rate input[value=satisfied]", 80).await;
+    desk.press(" ").await;
+    desk.tab_to("#form-rate button[type=submit]", 10).await;
+    desk.press("\u{E007}").await;
+    desk.wait_for_text("评价已提交").await;
     assert!(desk.source().await.contains("满意"));
     journey.checkpoint(&desk, "member-rated").await;
+
+    // The public page prints as a clean A4 record: title, reply and timeline, no navigation.
+    desk.goto(&app.url(&format!("/proposals/{}", public_code(&desk.source().await))))
+        .await;
+    let (pdf_path, pdf) = desk.print_pdf("proposal-print").await;
+    let text = pdf_extract::extract_text_from_mem(&pdf).expect("the printed PDF reads");
+    let text: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    eprintln!("printed: {} ({} bytes)", pdf_path.display(), pdf.len());
+    for wanted in [
+        TITLE,
+        "青科函〔2026〕12号",
+        "书面答复",
+        "办理过程",
+        "概念验证中心",
+    ] {
+        assert!(text.contains(wanted), "the print lacks {wanted}: {text}");
+    }
+    for unwanted in ["跳到正文", "工作台", "邮件关注"] {
+        assert!(
+            !text.contains(unwanted),
+            "the print shows {unwanted}: {text}"
+        );
+    }
 
     // The CSP blocks a script injected into the page.
     let blocked = desk
@@ -303,6 +371,34 @@ async fn the_whole_journey_in_chromium() {
     );
     desk.console().await; // the violation report, expected
     desk.quit().await;
+
+    // The same search on the desktop with the keyboard alone: Tab to 检索, Enter, type, Enter,
+    // Tab to the first hit, Enter.
+    app.wait_for_index().await;
+    let keys = driver.browser(Options::desktop()).await;
+    keys.goto(&app.url("/")).await;
+    keys.tab_to("header a[href='/search']", 20).await;
+    keys.press("\u{E007}").await;
+    keys.wait_until("the search page", "return location.pathname === '/search';")
+        .await;
+    keys.tab_to("#q", 30).await;
+    keys.press("概念验证中心\u{E007}").await;
+    keys.wait_until(
+        "the results",
+        "return !!document.querySelector('ol.results a');",
+    )
+    .await;
+    keys.tab_to("ol.results a", 60).await;
+    keys.press("\u{E007}").await;
+    keys.wait_until(
+        "the proposal",
+        "return location.pathname.startsWith('/proposals/');",
+    )
+    .await;
+    journey
+        .checkpoint(&keys, "keyboard-search-to-proposal")
+        .await;
+    keys.quit().await;
 
     // A citizen on a phone searches in Chinese, sees the highlighted hit and reads the timeline.
     app.wait_for_index().await;

@@ -14,6 +14,7 @@ use super::{password, service, Role, SignedIn};
 use crate::app::AppState;
 use crate::directory::PersonKind;
 use crate::error::{AppError, AppResult};
+use crate::web::notice::Notice;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -50,9 +51,13 @@ async fn users_page(
     )
 }
 
-async fn users(State(state): State<AppState>, SignedIn(session): SignedIn) -> AppResult<Response> {
+async fn users(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Notice(notice): Notice,
+) -> AppResult<Response> {
     policy::require(&session.actor, Action::ManageAccounts)?;
-    users_page(&state, &session, None, None).await
+    users_page(&state, &session, notice.map(str::to_owned), None).await
 }
 
 #[derive(Deserialize)]
@@ -165,7 +170,10 @@ async fn set_disabled(
         Some(ip),
     )
     .await?;
-    Ok(Redirect::to("/admin/users"))
+    Ok(Redirect::to(&crate::web::notice::after(
+        "/admin/users",
+        "saved",
+    )))
 }
 
 /// `POST /admin/users/{username}/disable` or `/enable`.
@@ -247,20 +255,25 @@ async fn tokens_page(
     session: &super::sessions::Session,
     created: Option<String>,
     error: Option<String>,
+    notice: Option<&str>,
 ) -> AppResult<Response> {
     let tokens = super::tokens::list(&state.db).await?;
     let users = service::list(&state.db).await?;
     let error = error.as_deref();
     state.render_form(
         "admin/tokens.html",
-        context! { tokens, users, created, error, csrf => &session.csrf_token },
+        context! { tokens, users, created, error, notice, csrf => &session.csrf_token },
         error,
     )
 }
 
-async fn tokens(State(state): State<AppState>, SignedIn(session): SignedIn) -> AppResult<Response> {
+async fn tokens(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Notice(notice): Notice,
+) -> AppResult<Response> {
     policy::require(&session.actor, Action::ManageApiTokens)?;
-    tokens_page(&state, &session, None, None).await
+    tokens_page(&state, &session, None, None, notice).await
 }
 
 #[derive(Deserialize)]
@@ -278,9 +291,9 @@ async fn create_token(
 ) -> AppResult<Response> {
     policy::require(&session.actor, Action::ManageApiTokens)?;
     match super::tokens::create(&state.db, Some(&session.actor), &form.username, &form.name).await {
-        Ok((_, token)) => tokens_page(&state, &session, Some(token), None).await,
+        Ok((_, token)) => tokens_page(&state, &session, Some(token), None, None).await,
         Err(AppError::BadRequest(message)) => {
-            tokens_page(&state, &session, None, Some(message)).await
+            tokens_page(&state, &session, None, Some(message), None).await
         }
         Err(other) => Err(other),
     }
@@ -293,5 +306,8 @@ async fn revoke_token(
 ) -> AppResult<Redirect> {
     policy::require(&session.actor, Action::ManageApiTokens)?;
     super::tokens::revoke(&state.db, Some(&session.actor), crate::web::parse_id(&id)?).await?;
-    Ok(Redirect::to("/admin/tokens"))
+    Ok(Redirect::to(&crate::web::notice::after(
+        "/admin/tokens",
+        "revoked",
+    )))
 }

@@ -16,6 +16,7 @@ use crate::accounts::SignedIn;
 use crate::app::AppState;
 use crate::error::AppResult;
 use crate::web::form::check_text;
+use crate::web::notice::Notice;
 
 pub fn routes() -> Router<AppState> {
     Router::new().route("/admin/agencies", get(index).post(create))
@@ -40,6 +41,7 @@ async fn page(
     csrf: &str,
     form: &AgencyForm,
     error: Option<String>,
+    notice: Option<&str>,
 ) -> AppResult<Response> {
     let all = agencies::Entity::find()
         .order_by_asc(agencies::Column::Id)
@@ -52,14 +54,25 @@ async fn page(
     let error = error.as_deref();
     state.render_form(
         "admin/agencies.html",
-        context! { agencies => all, kinds, form, error, csrf },
+        context! { agencies => all, kinds, form, error, csrf, notice },
         error,
     )
 }
 
-async fn index(State(state): State<AppState>, SignedIn(session): SignedIn) -> AppResult<Response> {
+async fn index(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Notice(notice): Notice,
+) -> AppResult<Response> {
     policy::require(&session.actor, Action::ManageAgencies)?;
-    page(&state, &session.csrf_token, &AgencyForm::default(), None).await
+    page(
+        &state,
+        &session.csrf_token,
+        &AgencyForm::default(),
+        None,
+        notice,
+    )
+    .await
 }
 
 async fn create(
@@ -80,7 +93,7 @@ async fn create(
                 .map(|_| ()),
         );
     if let Err(message) = checks {
-        return page(&state, &session.csrf_token, &form, Some(message)).await;
+        return page(&state, &session.csrf_token, &form, Some(message), None).await;
     }
     let txn = crate::db::begin_write(&state.db).await?;
     if agencies::Entity::find()
@@ -95,6 +108,7 @@ async fn create(
             &session.csrf_token,
             &form,
             Some("同名单位已存在。".into()),
+            None,
         )
         .await;
     }
@@ -127,5 +141,5 @@ async fn create(
     .await?;
     crate::revision::bump(&txn).await?;
     txn.commit().await?;
-    Ok(Redirect::to("/admin/agencies").into_response())
+    Ok(Redirect::to(&crate::web::notice::after("/admin/agencies", "saved")).into_response())
 }

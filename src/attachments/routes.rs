@@ -52,16 +52,10 @@ async fn upload(
     )
     .await?
     {
-        Ok(_) => Ok(Redirect::to(&with_notice(&target.return_to, "attached")).into_response()),
+        Ok(_) => Ok(
+            Redirect::to(&crate::web::notice::after(&target.return_to, "attached")).into_response(),
+        ),
         Err(message) => Err(AppError::Unprocessable(message)),
-    }
-}
-
-/// `path` with `?notice=…` before its fragment.
-fn with_notice(path: &str, notice: &str) -> String {
-    match path.split_once('#') {
-        Some((page, fragment)) => format!("{page}?notice={notice}#{fragment}"),
-        None => format!("{path}?notice={notice}"),
     }
 }
 
@@ -72,7 +66,7 @@ async fn delete(
     SignedForm { session, .. }: SignedForm,
 ) -> AppResult<Redirect> {
     let back = service::remove(&state.db, &session.actor, parse_id(&id)?, &ip).await?;
-    Ok(Redirect::to(&with_notice(&back, "detached")))
+    Ok(Redirect::to(&crate::web::notice::after(&back, "detached")))
 }
 
 async fn download(

@@ -24,6 +24,7 @@ pub fn routes() -> Router<AppState> {
 async fn admin(
     State(state): State<AppState>,
     SignedIn(session): SignedIn,
+    crate::web::notice::Notice(notice): crate::web::notice::Notice,
 ) -> AppResult<Html<String>> {
     policy::require(&session.actor, Action::ImportArchive)?;
     let documents = service::list_all(&state.db).await?;
@@ -38,7 +39,7 @@ async fn admin(
     );
     state.render(
         "admin/documents.html",
-        context! { documents, files, file_limits, csrf => &session.csrf_token },
+        context! { documents, files, file_limits, notice, csrf => &session.csrf_token },
     )
 }
 

@@ -16,6 +16,7 @@ use crate::accounts::SignedIn;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::web::form::check_text;
+use crate::web::notice::Notice;
 use crate::web::parse_id;
 
 pub fn routes() -> Router<AppState> {
@@ -24,7 +25,12 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/calendar/{id}/delete", post(remove))
 }
 
-async fn page(state: &AppState, csrf: &str, error: Option<&str>) -> AppResult<Response> {
+async fn page(
+    state: &AppState,
+    csrf: &str,
+    error: Option<&str>,
+    notice: Option<&str>,
+) -> AppResult<Response> {
     let days = calendar_days::Entity::find()
         .order_by_asc(calendar_days::Column::Day)
         .all(&state.db)
@@ -39,14 +45,18 @@ async fn page(state: &AppState, csrf: &str, error: Option<&str>) -> AppResult<Re
         .collect();
     state.render_form(
         "admin/calendar.html",
-        context! { days => rows, kinds, csrf, error },
+        context! { days => rows, kinds, csrf, error, notice },
         error,
     )
 }
 
-async fn index(State(state): State<AppState>, SignedIn(session): SignedIn) -> AppResult<Response> {
+async fn index(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Notice(notice): Notice,
+) -> AppResult<Response> {
     policy::require(&session.actor, Action::ManageCalendar)?;
-    page(&state, &session.csrf_token, None).await
+    page(&state, &session.csrf_token, None, notice).await
 }
 
 async fn add(
@@ -66,7 +76,7 @@ async fn add(
     })();
     let (from, to, kind) = match parsed {
         Ok(v) => v,
-        Err(message) => return page(&state, &session.csrf_token, Some(&message)).await,
+        Err(message) => return page(&state, &session.csrf_token, Some(&message), None).await,
     };
     let txn = crate::db::begin_write(&state.db).await?;
     let days: Vec<NaiveDate> = from.iter_days().take_while(|d| *d <= to).collect();
@@ -97,7 +107,7 @@ async fn add(
     .await?;
     crate::revision::bump(&txn).await?;
     txn.commit().await?;
-    Ok(Redirect::to("/admin/calendar").into_response())
+    Ok(Redirect::to(&crate::web::notice::after("/admin/calendar", "added")).into_response())
 }
 
 async fn remove(
@@ -124,5 +134,8 @@ async fn remove(
     .await?;
     crate::revision::bump(&txn).await?;
     txn.commit().await?;
-    Ok(Redirect::to("/admin/calendar"))
+    Ok(Redirect::to(&crate::web::notice::after(
+        "/admin/calendar",
+        "removed",
+    )))
 }

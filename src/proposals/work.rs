@@ -131,8 +131,9 @@ struct FormState<'a> {
     error: Option<String>,
     values: HashMap<&'a str, &'a str>,
     action: Option<&'a str>,
-    /// The command just carried out (the redirect after a form says which), for the success note.
-    done: Option<CommandKind>,
+    /// What the redirect after a successful form says was done (a command, or a note such as
+    /// "attached"), shown at the top of the page.
+    notice: Option<&'static str>,
     /// What the secretariat typed into the merge form's search box.
     merge_q: Option<String>,
 }
@@ -370,7 +371,7 @@ async fn render_work(
             active_count => active.len(), responses, commitments, timeline, held_back, overdue,
             main_action => main.map(|k| (k.as_str(), k.label())), other_actions,
             merge_q => form.merge_q, merge_candidates, merge_suggestions,
-            done => form.done.map(done_message),
+            notice => form.notice,
             agencies => agency_list, default_due, csrf => &session.csrf_token,
             can_edit => crate::accounts::policy::may_edit_draft(relation, current),
             is_public, corrections, files, attach_proposal, attach_responses, file_limits,
@@ -391,7 +392,11 @@ async fn show(
         error: None,
         values: HashMap::new(),
         action: None,
-        done: query.done.as_deref().and_then(CommandKind::parse),
+        notice: query.done.as_deref().and_then(|done| {
+            CommandKind::parse(done)
+                .map(done_message)
+                .or_else(|| crate::web::notice::message(done))
+        }),
         merge_q: query.merge_q,
     };
     render_work(&state, &session, parse_id(&id)?, form, StatusCode::OK).await
@@ -438,7 +443,7 @@ async fn act(
                 error: Some(err.report().detail),
                 values: fields.flat(),
                 action: Some(kind.as_str()),
-                done: None,
+                notice: None,
                 merge_q: None,
             };
             render_work(&state, &session, id, form, status).await

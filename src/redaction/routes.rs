@@ -61,13 +61,14 @@ async fn review(
     State(state): State<AppState>,
     Path((kind, id)): Path<(String, String)>,
     SignedIn(session): SignedIn,
+    crate::web::notice::Notice(notice): crate::web::notice::Notice,
 ) -> AppResult<Response> {
     let (kind, id) = item(&kind, &id)?;
     let review = service::review(&state.db, &session.actor, kind, id).await?;
     Ok(state
         .render(
             "admin/privacy_review.html",
-            context! { review, csrf => &session.csrf_token },
+            context! { review, notice, csrf => &session.csrf_token },
         )?
         .into_response())
 }
@@ -94,7 +95,11 @@ async fn judge(
         judgements.push((finding, judgement));
     }
     service::judge(&state.db, &session.actor, kind, id, &judgements).await?;
-    Ok(Redirect::to(&format!("/admin/privacy/{}/{id}", kind.as_str())).into_response())
+    Ok(Redirect::to(&crate::web::notice::after(
+        &format!("/admin/privacy/{}/{id}", kind.as_str()),
+        "judged",
+    ))
+    .into_response())
 }
 
 async fn request(

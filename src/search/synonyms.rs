@@ -17,6 +17,7 @@ use crate::accounts::SignedIn;
 use crate::app::AppState;
 use crate::error::{AppError, AppResult};
 use crate::web::form::check_text;
+use crate::web::notice::Notice;
 use crate::web::parse_id;
 
 pub fn routes() -> Router<AppState> {
@@ -25,7 +26,12 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/synonyms/{id}/delete", post(remove))
 }
 
-async fn page(state: &AppState, csrf: &str, error: Option<&str>) -> AppResult<Response> {
+async fn page(
+    state: &AppState,
+    csrf: &str,
+    error: Option<&str>,
+    notice: Option<&str>,
+) -> AppResult<Response> {
     let rows: Vec<_> = search_synonyms::Entity::find()
         .order_by_asc(search_synonyms::Column::Id)
         .all(&state.db)
@@ -35,14 +41,18 @@ async fn page(state: &AppState, csrf: &str, error: Option<&str>) -> AppResult<Re
         .collect();
     state.render_form(
         "admin/synonyms.html",
-        context! { groups => rows, csrf, error },
+        context! { groups => rows, csrf, error, notice },
         error,
     )
 }
 
-async fn index(State(state): State<AppState>, SignedIn(session): SignedIn) -> AppResult<Response> {
+async fn index(
+    State(state): State<AppState>,
+    SignedIn(session): SignedIn,
+    Notice(notice): Notice,
+) -> AppResult<Response> {
     policy::require(&session.actor, Action::CurateSynonyms)?;
-    page(&state, &session.csrf_token, None).await
+    page(&state, &session.csrf_token, None, notice).await
 }
 
 /// Words of a new group: two to twenty, each 1–30 characters with a letter, digit or CJK
@@ -79,7 +89,7 @@ async fn add(
         .and_then(|words| check_text("说明", fields.get("note"), 200 * 4, false).map(|_| words));
     let words = match parsed {
         Ok(words) => words.join(" = "),
-        Err(message) => return page(&state, &session.csrf_token, Some(&message)).await,
+        Err(message) => return page(&state, &session.csrf_token, Some(&message), None).await,
     };
     let txn = crate::db::begin_write(&state.db).await?;
     search_synonyms::Entity::insert(search_synonyms::ActiveModel {
@@ -102,7 +112,7 @@ async fn add(
     crate::revision::bump(&txn).await?;
     txn.commit().await?;
     apply(&state).await;
-    Ok(Redirect::to("/admin/synonyms").into_response())
+    Ok(Redirect::to(&crate::web::notice::after("/admin/synonyms", "added")).into_response())
 }
 
 async fn remove(
@@ -130,7 +140,10 @@ async fn remove(
     crate::revision::bump(&txn).await?;
     txn.commit().await?;
     apply(&state).await;
-    Ok(Redirect::to("/admin/synonyms"))
+    Ok(Redirect::to(&crate::web::notice::after(
+        "/admin/synonyms",
+        "removed",
+    )))
 }
 
 /// Hands the new list to this instance's backend now; other instances load it within

@@ -149,7 +149,11 @@ async fn create(
     .await?;
     crate::revision::bump(&txn).await?;
     txn.commit().await?;
-    Ok(Redirect::to(&format!("/admin/sessions/{number}")).into_response())
+    Ok(Redirect::to(&crate::web::notice::after(
+        &format!("/admin/sessions/{number}"),
+        "created",
+    ))
+    .into_response())
 }
 
 async fn find(state: &AppState, number: &str) -> AppResult<sessions::Model> {
@@ -166,6 +170,7 @@ async fn edit_page(
     csrf: &str,
     number: &str,
     error: Option<String>,
+    notice: Option<&str>,
 ) -> AppResult<Response> {
     let session = find(state, number).await?;
     let participants = session_participants::Entity::find()
@@ -197,7 +202,7 @@ async fn edit_page(
     );
     state.render_form(
         "admin/session.html",
-        context! { session, participants, people => everyone, kinds, error, csrf, files, file_limits },
+        context! { session, participants, people => everyone, kinds, error, csrf, files, file_limits, notice },
         error,
     )
 }
@@ -206,9 +211,10 @@ async fn edit(
     State(state): State<AppState>,
     SignedIn(session): SignedIn,
     Path(number): Path<String>,
+    crate::web::notice::Notice(notice): crate::web::notice::Notice,
 ) -> AppResult<Response> {
     policy::require(&session.actor, Action::RunSessions)?;
-    edit_page(&state, &session.csrf_token, &number, None).await
+    edit_page(&state, &session.csrf_token, &number, None, notice).await
 }
 
 #[derive(Deserialize)]
@@ -240,7 +246,7 @@ async fn add_participant(
     let checks =
         check_text("职务", &form.post, 400, true).and(check_text("姓名", new_name, 100, false));
     if let Err(message) = checks {
-        return edit_page(&state, &session.csrf_token, &number, Some(message)).await;
+        return edit_page(&state, &session.csrf_token, &number, Some(message), None).await;
     }
     let txn = crate::db::begin_write(&state.db).await?;
     let now = Utc::now().fixed_offset();
@@ -272,6 +278,7 @@ async fn add_participant(
                 &session.csrf_token,
                 &number,
                 Some("请选择已有人员,或填写新人员姓名(二选一)。".into()),
+                None,
             )
             .await;
         }
@@ -309,7 +316,11 @@ async fn add_participant(
     .await?;
     crate::revision::bump(&txn).await?;
     txn.commit().await?;
-    Ok(Redirect::to(&format!("/admin/sessions/{}", target.number)).into_response())
+    Ok(Redirect::to(&crate::web::notice::after(
+        &format!("/admin/sessions/{}", target.number),
+        "added",
+    ))
+    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -368,5 +379,12 @@ async fn publish(
     crate::revision::bump(&txn).await?;
     txn.commit().await?;
     state.indexer.wake();
-    Ok(Redirect::to(&format!("/admin/sessions/{}", target.number)))
+    Ok(Redirect::to(&crate::web::notice::after(
+        &format!("/admin/sessions/{}", target.number),
+        if action == "session_publish" {
+            "published"
+        } else {
+            "unpublished"
+        },
+    )))
 }

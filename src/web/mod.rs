@@ -12,6 +12,7 @@ pub mod hardening;
 pub mod limiter;
 pub mod markdown;
 pub mod memo;
+pub mod notice;
 pub mod page_cache;
 pub mod paging;
 pub mod paths;
