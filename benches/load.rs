@@ -439,8 +439,7 @@ impl Workdir {
 struct SizeResult {
     size: usize,
     generate_s: f64,
-    import_s: f64,
-    import_records: usize,
+    imported: Option<Imported>,
     reindex_s: f64,
     indexed: usize,
     startup_ms: f64,
@@ -678,22 +677,64 @@ where
 }
 
 /// Exports the corpus as the public archive and times importing it into an empty database.
-async fn bulk_import(db: &DatabaseConnection, dir: &Path, size: usize) -> (f64, usize) {
+#[derive(Clone)]
+/// What importing the corpus's archive took: seconds, records, the file's size and the importing
+/// process's peak resident memory (MB).
+struct Imported {
+    seconds: f64,
+    records: usize,
+    file_mb: f64,
+    peak_mb: f64,
+}
+
+/// Bulk import: the public archive of this corpus, written to a file, loaded by `tingshang import`
+/// (a process of its own, so its peak memory is the importer's alone) into an empty database.
+async fn bulk_import(db: &DatabaseConnection, dir: &Path, size: usize) -> Imported {
     let records = tingshang::opendata::archive::export_records(db)
         .await
         .unwrap();
-    let text: String = records.iter().map(|r| r.line()).collect();
+    let archive = dir.join("archive.jsonl");
+    {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&archive).unwrap());
+        for record in &records {
+            out.write_all(record.line().as_bytes()).unwrap();
+        }
+        out.flush().unwrap();
+    }
+    let count = records.len();
+    drop(records);
+    let file_mb = std::fs::metadata(&archive).unwrap().len() as f64 / 1e6;
     let import_url = format!("sqlite://{}?mode=rwc", dir.join("import.db").display());
-    let import_db = connect(&import_url).await;
-    tingshang::db::migrate(&import_db).await.unwrap();
-    eprintln!("[{size}] importing {} records", records.len());
+    eprintln!("[{size}] importing {count} records ({file_mb:.0} MB) with `tingshang import`");
     let started = Instant::now();
-    tingshang::opendata::archive::import(&import_db, &text, &tingshang::cli::progress("导入"))
-        .await
+    let mut child = Command::new(BIN)
+        .arg("import")
+        .arg(&archive)
+        .env("TINGSHANG_DATABASE_URL", &import_url)
+        .env("TINGSHANG_FILES_DIR", dir.join("import-files"))
+        .env("TINGSHANG_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
         .unwrap();
+    // The kernel's high-water mark, read until the process ends (it is gone once reaped).
+    let mut peak_mb: f64 = 0.0;
+    let status = loop {
+        peak_mb = peak_mb.max(rss_peak_mb(child.id()));
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(status.success(), "tingshang import failed");
     let seconds = started.elapsed().as_secs_f64();
     eprintln!();
-    (seconds, records.len())
+    Imported {
+        seconds,
+        records: count,
+        file_mb,
+        peak_mb,
+    }
 }
 
 async fn run_size(
@@ -734,10 +775,10 @@ async fn run_size(
     let db = connect(&url).await;
 
     // Bulk import: the public archive of this corpus into an empty database.
-    let (import_s, import_records) = if skip_import || search_only || writers_only {
-        (f64::NAN, 0)
+    let imported = if skip_import || search_only || writers_only {
+        None
     } else {
-        bulk_import(&db, dir.path(), size).await
+        Some(bulk_import(&db, dir.path(), size).await)
     };
 
     // Reindex into the embedded index the server will use.
@@ -810,8 +851,7 @@ async fn run_size(
     let mut result = SizeResult {
         size,
         generate_s,
-        import_s,
-        import_records,
+        imported,
         reindex_s,
         indexed,
         startup_ms: f64::NAN,
@@ -1423,13 +1463,16 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
     md.push_str(&row("reindex", &|r| {
         format!("{:.1} s ({} documents)", r.reindex_s, r.indexed)
     }));
-    md.push_str(&row("bulk import (archive)", &|r| {
-        if r.import_s.is_nan() {
-            "skipped".to_owned()
-        } else {
-            format!("{:.1} s ({} records)", r.import_s, r.import_records)
-        }
-    }));
+    md.push_str(&row(
+        "bulk import (archive, `tingshang import`)",
+        &|r| match &r.imported {
+            None => "skipped".to_owned(),
+            Some(i) => format!(
+                "{:.1} s ({} records, {:.0} MB file), peak RSS {:.0} MB",
+                i.seconds, i.records, i.file_mb, i.peak_mb
+            ),
+        },
+    ));
     md.push_str(&row("corpus generation", &|r| {
         format!("{:.1} s", r.generate_s)
     }));

@@ -132,6 +132,9 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(crate::documents::routes())
         .merge(crate::search::routes())
         .merge(crate::statistics::routes())
+        // Pages cite source documents by name from a copy kept in memory; it follows the content
+        // revision (an import on another instance or by the CLI shows at once).
+        .route_layer(middleware::from_fn_with_state(state.clone(), fresh_sources))
         .merge(
             crate::api::write_routes()
                 .route_layer(middleware::from_fn_with_state(
@@ -229,7 +232,7 @@ pub async fn prepare_with_backend(config: Config, backend: Backend) -> anyhow::R
     }
     let device_key = crate::accounts::device::load_or_create_key(&db).await?;
     let state = AppState::new(db, config, backend, device_key);
-    state.templates.sources.reload(&state.db).await?;
+    state.templates.sources.refresh(&state.db).await?;
     Ok(state)
 }
 
@@ -246,11 +249,6 @@ pub fn start_indexer(
     tokio::spawn(crate::attachments::worker::run(
         state.db.clone(),
         state.config.clone(),
-        stopped.clone(),
-    ));
-    tokio::spawn(reload_sources(
-        state.db.clone(),
-        state.templates.sources.clone(),
         stopped.clone(),
     ));
     let indexer = state.indexer.clone();
@@ -271,21 +269,16 @@ pub fn start_indexer(
     (stop, task)
 }
 
-/// Keeps the cited documents' names current (another instance may have imported some).
-async fn reload_sources(
-    db: sea_orm::DatabaseConnection,
-    sources: Arc<crate::directory::SourceDocuments>,
-    mut stopped: tokio::sync::watch::Receiver<bool>,
-) {
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(crate::directory::SOURCES_REFRESH) => {}
-            _ = stopped.changed() => return,
-        }
-        if let Err(err) = sources.reload(&db).await {
-            tracing::warn!(error = %err, "could not reload the source documents");
-        }
+/// Brings the cited documents' names up to the current content revision before a page renders.
+async fn fresh_sources(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: middleware::Next,
+) -> Result<Response, AppError> {
+    if request.method() == axum::http::Method::GET {
+        state.templates.sources.refresh(&state.db).await?;
     }
+    Ok(next.run(request).await)
 }
 
 /// Serves until Ctrl-C or SIGTERM: stops accepting, lets in-flight requests finish, then flushes

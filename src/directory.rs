@@ -67,16 +67,21 @@ pub struct SourceDocument {
 }
 
 /// The published documents by source file, for every page that cites one. Templates read it
-/// without a query; it is loaded before the server answers and reloaded by the indexer's loop
-/// (and at once after an import), so a document imported on another instance shows by name
-/// within [`SOURCES_REFRESH`]; until then its citation shows the file name.
+/// without a query; [`SourceDocuments::refresh`] (before each page) reloads it when the content
+/// revision moved, so a document imported anywhere is cited by name on the next page.
 #[derive(Default)]
-pub struct SourceDocuments(std::sync::RwLock<std::sync::Arc<HashMap<String, SourceDocument>>>);
-
-pub const SOURCES_REFRESH: std::time::Duration = std::time::Duration::from_secs(30);
+pub struct SourceDocuments(
+    std::sync::RwLock<(Option<i64>, std::sync::Arc<HashMap<String, SourceDocument>>)>,
+);
 
 impl SourceDocuments {
-    pub async fn reload<C: ConnectionTrait>(&self, db: &C) -> AppResult<()> {
+    /// Reloads the documents when the content revision is not the one they were loaded at (one
+    /// single-row read otherwise).
+    pub async fn refresh<C: ConnectionTrait>(&self, db: &C) -> AppResult<()> {
+        let revision = crate::revision::current(db).await?;
+        if self.0.read().unwrap_or_else(|e| e.into_inner()).0 == Some(revision) {
+            return Ok(());
+        }
         let rows = entity::documents::Entity::find()
             .filter(crate::visibility::public_documents())
             .filter(entity::documents::Column::SourceFile.is_not_null())
@@ -102,7 +107,8 @@ impl SourceDocuments {
                 ))
             })
             .collect();
-        *self.0.write().unwrap_or_else(|e| e.into_inner()) = std::sync::Arc::new(map);
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) =
+            (Some(revision), std::sync::Arc::new(map));
         Ok(())
     }
 
@@ -110,6 +116,7 @@ impl SourceDocuments {
         self.0
             .read()
             .unwrap_or_else(|e| e.into_inner())
+            .1
             .get(file)
             .cloned()
     }

@@ -195,8 +195,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Import { file, check } => {
             use tingshang::opendata::archive;
-            let text = std::fs::read_to_string(&file)
-                .map_err(|e| anyhow::anyhow!("无法读取 {}:{e}", file.display()))?;
+            // Read from the file line by line, twice (check, then write): never held whole.
+            let source = archive::Source::File(&file);
             let db = tingshang::db::connect(&config).await?;
             tingshang::db::migrate(&db).await?;
             let invalid = |errors: Vec<archive::LineError>| {
@@ -205,22 +205,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 }
                 anyhow::anyhow!("文件有 {} 处错误,未导入任何内容", errors.len())
             };
+            let failed = |e: archive::ImportError| match e {
+                archive::ImportError::Invalid(errors) => invalid(errors),
+                other => anyhow::anyhow!(other),
+            };
             if check {
-                let (records, errors) = archive::check(&text);
-                if !errors.is_empty() {
-                    return Err(invalid(errors));
+                let checked = archive::check_source(source).map_err(failed)?;
+                if !checked.errors.is_empty() {
+                    return Err(invalid(checked.errors));
                 }
-                println!("检查通过:{} 条记录", records.len());
+                println!("检查通过:{} 条记录", checked.records);
                 return Ok(());
             }
             let store = tingshang::files::FileStore::new(&config.files_dir);
             let report =
-                archive::import_with_files(&db, &text, &store, &tingshang::cli::progress("导入"))
+                archive::import_from(&db, source, Some(&store), &tingshang::cli::progress("导入"))
                     .await
-                    .map_err(|e| match e {
-                        archive::ImportError::Invalid(errors) => invalid(errors),
-                        other => anyhow::anyhow!(other),
-                    })?;
+                    .map_err(failed)?;
             eprintln!();
             println!("新增:{:?}", report.inserted);
             println!("已存在(未重复导入):{:?}", report.matched);

@@ -136,13 +136,30 @@ async fn attach_reply_pdf(app: &TestApp, font: &[u8]) -> (String, Vec<u8>, Strin
     let started = std::time::Instant::now();
     let pass = extract(app).await;
     let seconds = started.elapsed().as_secs_f64();
-    assert_eq!((pass.files, pass.pages), (2, 4));
-    eprintln!(
-        "extracted {} pages in {:.3} s of extraction ({:.1} pages/s; pass with indexing {seconds:.3} s)",
-        pass.pages,
-        pass.extracting.as_secs_f64(),
-        pass.pages as f64 / pass.extracting.as_secs_f64()
-    );
+    // The server's own worker runs beside this pass and may take a file first: what counts is
+    // that both are extracted (checked below), and the figures are printed when this pass did it.
+    if (pass.files, pass.pages) == (2, 4) {
+        eprintln!(
+            "extracted {} pages in {:.3} s of extraction ({:.1} pages/s; pass with indexing {seconds:.3} s)",
+            pass.pages,
+            pass.extracting.as_secs_f64(),
+            pass.pages as f64 / pass.extracting.as_secs_f64()
+        );
+    }
+    for _ in 0..100 {
+        let stored = files_of(app, "response", reply).await;
+        if stored.iter().all(|f| f.extraction != "pending") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    app.wait_for_index().await;
+    let pages: i32 = files_of(app, "response", reply)
+        .await
+        .iter()
+        .filter_map(|f| f.page_count)
+        .sum();
+    assert_eq!(pages, 4, "both PDFs extracted");
     let stored = files_of(app, "response", reply).await;
     assert_eq!(
         stored[0].extraction, "done",

@@ -544,3 +544,92 @@ async fn lists_keep_only_what_changed_since_in_the_order_it_changed() {
         .await;
     assert_eq!(future["total"], 0);
 }
+
+/// `tingshang import FILE` reads the archive from disk line by line (twice: check, then write),
+/// so its memory does not grow with the file: the same report of every bad line and nothing
+/// written, or all of it in one transaction.
+#[tokio::test]
+async fn the_command_line_imports_an_archive_file_line_by_line() {
+    let source = spawn_app().await;
+    let (_, archive_text) = source.get("/api/v1/export/archive.jsonl").await;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |url: &str, args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_tingshang"))
+            .args(args)
+            .env("TINGSHANG_DATABASE_URL", url)
+            .env("TINGSHANG_FILES_DIR", dir.path().join("files"))
+            .env("TINGSHANG_LOG", "warn")
+            .output()
+            .unwrap()
+    };
+
+    // A bad line in the middle of a file with blank lines in it: both problems reported by line,
+    // nothing written.
+    let mut lines: Vec<String> = archive_text.lines().map(str::to_owned).collect();
+    lines.insert(2, String::new());
+    let proposal = lines
+        .iter()
+        .position(|l| l.starts_with(r#"{"type":"proposal""#))
+        .unwrap();
+    lines[proposal] = lines[proposal].replace(r#""status":"accepted""#, r#""status":"draft""#);
+    lines.insert(5, "{not json".to_owned());
+    let bad = dir.path().join("bad.jsonl");
+    std::fs::write(&bad, lines.join("\n")).unwrap();
+    let (url, _keep) = common::fresh_database().await;
+    let out = run(&url, &["import", bad.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("bad.jsonl:第 6 行:不是有效的记录"),
+        "{stderr}"
+    );
+    let proposal_line = if proposal >= 5 {
+        proposal + 2
+    } else {
+        proposal + 1
+    };
+    assert!(
+        stderr.contains(&format!("bad.jsonl:第 {proposal_line} 行")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("文件有 2 处错误,未导入任何内容"),
+        "{stderr}"
+    );
+    let target = tingshang::db::connect(&tingshang::config::Config {
+        database_url: url.clone(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let counts = tingshang::seed::table_counts(&target).await.unwrap();
+    assert!(
+        counts.values().all(|n| *n == 0),
+        "nothing written: {counts:?}"
+    );
+
+    // The good file: `--check` counts its records, then the import writes them all.
+    let good = dir.path().join("good.jsonl");
+    std::fs::write(&good, format!("\n{archive_text}\n\n")).unwrap();
+    let records = archive_text
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .count();
+    let out = run(&url, &["import", "--check", good.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("检查通过:{records} 条记录")));
+    let out = run(&url, &["import", good.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let imported = tingshang::seed::table_counts(&target).await.unwrap();
+    let original = tingshang::seed::table_counts(source.db()).await.unwrap();
+    assert_eq!(imported.get("proposals"), original.get("proposals"));
+    assert_eq!(imported.get("responses"), original.get("responses"));
+}

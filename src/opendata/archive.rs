@@ -1,7 +1,7 @@
 //! The archive exchange format: JSON Lines, one record per line (`{"type": …, "row": {…}}`), in
 //! dependency order, holding only what the public archive shows. `export` streams it; `import`
-//! reads a whole file, reports every bad line with its number and reason, and then writes all of
-//! it in one transaction or nothing. Rows whose natural key (code, number, external id …) already
+//! reads the file line by line (never whole), reports every bad line with its number and reason,
+//! and only then reads it again to write all of it in one transaction, or nothing. Rows whose natural key (code, number, external id …) already
 //! exists are matched rather than duplicated, so importing the same file twice changes nothing.
 use std::collections::{HashMap, HashSet};
 
@@ -400,68 +400,45 @@ impl std::fmt::Display for LineError {
     }
 }
 
-/// Parses every line; blank lines are skipped. Returns the records that parsed and an error for
-/// every line that did not (not just the first).
-pub fn parse(text: &str) -> (Vec<(usize, Record)>, Vec<LineError>) {
-    let mut records = Vec::new();
-    let mut errors = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
-        if line.trim().is_empty() {
-            continue;
-        }
-        match serde_json::from_str::<Record>(line) {
-            Ok(record) => records.push((line_no, record)),
-            Err(e) => errors.push(LineError {
-                line: line_no,
-                reason: format!("不是有效的记录:{e}"),
-            }),
-        }
-    }
-    match records.first() {
-        Some((_, Record::Header(h)))
-            if h.format == FORMAT && (1..=VERSION).contains(&h.version) => {}
-        Some((line, Record::Header(h))) => errors.push(LineError {
-            line: *line,
-            reason: format!("不支持的格式 {} 版本 {}", h.format, h.version),
-        }),
-        _ if errors.is_empty() => errors.push(LineError {
-            line: 1,
-            reason: format!("第一行须为 {FORMAT} 文件头"),
-        }),
-        _ => {}
-    }
-    (records, errors)
-}
-
-/// Every problem in the file: lines that do not parse, and records that break a rule.
-pub fn check(text: &str) -> (Vec<(usize, Record)>, Vec<LineError>) {
-    let (records, mut errors) = parse(text);
-    errors.extend(validate(&records));
-    errors.sort_by_key(|e| e.line);
-    (records, errors)
-}
-
 /// Checks what can be checked without the database: vocabularies, text limits and that every
 /// reference points to a record earlier in the file.
 pub fn validate(records: &[(usize, Record)]) -> Vec<LineError> {
-    let mut seen: HashMap<&'static str, HashSet<i32>> = HashMap::new();
-    let mut files: HashSet<&str> = HashSet::new();
-    let mut errors = Vec::new();
-    for (line, record) in records {
+    let mut validator = Validator::default();
+    records
+        .iter()
+        .flat_map(|(line, record)| validator.check(*line, record))
+        .collect()
+}
+
+/// [`validate`] one record at a time, remembering only the ids (and file digests) seen so far:
+/// what a file of millions of records needs to keep while it is read line by line.
+#[derive(Default)]
+pub struct Validator {
+    seen: HashMap<&'static str, HashSet<i32>>,
+    files: HashSet<String>,
+}
+
+impl Validator {
+    /// The problems of `record` at `line`, given every record before it.
+    pub fn check(&mut self, line: usize, record: &Record) -> Vec<LineError> {
         let mut problems: Vec<String> = Vec::new();
         match record {
-            Record::File(f) => match f.bytes() {
-                Ok(_) => {
-                    files.insert(f.sha256.as_str());
+            // The same rule as an upload: what the bytes are, not what the row says.
+            Record::File(f) => match f
+                .bytes()
+                .and_then(|bytes| crate::files::kinds::sniff(&bytes, "").map(|_| ()))
+            {
+                Ok(()) => {
+                    self.files.insert(f.sha256.clone());
                 }
                 Err(problem) => problems.push(problem),
             },
-            Record::Attachment(a) if !files.contains(a.sha256.as_str()) => {
+            Record::Attachment(a) if !self.files.contains(a.sha256.as_str()) => {
                 problems.push(format!("附件的文件 {} 不在文件中此行之前", a.sha256));
             }
             _ => {}
         }
+        let seen = &mut self.seen;
         let mut refer = |table: &'static str, id: Option<i32>, what: &str| {
             if let Some(id) = id {
                 if !seen.get(table).is_some_and(|s| s.contains(&id)) {
@@ -553,12 +530,11 @@ pub fn validate(records: &[(usize, Record)]) -> Vec<LineError> {
         if !seen.entry(table).or_default().insert(id) && table != "header" && table != "file" {
             problems.push(format!("{table} id {id} 重复"));
         }
-        errors.extend(problems.into_iter().map(|reason| LineError {
-            line: *line,
-            reason,
-        }));
+        problems
+            .into_iter()
+            .map(|reason| LineError { line, reason })
+            .collect()
     }
-    errors
 }
 
 fn text_problem(label: &str, text: &str, max: usize, required: bool) -> Option<String> {
@@ -680,72 +656,156 @@ impl IdMap {
     }
 }
 
+/// Where an archive's lines come from: text in memory (an upload, a test) or a file on disk,
+/// which is read twice, line by line, and never held whole (a 1M-proposal archive is ~3 GB).
+#[derive(Clone, Copy)]
+pub enum Source<'a> {
+    Text(&'a str),
+    File(&'a std::path::Path),
+}
+
+impl Source<'_> {
+    fn lines(
+        &self,
+    ) -> Result<Box<dyn Iterator<Item = std::io::Result<String>> + Send + '_>, ImportError> {
+        Ok(match self {
+            Source::Text(text) => Box::new(text.lines().map(|l| Ok(l.to_owned()))),
+            Source::File(path) => {
+                use std::io::BufRead;
+                let file = std::fs::File::open(path).map_err(unreadable)?;
+                Box::new(std::io::BufReader::with_capacity(1 << 20, file).lines())
+            }
+        })
+    }
+}
+
+fn unreadable(e: std::io::Error) -> ImportError {
+    ImportError::Other(crate::error::AppError::Unavailable(format!(
+        "无法读取档案文件:{e}"
+    )))
+}
+
+/// What the first reading of an archive found: how many records, whether it carries files, and
+/// every problem (a line that does not parse, a rule broken, a reference to no earlier line).
+pub struct Checked {
+    pub records: usize,
+    pub files: usize,
+    pub errors: Vec<LineError>,
+}
+
+/// Reads every line of `source` once and reports every problem; memory holds the ids seen so far,
+/// not the records.
+pub fn check_source(source: Source<'_>) -> Result<Checked, ImportError> {
+    let mut validator = Validator::default();
+    let mut checked = Checked {
+        records: 0,
+        files: 0,
+        errors: Vec::new(),
+    };
+    let mut first = true;
+    for (i, line) in source.lines()?.enumerate() {
+        let line = line.map_err(unreadable)?;
+        let line_no = i + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record = match serde_json::from_str::<Record>(&line) {
+            Ok(record) => record,
+            Err(e) => {
+                checked.errors.push(LineError {
+                    line: line_no,
+                    reason: format!("不是有效的记录:{e}"),
+                });
+                first = false;
+                continue;
+            }
+        };
+        if first {
+            first = false;
+            match &record {
+                Record::Header(h) if h.format == FORMAT && (1..=VERSION).contains(&h.version) => {}
+                Record::Header(h) => checked.errors.push(LineError {
+                    line: line_no,
+                    reason: format!("不支持的格式 {} 版本 {}", h.format, h.version),
+                }),
+                _ => checked.errors.push(LineError {
+                    line: 1,
+                    reason: format!("第一行须为 {FORMAT} 文件头"),
+                }),
+            }
+        }
+        checked.records += 1;
+        if matches!(record, Record::File(_)) {
+            checked.files += 1;
+        }
+        checked.errors.extend(validator.check(line_no, &record));
+    }
+    if checked.records == 0 && checked.errors.is_empty() {
+        checked.errors.push(LineError {
+            line: 1,
+            reason: format!("第一行须为 {FORMAT} 文件头"),
+        });
+    }
+    checked.errors.sort_by_key(|e| e.line);
+    Ok(checked)
+}
+
 /// Validates the whole file and, only if it is entirely valid, writes it in one transaction.
 pub async fn import(
     db: &DatabaseConnection,
     text: &str,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<ImportReport, ImportError> {
-    let (records, errors) = check(text);
-    if !errors.is_empty() {
-        return Err(ImportError::Invalid(errors));
-    }
-    // Attachment rows without their files in the store would name missing files.
-    let carried: Vec<LineError> = records
-        .iter()
-        .filter(|(_, r)| matches!(r, Record::File(_)))
-        .map(|(line, _)| LineError {
-            line: *line,
-            reason: "档案带有附件文件,须导入到附件存储(import_with_files)".to_owned(),
-        })
-        .collect();
-    if !carried.is_empty() {
-        return Err(ImportError::Invalid(carried));
-    }
-    write(db, records, progress).await
+    import_from(db, Source::Text(text), None, progress).await
 }
 
-/// As [`import`], storing the files the archive carries into `store` first (each checked
-/// against its digest; content already there is not written again). A file is stored before the
-/// rows that name it commit: a failed import leaves at most orphans for `files gc`.
+/// As [`import`], storing the files the archive carries into `store` (each checked against its
+/// digest; content already there is not written again).
 pub async fn import_with_files(
     db: &DatabaseConnection,
     text: &str,
     store: &crate::files::FileStore,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<ImportReport, ImportError> {
-    let (records, errors) = check(text);
-    if !errors.is_empty() {
-        return Err(ImportError::Invalid(errors));
+    import_from(db, Source::Text(text), Some(store), progress).await
+}
+
+/// Imports an archive: a first reading reports every problem ([`check_source`]); only an archive
+/// with none is read a second time and written in one transaction, or not at all. Files it
+/// carries go into `store` as they are read, before the rows that name them commit: a failed
+/// import leaves at most orphans for `files gc`. Without a store such an archive is refused.
+pub async fn import_from(
+    db: &DatabaseConnection,
+    source: Source<'_>,
+    store: Option<&crate::files::FileStore>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<ImportReport, ImportError> {
+    let checked = check_source(source)?;
+    if !checked.errors.is_empty() {
+        return Err(ImportError::Invalid(checked.errors));
     }
-    let (mut stored, mut present) = (0, 0);
-    for (line, record) in &records {
-        if let Record::File(file) = record {
-            let refused = |reason: String| {
-                ImportError::Invalid(vec![LineError {
-                    line: *line,
-                    reason,
-                }])
-            };
-            let bytes = file.bytes().map_err(refused)?;
-            // The same rule as an upload: what the bytes are, not what the row says.
-            crate::files::kinds::sniff(&bytes, "").map_err(refused)?;
-            if store.contains(&file.sha256) {
-                present += 1;
-            } else {
-                store.put(&bytes).map_err(|e| {
-                    crate::error::AppError::Unavailable(format!("附件无法保存:{e}"))
-                })?;
-                stored += 1;
-            }
-        }
+    if checked.files > 0 && store.is_none() {
+        // Attachment rows without their files in the store would name missing files.
+        return Err(ImportError::Invalid(vec![LineError {
+            line: 1,
+            reason: format!(
+                "档案带有 {} 个附件文件,须导入到附件存储(import_with_files)",
+                checked.files
+            ),
+        }]));
     }
-    let mut report = write(db, records, progress).await?;
-    if stored + present > 0 {
-        report.inserted.insert("file", stored);
-        report.matched.insert("file", present);
-    }
-    Ok(report)
+    let lines = source.lines()?;
+    let records = lines.filter_map(|line| match line {
+        Err(e) => Some(Err(unreadable(e))),
+        Ok(line) if line.trim().is_empty() => None,
+        // Checked above; a file changed since then is refused rather than half read.
+        Ok(line) => Some(serde_json::from_str::<Record>(&line).map_err(|e| {
+            ImportError::Other(crate::error::AppError::Conflict(format!(
+                "档案文件在导入过程中被改动:{e}"
+            )))
+        })),
+    });
+    write(db, records, checked.records, store, progress).await
 }
 
 /// As [`import`], for records made in memory (the seed): validated as a file's lines would be,
@@ -759,7 +819,15 @@ pub async fn import_records(
     if !errors.is_empty() {
         return Err(ImportError::Invalid(errors));
     }
-    write(db, records, progress).await
+    let total = records.len();
+    write(
+        db,
+        records.into_iter().map(|(_, record)| Ok(record)),
+        total,
+        None,
+        progress,
+    )
+    .await
 }
 
 /// The table a record type is written to.
@@ -792,7 +860,9 @@ const RECORD_TABLES: &[(&str, &str)] = &[
 
 async fn write(
     db: &DatabaseConnection,
-    records: Vec<(usize, Record)>,
+    records: impl Iterator<Item = Result<Record, ImportError>> + Send,
+    total: usize,
+    store: Option<&crate::files::FileStore>,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<ImportReport, ImportError> {
     let txn = crate::db::begin_write(db).await?;
@@ -802,8 +872,25 @@ async fn write(
     };
     let mut report = ImportReport::default();
     let mut batch = Batch::default();
-    let total = records.len();
-    for (done, (_, record)) in records.into_iter().enumerate() {
+    let (mut stored, mut present) = (0, 0);
+    for (done, record) in records.enumerate() {
+        let record = record?;
+        if let (Record::File(file), Some(store)) = (&record, store) {
+            // Decoded, digested and sniffed in the first reading.
+            let bytes = file.bytes().map_err(|e| {
+                ImportError::Other(crate::error::AppError::Conflict(format!(
+                    "档案文件在导入过程中被改动:{e}"
+                )))
+            })?;
+            if store.contains(&file.sha256) {
+                present += 1;
+            } else {
+                store.put(&bytes).map_err(|e| {
+                    crate::error::AppError::Unavailable(format!("附件无法保存:{e}"))
+                })?;
+                stored += 1;
+            }
+        }
         let (table, existing) = insert_or_match(&txn, &mut ids, &mut batch, record).await?;
         // Files are put into the store before the transaction (`import_with_files`).
         if table != "header" && table != "file" {
@@ -839,6 +926,10 @@ async fn write(
     txn.commit().await?;
     // The tables may have grown by orders of magnitude: let the planner know.
     crate::db::refresh_statistics(db).await?;
+    if stored + present > 0 {
+        report.inserted.insert("file", stored);
+        report.matched.insert("file", present);
+    }
     Ok(report)
 }
 
@@ -1233,16 +1324,40 @@ mod tests {
             .trim_end(),
             r#"{"type":"unknown","row":{}}"#
         );
-        let (_, errors) = check(&text);
+        let checked = check_source(Source::Text(&text)).unwrap();
         assert_eq!(
-            errors.iter().map(|e| e.line).collect::<Vec<_>>(),
+            checked.errors.iter().map(|e| e.line).collect::<Vec<_>>(),
             vec![2, 4]
         );
     }
 
     #[test]
     fn a_file_without_a_header_is_refused() {
-        let (_, errors) = parse("");
-        assert_eq!(errors[0].line, 1);
+        let checked = check_source(Source::Text("")).unwrap();
+        assert_eq!(checked.errors[0].line, 1);
+    }
+
+    #[test]
+    fn a_file_on_disk_is_checked_as_its_text_would_be() {
+        let text = format!(
+            "{}\n{{\"type\":\"agency\"}}\n",
+            Record::Header(Header {
+                format: FORMAT.into(),
+                version: VERSION,
+                exported_at: chrono::Utc::now(),
+            })
+            .line()
+            .trim_end()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.jsonl");
+        std::fs::write(&path, &text).unwrap();
+        let (from_text, from_file) = (
+            check_source(Source::Text(&text)).unwrap(),
+            check_source(Source::File(&path)).unwrap(),
+        );
+        assert_eq!(from_text.errors, from_file.errors);
+        assert_eq!(from_text.records, from_file.records);
+        assert!(check_source(Source::File(&dir.path().join("missing"))).is_err());
     }
 }

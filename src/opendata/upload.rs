@@ -69,7 +69,6 @@ pub async fn submit(
             )
             .await?;
             state.indexer.wake();
-            state.templates.sources.reload(&state.db).await?;
             (Some(report), Vec::new())
         }
         Err(ImportError::Invalid(errors)) => (None, errors),
