@@ -363,6 +363,37 @@ async fn an_agency_reply_with_personal_information_waits_for_review() {
     let (_, page) = app.anonymous().get(&format!("/proposals/{code}")).await;
     assert!(page.contains("约定下周现场查看"), "published after review");
     assert!(!page.contains(CALLER) && !page.contains("13912345678"));
+
+    // A commitment is public as soon as it is written (it is not held with its reply): one
+    // with personal information is refused, the reply with it, and the typed text comes back.
+    assert_ok("resume", people.kjj.act(id, "resume", &[]).await);
+    let reply = [
+        ("grade", "B"),
+        ("doc_number", ""),
+        ("body_md", "我局将协调电梯维修。"),
+        ("c_description", "月底前修复电梯,完成后回访 13912345678"),
+        ("c_metric", "电梯"),
+        ("c_unit", "部"),
+        ("c_target", "1"),
+        ("c_date", ""),
+    ];
+    let (status, body) = people.kjj.act(id, "reply", &reply).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body.contains("承诺内容中含有疑似个人信息(手机号码)"),
+        "{body}"
+    );
+    assert!(
+        body.contains("我局将协调电梯维修。"),
+        "the typed reply is kept"
+    );
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let written = entity::commitments::Entity::find()
+        .filter(entity::commitments::Column::ProposalId.eq(id))
+        .all(app.db())
+        .await
+        .unwrap();
+    assert!(written.is_empty(), "nothing written: {written:?}");
 }
 
 #[tokio::test]

@@ -837,6 +837,11 @@ impl<'a> Effects<'a> {
         check_text("承诺内容", &c.description, 2000, true)
             .and(check_text("指标", &c.metric, 200, true))
             .and(check_text("单位", &c.unit, 50, true))
+            // A commitment is public as soon as it is written, even while its reply waits for
+            // review, and a measurable promise never needs a private person's details.
+            .and(crate::privacy::refuse_personal("承诺内容", &c.description))
+            .and(crate::privacy::refuse_personal("指标", &c.metric))
+            .and(crate::privacy::refuse_personal("单位", &c.unit))
             .map_err(AppError::BadRequest)?;
         if !c.target_value.is_finite() || c.target_value < 0.0 || c.target_value > 1e15 {
             return Err(AppError::bad_request("目标值须为合理的非负数。"));
