@@ -54,6 +54,26 @@ crate::vocabulary! {
     }
 }
 
+/// Session numbers (第27期) by id, among the sessions `condition` admits (the public ones for a
+/// public list, all of them for the secretariat).
+pub async fn session_numbers<C: ConnectionTrait>(
+    db: &C,
+    ids: Vec<i32>,
+    condition: sea_orm::Condition,
+) -> AppResult<HashMap<i32, i32>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(entity::sessions::Entity::find()
+        .filter(condition)
+        .filter(entity::sessions::Column::Id.is_in(ids))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s.number))
+        .collect())
+}
+
 /// A source file's document as a citation names it ("出处:《…》,市科技局,2024年11月"), instead
 /// of the file name the seed recorded.
 #[derive(Clone, Debug, serde::Serialize)]

@@ -243,14 +243,8 @@ pub async fn summarize_with<C: ConnectionTrait>(
     let author_ids: Vec<i32> = rows.iter().filter_map(|p| p.author_id).collect();
     let authors = crate::directory::person_names(db, author_ids).await?;
     let session_ids: Vec<i32> = rows.iter().filter_map(|p| p.session_id).collect();
-    let session_numbers: HashMap<i32, i32> = sessions::Entity::find()
-        .filter(public_sessions())
-        .filter(sessions::Column::Id.is_in(session_ids))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.number))
-        .collect();
+    let session_numbers =
+        crate::directory::session_numbers(db, session_ids, public_sessions()).await?;
     Ok(rows
         .into_iter()
         .map(|p| {

@@ -209,13 +209,12 @@ async fn merge_choices(
         },
     }
     let rows = query.limit(20).all(db).await?;
-    let session_numbers: HashMap<i32, i32> = sessions::Entity::find()
-        .filter(sessions::Column::Id.is_in(rows.iter().filter_map(|p| p.session_id)))
-        .all(db)
-        .await?
-        .into_iter()
-        .map(|s| (s.id, s.number))
-        .collect();
+    let session_numbers = crate::directory::session_numbers(
+        db,
+        rows.iter().filter_map(|p| p.session_id).collect(),
+        sea_orm::Condition::all(),
+    )
+    .await?;
     Ok(rows
         .iter()
         .map(|p| {
