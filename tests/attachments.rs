@@ -5,41 +5,10 @@ mod common;
 #[path = "common/files.rs"]
 mod test_files;
 
-use common::{cast, spawn_app, spawn_app_configured, TestApp, UserClient};
+use common::{cast, spawn_app, spawn_app_configured, upload, TestApp, UserClient};
 use entity::{attachments, proposals, response_proposals, responses};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sha2::{Digest, Sha256};
-
-/// Uploads `files` (name, bytes) to `/attachments/{kind}/{id}` as a browser does: the CSRF token
-/// first, then the files. Returns status, body and Location.
-async fn upload(
-    client: &UserClient,
-    kind: &str,
-    id: i32,
-    files: &[(&str, Vec<u8>)],
-) -> (u16, String, Option<String>) {
-    let csrf = client.csrf().await;
-    let mut form = reqwest::multipart::Form::new().text("csrf", csrf);
-    for (name, bytes) in files {
-        form = form.part(
-            "file",
-            reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string()),
-        );
-    }
-    let response = client
-        .client
-        .post(format!("{}/attachments/{kind}/{id}", client.base))
-        .multipart(form)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let location = response
-        .headers()
-        .get("location")
-        .map(|l| l.to_str().unwrap().to_owned());
-    (status, response.text().await.unwrap_or_default(), location)
-}
 
 async fn extract(app: &TestApp) -> tingshang::attachments::worker::Pass {
     let pass = tingshang::attachments::worker::run_once(app.db(), &app.state.config)

@@ -24,6 +24,10 @@ pub struct Model {
     pub extracted_at: Option<DateTimeWithTimeZone>,
     pub leased_until: Option<DateTimeWithTimeZone>,
     pub attempts: i32,
+    /// The content holds personal information: the public gets the name and the redacted text,
+    /// not the file. Archives written before the column existed have no such field.
+    #[serde(default)]
+    pub withheld: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

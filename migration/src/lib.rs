@@ -21,6 +21,7 @@ mod m20261202_000017_intake_receipts;
 mod m20261202_000018_mail;
 mod m20261203_000019_corrections;
 mod m20261203_000020_attachments;
+mod m20261203_000021_withheld_files;
 
 pub struct Migrator;
 
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000018_mail::Migration),
             Box::new(m20261203_000019_corrections::Migration),
             Box::new(m20261203_000020_attachments::Migration),
+            Box::new(m20261203_000021_withheld_files::Migration),
         ]
     }
 }

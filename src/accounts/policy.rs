@@ -324,6 +324,16 @@ pub fn require_on(
 }
 
 /// Only the author edits, and only while it is a draft.
+/// A withheld file (its content holds personal information) is opened only by those who review
+/// personal information and by whoever uploaded it; everyone else, the public included, gets its
+/// name and its redacted text.
+pub fn may_open_withheld(actor: Option<&Actor>, uploaded_by: Option<i32>) -> bool {
+    actor.is_some_and(|actor| {
+        allows(actor, Action::ReviewPersonalInfo, Object::Any)
+            || uploaded_by.is_some_and(|u| u == actor.user_id)
+    })
+}
+
 pub fn may_edit_draft(relation: Relation, status: ProposalStatus) -> bool {
     relation == Relation::Author && status == ProposalStatus::Draft
 }

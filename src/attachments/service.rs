@@ -217,6 +217,9 @@ pub async fn may_view<C: ConnectionTrait>(
     let Some(kind) = OwnerKind::parse(&file.owner_kind) else {
         return Ok(false);
     };
+    if file.withheld && !policy::may_open_withheld(actor, file.uploaded_by_user_id) {
+        return Ok(false);
+    }
     if owner_is_public(db, kind, file.owner_id).await? {
         return Ok(true);
     }
@@ -449,16 +452,23 @@ pub async fn insert_rows<C: ConnectionTrait>(
     }
     let now = Utc::now().fixed_offset();
     let mut ids = Vec::with_capacity(stored.len());
-    let names: Vec<String> = stored.iter().map(|f| f.name.clone()).collect();
+    let public_name = |name: &str| crate::privacy::redact(name, &crate::privacy::detect(name, &[]));
+    // The audit log is no place for a private person's details either.
+    let names: Vec<String> = stored.iter().map(|f| public_name(&f.name)).collect();
     for file in stored {
         let extraction = if file.kind.has_text() || file.kind.is_image() {
             Extraction::Pending
         } else {
             Extraction::Skipped
         };
+        // A file named after a private person's details is named without them, and its
+        // content most likely holds them too.
+        let name = public_name(&file.name);
+        let withheld = name != file.name;
         let inserted = attachments::Entity::insert(attachments::ActiveModel {
             sha256: Set(file.sha256),
-            name: Set(file.name),
+            name: Set(name),
+            withheld: Set(withheld),
             kind: Set(file.kind.as_str().to_owned()),
             size: Set(file.size),
             owner_kind: Set(target.kind.as_str().to_owned()),
@@ -635,6 +645,9 @@ pub struct Listed {
     pub page_count: Option<i32>,
     pub extraction: Option<Extraction>,
     pub extraction_label: &'static str,
+    /// The original holds personal information (see `may_view`): the list names it without a
+    /// link, whoever looks (those who may open it do so from the review page).
+    pub withheld: bool,
 }
 
 /// 1.2 MB, 340 KB, 12 B.
@@ -670,9 +683,11 @@ pub async fn listed<C: ConnectionTrait>(
             .push(Listed {
                 id: a.id,
                 url: file_url(&a.sha256, &a.name),
+                // A page's picture shows what the text hides.
                 thumbnail_url: a
                     .thumbnail_sha256
                     .as_deref()
+                    .filter(|_| !a.withheld)
                     .map(|t| file_url(t, &thumbnail_name(&a.name))),
                 name: a.name,
                 kind,
@@ -683,6 +698,7 @@ pub async fn listed<C: ConnectionTrait>(
                 page_count: a.page_count,
                 extraction,
                 extraction_label: extraction.map_or("", Extraction::label),
+                withheld: a.withheld,
             });
     }
     Ok(out)

@@ -136,8 +136,9 @@ async fn process(
 }
 
 /// Keeps the outcome and queues the owner's search documents, in one transaction. The indexed
-/// text goes through the personal-information detector first: what it finds is replaced by the
-/// redaction mark, as in every other published text.
+/// text goes through the personal-information detector and the redaction rules that reach the
+/// file first: what they find is replaced by the redaction mark, as in every other published
+/// text, and the file is withheld from the public.
 async fn save(
     db: &DatabaseConnection,
     file: &attachments::Model,
@@ -166,18 +167,33 @@ async fn save(
     }
     let names = private_names(&txn, file).await?;
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let hidden =
+        crate::redaction::service::values_hidden_in_files_of(&txn, &file.owner_kind, file.owner_id)
+            .await?;
     attachment_pages::Entity::delete_many()
         .filter(attachment_pages::Column::AttachmentId.eq(file.id))
         .exec(&txn)
         .await?;
     let count = pages.len();
+    // A file whose text held anything to hide is withheld: its original still holds it.
+    let mut withheld = file.withheld;
+    let pages: Vec<String> = pages
+        .into_iter()
+        .map(|text| {
+            let mut public = crate::privacy::redact(&text, &crate::privacy::detect(&text, &names));
+            for value in &hidden {
+                public = public.replace(value.as_str(), crate::privacy::REDACTED);
+            }
+            withheld |= public != text;
+            public
+        })
+        .collect();
     if !pages.is_empty() {
         attachment_pages::Entity::insert_many(pages.into_iter().enumerate().map(|(i, text)| {
-            let findings = crate::privacy::detect(&text, &names);
             attachment_pages::ActiveModel {
                 attachment_id: Set(file.id),
                 page: Set(i as i32 + 1),
-                text: Set(crate::privacy::redact(&text, &findings)),
+                text: Set(text),
                 ..Default::default()
             }
         }))
@@ -200,6 +216,7 @@ async fn save(
         thumbnail_sha256: Set(thumb),
         extracted_at: Set(Some(Utc::now().fixed_offset())),
         leased_until: Set(None),
+        withheld: Set(withheld),
         ..Default::default()
     })
     .exec(&txn)

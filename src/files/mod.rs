@@ -118,11 +118,19 @@ pub async fn texts_of<C: ConnectionTrait>(
 /// Where in the attachments of `owners` the text `needle` first occurs: (file name, page,
 /// digest).
 /// The needle is matched literally (its `%` and `_` escaped), never as a pattern.
+/// The first file page of an owner that holds the searched text.
+pub struct FoundIn {
+    pub name: String,
+    pub page: i32,
+    /// None for a withheld file (its original is not public).
+    pub url: Option<String>,
+}
+
 pub async fn found_in<C: ConnectionTrait>(
     db: &C,
     owners: &[(OwnerKind, i32)],
     needle: &str,
-) -> Result<HashMap<(OwnerKind, i32), (String, i32, String)>, sea_orm::DbErr> {
+) -> Result<HashMap<(OwnerKind, i32), FoundIn>, sea_orm::DbErr> {
     let needle = needle.trim();
     let mut found = HashMap::new();
     if needle.is_empty() || owners.is_empty() {
@@ -143,9 +151,11 @@ pub async fn found_in<C: ConnectionTrait>(
             continue;
         }
         if let Some(kind) = OwnerKind::parse(&file.owner_kind) {
-            found
-                .entry((kind, file.owner_id))
-                .or_insert((file.name, page.page, file.sha256));
+            found.entry((kind, file.owner_id)).or_insert(FoundIn {
+                url: (!file.withheld).then(|| file_url(&file.sha256, &file.name)),
+                name: file.name,
+                page: page.page,
+            });
         }
     }
     Ok(found)

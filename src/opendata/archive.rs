@@ -359,7 +359,8 @@ pub async fn export_records<C: ConnectionTrait>(db: &C) -> Result<Vec<Record>, s
         .all(db)
         .await?
         .into_iter()
-        .filter(|a| exported.contains(&(a.owner_kind.as_str(), a.owner_id)))
+        // A withheld file's original holds personal information: it stays here.
+        .filter(|a| !a.withheld && exported.contains(&(a.owner_kind.as_str(), a.owner_id)))
         .collect();
     out.extend(owned.into_iter().map(|mut a| {
         // What the importing side works out again (text, thumbnail) or has no use for.

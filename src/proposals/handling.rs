@@ -17,12 +17,28 @@ use crate::error::{AppError, AppResult};
 use crate::followup::deadlines;
 use crate::followup::timeline::{self, NewEvent};
 use crate::notifications::{notify, Audience, Kind, Notice};
+use crate::privacy::store::ItemKind;
 use crate::time::Precision;
 use crate::web::form::{check_text, MAX_BODY_BYTES};
 use crate::workflow::{
     decide, AssignmentRole, AssignmentState, Command, Facts, Grade, NewCommitment, ProposalStatus,
     Rating, Relation, ResponseKind, WorkflowError,
 };
+
+/// A submitted draft's text on its way to the secretariat: a value hidden from the record (an
+/// erasure request) is hidden again, and what is left is checked for personal information, its
+/// findings held for review before the proposal can be accepted.
+async fn screen_submitted_text<C: ConnectionTrait>(txn: &C, id: i32) -> AppResult<()> {
+    crate::redaction::service::apply_rules_to(txn, ItemKind::Proposal, id).await?;
+    let proposal = proposals::Entity::find_by_id(id)
+        .one(txn)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    for (field, text) in [("title", &proposal.title), ("body_md", &proposal.body_md)] {
+        crate::privacy::store::record(txn, ItemKind::Proposal, id, field, text, &[]).await?;
+    }
+    Ok(())
+}
 
 pub fn stale() -> AppError {
     AppError::Conflict("此建议刚被他人更新,您的操作未保存。请刷新页面查看最新状态后再试。".into())
@@ -236,6 +252,9 @@ pub async fn apply_with_files(
     if result.rows_affected != 1 {
         return Err(stale());
     }
+    if matches!(command, Command::Submit) {
+        screen_submitted_text(&txn, proposal_id).await?;
+    }
 
     timeline::append(
         &txn,
@@ -433,18 +452,8 @@ impl<'a> Effects<'a> {
 
     async fn submit(&mut self) -> AppResult<Option<String>> {
         let title = self.title().to_owned();
-        let proposal = &self.loaded.proposal;
-        for (field, text) in [("title", &proposal.title), ("body_md", &proposal.body_md)] {
-            crate::privacy::store::record(
-                self.txn,
-                crate::privacy::store::ItemKind::Proposal,
-                proposal.id,
-                field,
-                text,
-                &[],
-            )
-            .await?;
-        }
+        // The text is screened for personal information after the version-checked update
+        // (`screen_submitted_text`): a redaction rule rewriting it moves the version on.
         self.set(proposals::Column::SubmittedAt, self.now.fixed_offset());
         self.tell(
             Audience::Secretariat,

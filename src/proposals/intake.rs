@@ -398,8 +398,7 @@ async fn insert_one<C: ConnectionTrait>(
         .await?;
     }
     let proposal =
-        if crate::redaction::service::apply_standing_rules(txn, ItemKind::Proposal, proposal.id)
-            .await?
+        if crate::redaction::service::apply_rules_to(txn, ItemKind::Proposal, proposal.id).await?
             > 0
         {
             proposals::Entity::find_by_id(proposal.id)

@@ -374,6 +374,7 @@ async fn render_work(
             agencies => agency_list, default_due, csrf => &session.csrf_token,
             can_edit => crate::accounts::policy::may_edit_draft(relation, current),
             is_public, corrections, files, attach_proposal, attach_responses, file_limits,
+            open_withheld => policy::may_open_withheld(Some(actor), None),
             error => form.error, values => form.values, failed_action => form.action,
             actor => &session.actor,
         },

@@ -1,15 +1,16 @@
 //! Reviews and redaction rules. A rule names a text the public record never shows, in one item or
 //! in every item. Applying it rewrites the public fields (so every output — pages, both search
 //! indexes, feeds, the API, exports, the archive — shows "[已隐去]" without any of them having to
-//! know), keeps the text as it arrived in `restricted_originals` for the roles that need it, and
+//! know) and the files' extracted text and names (withholding the original file, which still
+//! holds it), keeps the text as it arrived in `restricted_originals` for the roles that need it, and
 //! queues the items for reindexing and their pages for refreshing, all in one transaction. An
 //! erasure request (`erase`) takes the value out of the restricted original as well.
 use std::collections::BTreeSet;
 
 use chrono::Utc;
 use entity::{
-    callers, privacy_findings, proposals, redaction_rules, response_proposals, responses,
-    restricted_originals,
+    attachment_pages, attachments, callers, privacy_findings, proposals, redaction_rules,
+    response_proposals, responses, restricted_originals,
 };
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
@@ -20,6 +21,7 @@ use sea_orm::{
 use crate::accounts::policy::{self, Action};
 use crate::accounts::Actor;
 use crate::error::{AppError, AppResult};
+use crate::files::OwnerKind;
 use crate::privacy::store::{FindingState, ItemKind};
 use crate::privacy::{Kind, REDACTED};
 
@@ -517,6 +519,8 @@ pub async fn apply<C: ConnectionTrait>(db: &C, rule: &redaction_rules::Model) ->
         crate::revision::bump(db).await?;
     }
 
+    changed += redact_files(db, value, scope).await?;
+
     if rule.erase {
         erase_everywhere(db, value, scope).await?;
     }
@@ -530,46 +534,178 @@ pub async fn apply<C: ConnectionTrait>(db: &C, rule: &redaction_rules::Model) ->
     Ok(changed)
 }
 
-/// Applies the standing rules (those for every item) to one item just written: a value once
-/// erased stays hidden when it arrives again. Call inside the writing transaction.
-pub async fn apply_standing_rules<C: ConnectionTrait>(
+/// The files a rule on `scope` reaches (None: every file): a proposal's own, its replies' and its
+/// reported actuals'; a reply's own.
+async fn files_in_scope<C: ConnectionTrait>(
     db: &C,
-    kind: ItemKind,
-    id: i32,
-) -> AppResult<usize> {
-    let standing = redaction_rules::Entity::find()
-        .filter(redaction_rules::Column::ItemKind.is_null())
-        .all(db)
-        .await?;
-    let mut changed = 0;
-    for rule in standing {
-        let scoped = redaction_rules::Model {
-            item_kind: Some(kind.as_str().to_owned()),
-            item_id: Some(id),
-            ..rule
-        };
-        changed += apply(db, &scoped).await?;
-    }
-    Ok(changed)
+    scope: Option<(ItemKind, i32)>,
+) -> AppResult<Option<Vec<(OwnerKind, i32)>>> {
+    Ok(match scope {
+        None => None,
+        Some((ItemKind::Response, id)) => Some(vec![(OwnerKind::Response, id)]),
+        Some((ItemKind::Proposal, id)) => {
+            let mut owners = vec![(OwnerKind::Proposal, id)];
+            owners.extend(
+                response_proposals::Entity::find()
+                    .filter(response_proposals::Column::ProposalId.eq(id))
+                    .all(db)
+                    .await?
+                    .into_iter()
+                    .map(|l| (OwnerKind::Response, l.response_id)),
+            );
+            owners.extend(
+                crate::files::reports_of_proposals(db, &[id])
+                    .await?
+                    .into_values()
+                    .flatten()
+                    .map(|r| (OwnerKind::Report, r)),
+            );
+            Some(owners)
+        }
+    })
 }
 
-/// Applies every rule that reaches one item — the standing rules and those made for it — to the
-/// item just rewritten (a correction): a value hidden from the record stays hidden.
+/// Hides `value` in the extracted text and the names of the files in scope. A file whose text
+/// or name held it is withheld from then on: its original still shows the value. Returns how
+/// many files changed.
+async fn redact_files<C: ConnectionTrait>(
+    db: &C,
+    value: &str,
+    scope: Option<(ItemKind, i32)>,
+) -> AppResult<usize> {
+    let owners = files_in_scope(db, scope).await?;
+    let like = crate::db::contains_literal(value);
+    let mut touched: std::collections::BTreeMap<i32, attachments::Model> = Default::default();
+    let mut pages = attachment_pages::Entity::find()
+        .find_also_related(attachments::Entity)
+        .filter(attachment_pages::Column::Text.like(like.clone()));
+    let mut named = attachments::Entity::find().filter(attachments::Column::Name.like(like));
+    if let Some(owners) = &owners {
+        pages = pages.filter(crate::files::owned_by(owners));
+        named = named.filter(crate::files::owned_by(owners));
+    }
+    for (page, file) in pages.all(db).await? {
+        let (Some(file), text) = (file, page.text.replace(value, REDACTED)) else {
+            continue;
+        };
+        if text == page.text {
+            continue; // LIKE folds ASCII case; the rule does not
+        }
+        attachment_pages::Entity::update_many()
+            .col_expr(attachment_pages::Column::Text, Expr::value(text))
+            .filter(attachment_pages::Column::Id.eq(page.id))
+            .exec(db)
+            .await?;
+        touched.insert(file.id, file);
+    }
+    for file in named.all(db).await? {
+        let name = file.name.replace(value, REDACTED);
+        if name == file.name {
+            continue;
+        }
+        attachments::Entity::update_many()
+            .col_expr(attachments::Column::Name, Expr::value(name))
+            .filter(attachments::Column::Id.eq(file.id))
+            .exec(db)
+            .await?;
+        touched.insert(file.id, file);
+    }
+    for file in touched.values() {
+        attachments::Entity::update_many()
+            .col_expr(attachments::Column::Withheld, Expr::value(true))
+            .filter(attachments::Column::Id.eq(file.id))
+            .exec(db)
+            .await?;
+        crate::attachments::service::reindex_owner(db, &file.owner_kind, file.owner_id).await?;
+    }
+    if !touched.is_empty() {
+        crate::revision::bump(db).await?;
+    }
+    Ok(touched.len())
+}
+
+/// The values the rules hide in the files of one owner (`files::OwnerKind`, id): the standing
+/// rules' and those made for the proposal or reply the files belong to — what the attachments
+/// worker hides in the text it extracts.
+pub async fn values_hidden_in_files_of<C: ConnectionTrait>(
+    db: &C,
+    owner_kind: &str,
+    owner_id: i32,
+) -> AppResult<Vec<String>> {
+    let scoped_to = |kind: ItemKind, id: i32| {
+        sea_orm::Condition::all()
+            .add(redaction_rules::Column::ItemKind.eq(kind.as_str()))
+            .add(redaction_rules::Column::ItemId.eq(id))
+    };
+    let mut reach = sea_orm::Condition::any().add(redaction_rules::Column::ItemKind.is_null());
+    let mut proposals_of_file: Vec<i32> = Vec::new();
+    match OwnerKind::parse(owner_kind) {
+        Some(OwnerKind::Proposal) => proposals_of_file.push(owner_id),
+        Some(OwnerKind::Response) => {
+            reach = reach.add(scoped_to(ItemKind::Response, owner_id));
+            proposals_of_file.extend(
+                response_proposals::Entity::find()
+                    .filter(response_proposals::Column::ResponseId.eq(owner_id))
+                    .all(db)
+                    .await?
+                    .into_iter()
+                    .map(|l| l.proposal_id),
+            );
+        }
+        Some(OwnerKind::Report) => {
+            let report = entity::commitment_reports::Entity::find_by_id(owner_id)
+                .one(db)
+                .await?;
+            if let Some(report) = report {
+                let commitment = entity::commitments::Entity::find_by_id(report.commitment_id)
+                    .one(db)
+                    .await?;
+                proposals_of_file.extend(commitment.and_then(|c| c.proposal_id));
+            }
+        }
+        _ => {}
+    }
+    for id in proposals_of_file {
+        reach = reach.add(scoped_to(ItemKind::Proposal, id));
+    }
+    Ok(redaction_rules::Entity::find()
+        .filter(reach)
+        .order_by_asc(redaction_rules::Column::Id)
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|r| r.value)
+        .collect())
+}
+
+/// Applies every rule that reaches one item — the standing rules, those made for it and, for a
+/// reply, those made for the proposals it answers — to the item just written or rewritten (an
+/// intake, a submitted draft, a reply, a correction): a value once hidden from the record stays
+/// hidden when it arrives again. Call inside the writing transaction.
 pub async fn apply_rules_to<C: ConnectionTrait>(
     db: &C,
     kind: ItemKind,
     id: i32,
 ) -> AppResult<usize> {
+    let scoped_to = |kind: ItemKind, id: i32| {
+        sea_orm::Condition::all()
+            .add(redaction_rules::Column::ItemKind.eq(kind.as_str()))
+            .add(redaction_rules::Column::ItemId.eq(id))
+    };
+    let mut reach = sea_orm::Condition::any()
+        .add(redaction_rules::Column::ItemKind.is_null())
+        .add(scoped_to(kind, id));
+    if kind == ItemKind::Response {
+        for link in response_proposals::Entity::find()
+            .filter(response_proposals::Column::ResponseId.eq(id))
+            .all(db)
+            .await?
+        {
+            reach = reach.add(scoped_to(ItemKind::Proposal, link.proposal_id));
+        }
+    }
     let rules = redaction_rules::Entity::find()
-        .filter(
-            sea_orm::Condition::any()
-                .add(redaction_rules::Column::ItemKind.is_null())
-                .add(
-                    sea_orm::Condition::all()
-                        .add(redaction_rules::Column::ItemKind.eq(kind.as_str()))
-                        .add(redaction_rules::Column::ItemId.eq(id)),
-                ),
-        )
+        .filter(reach)
         .order_by_asc(redaction_rules::Column::Id)
         .all(db)
         .await?;

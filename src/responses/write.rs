@@ -3,8 +3,12 @@
 //! command's transaction, after `workflow::decide` has allowed the command.
 use chrono::{DateTime, FixedOffset, NaiveDate};
 use entity::{callers, response_proposals, responses};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
+use crate::error::{AppError, AppResult};
+use crate::privacy::store::ItemKind;
+use crate::redaction::service::apply_rules_to;
 use crate::workflow::ResponseKind;
 
 /// A response to publish on one proposal.
@@ -20,27 +24,25 @@ pub struct NewResponse<'a> {
     pub at: DateTime<FixedOffset>,
 }
 
-/// Inserts the response and links it to its proposal; returns its id. A response whose text
-/// holds possible personal information (the proposal's caller's name included) is kept
-/// unpublished until the secretariat has reviewed it (`redaction`).
-pub async fn publish<C: ConnectionTrait>(
-    db: &C,
-    new: NewResponse<'_>,
-) -> Result<i32, sea_orm::DbErr> {
+/// Inserts the response and links it to its proposal; returns its id. The redaction rules that
+/// reach it are applied first (a value hidden from the record stays hidden in a reply); a
+/// response whose text then still holds possible personal information (the proposal's caller's
+/// name included) is kept unpublished until the secretariat has reviewed it (`redaction`).
+pub async fn publish<C: ConnectionTrait>(db: &C, new: NewResponse<'_>) -> AppResult<i32> {
     let caller: Option<String> = callers::Entity::find()
         .filter(callers::Column::ProposalId.eq(new.proposal_id))
         .one(db)
         .await?
         .and_then(|c| c.name);
     let names: Vec<&str> = caller.as_deref().into_iter().collect();
-    let held = !crate::privacy::detect(new.body_md, &names).is_empty();
     let response = responses::Entity::insert(responses::ActiveModel {
         agency_id: Set(new.agency_id),
         kind: Set(new.kind.as_str().into()),
         body_md: Set(new.body_md.to_owned()),
         doc_number: Set(new.doc_number),
         grade: Set(new.grade.map(str::to_owned)),
-        published: Set(!held),
+        // Unpublished until its text has been checked below.
+        published: Set(false),
         responded_on: Set(Some(new.responded_on)),
         created_by_user_id: Set(Some(new.author_user_id)),
         created_at: Set(new.at),
@@ -57,16 +59,24 @@ pub async fn publish<C: ConnectionTrait>(
     })
     .exec(db)
     .await?;
-    if held {
-        crate::privacy::store::record(
-            db,
-            crate::privacy::store::ItemKind::Response,
-            response,
-            "body_md",
-            new.body_md,
-            &names,
-        )
-        .await?;
+    let body = if apply_rules_to(db, ItemKind::Response, response).await? > 0 {
+        responses::Entity::find_by_id(response)
+            .one(db)
+            .await?
+            .ok_or(AppError::NotFound)?
+            .body_md
+    } else {
+        new.body_md.to_owned()
+    };
+    let findings =
+        crate::privacy::store::record(db, ItemKind::Response, response, "body_md", &body, &names)
+            .await?;
+    if findings == 0 {
+        responses::Entity::update_many()
+            .col_expr(responses::Column::Published, Expr::value(true))
+            .filter(responses::Column::Id.eq(response))
+            .exec(db)
+            .await?;
     }
     Ok(response)
 }

@@ -165,8 +165,9 @@ pub struct FileHit {
     pub name: String,
     /// 1-based; formats without pages count as one page.
     pub page: i32,
-    /// The file's download path.
-    pub url: String,
+    /// The file's download path; absent when the original is withheld (it holds personal
+    /// information: its text is searchable with the values hidden, the file is not public).
+    pub url: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]

@@ -196,11 +196,11 @@ async fn locate_in_files(
         } else if hit.kind == super::documents::DOCUMENT {
             candidates.push((OwnerKind::Document, id));
         }
-        if let Some((name, page, sha256)) = candidates.iter().find_map(|c| found.get(c)) {
+        if let Some(file) = candidates.iter().find_map(|c| found.get(c)) {
             hit.in_file = Some(crate::search::FileHit {
-                url: crate::files::file_url(sha256, name),
-                name: name.clone(),
-                page: *page,
+                url: file.url.clone(),
+                name: file.name.clone(),
+                page: file.page,
             });
         }
     }

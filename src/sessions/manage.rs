@@ -82,6 +82,10 @@ fn validate(form: &SessionForm) -> Result<(i32, NaiveDate, Vec<String>), String>
     check_text("主题", &form.topic, 400, true)?;
     check_text("概要", &form.summary_md, MAX_BODY_BYTES, false)?;
     check_text("主办单位", &form.organisers, 1000, false)?;
+    // A session's record is the secretariat's own public text: a private person's details have
+    // no place in it, and there is no review between writing and publishing it.
+    crate::privacy::refuse_personal("主题", &form.topic)?;
+    crate::privacy::refuse_personal("概要", &form.summary_md)?;
     let organisers = form
         .organisers
         .split(['、', ',', ',', '\n'])

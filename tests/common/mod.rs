@@ -607,3 +607,34 @@ pub async fn add_proposal(db: &DatabaseConnection, code: &str, title: &str, body
         .unwrap();
     id
 }
+
+/// Uploads `files` (name, bytes) to `/attachments/{kind}/{id}` as a browser does: the CSRF token
+/// first, then the files. Returns status, body and Location.
+pub async fn upload(
+    client: &UserClient,
+    kind: &str,
+    id: i32,
+    files: &[(&str, Vec<u8>)],
+) -> (u16, String, Option<String>) {
+    let csrf = client.csrf().await;
+    let mut form = reqwest::multipart::Form::new().text("csrf", csrf);
+    for (name, bytes) in files {
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes.clone()).file_name(name.to_string()),
+        );
+    }
+    let response = client
+        .client
+        .post(format!("{}/attachments/{kind}/{id}", client.base))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|l| l.to_str().unwrap().to_owned());
+    (status, response.text().await.unwrap_or_default(), location)
+}
