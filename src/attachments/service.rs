@@ -576,58 +576,11 @@ pub async fn remove(
     )
     .await?;
     if public {
-        reindex_owner(&txn, &file.owner_kind, file.owner_id).await?;
+        crate::search::outbox::enqueue_files_owner(&txn, &file.owner_kind, file.owner_id).await?;
         crate::revision::bump(&txn).await?;
     }
     txn.commit().await?;
     Ok(back)
-}
-
-/// Queues the search documents that carry the text of `owner`'s files; call inside the
-/// transaction that changed them.
-pub async fn reindex_owner<C: ConnectionTrait>(
-    txn: &C,
-    owner_kind: &str,
-    owner_id: i32,
-) -> Result<(), sea_orm::DbErr> {
-    use crate::search::documents::{DOCUMENT, PROPOSAL, SESSION};
-    match OwnerKind::parse(owner_kind) {
-        Some(OwnerKind::Proposal) => {
-            crate::search::outbox::enqueue(txn, PROPOSAL, owner_id).await?;
-        }
-        Some(OwnerKind::Response) => {
-            let answered = response_proposals::Entity::find()
-                .filter(response_proposals::Column::ResponseId.eq(owner_id))
-                .all(txn)
-                .await?;
-            for link in answered {
-                crate::search::outbox::enqueue(txn, PROPOSAL, link.proposal_id).await?;
-            }
-        }
-        Some(OwnerKind::Session) => {
-            crate::search::outbox::enqueue(txn, SESSION, owner_id).await?;
-        }
-        Some(OwnerKind::Document) => {
-            crate::search::outbox::enqueue(txn, DOCUMENT, owner_id).await?;
-        }
-        Some(OwnerKind::Report) => {
-            let proposal = match commitment_reports::Entity::find_by_id(owner_id)
-                .one(txn)
-                .await?
-            {
-                Some(report) => commitments::Entity::find_by_id(report.commitment_id)
-                    .one(txn)
-                    .await?
-                    .and_then(|c| c.proposal_id),
-                None => None,
-            };
-            if let Some(id) = proposal {
-                crate::search::outbox::enqueue(txn, PROPOSAL, id).await?;
-            }
-        }
-        None => {}
-    }
-    Ok(())
 }
 
 /// An attachment as the pages list it.

@@ -221,7 +221,7 @@ async fn save(
     })
     .exec(&txn)
     .await?;
-    super::service::reindex_owner(&txn, &file.owner_kind, file.owner_id).await?;
+    crate::search::outbox::enqueue_files_owner(&txn, &file.owner_kind, file.owner_id).await?;
     // The pages list the file's state and thumbnail.
     crate::revision::bump(&txn).await?;
     txn.commit().await?;

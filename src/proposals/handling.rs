@@ -823,7 +823,7 @@ impl<'a> Effects<'a> {
     ) -> AppResult<i32> {
         required(kind.label(), body)?;
         let agency = self.actor.agency_id.ok_or(AppError::Forbidden)?;
-        let id = crate::responses::write::publish(
+        let id = crate::responses::write::insert(
             self.txn,
             crate::responses::write::NewResponse {
                 proposal_id: self.id(),
@@ -838,6 +838,9 @@ impl<'a> Effects<'a> {
             },
         )
         .await?;
+        // A value hidden from the record stays hidden in a reply; what is left is checked.
+        crate::redaction::service::apply_rules_to(self.txn, ItemKind::Response, id).await?;
+        crate::responses::write::release_unless_personal(self.txn, id, self.id()).await?;
         self.response_id = Some(id);
         Ok(id)
     }

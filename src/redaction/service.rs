@@ -616,7 +616,7 @@ async fn redact_files<C: ConnectionTrait>(
             .filter(attachments::Column::Id.eq(file.id))
             .exec(db)
             .await?;
-        crate::attachments::service::reindex_owner(db, &file.owner_kind, file.owner_id).await?;
+        crate::search::outbox::enqueue_files_owner(db, &file.owner_kind, file.owner_id).await?;
     }
     if !touched.is_empty() {
         crate::revision::bump(db).await?;

@@ -6,9 +6,7 @@ use entity::{callers, response_proposals, responses};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 
-use crate::error::{AppError, AppResult};
 use crate::privacy::store::ItemKind;
-use crate::redaction::service::apply_rules_to;
 use crate::workflow::ResponseKind;
 
 /// A response to publish on one proposal.
@@ -24,24 +22,18 @@ pub struct NewResponse<'a> {
     pub at: DateTime<FixedOffset>,
 }
 
-/// Inserts the response and links it to its proposal; returns its id. The redaction rules that
-/// reach it are applied first (a value hidden from the record stays hidden in a reply); a
-/// response whose text then still holds possible personal information (the proposal's caller's
-/// name included) is kept unpublished until the secretariat has reviewed it (`redaction`).
-pub async fn publish<C: ConnectionTrait>(db: &C, new: NewResponse<'_>) -> AppResult<i32> {
-    let caller: Option<String> = callers::Entity::find()
-        .filter(callers::Column::ProposalId.eq(new.proposal_id))
-        .one(db)
-        .await?
-        .and_then(|c| c.name);
-    let names: Vec<&str> = caller.as_deref().into_iter().collect();
+/// Inserts the response, unpublished, and links it to its proposal; returns its id. The caller
+/// applies the redaction rules that reach it, then [`release_unless_personal`] publishes it.
+pub async fn insert<C: ConnectionTrait>(
+    db: &C,
+    new: NewResponse<'_>,
+) -> Result<i32, sea_orm::DbErr> {
     let response = responses::Entity::insert(responses::ActiveModel {
         agency_id: Set(new.agency_id),
         kind: Set(new.kind.as_str().into()),
         body_md: Set(new.body_md.to_owned()),
         doc_number: Set(new.doc_number),
         grade: Set(new.grade.map(str::to_owned)),
-        // Unpublished until its text has been checked below.
         published: Set(false),
         responded_on: Set(Some(new.responded_on)),
         created_by_user_id: Set(Some(new.author_user_id)),
@@ -59,18 +51,35 @@ pub async fn publish<C: ConnectionTrait>(db: &C, new: NewResponse<'_>) -> AppRes
     })
     .exec(db)
     .await?;
-    let body = if apply_rules_to(db, ItemKind::Response, response).await? > 0 {
-        responses::Entity::find_by_id(response)
-            .one(db)
-            .await?
-            .ok_or(AppError::NotFound)?
-            .body_md
-    } else {
-        new.body_md.to_owned()
+    Ok(response)
+}
+
+/// Publishes a response just inserted unless its text holds possible personal information (the
+/// proposal's caller's name included): then its findings are recorded and it stays unpublished
+/// until the secretariat has reviewed it (`redaction`). Returns whether it was held.
+pub async fn release_unless_personal<C: ConnectionTrait>(
+    db: &C,
+    response: i32,
+    proposal_id: i32,
+) -> Result<bool, sea_orm::DbErr> {
+    let caller: Option<String> = callers::Entity::find()
+        .filter(callers::Column::ProposalId.eq(proposal_id))
+        .one(db)
+        .await?
+        .and_then(|c| c.name);
+    let names: Vec<&str> = caller.as_deref().into_iter().collect();
+    let Some(written) = responses::Entity::find_by_id(response).one(db).await? else {
+        return Ok(false);
     };
-    let findings =
-        crate::privacy::store::record(db, ItemKind::Response, response, "body_md", &body, &names)
-            .await?;
+    let findings = crate::privacy::store::record(
+        db,
+        ItemKind::Response,
+        response,
+        "body_md",
+        &written.body_md,
+        &names,
+    )
+    .await?;
     if findings == 0 {
         responses::Entity::update_many()
             .col_expr(responses::Column::Published, Expr::value(true))
@@ -78,7 +87,7 @@ pub async fn publish<C: ConnectionTrait>(db: &C, new: NewResponse<'_>) -> AppRes
             .exec(db)
             .await?;
     }
-    Ok(response)
+    Ok(findings > 0)
 }
 
 /// The co-handling agencies, of `co` (agency, assigned at), that have given no opinion on the

@@ -570,6 +570,55 @@ impl Drop for RebuildFlag<'_> {
     }
 }
 
+/// Queues the search documents that carry the text of `owner`'s files; call inside the
+/// transaction that changed them.
+pub async fn enqueue_files_owner<C: ConnectionTrait>(
+    txn: &C,
+    owner_kind: &str,
+    owner_id: i32,
+) -> Result<(), sea_orm::DbErr> {
+    use super::documents::{DOCUMENT, PROPOSAL, SESSION};
+    use crate::files::OwnerKind;
+    use entity::{commitment_reports, commitments, response_proposals};
+    match OwnerKind::parse(owner_kind) {
+        Some(OwnerKind::Proposal) => {
+            enqueue(txn, PROPOSAL, owner_id).await?;
+        }
+        Some(OwnerKind::Response) => {
+            let answered = response_proposals::Entity::find()
+                .filter(response_proposals::Column::ResponseId.eq(owner_id))
+                .all(txn)
+                .await?;
+            for link in answered {
+                enqueue(txn, PROPOSAL, link.proposal_id).await?;
+            }
+        }
+        Some(OwnerKind::Session) => {
+            enqueue(txn, SESSION, owner_id).await?;
+        }
+        Some(OwnerKind::Document) => {
+            enqueue(txn, DOCUMENT, owner_id).await?;
+        }
+        Some(OwnerKind::Report) => {
+            let proposal = match commitment_reports::Entity::find_by_id(owner_id)
+                .one(txn)
+                .await?
+            {
+                Some(report) => commitments::Entity::find_by_id(report.commitment_id)
+                    .one(txn)
+                    .await?
+                    .and_then(|c| c.proposal_id),
+                None => None,
+            };
+            if let Some(id) = proposal {
+                enqueue(txn, PROPOSAL, id).await?;
+            }
+        }
+        None => {}
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
