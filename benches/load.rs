@@ -41,8 +41,9 @@ struct Args {
     keep: Option<PathBuf>,
     /// Leave out the bulk import (minutes at 100k) when profiling something else.
     skip_import: bool,
-    /// Only the search index: corpus, reindex and the in-process query mix (for 1M proposals,
-    /// where the page scenarios would take the better part of an hour).
+    /// Only the archive import and the search index: corpus, import (unless `--skip-import`),
+    /// reindex and the in-process query mix (for 1M proposals, where the page scenarios would
+    /// take the better part of an hour).
     search_only: bool,
     /// Only what the writer rows need: the corpus, the baseline and the 8-writer rows (on SQLite,
     /// and on PostgreSQL when `BENCH_POSTGRES_URL` names a server).
@@ -775,7 +776,7 @@ async fn run_size(
     let db = connect(&url).await;
 
     // Bulk import: the public archive of this corpus into an empty database.
-    let imported = if skip_import || search_only || writers_only {
+    let imported = if skip_import || writers_only {
         None
     } else {
         Some(bulk_import(&db, dir.path(), size).await)
