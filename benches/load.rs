@@ -447,6 +447,9 @@ struct SizeResult {
     rss_mb: f64,
     embedded: Load,
     embedded_alone: Load,
+    /// The same two with each query on one thread.
+    embedded_one_thread: Load,
+    embedded_alone_one_thread: Load,
     /// With `MEILI_URL`: the same corpus in Meilisearch.
     meili: Option<MeiliResult>,
     loads: BTreeMap<&'static str, Load>,
@@ -838,6 +841,27 @@ async fn run_size(
     }
     let embedded_alone = Load::from_times(alone, started.elapsed().as_secs_f64());
     drop((backend, embedded_backend, indexer));
+    // The same, each query's segments searched on one thread (what `open` did before it used
+    // every core): the ratio is what searching segments side by side buys.
+    let single =
+        tingshang::search::embedded::EmbeddedBackend::open_with_threads(Some(&index_dir), 1)
+            .unwrap();
+    let started = Instant::now();
+    let mut times = Vec::new();
+    for q in mix.iter().chain(mix.iter()) {
+        let s = Instant::now();
+        single.search_uncached(q).unwrap();
+        times.push(s.elapsed().as_secs_f64() * 1e3);
+    }
+    let embedded_alone_one_thread = Load::from_times(times, started.elapsed().as_secs_f64());
+    let single = std::sync::Arc::new(single);
+    let embedded_one_thread = sixteen_searchers(&mix, 200, move |q| {
+        let searcher = single.clone();
+        async move {
+            searcher.search_uncached(&q).unwrap();
+        }
+    })
+    .await;
 
     let meili = match std::env::var("MEILI_URL") {
         Ok(_) if writers_only => None,
@@ -859,6 +883,8 @@ async fn run_size(
         rss_mb: f64::NAN,
         embedded,
         embedded_alone,
+        embedded_one_thread,
+        embedded_alone_one_thread,
         meili,
         loads: BTreeMap::new(),
         queries_per_page: BTreeMap::new(),
@@ -1408,21 +1434,26 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
             results.iter().map(f).collect::<Vec<_>>().join(" | ")
         )
     };
-    md.push_str(&row("embedded search in-process (one at a time)", &|r| {
+    let searched = |l: &Load| {
         format!(
             "{:.0} q/s, p50 {:.2} / p95 {:.2} / p99 {:.2} ms",
-            r.embedded_alone.rps,
-            r.embedded_alone.p50_ms,
-            r.embedded_alone.p95_ms,
-            r.embedded_alone.p99_ms
+            l.rps, l.p50_ms, l.p95_ms, l.p99_ms
         )
+    };
+    md.push_str(&row("embedded search in-process (one at a time)", &|r| {
+        searched(&r.embedded_alone)
     }));
     md.push_str(&row("embedded search in-process (16 concurrent)", &|r| {
-        format!(
-            "{:.0} q/s, p50 {:.2} / p95 {:.2} / p99 {:.2} ms",
-            r.embedded.rps, r.embedded.p50_ms, r.embedded.p95_ms, r.embedded.p99_ms
-        )
+        searched(&r.embedded)
     }));
+    md.push_str(&row(
+        "embedded search in-process (one at a time), one thread per query",
+        &|r| searched(&r.embedded_alone_one_thread),
+    ));
+    md.push_str(&row(
+        "embedded search in-process (16 concurrent), one thread per query",
+        &|r| searched(&r.embedded_one_thread),
+    ));
     if results.iter().all(|r| r.meili.is_some()) {
         md.push_str(&row("Meilisearch through the SDK (16 concurrent)", &|r| {
             let l = &r.meili.as_ref().expect("checked").sdk;

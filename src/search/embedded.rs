@@ -289,10 +289,24 @@ fn commit_with(
 }
 
 impl EmbeddedBackend {
-    /// Opens (or creates) the index in `dir`, or in memory when `dir` is `None`.
+    /// Opens (or creates) the index in `dir`, or in memory when `dir` is `None`; a query's
+    /// segments are searched on as many threads as there are cores.
     pub fn open(dir: Option<&Path>) -> anyhow::Result<Self> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self::open_with_threads(dir, cores)
+    }
+
+    /// As [`open`](Self::open), searching a query's segments on `threads` threads. A rebuild
+    /// leaves a few large segments; side by side they answer one broad query in about half the
+    /// time on two cores (BENCHMARKS.md, one thread against two at 1M proposals), while many
+    /// queries at once keep every core busy either way.
+    pub fn open_with_threads(dir: Option<&Path>, threads: usize) -> anyhow::Result<Self> {
         let (schema, fields) = schema();
-        let index = open_index(dir, schema)?;
+        let mut index = open_index(dir, schema)?;
+        if threads > 1 {
+            // Before the reader is made: it searches with the executor of its copy of the index.
+            index.set_multithread_executor(threads)?;
+        }
         index.tokenizers().register(BIGRAM, BigramTokenizer);
         let reader = index
             .reader_builder()
