@@ -297,9 +297,9 @@ impl EmbeddedBackend {
     }
 
     /// As [`open`](Self::open), searching a query's segments on `threads` threads. A rebuild
-    /// leaves a few large segments; side by side they answer one broad query in about half the
-    /// time on two cores (BENCHMARKS.md, one thread against two at 1M proposals), while many
-    /// queries at once keep every core busy either way.
+    /// leaves a few large segments; side by side on two cores they cut one-at-a-time p99 by a
+    /// third at 1M proposals, while with 16 queries at once, every core busy either way, they
+    /// cost about a tenth of the throughput (BENCHMARKS.md, 2026-12-03).
     pub fn open_with_threads(dir: Option<&Path>, threads: usize) -> anyhow::Result<Self> {
         let (schema, fields) = schema();
         let mut index = open_index(dir, schema)?;
