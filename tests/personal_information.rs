@@ -192,6 +192,38 @@ async fn review_all(secretariat: &UserClient, id: i32, keep: &[&str]) {
     assert_eq!(status, 303);
 }
 
+/// The secretariat assigns the proposal to 市科技局, due in 60 days.
+async fn assign_to_kjj(app: &TestApp, people: &common::Cast, id: i32) {
+    let kjj = app.agency_id("市科技局").await.to_string();
+    let due = (chrono::Utc::now().date_naive() + chrono::Duration::days(60)).to_string();
+    assert_ok(
+        "assign",
+        people
+            .secretariat
+            .act(
+                id,
+                "assign",
+                &[("lead", kjj.as_str()), ("due_on", due.as_str())],
+            )
+            .await,
+    );
+}
+
+/// 市科技局 reports progress on the proposal.
+async fn report_progress(people: &common::Cast, id: i32, body: &str) {
+    assert_ok(
+        "progress",
+        people
+            .kjj
+            .act(
+                id,
+                "progress",
+                &[("response_kind", "progress"), ("body_md", body)],
+            )
+            .await,
+    );
+}
+
 async fn held_reviewed_and_clean_everywhere(meili: Option<common::MeiliIndex>) {
     let app = spawn_app_with_search(true, meili, |backend| backend).await;
     let people = cast(&app).await;
@@ -306,31 +338,9 @@ async fn an_agency_reply_with_personal_information_waits_for_review() {
     let (code, _) = push(&app, &token, "12345-PI-0002", "小区电梯停工,请协调。").await;
     let id = proposal_id(&app, &code).await;
     assert_ok("accept", people.secretariat.act(id, "accept", &[]).await);
-    let kjj = app.agency_id("市科技局").await.to_string();
-    let due = (chrono::Utc::now().date_naive() + chrono::Duration::days(60)).to_string();
-    assert_ok(
-        "assign",
-        people
-            .secretariat
-            .act(
-                id,
-                "assign",
-                &[("lead", kjj.as_str()), ("due_on", due.as_str())],
-            )
-            .await,
-    );
+    assign_to_kjj(&app, &people, id).await;
     let reply = format!("已联系{CALLER}(电话 13912345678),约定下周现场查看。");
-    assert_ok(
-        "progress",
-        people
-            .kjj
-            .act(
-                id,
-                "progress",
-                &[("response_kind", "progress"), ("body_md", reply.as_str())],
-            )
-            .await,
-    );
+    report_progress(&people, id, &reply).await;
     let (_, page) = app.anonymous().get(&format!("/proposals/{code}")).await;
     assert!(!page.contains("约定下周现场查看"), "held until reviewed");
     // A reason on the public timeline is published as written: refused, and nothing is written.
@@ -713,31 +723,9 @@ async fn corpus_absent_everywhere(meili: Option<common::MeiliIndex>) {
     }
     // 3. An agency's progress reports on one of them: held, reviewed, published.
     let answered = accepted[0];
-    let kjj = app.agency_id("市科技局").await.to_string();
-    let due = (chrono::Utc::now().date_naive() + chrono::Duration::days(60)).to_string();
-    assert_ok(
-        "assign",
-        people
-            .secretariat
-            .act(
-                answered,
-                "assign",
-                &[("lead", kjj.as_str()), ("due_on", due.as_str())],
-            )
-            .await,
-    );
+    assign_to_kjj(&app, &people, answered).await;
     for body in group(2) {
-        assert_ok(
-            "progress",
-            people
-                .kjj
-                .act(
-                    answered,
-                    "progress",
-                    &[("response_kind", "progress"), ("body_md", body.as_str())],
-                )
-                .await,
-        );
+        report_progress(&people, answered, &body).await;
     }
     let (_, queue) = people.secretariat.get("/admin/privacy").await;
     let replies: Vec<String> = queue
@@ -931,31 +919,9 @@ async fn a_value_erased_once_stays_hidden_when_it_comes_back() {
     assert_eq!(status, 303, "{body}");
     assert_ok("submit", people.member.act(id, "submit", &[]).await);
     assert_ok("accept", people.secretariat.act(id, "accept", &[]).await);
-    let kjj = app.agency_id("市科技局").await.to_string();
-    let due = (chrono::Utc::now().date_naive() + chrono::Duration::days(60)).to_string();
-    assert_ok(
-        "assign",
-        people
-            .secretariat
-            .act(
-                id,
-                "assign",
-                &[("lead", kjj.as_str()), ("due_on", due.as_str())],
-            )
-            .await,
-    );
+    assign_to_kjj(&app, &people, id).await;
     let report = format!("已与{NAME}联系,下周增加午餐供应。");
-    assert_ok(
-        "progress",
-        people
-            .kjj
-            .act(
-                id,
-                "progress",
-                &[("response_kind", "progress"), ("body_md", report.as_str())],
-            )
-            .await,
-    );
+    report_progress(&people, id, &report).await;
     tingshang::attachments::worker::run_once(app.db(), &app.state.config)
         .await
         .unwrap();
