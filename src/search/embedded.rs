@@ -6,12 +6,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use std::ops::Bound;
-use tantivy::collector::TopDocs;
+use tantivy::index::{IndexSettings, IndexSortByField};
 use tantivy::merge_policy::LogMergePolicy;
 
 use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, InvertedIndexRangeQuery, Occur, PhraseQuery, Query,
-    TermQuery,
+    AllQuery, Bm25Weight, BooleanQuery, BoostQuery, EnableScoring, InvertedIndexRangeQuery, Occur,
+    PhraseQuery, Query, TermQuery,
 };
 use tantivy::schema::{
     Facet, FacetOptions, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value,
@@ -19,12 +19,13 @@ use tantivy::schema::{
 };
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 use tantivy::{
-    DocAddress, Index, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument,
+    DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Score, Searcher, TantivyDocument,
     Term,
 };
 
 use super::cache::ResultCache;
-use super::facet_tally::{FacetTables, FacetTally};
+use super::facet_tally::FacetTables;
+use super::matching::{self, ClausePlan, DateOrder, QueryPlan};
 use super::query::{self as query_language, SharedSynonyms, Synonyms};
 use super::text;
 use super::{
@@ -34,7 +35,7 @@ use super::{
 
 const BIGRAM: &str = "cjk_bigram";
 /// Bump when the schema changes: an index of another version is rebuilt from the database.
-const SCHEMA_VERSION: &str = "4";
+const SCHEMA_VERSION: &str = "5";
 
 #[derive(Clone)]
 struct Fields {
@@ -136,10 +137,6 @@ pub struct EmbeddedBackend {
     synonyms: std::sync::RwLock<SharedSynonyms>,
 }
 
-fn addresses_of<K>(top: Vec<(K, DocAddress)>) -> Vec<DocAddress> {
-    top.into_iter().map(|(_, address)| address).collect()
-}
-
 /// What a query's total and facet counts depend on: its words and filters, not the page, the page
 /// size or the order.
 fn counted_key(q: &SearchQuery) -> SearchQuery {
@@ -184,9 +181,22 @@ fn ranked_key(q: &SearchQuery) -> SearchQuery {
     }
 }
 
+/// Every segment keeps its documents newest first: the newest matches of a query are a
+/// segment's first, so date order stops after a page's worth ([`matching::top_by_date`]).
+fn settings() -> IndexSettings {
+    IndexSettings {
+        sort_by_field: Some(IndexSortByField {
+            field: "date".into(),
+            order: tantivy::index::Order::Desc,
+        }),
+        ..IndexSettings::default()
+    }
+}
+
 fn open_index(dir: Option<&Path>, schema: Schema) -> anyhow::Result<Index> {
+    let builder = Index::builder().schema(schema).settings(settings());
     let Some(dir) = dir else {
-        return Ok(Index::create_in_ram(schema));
+        return Ok(builder.create_in_ram()?);
     };
     let version_file = dir.join("tingshang-schema-version");
     let current = std::fs::read_to_string(&version_file).unwrap_or_default();
@@ -195,7 +205,7 @@ fn open_index(dir: Option<&Path>, schema: Schema) -> anyhow::Result<Index> {
         std::fs::remove_dir_all(dir)?;
     }
     std::fs::create_dir_all(dir)?;
-    let index = Index::open_or_create(super::store_files::IndexDirectory::open(dir)?, schema)?;
+    let index = builder.open_or_create(super::store_files::IndexDirectory::open(dir)?)?;
     std::fs::write(version_file, SCHEMA_VERSION)?;
     Ok(index)
 }
@@ -368,58 +378,99 @@ impl EmbeddedBackend {
         Ok(())
     }
 
-    fn query(&self, parsed: &query_language::Query, q: &SearchQuery) -> Box<dyn Query> {
-        let f = &self.fields;
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    /// The query as the matcher runs it ([`matching`]): per include word its scored clauses,
+    /// the words to exclude, the facet filters.
+    fn plan(
+        &self,
+        searcher: &Searcher,
+        parsed: &query_language::Query,
+        q: &SearchQuery,
+    ) -> tantivy::Result<QueryPlan> {
+        let scored = EnableScoring::enabled_from_searcher(searcher);
+        let unscored = EnableScoring::disabled_from_searcher(searcher);
+        let mut words = Vec::with_capacity(parsed.include.len());
         for term in &parsed.include {
-            clauses.push((Occur::Must, self.term_query(term)));
+            let mut clauses = Vec::new();
+            for (matching, bound) in self.clauses(searcher, term)? {
+                clauses.push(ClausePlan {
+                    weight: matching.weight(scored)?,
+                    bound,
+                });
+            }
+            words.push(clauses);
         }
-        let has_text = !clauses.is_empty();
+        let mut excludes = Vec::with_capacity(parsed.exclude.len());
         for term in &parsed.exclude {
-            clauses.push((Occur::MustNot, self.term_query(term)));
+            let either: Vec<(Occur, Box<dyn Query>)> = self
+                .clauses(searcher, term)?
+                .into_iter()
+                .map(|(matching, _)| (Occur::Should, matching))
+                .collect();
+            excludes.push(BooleanQuery::new(either).weight(unscored)?);
         }
+        let mut filters = Vec::new();
         for (name, value) in q.filters.pairs() {
-            let term = Term::from_facet(f.facets, &Facet::from_path([name, value.as_str()]));
-            clauses.push((
-                Occur::Must,
-                Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
-            ));
+            let term = Term::from_facet(
+                self.fields.facets,
+                &Facet::from_path([name, value.as_str()]),
+            );
+            filters.push(TermQuery::new(term, IndexRecordOption::Basic).weight(unscored)?);
         }
-        if !has_text {
-            clauses.push((Occur::Must, Box::new(AllQuery)));
-        }
-        Box::new(BooleanQuery::new(clauses))
+        Ok(QueryPlan {
+            words,
+            excludes,
+            filters,
+            all: AllQuery.weight(unscored)?,
+        })
     }
 
-    /// A term matches a field holding one of its alternatives' tokens in a row.
-    fn term_query(&self, term: &query_language::Term) -> Box<dyn Query> {
-        let mut either: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    /// A term matches a field holding one of its alternatives' tokens in a row: one clause per
+    /// alternative and field, boosted by the field's weight, with the most it can score.
+    fn clauses(
+        &self,
+        searcher: &Searcher,
+        term: &query_language::Term,
+    ) -> tantivy::Result<Vec<(Box<dyn Query>, Score)>> {
+        let mut clauses = Vec::new();
         for tokens in &term.alternatives {
             for (field, boost) in self.fields.weighted() {
                 let terms: Vec<Term> = tokens
                     .iter()
                     .map(|t| Term::from_field_text(field, t))
                     .collect();
-                let matching: Box<dyn Query> = if term.prefix {
+                let (matching, bound): (Box<dyn Query>, Score) = if term.prefix {
                     // One character: every token starting with it, up to the next code point.
                     let first = tokens[0].chars().next().unwrap_or_default();
                     let after = char::from_u32(first as u32 + 1).unwrap_or(first);
-                    Box::new(InvertedIndexRangeQuery::new(
+                    let range = InvertedIndexRangeQuery::new(
                         Bound::Included(terms[0].clone()),
                         Bound::Excluded(Term::from_field_text(field, &after.to_string())),
-                    ))
-                } else if terms.len() == 1 {
-                    Box::new(TermQuery::new(
-                        terms[0].clone(),
-                        IndexRecordOption::WithFreqs,
-                    ))
+                    );
+                    (Box::new(range), Score::INFINITY)
                 } else {
-                    Box::new(PhraseQuery::new(terms))
+                    // BM25's term-frequency factor tf / (tf + norm) stays below 1, so a clause
+                    // never scores above its weight: idf × (1 + k1) × boost (tf_factor is 1 at
+                    // fieldnorm 0 and the largest tf, in f32).
+                    let bound = Bm25Weight::for_terms(searcher, &terms)?
+                        .boost_by(boost)
+                        .score(0, u32::MAX);
+                    let matching: Box<dyn Query> = if terms.len() == 1 {
+                        Box::new(TermQuery::new(
+                            terms[0].clone(),
+                            IndexRecordOption::WithFreqs,
+                        ))
+                    } else {
+                        Box::new(PhraseQuery::new(terms))
+                    };
+                    (matching, bound)
                 };
-                either.push((Occur::Should, Box::new(BoostQuery::new(matching, boost))));
+                clauses.push((
+                    Box::new(BoostQuery::new(matching, boost)) as Box<dyn Query>,
+                    bound,
+                ));
             }
         }
-        Box::new(BooleanQuery::new(either))
+        Ok(clauses)
     }
 
     fn parse(&self, q: &SearchQuery) -> (query_language::Query, SharedSynonyms) {
@@ -454,13 +505,19 @@ impl EmbeddedBackend {
         let per_page = q.per_page.clamp(1, 100);
         let offset = (q.page.max(1) - 1) * per_page;
         let end = (offset + per_page).min(MAX_RESULTS);
-        let (ranked, fresh, total, facets) = match (ranked, counted) {
-            (Some(ranked), Some(counted)) if ranked.covers(end) => {
-                (ranked, false, counted.total, counted.facets)
-            }
+        let (ranked, fresh, counts) = match (ranked, counted) {
+            (Some(ranked), Some(counted)) if ranked.covers(end) => (
+                ranked,
+                false,
+                Counted {
+                    total: counted.total,
+                    estimated: counted.total_is_estimate,
+                    facets: counted.facets,
+                },
+            ),
             (_, counted) => {
-                let (ranked, total, facets) = self.rank(searcher, q, end, counted)?;
-                (ranked, true, total, facets)
+                let (ranked, counts) = self.rank(searcher, q, end, counted)?;
+                (ranked, true, counts)
             }
         };
         let (parsed, synonyms) = self.parse(q);
@@ -480,62 +537,55 @@ impl EmbeddedBackend {
         }
         Ok((
             SearchResults {
-                total,
-                total_is_estimate: false,
+                total: counts.total,
+                total_is_estimate: counts.estimated,
                 hits,
-                facets,
+                facets: counts.facets,
             },
             fresh.then_some(ranked),
         ))
     }
 
-    /// Scores the query's matches and keeps the first hits up to the end of the window holding
-    /// `end`; counts every match (total and facets) unless `counted` already has them.
+    /// Ranks the query's matches up to the end of the window holding `end`
+    /// ([`matching`]: pruned, not every match scored); counts them (total and facets, exact
+    /// up to a limit, estimated above) unless `counted` already has them.
     fn rank(
         &self,
         searcher: &Searcher,
         q: &SearchQuery,
         end: usize,
         counted: Option<SearchResults>,
-    ) -> anyhow::Result<(Ranked, usize, Facets)> {
+    ) -> anyhow::Result<(Ranked, Counted)> {
         let (parsed, _) = self.parse(q);
-        let query = self.query(&parsed, q);
+        let plan = self.plan(searcher, &parsed, q)?;
         let window = (end.div_ceil(RANKED_WINDOW).max(1) * RANKED_WINDOW).min(MAX_RESULTS);
-        let tally = FacetTally {
-            tables: &self.facet_tables,
-            field: "facets",
-        };
-        let top = TopDocs::with_limit(window);
-        let order = match q.sort {
+        let by_date = match q.sort {
+            Sort::Newest => Some(DateOrder::Newest),
+            Sort::Oldest => Some(DateOrder::Oldest),
+            // Without words every match scores the same: newest first.
+            Sort::Relevance if parsed.include.is_empty() => Some(DateOrder::Newest),
             Sort::Relevance => None,
-            Sort::Newest => Some(Order::Desc),
-            Sort::Oldest => Some(Order::Asc),
         };
-        let (hits, total, facets) = match (counted, order) {
-            (Some(counted), None) => (
-                addresses_of(searcher.search(&query, &top.order_by_score())?),
-                counted.total,
-                counted.facets,
-            ),
-            (Some(counted), Some(order)) => (
-                addresses_of(
-                    searcher.search(&query, &top.order_by_fast_field::<i64>("date", order))?,
-                ),
-                counted.total,
-                counted.facets,
-            ),
-            (None, None) => {
-                let (top, tallied) = searcher.search(&query, &(top.order_by_score(), tally))?;
-                let facets = self.facet_tables.top(&tallied, 30);
-                (addresses_of(top), tallied.docs.min(MAX_RESULTS), facets)
-            }
-            (None, Some(order)) => {
-                let (top, tallied) = searcher.search(
-                    &query,
-                    &(top.order_by_fast_field::<i64>("date", order), tally),
-                )?;
-                let facets = self.facet_tables.top(&tallied, 30);
-                (addresses_of(top), tallied.docs.min(MAX_RESULTS), facets)
+        let hits = match by_date {
+            Some(order) => matching::top_by_date(searcher, &plan, window, order, "date")?,
+            None => matching::top_by_score(searcher, &plan, window, false)?
+                .into_iter()
+                .map(|(_, address)| address)
+                .collect(),
+        };
+        let counts = match counted {
+            Some(counted) => Counted {
+                total: counted.total,
+                estimated: counted.total_is_estimate,
+                facets: counted.facets,
+            },
+            None => {
+                let counts = matching::count(searcher, &plan, &self.facet_tables, "facets")?;
+                Counted {
+                    total: counts.tallied.matches().min(MAX_RESULTS),
+                    estimated: counts.estimated,
+                    facets: self.facet_tables.top(&counts.tallied, 30),
+                }
             }
         };
         Ok((
@@ -543,10 +593,16 @@ impl EmbeddedBackend {
                 hits: Arc::new(hits),
                 window,
             },
-            total,
-            facets,
+            counts,
         ))
     }
+}
+
+/// A query's total and facet counts, and whether they are estimates.
+struct Counted {
+    total: usize,
+    estimated: bool,
+    facets: Facets,
 }
 
 #[async_trait::async_trait]
@@ -639,7 +695,7 @@ impl SearchBackend for EmbeddedBackend {
         if fresh_counts {
             let counts = SearchResults {
                 total: results.total,
-                total_is_estimate: false,
+                total_is_estimate: results.total_is_estimate,
                 hits: Vec::new(),
                 facets: results.facets.clone(),
             };
@@ -800,5 +856,224 @@ mod tests {
             .unwrap();
         assert_eq!(titles(&backend, "科技金融").await, vec!["proposal-3"]);
         assert_eq!(titles(&backend, "概念验证").await, vec!["proposal-1"]);
+    }
+}
+
+/// The pruned matcher against tantivy itself: the same corpus, every match scored by tantivy's
+/// boolean query (`TopDocs`), counted by its `Count`, ordered by its date field.
+#[cfg(test)]
+mod matching_against_tantivy {
+    use super::*;
+    use proptest::prelude::*;
+    use tantivy::collector::{Count, TopDocs};
+
+    const VOCABULARY: &[char] = &['科', '技', '创', '新', '企', '业', '人', '才'];
+
+    fn text(max: usize) -> impl Strategy<Value = String> {
+        proptest::collection::vec(proptest::sample::select(VOCABULARY), 0..max)
+            .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    fn corpus() -> impl Strategy<Value = Vec<(String, String, i64, u8)>> {
+        proptest::collection::vec((text(6), text(40), 0i64..40, 0u8..3), 20..160)
+    }
+
+    fn query() -> impl Strategy<Value = (String, Option<u8>)> {
+        let word = text(4).prop_filter("a word", |w| w.chars().count() >= 2);
+        (
+            proptest::collection::vec(word, 1..3),
+            proptest::option::of(text(3).prop_filter("a word", |w| w.chars().count() >= 2)),
+            proptest::option::of(0u8..3),
+        )
+            .prop_map(|(words, exclude, status)| {
+                let mut text = words.join(" ");
+                if let Some(exclude) = exclude {
+                    text.push_str(&format!(" -{exclude}"));
+                }
+                (text, status)
+            })
+    }
+
+    const STATUSES: [&str; 3] = ["open", "answered", "closed"];
+
+    /// The backend with the corpus in several segments, some documents replaced (deleted in
+    /// their old segment).
+    fn indexed(corpus: &[(String, String, i64, u8)]) -> EmbeddedBackend {
+        let backend = EmbeddedBackend::open(None).unwrap();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let docs: Vec<SearchDoc> = corpus
+            .iter()
+            .enumerate()
+            .map(|(i, (title, body, date, status))| SearchDoc {
+                id: format!("proposal-{i}"),
+                kind: "proposal".into(),
+                title: title.clone(),
+                body: body.clone(),
+                date: *date,
+                status: Some(STATUSES[*status as usize].into()),
+                ..Default::default()
+            })
+            .collect();
+        runtime.block_on(async {
+            for chunk in docs.chunks(docs.len().div_ceil(3)) {
+                backend.upsert(chunk.to_vec()).await.unwrap();
+            }
+            // Every fifth document again: its first copy stays in its segment, deleted.
+            let again: Vec<SearchDoc> = docs.iter().step_by(5).cloned().collect();
+            backend.upsert(again).await.unwrap();
+        });
+        backend
+    }
+
+    /// tantivy's boolean query of the same clauses.
+    fn reference(backend: &EmbeddedBackend, searcher: &Searcher, q: &SearchQuery) -> BooleanQuery {
+        let (parsed, _) = backend.parse(q);
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let either = |term| -> Box<dyn Query> {
+            let shoulds = backend
+                .clauses(searcher, term)
+                .unwrap()
+                .into_iter()
+                .map(|(matching, _)| (Occur::Should, matching))
+                .collect();
+            Box::new(BooleanQuery::new(shoulds))
+        };
+        for term in &parsed.include {
+            clauses.push((Occur::Must, either(term)));
+        }
+        for term in &parsed.exclude {
+            clauses.push((Occur::MustNot, either(term)));
+        }
+        for (name, value) in q.filters.pairs() {
+            let term = Term::from_facet(
+                backend.fields.facets,
+                &Facet::from_path([name, value.as_str()]),
+            );
+            // A filter adds one constant to every match's score (which the matcher leaves
+            // out): boosted to nothing, the scores compare directly.
+            let filter = TermQuery::new(term, IndexRecordOption::Basic);
+            clauses.push((Occur::Must, Box::new(BoostQuery::new(Box::new(filter), 0.0))));
+        }
+        BooleanQuery::new(clauses)
+    }
+
+    fn search_query(text: &str, status: Option<u8>) -> SearchQuery {
+        let mut q = SearchQuery {
+            text: text.into(),
+            ..Default::default()
+        };
+        q.filters.status = status.map(|s| STATUSES[s as usize].to_string());
+        q
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+        /// The pruned top k is tantivy's top k: the same scores in the same order (documents of
+        /// equal score may differ), and the same documents as scoring every match ourselves.
+        #[test]
+        fn pruned_ranking_is_the_full_ranking(corpus in corpus(), (text, status) in query(), k in 1usize..30) {
+            let backend = indexed(&corpus);
+            let searcher = backend.reader.searcher();
+            let q = search_query(&text, status);
+            let (parsed, _) = backend.parse(&q);
+            let plan = backend.plan(&searcher, &parsed, &q).unwrap();
+            let pruned = matching::top_by_score(&searcher, &plan, k, false).unwrap();
+            let full = matching::top_by_score(&searcher, &plan, k, true).unwrap();
+            prop_assert_eq!(&pruned, &full);
+
+            let reference = reference(&backend, &searcher, &q);
+            let theirs = searcher.search(&reference, &TopDocs::with_limit(k).order_by_score()).unwrap();
+            prop_assert_eq!(pruned.len(), theirs.len());
+            for ((ours, _), (their_score, _)) in pruned.iter().zip(&theirs) {
+                prop_assert!((ours - their_score).abs() <= 1e-4 * their_score.abs().max(1.0),
+                    "{} vs {}", ours, their_score);
+            }
+        }
+
+        /// Date order is every match sorted by date (ties in index order), and counts up to the
+        /// exact limit are tantivy's.
+        #[test]
+        fn date_order_and_counts_are_exact(corpus in corpus(), (text, status) in query(), k in 1usize..30) {
+            let backend = indexed(&corpus);
+            let searcher = backend.reader.searcher();
+            let q = search_query(&text, status);
+            let (parsed, _) = backend.parse(&q);
+            let plan = backend.plan(&searcher, &parsed, &q).unwrap();
+            let reference = reference(&backend, &searcher, &q);
+            let mut every: Vec<(i64, DocAddress)> = searcher
+                .search(&reference, &TopDocs::with_limit(10_000).order_by_score())
+                .unwrap()
+                .into_iter()
+                .map(|(_, address)| {
+                    let dates = searcher.segment_reader(address.segment_ord).fast_fields().i64("date").unwrap();
+                    (dates.first(address.doc_id).unwrap(), address)
+                })
+                .collect();
+            every.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            let newest: Vec<DocAddress> = every.iter().take(k).map(|(_, a)| *a).collect();
+            prop_assert_eq!(matching::top_by_date(&searcher, &plan, k, DateOrder::Newest, "date").unwrap(), newest);
+            every.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+            let oldest: Vec<DocAddress> = every.iter().take(k).map(|(_, a)| *a).collect();
+            prop_assert_eq!(matching::top_by_date(&searcher, &plan, k, DateOrder::Oldest, "date").unwrap(), oldest);
+
+            let counts = matching::count(&searcher, &plan, &backend.facet_tables, "facets").unwrap();
+            prop_assert!(!counts.estimated);
+            prop_assert_eq!(counts.tallied.matches(), searcher.search(&reference, &Count).unwrap());
+        }
+    }
+
+    /// Above the exact limit the total and the facet counts are estimates, said to be, and near
+    /// the truth; at the limit they are exact.
+    #[tokio::test]
+    async fn counts_above_the_limit_are_estimated_near_the_truth() {
+        let backend = EmbeddedBackend::open(None).unwrap();
+        let docs: Vec<SearchDoc> = (0..6_000)
+            .map(|i: i64| SearchDoc {
+                id: format!("proposal-{i}"),
+                kind: "proposal".into(),
+                title: format!("第{i}号"),
+                // Every third document has 科技创新 (half of them closed); 1,000 have 概念验证.
+                body: format!(
+                    "{}{}",
+                    if i % 3 == 0 {
+                        "科技创新平台"
+                    } else {
+                        "人才公寓"
+                    },
+                    if i < 1_000 { "概念验证" } else { "" }
+                ),
+                status: Some(if i % 6 == 0 { "closed" } else { "answered" }.into()),
+                date: i % 365,
+                ..Default::default()
+            })
+            .collect();
+        backend.upsert(docs).await.unwrap();
+        let search = |text: &str| {
+            backend
+                .search_uncached(&SearchQuery {
+                    text: text.into(),
+                    ..Default::default()
+                })
+                .unwrap()
+        };
+        let broad = search("科技创新");
+        assert!(broad.total_is_estimate);
+        assert!((1_800..=2_200).contains(&broad.total), "{}", broad.total);
+        let status = &broad
+            .facets
+            .iter()
+            .find(|(name, _)| name == "status")
+            .unwrap()
+            .1;
+        for value in ["closed", "answered"] {
+            let count = status.iter().find(|c| c.value == value).unwrap().count;
+            assert!((850..=1_150).contains(&count), "{value}: {count}");
+        }
+        let at_limit = search("概念验证");
+        assert!(!at_limit.total_is_estimate);
+        assert_eq!(at_limit.total, 1_000);
     }
 }

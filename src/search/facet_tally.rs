@@ -11,20 +11,30 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::index::SegmentId;
 use tantivy::schema::Facet;
-use tantivy::{DocId, Score, SegmentOrdinal, SegmentReader};
+use tantivy::{DocId, SegmentReader};
 
 use super::{FacetCount, FACETS};
 
 /// One segment's facet values, per document, as shared value ids: document `d` has
 /// `ids[starts[d]..starts[d + 1]]`. Segments are immutable, so this is built once per segment.
-struct SegmentFacets {
+pub struct SegmentFacets {
     starts: Vec<u32>,
     ids: Vec<u32>,
-    /// One more than the largest id used: the size of a counter array for this segment.
-    width: usize,
+}
+
+impl SegmentFacets {
+    /// The shared value ids of document `doc`.
+    pub fn of(&self, doc: DocId) -> &[u32] {
+        match (
+            self.starts.get(doc as usize),
+            self.starts.get(doc as usize + 1),
+        ) {
+            (Some(&from), Some(&to)) => &self.ids[from as usize..to as usize],
+            _ => &[],
+        }
+    }
 }
 
 /// Per segment its values, and the shared list of (index into [`FACETS`], value).
@@ -43,7 +53,12 @@ struct Tables {
 const UNSHOWN: u32 = u32::MAX;
 
 impl FacetTables {
-    fn segment(&self, segment: &SegmentReader, field: &str) -> tantivy::Result<Arc<SegmentFacets>> {
+    /// The segment's values per document, unpacked on its first search.
+    pub fn segment(
+        &self,
+        segment: &SegmentReader,
+        field: &str,
+    ) -> tantivy::Result<Arc<SegmentFacets>> {
         let id = segment.segment_id();
         let mut tables = self
             .inner
@@ -88,8 +103,7 @@ impl FacetTables {
             }
             starts.push(ids.len() as u32);
         }
-        let width = ids.iter().max().map_or(0, |m| *m as usize + 1);
-        let facets = Arc::new(SegmentFacets { starts, ids, width });
+        let facets = Arc::new(SegmentFacets { starts, ids });
         tables.by_segment.insert(id, facets.clone());
         Ok(facets)
     }
@@ -106,10 +120,11 @@ impl FacetTables {
         let mut per_facet: Vec<Vec<FacetCount>> = vec![Vec::new(); FACETS.len()];
         if let Ok(tables) = self.inner.lock() {
             for (id, count) in tallied.counts.iter().enumerate() {
-                if let (true, Some((facet, value))) = (*count > 0, tables.values.get(id)) {
+                let count = count.round() as u64;
+                if let (true, Some((facet, value))) = (count > 0, tables.values.get(id)) {
                     per_facet[*facet].push(FacetCount {
                         value: value.to_string(),
-                        count: *count,
+                        count,
                     });
                 }
             }
@@ -126,82 +141,34 @@ impl FacetTables {
     }
 }
 
-/// Counts matching documents and their facet values.
-pub struct FacetTally<'a> {
-    pub tables: &'a FacetTables,
-    pub field: &'static str,
-}
-
-pub struct SegmentTally {
-    facets: Arc<SegmentFacets>,
-    counts: Vec<u32>,
-    docs: usize,
-}
-
-/// Matching documents, and counts by shared value id.
+/// Matches counted (or estimated: counts from a sample are scaled, hence fractional), and counts
+/// by shared value id.
+#[derive(Default)]
 pub struct Tallied {
-    pub docs: usize,
-    counts: Vec<u64>,
+    matches: f64,
+    counts: Vec<f64>,
 }
 
-impl Collector for FacetTally<'_> {
-    type Fruit = Tallied;
-    type Child = SegmentTally;
-
-    fn for_segment(
-        &self,
-        _: SegmentOrdinal,
-        segment: &SegmentReader,
-    ) -> tantivy::Result<SegmentTally> {
-        let facets = self.tables.segment(segment, self.field)?;
-        Ok(SegmentTally {
-            counts: vec![0; facets.width],
-            facets,
-            docs: 0,
-        })
-    }
-
-    fn requires_scoring(&self) -> bool {
-        false
-    }
-
-    fn merge_fruits(&self, fruits: Vec<Tallied>) -> tantivy::Result<Tallied> {
-        let mut merged = Tallied {
-            docs: 0,
-            counts: Vec::new(),
-        };
-        for fruit in fruits {
-            merged.docs += fruit.docs;
-            if merged.counts.len() < fruit.counts.len() {
-                merged.counts.resize(fruit.counts.len(), 0);
+impl Tallied {
+    /// Counts one matching document with its values, as `weight` documents.
+    pub fn add(&mut self, values: &[u32], weight: f64) {
+        self.matches += weight;
+        for &id in values {
+            let id = id as usize;
+            if self.counts.len() <= id {
+                self.counts.resize(id + 1, 0.0);
             }
-            for (into, from) in merged.counts.iter_mut().zip(fruit.counts) {
-                *into += from;
-            }
-        }
-        Ok(merged)
-    }
-}
-
-impl SegmentCollector for SegmentTally {
-    type Fruit = Tallied;
-
-    fn collect(&mut self, doc: DocId, _: Score) {
-        self.docs += 1;
-        let (starts, ids) = (&self.facets.starts, &self.facets.ids);
-        let (Some(&from), Some(&to)) = (starts.get(doc as usize), starts.get(doc as usize + 1))
-        else {
-            return;
-        };
-        for &id in &ids[from as usize..to as usize] {
-            self.counts[id as usize] += 1;
+            self.counts[id] += weight;
         }
     }
 
-    fn harvest(self) -> Tallied {
-        Tallied {
-            docs: self.docs,
-            counts: self.counts.into_iter().map(u64::from).collect(),
-        }
+    /// The matches counted, rounded.
+    pub fn matches(&self) -> usize {
+        self.matches.round() as usize
+    }
+
+    /// At least `floor` matches (an estimate never says less than what was counted exactly).
+    pub fn at_least(&mut self, floor: usize) {
+        self.matches = self.matches.max(floor as f64);
     }
 }

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod documents;
 pub mod embedded;
 pub mod facet_tally;
+pub mod matching;
 pub mod meili;
 pub mod outbox;
 pub mod query;
