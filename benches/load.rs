@@ -447,9 +447,9 @@ struct SizeResult {
     rss_mb: f64,
     embedded: Load,
     embedded_alone: Load,
-    /// The same two with each query on one thread.
-    embedded_one_thread: Load,
-    embedded_alone_one_thread: Load,
+    /// The same two with every match scored and counted (`without_pruning`).
+    embedded_exhaustive: Load,
+    embedded_alone_exhaustive: Load,
     /// With `MEILI_URL`: the same corpus in Meilisearch.
     meili: Option<MeiliResult>,
     loads: BTreeMap<&'static str, Load>,
@@ -841,22 +841,23 @@ async fn run_size(
     }
     let embedded_alone = Load::from_times(alone, started.elapsed().as_secs_f64());
     drop((backend, embedded_backend, indexer));
-    // The same, each query's segments searched on one thread (what `open` did before it used
-    // every core): the ratio is what searching segments side by side buys.
-    let single =
-        tingshang::search::embedded::EmbeddedBackend::open_with_threads(Some(&index_dir), 1)
-            .unwrap();
+    // The same with every match scored and counted exactly (`without_pruning`): what pruning
+    // and estimated counts save, in the same run on the same index.
+    let exhaustive = tingshang::search::embedded::EmbeddedBackend::open(Some(&index_dir))
+        .unwrap()
+        .without_caches()
+        .without_pruning();
     let started = Instant::now();
     let mut times = Vec::new();
     for q in mix.iter().chain(mix.iter()) {
         let s = Instant::now();
-        single.search_uncached(q).unwrap();
+        exhaustive.search_uncached(q).unwrap();
         times.push(s.elapsed().as_secs_f64() * 1e3);
     }
-    let embedded_alone_one_thread = Load::from_times(times, started.elapsed().as_secs_f64());
-    let single = std::sync::Arc::new(single);
-    let embedded_one_thread = sixteen_searchers(&mix, 200, move |q| {
-        let searcher = single.clone();
+    let embedded_alone_exhaustive = Load::from_times(times, started.elapsed().as_secs_f64());
+    let exhaustive = std::sync::Arc::new(exhaustive);
+    let embedded_exhaustive = sixteen_searchers(&mix, 200, move |q| {
+        let searcher = exhaustive.clone();
         async move {
             searcher.search_uncached(&q).unwrap();
         }
@@ -883,8 +884,8 @@ async fn run_size(
         rss_mb: f64::NAN,
         embedded,
         embedded_alone,
-        embedded_one_thread,
-        embedded_alone_one_thread,
+        embedded_exhaustive,
+        embedded_alone_exhaustive,
         meili,
         loads: BTreeMap::new(),
         queries_per_page: BTreeMap::new(),
@@ -1447,12 +1448,12 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
         searched(&r.embedded)
     }));
     md.push_str(&row(
-        "embedded search in-process (one at a time), one thread per query",
-        &|r| searched(&r.embedded_alone_one_thread),
+        "embedded search in-process (one at a time), every match scored and counted (no pruning)",
+        &|r| searched(&r.embedded_alone_exhaustive),
     ));
     md.push_str(&row(
-        "embedded search in-process (16 concurrent), one thread per query",
-        &|r| searched(&r.embedded_one_thread),
+        "embedded search in-process (16 concurrent), every match scored and counted (no pruning)",
+        &|r| searched(&r.embedded_exhaustive),
     ));
     if results.iter().all(|r| r.meili.is_some()) {
         md.push_str(&row("Meilisearch through the SDK (16 concurrent)", &|r| {

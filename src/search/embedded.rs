@@ -135,6 +135,8 @@ pub struct EmbeddedBackend {
     ranked: ResultCache<Ranked>,
     facet_tables: FacetTables,
     synonyms: std::sync::RwLock<SharedSynonyms>,
+    /// False: every match is scored and counted (the benchmark's measure of what pruning saves).
+    pruning: bool,
 }
 
 /// What a query's total and facet counts depend on: its words and filters, not the page, the page
@@ -299,24 +301,10 @@ fn commit_with(
 }
 
 impl EmbeddedBackend {
-    /// Opens (or creates) the index in `dir`, or in memory when `dir` is `None`; a query's
-    /// segments are searched on as many threads as there are cores.
+    /// Opens (or creates) the index in `dir`, or in memory when `dir` is `None`.
     pub fn open(dir: Option<&Path>) -> anyhow::Result<Self> {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        Self::open_with_threads(dir, cores)
-    }
-
-    /// As [`open`](Self::open), searching a query's segments on `threads` threads. A rebuild
-    /// leaves a few large segments; side by side on two cores they cut one-at-a-time p99 by a
-    /// third at 1M proposals, while with 16 queries at once, every core busy either way, they
-    /// cost about a tenth of the throughput (BENCHMARKS.md, 2026-12-03).
-    pub fn open_with_threads(dir: Option<&Path>, threads: usize) -> anyhow::Result<Self> {
         let (schema, fields) = schema();
-        let mut index = open_index(dir, schema)?;
-        if threads > 1 {
-            // Before the reader is made: it searches with the executor of its copy of the index.
-            index.set_multithread_executor(threads)?;
-        }
+        let index = open_index(dir, schema)?;
         index.tokenizers().register(BIGRAM, BigramTokenizer);
         let reader = index
             .reader_builder()
@@ -332,6 +320,7 @@ impl EmbeddedBackend {
             ranked: ResultCache::new(CACHED_QUERIES),
             synonyms: Default::default(),
             facet_tables: FacetTables::default(),
+            pruning: true,
         })
     }
 
@@ -341,6 +330,15 @@ impl EmbeddedBackend {
             cache: ResultCache::new(0),
             counted: ResultCache::new(0),
             ranked: ResultCache::new(0),
+            ..self
+        }
+    }
+
+    /// The same index scoring and counting every match, as before pruning (the benchmark runs
+    /// both in one run; results are the same but for counts above the exact limit).
+    pub fn without_pruning(self) -> Self {
+        Self {
+            pruning: false,
             ..self
         }
     }
@@ -568,7 +566,7 @@ impl EmbeddedBackend {
         };
         let hits = match by_date {
             Some(order) => matching::top_by_date(searcher, &plan, window, order, "date")?,
-            None => matching::top_by_score(searcher, &plan, window, false)?
+            None => matching::top_by_score(searcher, &plan, window, !self.pruning)?
                 .into_iter()
                 .map(|(_, address)| address)
                 .collect(),
@@ -580,7 +578,13 @@ impl EmbeddedBackend {
                 facets: counted.facets,
             },
             None => {
-                let counts = matching::count(searcher, &plan, &self.facet_tables, "facets")?;
+                let exact_up_to = if self.pruning {
+                    super::EXACT_COUNT_LIMIT
+                } else {
+                    usize::MAX
+                };
+                let counts =
+                    matching::count(searcher, &plan, &self.facet_tables, "facets", exact_up_to)?;
                 Counted {
                     total: counts.tallied.matches().min(MAX_RESULTS),
                     estimated: counts.estimated,
@@ -864,6 +868,7 @@ mod tests {
 #[cfg(test)]
 mod matching_against_tantivy {
     use super::*;
+    use crate::search::EXACT_COUNT_LIMIT;
     use proptest::prelude::*;
     use tantivy::collector::{Count, TopDocs};
 
@@ -954,7 +959,10 @@ mod matching_against_tantivy {
             // A filter adds one constant to every match's score (which the matcher leaves
             // out): boosted to nothing, the scores compare directly.
             let filter = TermQuery::new(term, IndexRecordOption::Basic);
-            clauses.push((Occur::Must, Box::new(BoostQuery::new(Box::new(filter), 0.0))));
+            clauses.push((
+                Occur::Must,
+                Box::new(BoostQuery::new(Box::new(filter), 0.0)),
+            ));
         }
         BooleanQuery::new(clauses)
     }
@@ -1019,7 +1027,7 @@ mod matching_against_tantivy {
             let oldest: Vec<DocAddress> = every.iter().take(k).map(|(_, a)| *a).collect();
             prop_assert_eq!(matching::top_by_date(&searcher, &plan, k, DateOrder::Oldest, "date").unwrap(), oldest);
 
-            let counts = matching::count(&searcher, &plan, &backend.facet_tables, "facets").unwrap();
+            let counts = matching::count(&searcher, &plan, &backend.facet_tables, "facets", EXACT_COUNT_LIMIT).unwrap();
             prop_assert!(!counts.estimated);
             prop_assert_eq!(counts.tallied.matches(), searcher.search(&reference, &Count).unwrap());
         }

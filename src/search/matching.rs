@@ -355,13 +355,6 @@ pub fn top_by_score(
         .collect())
 }
 
-fn sorted(kept: BinaryHeap<Ranked>) -> Vec<DocAddress> {
-    kept.into_sorted_vec()
-        .into_iter()
-        .map(|h| h.address)
-        .collect()
-}
-
 /// The first `k` hits by date. Each segment is sorted newest first: its newest matches are its
 /// first, its oldest are found from its end, in stretches that grow until `k` are found.
 pub fn top_by_date(
@@ -398,7 +391,11 @@ pub fn top_by_date(
             }
         }
     }
-    Ok(kept.into_sorted_vec().into_iter().map(|h| h.address).collect())
+    Ok(kept
+        .into_sorted_vec()
+        .into_iter()
+        .map(|h| h.address)
+        .collect())
 }
 
 /// Up to `k` matching documents of `[from, end)` in document order.
@@ -453,16 +450,17 @@ fn last_matches(
     Ok(found)
 }
 
-/// The query's matches and facet counts: exact up to [`EXACT_COUNT_LIMIT`] matches, estimated
-/// from an even sample of each segment above it.
+/// The query's matches and facet counts: exact up to `exact_up_to` matches
+/// ([`EXACT_COUNT_LIMIT`] as served), estimated from an even sample of each segment above it.
 pub fn count(
     searcher: &Searcher,
     plan: &QueryPlan,
     facets: &FacetTables,
     facet_field: &'static str,
+    exact_up_to: usize,
 ) -> tantivy::Result<Counts> {
     let mut exact = Tallied::default();
-    let limit = EXACT_COUNT_LIMIT as u64;
+    let limit = exact_up_to as u64;
     for reader in searcher.segment_readers() {
         let Some(mut matcher) = SegmentMatcher::new(plan, reader)? else {
             continue;

@@ -432,7 +432,8 @@ pub struct ApiResponse {
     query: String,
     items: Vec<super::Hit>,
     total: usize,
-    /// `total` is an estimate: exact up to 1,000 matches on both backends.
+    /// `total` is an estimate: exact up to 1,000 matches on both backends. On the embedded
+    /// backend the facet counts are then estimated too (from an even sample of the matches).
     total_is_estimate: bool,
     page: usize,
     per_page: usize,
