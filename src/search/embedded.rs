@@ -154,9 +154,11 @@ fn counted_key(q: &SearchQuery) -> SearchQuery {
 /// Result sets kept per index generation (each holds up to 100 hits with their snippets).
 const CACHED_QUERIES: usize = 256;
 
-/// Rankings are kept in windows of this many hits (10 pages of 20): paging through a query
-/// scores its matches once per window instead of once per page (Solr's query result window).
-const RANKED_WINDOW: usize = 200;
+/// Rankings are kept in windows of this many hits: a page inside a cached ranking is cut from
+/// it (Solr's query result window, whose default this is). It was 200 while every match was
+/// scored anyway; with pruning a smaller top k prunes sooner (the slow queries of the 100k mix
+/// took 15–20% less at 20 than at 200), and a later page ranks afresh, pruned too.
+const RANKED_WINDOW: usize = 20;
 
 /// The first hits of a query in one order: the top `window`, or all of them when fewer match.
 #[derive(Clone)]
@@ -389,10 +391,18 @@ impl EmbeddedBackend {
         let mut words = Vec::with_capacity(parsed.include.len());
         for term in &parsed.include {
             let mut clauses = Vec::new();
-            for (matching, bound) in self.clauses(searcher, term)? {
+            for clause in self.clauses(searcher, term)? {
+                let rarest_term = match clause.rarest_term {
+                    Some((term, ratio)) => Some((
+                        TermQuery::new(term, IndexRecordOption::WithFreqs).weight(scored)?,
+                        ratio,
+                    )),
+                    None => None,
+                };
                 clauses.push(ClausePlan {
-                    weight: matching.weight(scored)?,
-                    bound,
+                    weight: clause.matching.weight(scored)?,
+                    bound: clause.bound,
+                    rarest_term,
                 });
             }
             words.push(clauses);
@@ -402,7 +412,7 @@ impl EmbeddedBackend {
             let either: Vec<(Occur, Box<dyn Query>)> = self
                 .clauses(searcher, term)?
                 .into_iter()
-                .map(|(matching, _)| (Occur::Should, matching))
+                .map(|clause| (Occur::Should, clause.matching))
                 .collect();
             excludes.push(BooleanQuery::new(either).weight(unscored)?);
         }
@@ -428,7 +438,7 @@ impl EmbeddedBackend {
         &self,
         searcher: &Searcher,
         term: &query_language::Term,
-    ) -> tantivy::Result<Vec<(Box<dyn Query>, Score)>> {
+    ) -> tantivy::Result<Vec<Clause>> {
         let mut clauses = Vec::new();
         for tokens in &term.alternatives {
             for (field, boost) in self.fields.weighted() {
@@ -436,7 +446,7 @@ impl EmbeddedBackend {
                     .iter()
                     .map(|t| Term::from_field_text(field, t))
                     .collect();
-                let (matching, bound): (Box<dyn Query>, Score) = if term.prefix {
+                let (matching, bound, rarest_term): (Box<dyn Query>, Score, _) = if term.prefix {
                     // One character: every token starting with it, up to the next code point.
                     let first = tokens[0].chars().next().unwrap_or_default();
                     let after = char::from_u32(first as u32 + 1).unwrap_or(first);
@@ -444,28 +454,42 @@ impl EmbeddedBackend {
                         Bound::Included(terms[0].clone()),
                         Bound::Excluded(Term::from_field_text(field, &after.to_string())),
                     );
-                    (Box::new(range), Score::INFINITY)
+                    (Box::new(range), Score::INFINITY, None)
                 } else {
                     // BM25's term-frequency factor tf / (tf + norm) stays below 1, so a clause
                     // never scores above its weight: idf × (1 + k1) × boost (tf_factor is 1 at
                     // fieldnorm 0 and the largest tf, in f32).
-                    let bound = Bm25Weight::for_terms(searcher, &terms)?
-                        .boost_by(boost)
-                        .score(0, u32::MAX);
-                    let matching: Box<dyn Query> = if terms.len() == 1 {
-                        Box::new(TermQuery::new(
-                            terms[0].clone(),
-                            IndexRecordOption::WithFreqs,
-                        ))
-                    } else {
-                        Box::new(PhraseQuery::new(terms))
+                    // At tf_factor 1 a BM25 score is its weight.
+                    let weight_of = |terms: &[Term]| -> tantivy::Result<Score> {
+                        Ok(Bm25Weight::for_terms(searcher, terms)?.score(0, u32::MAX))
                     };
-                    (matching, bound)
+                    let bound = weight_of(&terms)? * boost;
+                    if terms.len() == 1 {
+                        let single = TermQuery::new(terms[0].clone(), IndexRecordOption::WithFreqs);
+                        (Box::new(single) as Box<dyn Query>, bound, None)
+                    } else {
+                        let mut rarest = terms[0].clone();
+                        let mut fewest = u64::MAX;
+                        for term in &terms {
+                            let docs = searcher.doc_freq(term)?;
+                            if docs < fewest {
+                                (rarest, fewest) = (term.clone(), docs);
+                            }
+                        }
+                        let ratio = bound / weight_of(std::slice::from_ref(&rarest))?;
+                        let phrase = PhraseQuery::new(terms);
+                        (
+                            Box::new(phrase) as Box<dyn Query>,
+                            bound,
+                            Some((rarest, ratio)),
+                        )
+                    }
                 };
-                clauses.push((
-                    Box::new(BoostQuery::new(matching, boost)) as Box<dyn Query>,
+                clauses.push(Clause {
+                    matching: Box::new(BoostQuery::new(matching, boost)),
                     bound,
-                ));
+                    rarest_term,
+                });
             }
         }
         Ok(clauses)
@@ -600,6 +624,13 @@ impl EmbeddedBackend {
             counts,
         ))
     }
+}
+
+/// One alternative of a query word in one field, boosted (see [`ClausePlan`]).
+struct Clause {
+    matching: Box<dyn Query>,
+    bound: Score,
+    rarest_term: Option<(Term, Score)>,
 }
 
 /// A query's total and facet counts, and whether they are estimates.
@@ -870,25 +901,50 @@ mod matching_against_tantivy {
     use super::*;
     use crate::search::EXACT_COUNT_LIMIT;
     use proptest::prelude::*;
-    use tantivy::collector::{Count, TopDocs};
+    use tantivy::collector::TopDocs;
 
-    const VOCABULARY: &[char] = &['科', '技', '创', '新', '企', '业', '人', '才'];
+    /// Pieces of text: words that overlap (科技 in 科技创新) and single characters, so queries
+    /// match many documents at many frequencies, in title and body alike.
+    const PIECES: &[&str] = &[
+        "科技",
+        "创新",
+        "科技创新",
+        "企业",
+        "创新企业",
+        "人才",
+        "科",
+        "新",
+        "技术转移",
+        "，",
+    ];
 
     fn text(max: usize) -> impl Strategy<Value = String> {
-        proptest::collection::vec(proptest::sample::select(VOCABULARY), 0..max)
-            .prop_map(|chars| chars.into_iter().collect())
+        proptest::collection::vec(proptest::sample::select(PIECES), 0..max)
+            .prop_map(|pieces| pieces.concat())
     }
 
     fn corpus() -> impl Strategy<Value = Vec<(String, String, i64, u8)>> {
-        proptest::collection::vec((text(6), text(40), 0i64..40, 0u8..3), 20..160)
+        proptest::collection::vec((text(3), text(24), 0i64..40, 0u8..3), 20..160)
     }
 
     fn query() -> impl Strategy<Value = (String, Option<u8>)> {
-        let word = text(4).prop_filter("a word", |w| w.chars().count() >= 2);
+        let word = || {
+            proptest::sample::select(
+                &[
+                    "科技创新",
+                    "创新企业",
+                    "技术转移",
+                    "科技",
+                    "企业",
+                    "新科技",
+                    "创新",
+                ][..],
+            )
+        };
         (
-            proptest::collection::vec(word, 1..3),
-            proptest::option::of(text(3).prop_filter("a word", |w| w.chars().count() >= 2)),
-            proptest::option::of(0u8..3),
+            proptest::collection::vec(word(), 1..3),
+            proptest::option::weighted(0.3, word()),
+            proptest::option::weighted(0.3, 0u8..3),
         )
             .prop_map(|(words, exclude, status)| {
                 let mut text = words.join(" ");
@@ -933,7 +989,14 @@ mod matching_against_tantivy {
     }
 
     /// tantivy's boolean query of the same clauses.
-    fn reference(backend: &EmbeddedBackend, searcher: &Searcher, q: &SearchQuery) -> BooleanQuery {
+    /// Every match of `q` as tantivy scores it, best first. Exclusions are applied afterwards:
+    /// tantivy 0.27's own `MustNot` over phrases trips its debug assertion (`Exclude::advance`
+    /// calls `seek_danger` behind the phrase's position), which production no longer runs.
+    fn reference(
+        backend: &EmbeddedBackend,
+        searcher: &Searcher,
+        q: &SearchQuery,
+    ) -> Vec<(Score, DocAddress)> {
         let (parsed, _) = backend.parse(q);
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let either = |term| -> Box<dyn Query> {
@@ -941,15 +1004,18 @@ mod matching_against_tantivy {
                 .clauses(searcher, term)
                 .unwrap()
                 .into_iter()
-                .map(|(matching, _)| (Occur::Should, matching))
+                .map(|clause| (Occur::Should, clause.matching))
                 .collect();
             Box::new(BooleanQuery::new(shoulds))
         };
         for term in &parsed.include {
             clauses.push((Occur::Must, either(term)));
         }
+        let mut excluded = std::collections::HashSet::new();
         for term in &parsed.exclude {
-            clauses.push((Occur::MustNot, either(term)));
+            let matching = either(term);
+            let found = searcher.search(&matching, &tantivy::collector::DocSetCollector);
+            excluded.extend(found.unwrap());
         }
         for (name, value) in q.filters.pairs() {
             let term = Term::from_facet(
@@ -964,7 +1030,14 @@ mod matching_against_tantivy {
                 Box::new(BoostQuery::new(Box::new(filter), 0.0)),
             ));
         }
-        BooleanQuery::new(clauses)
+        let mut every = searcher
+            .search(
+                &BooleanQuery::new(clauses),
+                &TopDocs::with_limit(100_000).order_by_score(),
+            )
+            .unwrap();
+        every.retain(|(_, address)| !excluded.contains(address));
+        every
     }
 
     fn search_query(text: &str, status: Option<u8>) -> SearchQuery {
@@ -982,22 +1055,29 @@ mod matching_against_tantivy {
         /// The pruned top k is tantivy's top k: the same scores in the same order (documents of
         /// equal score may differ), and the same documents as scoring every match ourselves.
         #[test]
-        fn pruned_ranking_is_the_full_ranking(corpus in corpus(), (text, status) in query(), k in 1usize..30) {
+        fn pruned_ranking_is_the_full_ranking(corpus in corpus(), (text, status) in query(), k in 1usize..12) {
             let backend = indexed(&corpus);
             let searcher = backend.reader.searcher();
             let q = search_query(&text, status);
             let (parsed, _) = backend.parse(&q);
             let plan = backend.plan(&searcher, &parsed, &q).unwrap();
-            let pruned = matching::top_by_score(&searcher, &plan, k, false).unwrap();
-            let full = matching::top_by_score(&searcher, &plan, k, true).unwrap();
-            prop_assert_eq!(&pruned, &full);
-
-            let reference = reference(&backend, &searcher, &q);
-            let theirs = searcher.search(&reference, &TopDocs::with_limit(k).order_by_score()).unwrap();
-            prop_assert_eq!(pruned.len(), theirs.len());
-            for ((ours, _), (their_score, _)) in pruned.iter().zip(&theirs) {
-                prop_assert!((ours - their_score).abs() <= 1e-4 * their_score.abs().max(1.0),
-                    "{} vs {}", ours, their_score);
+            let every = reference(&backend, &searcher, &q);
+            let score_of: std::collections::HashMap<DocAddress, Score> =
+                every.iter().map(|(score, address)| (*address, *score)).collect();
+            let close = |a: Score, b: Score| (a - b).abs() <= 1e-4 * b.abs().max(1.0);
+            for exhaustive in [false, true] {
+                let ours = matching::top_by_score(&searcher, &plan, k, exhaustive).unwrap();
+                prop_assert_eq!(ours.len(), every.len().min(k));
+                // The same scores in the same order as tantivy's top k (documents whose scores
+                // differ in the last bits may trade places) ...
+                for ((score, _), (their_score, _)) in ours.iter().zip(&every) {
+                    prop_assert!(close(*score, *their_score), "{} vs {}", score, their_score);
+                }
+                // ... and each is a match with the score tantivy gives it.
+                for (score, address) in &ours {
+                    let theirs = score_of.get(address).copied();
+                    prop_assert!(theirs.is_some_and(|t| close(*score, t)), "{:?}: {} vs {:?}", address, score, theirs);
+                }
             }
         }
 
@@ -1010,10 +1090,9 @@ mod matching_against_tantivy {
             let q = search_query(&text, status);
             let (parsed, _) = backend.parse(&q);
             let plan = backend.plan(&searcher, &parsed, &q).unwrap();
-            let reference = reference(&backend, &searcher, &q);
-            let mut every: Vec<(i64, DocAddress)> = searcher
-                .search(&reference, &TopDocs::with_limit(10_000).order_by_score())
-                .unwrap()
+            let every = reference(&backend, &searcher, &q);
+            let matches = every.len();
+            let mut every: Vec<(i64, DocAddress)> = every
                 .into_iter()
                 .map(|(_, address)| {
                     let dates = searcher.segment_reader(address.segment_ord).fast_fields().i64("date").unwrap();
@@ -1029,7 +1108,7 @@ mod matching_against_tantivy {
 
             let counts = matching::count(&searcher, &plan, &backend.facet_tables, "facets", EXACT_COUNT_LIMIT).unwrap();
             prop_assert!(!counts.estimated);
-            prop_assert_eq!(counts.tallied.matches(), searcher.search(&reference, &Count).unwrap());
+            prop_assert_eq!(counts.tallied.matches(), matches);
         }
     }
 
