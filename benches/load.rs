@@ -5,7 +5,8 @@
 //! with wrk (Lua scripts pick paths and queries at random): home, session, proposal, search page,
 //! search API and authenticated submissions, next to a bare axum handler that reads the same
 //! proposal row from the same SQLite file. Results are printed and written to BENCHMARKS.md.
-//! `--search-only` stops after the search figures (corpus, reindex, in-process query mix): the
+//! `--search-only` stops after the search figures (corpus, reindex, in-process query mix, the
+//! search API with its caches off at 16 connections and one at a time, beside the baseline): the
 //! 1M-proposal run, `-- --sizes 1000000 --search-only --out …`. `--writers-only` measures just
 //! the baseline and the 8-writer rows; with `BENCH_POSTGRES_URL=postgres://…/postgres` the 8-writer
 //! row also runs on PostgreSQL (the same corpus in a fresh database there).
@@ -164,7 +165,8 @@ fn wrk(
 ) -> Load {
     let mut cmd = Command::new("wrk");
     cmd.args([
-        "-t2",
+        // wrk wants at least one connection per thread.
+        &format!("-t{}", connections.min(2)),
         &format!("-c{connections}"),
         &format!("-d{seconds}s"),
         "--timeout",
@@ -195,6 +197,56 @@ fn wrk(
         p99_ms: f[4],
         errors: f[5] as u64,
     }
+}
+
+/// For `--search-only` (whose page rows would take the better part of an hour at 1M): the
+/// search mix through `/api/v1/search` with every cache off, at 16 connections and one at a
+/// time, beside the bare baseline of the same run.
+async fn search_api_rows(
+    url: &str,
+    index_dir: &Path,
+    scripts: &Path,
+    size: usize,
+    seconds: u64,
+) -> BTreeMap<&'static str, Load> {
+    std::fs::write(scripts.join("paths.lua"), format!("{LUA_PATHS}{LUA_DONE}")).unwrap();
+    let mut rng = corpus::Rng::new(SEED);
+    let first_id = 12; // generated proposals follow the 11 seeded ones
+    let baseline_paths: Vec<String> = (0..2000)
+        .map(|_| format!("/baseline/{}", first_id + rng.below(size) as i32))
+        .collect();
+    let search_paths: Vec<String> = search_mix()
+        .iter()
+        .map(|q| format!("/api/v1/search?{q}"))
+        .collect();
+    let baseline = baseline_server(url).await;
+    let (mut server, base, _) = start_server(url, index_dir, false).await;
+    let mut loads = BTreeMap::new();
+    for (name, target, paths, clients) in [
+        ("baseline", &baseline, &baseline_paths, 16),
+        ("search API, uncached", &base, &search_paths, 16),
+        (
+            "search API, uncached, one at a time",
+            &base,
+            &search_paths,
+            1,
+        ),
+    ] {
+        let file = write_paths(
+            scripts,
+            &format!("{}.txt", name.replace([' ', ','], "_")),
+            paths,
+        );
+        eprintln!("[{size}] wrk {name}");
+        let env = [("BENCH_PATHS", file.display().to_string())];
+        loads.insert(
+            name,
+            wrk(target, &scripts.join("paths.lua"), &env, seconds, clients),
+        );
+    }
+    terminate(&server);
+    server.wait().unwrap();
+    loads
 }
 
 /// Requests every distinct path of a path list once, one after another (fills the page cache).
@@ -892,6 +944,9 @@ async fn run_size(
     };
     if search_only {
         db.close().await.unwrap();
+        if have_wrk() {
+            result.loads = search_api_rows(&url, &index_dir, dir.path(), size, seconds).await;
+        }
         return result;
     }
 
@@ -1396,6 +1451,7 @@ fn report(results: &[SizeResult], seconds: u64, connections: usize) -> String {
         "search API",
         "search API, cache misses",
         "search API, uncached",
+        "search API, uncached, one at a time",
         "search API, Meilisearch backend",
         "submissions",
         "8 writers: intake + acceptance",
