@@ -1049,6 +1049,26 @@ mod matching_against_tantivy {
         q
     }
 
+    /// The corpus indexed, the query's plan, and tantivy's scoring of every match.
+    fn planned(
+        corpus: &[(String, String, i64, u8)],
+        text: &str,
+        status: Option<u8>,
+    ) -> (
+        EmbeddedBackend,
+        Searcher,
+        QueryPlan,
+        Vec<(Score, DocAddress)>,
+    ) {
+        let backend = indexed(corpus);
+        let searcher = backend.reader.searcher();
+        let q = search_query(text, status);
+        let (parsed, _) = backend.parse(&q);
+        let plan = backend.plan(&searcher, &parsed, &q).unwrap();
+        let every = reference(&backend, &searcher, &q);
+        (backend, searcher, plan, every)
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
 
@@ -1056,12 +1076,7 @@ mod matching_against_tantivy {
         /// equal score may differ), and the same documents as scoring every match ourselves.
         #[test]
         fn pruned_ranking_is_the_full_ranking(corpus in corpus(), (text, status) in query(), k in 1usize..12) {
-            let backend = indexed(&corpus);
-            let searcher = backend.reader.searcher();
-            let q = search_query(&text, status);
-            let (parsed, _) = backend.parse(&q);
-            let plan = backend.plan(&searcher, &parsed, &q).unwrap();
-            let every = reference(&backend, &searcher, &q);
+            let (_backend, searcher, plan, every) = planned(&corpus, &text, status);
             let score_of: std::collections::HashMap<DocAddress, Score> =
                 every.iter().map(|(score, address)| (*address, *score)).collect();
             let close = |a: Score, b: Score| (a - b).abs() <= 1e-4 * b.abs().max(1.0);
@@ -1085,12 +1100,7 @@ mod matching_against_tantivy {
         /// exact limit are tantivy's.
         #[test]
         fn date_order_and_counts_are_exact(corpus in corpus(), (text, status) in query(), k in 1usize..30) {
-            let backend = indexed(&corpus);
-            let searcher = backend.reader.searcher();
-            let q = search_query(&text, status);
-            let (parsed, _) = backend.parse(&q);
-            let plan = backend.plan(&searcher, &parsed, &q).unwrap();
-            let every = reference(&backend, &searcher, &q);
+            let (backend, searcher, plan, every) = planned(&corpus, &text, status);
             let matches = every.len();
             let mut every: Vec<(i64, DocAddress)> = every
                 .into_iter()

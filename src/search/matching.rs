@@ -569,6 +569,16 @@ impl SharedThreshold {
     }
 }
 
+/// Adds `hit` to the best `k` so far when it is among them.
+fn keep(kept: &mut BinaryHeap<Ranked>, k: usize, hit: Ranked) {
+    if kept.len() < k {
+        kept.push(hit);
+    } else if kept.peek().is_some_and(|worst| hit < *worst) {
+        kept.pop();
+        kept.push(hit);
+    }
+}
+
 /// The best `k` hits of the given segments, unordered.
 fn rank_segments(
     plan: &QueryPlan,
@@ -599,12 +609,7 @@ fn rank_segments(
                 key: f64::from(score),
                 address: DocAddress::new(ordinal as u32, doc),
             };
-            if kept.len() < k {
-                kept.push(hit);
-            } else if kept.peek().is_some_and(|worst| hit < *worst) {
-                kept.pop();
-                kept.push(hit);
-            }
+            keep(&mut kept, k, hit);
             if kept.len() >= k {
                 if let Some(worst) = kept.peek() {
                     shared.raise(worst.key as Score);
@@ -643,12 +648,7 @@ pub fn top_by_date(
                 key,
                 address: DocAddress::new(ordinal as u32, doc),
             };
-            if kept.len() < k {
-                kept.push(hit);
-            } else if kept.peek().is_some_and(|worst| hit < *worst) {
-                kept.pop();
-                kept.push(hit);
-            }
+            keep(&mut kept, k, hit);
         }
     }
     Ok(kept
